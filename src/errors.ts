@@ -1,0 +1,122 @@
+/**
+ * Every error sluice throws is a `SluiceError` with a stable `code`, so callers can branch on
+ * `error.code` (or `instanceof`) without parsing messages. Messages name what went wrong.
+ */
+export class SluiceError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A payload or decoded message failed its schema. `issues` are the schema's own issues. */
+export class ValidationError extends SluiceError {
+  readonly issues: readonly unknown[];
+
+  constructor(message: string, issues: readonly unknown[] = [], options?: ErrorOptions) {
+    super('VALIDATION_FAILED', message, options);
+    this.issues = issues;
+  }
+}
+
+/** An option or argument has a value that cannot work (names the option and the value). */
+export class InvalidOptionError extends SluiceError {
+  constructor(option: string, value: unknown, expected: string) {
+    super('INVALID_OPTION', `invalid ${option}: ${describe(value)} (expected ${expected})`);
+  }
+}
+
+export class NoHandlerError extends SluiceError {
+  constructor(type: string) {
+    super('NO_HANDLER', `no handler registered for "${type}"`);
+  }
+}
+
+export class HandlerAlreadyRegisteredError extends SluiceError {
+  constructor(type: string) {
+    super('HANDLER_ALREADY_REGISTERED', `a handler is already registered for "${type}"`);
+  }
+}
+
+/** A middleware broke the middleware contract (e.g. a generator yielded twice after a success). */
+export class MiddlewareError extends SluiceError {
+  constructor(message: string) {
+    super('MIDDLEWARE_MISUSE', message);
+  }
+}
+
+export class TimeoutError extends SluiceError {
+  constructor(what: string, ms: number) {
+    super('TIMEOUT', `${what} timed out after ${ms} ms`);
+  }
+}
+
+/** `send` on a closed queue, or a sender still waiting for room when the queue closed. */
+export class QueueClosedError extends SluiceError {
+  constructor(queue: string) {
+    super('QUEUE_CLOSED', `queue ${queue} is closed: the message was not accepted`);
+  }
+}
+
+/** `ack` or `nack` on a delivery that was already acked or nacked. */
+export class DeliverySettledError extends SluiceError {
+  constructor(queue: string) {
+    super('DELIVERY_SETTLED', `delivery from queue ${queue} was already acked or nacked`);
+  }
+}
+
+/** A broker could not be reached, or its connection dropped while an operation was under way. */
+export class BrokerUnavailableError extends SluiceError {
+  constructor(broker: string, operation: string, options?: ErrorOptions) {
+    super('BROKER_UNAVAILABLE', `${broker} is unavailable: ${operation} failed`, options);
+  }
+}
+
+/** A value that must travel over a queue (job arguments, results) is not JSON-serialisable. */
+export class SerializationError extends SluiceError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('NOT_SERIALIZABLE', message, options);
+  }
+}
+
+/** Configuration was attempted after it was frozen (e.g. registering a task after `jobs.start()`). */
+export class InvalidStateError extends SluiceError {
+  constructor(message: string) {
+    super('INVALID_STATE', message);
+  }
+}
+
+/** `job.result()` on a job that failed or timed out; `cause` is the task's error. */
+export class JobFailedError extends SluiceError {
+  readonly jobId: string;
+
+  constructor(jobId: string, task: string, status: string, cause: unknown) {
+    super('JOB_FAILED', `job ${jobId} of task "${task}" ended with status ${status}`, { cause });
+    this.jobId = jobId;
+  }
+}
+
+/** `job.result()` on a job that has not succeeded or failed yet, or was cancelled. */
+export class JobNotCompletedError extends SluiceError {
+  readonly jobId: string;
+
+  constructor(jobId: string, task: string, status: string) {
+    super('JOB_NOT_COMPLETED', `job ${jobId} of task "${task}" has no result: its status is ${status}`);
+    this.jobId = jobId;
+  }
+}
+
+export function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
+  if (typeof value === 'bigint') return `${value}n`;
+  if (value === null || typeof value !== 'object') return String(value);
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

@@ -1,0 +1,65 @@
+export {
+  BrokerUnavailableError,
+  DeliverySettledError,
+  HandlerAlreadyRegisteredError,
+  InvalidOptionError,
+  InvalidStateError,
+  JobFailedError,
+  JobNotCompletedError,
+  MiddlewareError,
+  NoHandlerError,
+  QueueClosedError,
+  SerializationError,
+  SluiceError,
+  TimeoutError,
+  ValidationError,
+} from './errors.js';
+export { type CaptureErrorsOptions, captureErrors } from './middleware/capture-errors.js';
+export { type RetryOptions, retry } from './middleware/retry.js';
+export { timeout } from './middleware/timeout.js';
+export type {
+  ClassicMiddleware,
+  Context,
+  Dispatcher,
+  DispatcherObject,
+  DispatchFunction,
+  DispatchOptions,
+  GeneratorMiddleware,
+  Middleware,
+  Next,
+} from './middleware/types.js';
+export type { DrainingQueue } from './queuing/draining-queue.js';
+export { type MemoryDrainingOptions, MemoryQueue, type MemoryQueueOptions } from './queuing/memory-queue.js';
+export {
+  type Draining,
+  type DrainingOptions,
+  Pump,
+  type PumpContext,
+  type PumpOptions,
+  type PumpStats,
+} from './queuing/pump.js';
+export type {
+  Backoff,
+  Consumer,
+  Delivery,
+  NackOptions,
+  Producer,
+  Queue,
+  RetryPolicy,
+  SendOptions,
+} from './queuing/types.js';
+export type { Handler } from './routing/bus.js';
+export { defineCommand, defineEvent, defineQuery } from './routing/define.js';
+export { EventBus } from './routing/event-bus.js';
+export { CommandBus, QueryBus } from './routing/handler-bus.js';
+export type {
+  Command,
+  CommandDefinition,
+  Event,
+  EventDefinition,
+  Message,
+  MessageDefinition,
+  Query,
+  QueryDefinition,
+  ResultOf,
+} from './routing/message.js';

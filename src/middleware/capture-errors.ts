@@ -1,0 +1,25 @@
+import { InvalidOptionError } from '../errors.js';
+import type { ClassicMiddleware, Context } from './types.js';
+
+export interface CaptureErrorsOptions {
+  /** Throw the error on after reporting it. Default false: the dispatch resolves `undefined`. */
+  rethrow?: boolean;
+}
+
+/** Reports every error of the inner chain to `onError` (awaited), then swallows or rethrows it. */
+export function captureErrors<M = any, C extends Context<M> = Context<M>>(
+  onError: (error: unknown, message: M, context: C) => unknown,
+  options: CaptureErrorsOptions = {},
+): ClassicMiddleware<M, C> {
+  if (typeof onError !== 'function') throw new InvalidOptionError('onError', onError, 'a function');
+  const rethrow = options.rethrow ?? false;
+  return async function captureErrorsMiddleware(message, next, context) {
+    try {
+      return await next(message, context);
+    } catch (error) {
+      await onError(error, message, context);
+      if (rethrow) throw error;
+      return undefined;
+    }
+  };
+}

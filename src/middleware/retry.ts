@@ -1,0 +1,39 @@
+import { InvalidOptionError } from '../errors.js';
+import { abortableSleep } from './sleep.js';
+import type { Context, GeneratorMiddleware } from './types.js';
+
+export interface RetryOptions {
+  /** Every try, the first included. Default 3. */
+  attempts?: number;
+  /** Milliseconds before the second try. Default 0. */
+  delay?: number;
+  /** `fixed` waits `delay` each time; `exponential` doubles it after each failure. Default `fixed`. */
+  backoff?: 'fixed' | 'exponential';
+  /** Retries only errors for which this returns true. Default: every error. */
+  when?: (error: unknown) => boolean;
+}
+
+/** Retries the rest of the chain; stops early when the dispatch's signal aborts. */
+export function retry<M = any>(options: RetryOptions = {}): GeneratorMiddleware<M, Context<M>> {
+  const { attempts = 3, delay = 0, backoff = 'fixed', when = () => true } = options;
+  if (!Number.isInteger(attempts) || attempts < 1)
+    throw new InvalidOptionError('attempts', attempts, 'an integer ≥ 1');
+  if (!Number.isFinite(delay) || delay < 0)
+    throw new InvalidOptionError('delay', delay, 'a finite number ≥ 0');
+  if (backoff !== 'fixed' && backoff !== 'exponential') {
+    throw new InvalidOptionError('backoff', backoff, '"fixed" or "exponential"');
+  }
+  if (typeof when !== 'function') throw new InvalidOptionError('when', when, 'a function');
+
+  return async function* retryMiddleware(_message, context) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return yield;
+      } catch (error) {
+        if (attempt >= attempts || context.signal.aborted || !when(error)) throw error;
+        const wait = backoff === 'exponential' ? delay * 2 ** (attempt - 1) : delay;
+        if (wait > 0) await abortableSleep(wait, context.signal);
+      }
+    }
+  };
+}

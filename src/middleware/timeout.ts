@@ -1,0 +1,38 @@
+import { InvalidOptionError, TimeoutError } from '../errors.js';
+import type { ClassicMiddleware, Context } from './types.js';
+
+/**
+ * Rejects with `TimeoutError` when the rest of the chain takes longer than `ms`, and aborts the
+ * signal the inner chain sees so a handler that honours it stops working too.
+ */
+export function timeout<M = any, C extends Context<M> = Context<M>>(ms: number): ClassicMiddleware<M, C> {
+  if (typeof ms !== 'number' || !(ms > 0) || !Number.isFinite(ms)) {
+    throw new InvalidOptionError('timeout', ms, 'a finite number of milliseconds > 0');
+  }
+  return async function timeoutMiddleware(message, next, context) {
+    const controller = new AbortController();
+    const parent = context.signal;
+    const forward = () => controller.abort(parent.reason);
+    if (parent.aborted) forward();
+    else parent.addEventListener('abort', forward, { once: true });
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new TimeoutError(`dispatch of ${describeMessage(message)}`, ms);
+        controller.abort(error);
+        reject(error);
+      }, ms);
+    });
+    try {
+      return await Promise.race([next(message, { ...context, signal: controller.signal }), expired]);
+    } finally {
+      clearTimeout(timer);
+      parent.removeEventListener('abort', forward);
+    }
+  };
+}
+
+function describeMessage(message: unknown): string {
+  const type = (message as { type?: unknown } | null)?.type;
+  return typeof type === 'string' ? `"${type}"` : 'a message';
+}

@@ -1,0 +1,47 @@
+/**
+ * What every dispatch carries. Handlers, middlewares and pumps see the same shape; `signal` aborts
+ * when the caller gives up (a timeout, a pump stopping, a job cancelled).
+ */
+export interface Context<M = unknown> {
+  readonly signal: AbortSignal;
+  readonly message: M;
+}
+
+export interface DispatchOptions {
+  signal?: AbortSignal;
+}
+
+/** A function that handles a message: the smallest dispatcher. */
+export type DispatchFunction<M, R = unknown> = (message: M, context: Context<M>) => R | Promise<R>;
+
+/** Anything with `dispatch`, such as the buses. */
+export interface DispatcherObject<M, R = unknown> {
+  dispatch(message: M, options?: DispatchOptions): Promise<R>;
+}
+
+/** Where a pump or a job worker sends messages: a bus, or a plain async function. */
+export type Dispatcher<M, R = unknown> = DispatchFunction<M, R> | DispatcherObject<M, R>;
+
+/** Calls the rest of the chain; with no arguments it passes the current message and context on. */
+export type Next<M, C> = (message?: M, context?: C) => Promise<any>;
+
+/** Sees (and may replace) the message and the result. */
+export type ClassicMiddleware<M = any, C = Context<M>> = (
+  message: M,
+  next: Next<M, C>,
+  context: C,
+) => unknown;
+
+/**
+ * Code before `yield` runs first; `yield` evaluates to the inner result or throws the inner error.
+ * Catching that error and yielding again retries the rest of the chain.
+ */
+export type GeneratorMiddleware<M = any, C = Context<M>> = (
+  message: M,
+  context: C,
+) => AsyncGenerator<unknown, unknown, any> | Generator<unknown, unknown, any>;
+
+export type Middleware<M = any, C = Context<M>> = ClassicMiddleware<M, C> | GeneratorMiddleware<M, C>;
+
+/** A composed chain: message and context in, result out. */
+export type Chain<M, C> = (message: M, context: C) => Promise<any>;

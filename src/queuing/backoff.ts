@@ -1,0 +1,37 @@
+import { InvalidOptionError } from '../errors.js';
+import type { Backoff } from './types.js';
+
+/** Milliseconds to wait before redelivering a message that failed on delivery `attempt`. */
+export function backoffDelay(backoff: Backoff, attempt: number): number {
+  if (typeof backoff === 'function') return Math.max(0, backoff(attempt));
+  if (backoff.type === 'fixed') return backoff.delay;
+  return Math.min(backoff.delay * 2 ** (attempt - 1), backoff.max ?? Number.POSITIVE_INFINITY);
+}
+
+export function assertBackoff(backoff: unknown): asserts backoff is Backoff {
+  if (typeof backoff === 'function') return;
+  const b = backoff as { type?: unknown; delay?: unknown; max?: unknown } | null;
+  const valid =
+    b !== null &&
+    typeof b === 'object' &&
+    (b.type === 'fixed' || b.type === 'exponential') &&
+    isNonNegative(b.delay) &&
+    (b.max === undefined || isNonNegative(b.max));
+  if (!valid) {
+    throw new InvalidOptionError(
+      'backoff',
+      backoff,
+      "{ type: 'fixed' | 'exponential', delay: ms ≥ 0, max?: ms } or (attempt) => ms",
+    );
+  }
+}
+
+export function assertMaxAttempts(maxAttempts: unknown): asserts maxAttempts is number {
+  if (!Number.isInteger(maxAttempts) || (maxAttempts as number) < 1) {
+    throw new InvalidOptionError('maxAttempts', maxAttempts, 'an integer ≥ 1');
+  }
+}
+
+function isNonNegative(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
+}

@@ -1,0 +1,44 @@
+import type { Draining, PumpStats } from './pump.js';
+import type { Producer, Queue, SendOptions } from './types.js';
+
+/** The producer end of a queue with a graceful pump attached; disposing it drains everything sent. */
+export class DrainingQueue<T> implements Producer<T>, AsyncDisposable {
+  readonly #queue: Queue<T>;
+  readonly #draining: Draining<T>;
+
+  constructor(queue: Queue<T>, draining: Draining<T>) {
+    this.#queue = queue;
+    this.#draining = draining;
+  }
+
+  send(message: T, options?: SendOptions): Promise<void> {
+    return this.#queue.send(message, options);
+  }
+
+  get concurrency(): number {
+    return this.#draining.concurrency;
+  }
+
+  set concurrency(value: number) {
+    this.#draining.concurrency = value;
+  }
+
+  get stats(): PumpStats {
+    return this.#draining.stats;
+  }
+
+  /** Resolves when the pump stopped; rejects with the error that stopped it. */
+  get done(): Promise<void> {
+    return this.#draining.done;
+  }
+
+  /** Closes the queue and resolves once every accepted message was dispatched. */
+  async stop(): Promise<void> {
+    await this.#queue.close();
+    await this.#draining.stop();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}

@@ -1,0 +1,261 @@
+import { InvalidOptionError } from '../errors.js';
+import { assertMiddlewares, compose } from '../middleware/compose.js';
+import { toChain } from '../middleware/dispatcher.js';
+import type { Chain, Context, Dispatcher, Middleware } from '../middleware/types.js';
+import { RESOLVED, takeNow } from './settled.js';
+import type { Consumer, Delivery } from './types.js';
+
+export interface PumpOptions {
+  /** `false` (default): the first dispatch or middleware error stops the pump. `true`: nack it and go on. */
+  failSilently?: boolean | undefined;
+}
+
+export interface DrainingOptions {
+  /** Drain loops pulling from the consumer at once. Default 1 (dispatch in the consumer's order). */
+  concurrency?: number | undefined;
+  /** `true`: on stop, keep dispatching until the consumer ends. `false` (default): stop pulling now. */
+  graceful?: boolean | undefined;
+  /** Milliseconds a non-graceful stop waits for in-flight dispatches before releasing them. Default 10 s. */
+  shutdownTimeout?: number | undefined;
+}
+
+/** What a pump's dispatcher and middlewares see: the dispatch context plus the delivery's attempt. */
+export interface PumpContext<T> extends Context<T> {
+  readonly attempt: number;
+}
+
+export interface PumpStats {
+  /** Dispatches running now. */
+  readonly inFlight: number;
+  /** Dispatches that succeeded. */
+  readonly processed: number;
+  /** Dispatches that failed. */
+  readonly failed: number;
+}
+
+/** Drains a consumer into a dispatcher: success acks, failure nacks with the error. */
+export class Pump<T> {
+  readonly #consumer: Consumer<T>;
+  readonly #terminal: Chain<T, PumpContext<T>>;
+  readonly #failSilently: boolean;
+  readonly #middlewares: Middleware<T, PumpContext<T>>[] = [];
+
+  constructor(consumer: Consumer<T>, dispatcher: Dispatcher<T>, options: PumpOptions = {}) {
+    if (typeof (consumer as Partial<Consumer<T>> | null)?.[Symbol.asyncIterator] !== 'function') {
+      throw new InvalidOptionError('consumer', consumer, 'an async iterable of deliveries');
+    }
+    this.#consumer = consumer;
+    this.#terminal = toChain(dispatcher);
+    this.#failSilently = options.failSilently ?? false;
+  }
+
+  /** Middlewares around each dispatch, outer first; they apply to drainings started afterwards. */
+  use(...middlewares: Middleware<T, PumpContext<T>>[]): this {
+    assertMiddlewares(middlewares);
+    this.#middlewares.push(...middlewares);
+    return this;
+  }
+
+  /** Starts draining now. Stop it with `stop()` or by disposing it (`await using`). */
+  draining(options: DrainingOptions = {}): Draining<T> {
+    const { concurrency = 1, graceful = false, shutdownTimeout = 10_000 } = options;
+    assertConcurrency(concurrency);
+    if (!(shutdownTimeout >= 0))
+      throw new InvalidOptionError('shutdownTimeout', shutdownTimeout, 'milliseconds ≥ 0');
+    const chain = compose(this.#middlewares, this.#terminal);
+    return new Draining(
+      this.#consumer,
+      chain,
+      { concurrency, graceful, shutdownTimeout },
+      this.#failSilently,
+    );
+  }
+}
+
+/**
+ * A running pump. States: running → stopping → stopped.
+ *
+ * - running: `concurrency` loops pull deliveries and dispatch them one at a time each. A loop exits
+ *   when the consumer ends, or when there are more loops than `concurrency` (after it finished its
+ *   current message). When the last loop exits on its own, the pump is stopped.
+ * - stopping (a non-graceful stop, or the first error without `failSilently`): the shared signal
+ *   aborts, the iterator is returned, and in-flight dispatches get `shutdownTimeout` to settle; what
+ *   is still running then is released (nack with requeue). A loop still waiting on the consumer is
+ *   not waited for: whatever it receives later is released at once.
+ * - stopped: `done` resolves, or rejects with the error that stopped the pump.
+ */
+export class Draining<T> implements AsyncDisposable {
+  readonly done: Promise<void>;
+  readonly #iterator: AsyncIterator<Delivery<T>>;
+  readonly #take: (() => Delivery<T> | undefined) | undefined;
+  readonly #chain: Chain<T, PumpContext<T>>;
+  readonly #graceful: boolean;
+  readonly #shutdownTimeout: number;
+  readonly #failSilently: boolean;
+  readonly #controller = new AbortController();
+  /** Deliveries being dispatched; a stop that times out releases what is left here. */
+  readonly #active = new Set<Delivery<T>>();
+  #state: 'running' | 'stopping' | 'stopped' = 'running';
+  #concurrency: number;
+  #loops = 0;
+  #processed = 0;
+  #failed = 0;
+  #error: { reason: unknown } | undefined;
+  #onIdle: (() => void) | undefined;
+  #settleDone!: (error?: { reason: unknown }) => void;
+
+  constructor(
+    consumer: Consumer<T>,
+    chain: Chain<T, PumpContext<T>>,
+    options: Required<DrainingOptions>,
+    failSilently: boolean,
+  ) {
+    this.#iterator = consumer[Symbol.asyncIterator]();
+    const take = (consumer as { [takeNow]?: () => Delivery<T> | undefined })[takeNow];
+    this.#take = typeof take === 'function' ? take.bind(consumer) : undefined;
+    this.#chain = chain;
+    this.#concurrency = options.concurrency;
+    this.#graceful = options.graceful;
+    this.#shutdownTimeout = options.shutdownTimeout;
+    this.#failSilently = failSilently;
+    this.done = new Promise<void>((resolve, reject) => {
+      this.#settleDone = (error) => (error ? reject(error.reason) : resolve());
+    });
+    this.done.catch(() => {}); // surfaced through stop() / disposal; never an unhandled rejection
+    this.#spawn();
+  }
+
+  get concurrency(): number {
+    return this.#concurrency;
+  }
+
+  /** Re-tunes while running: more loops start now; surplus loops exit after their current message. */
+  set concurrency(value: number) {
+    assertConcurrency(value);
+    this.#concurrency = value;
+    this.#spawn();
+  }
+
+  get stats(): PumpStats {
+    return { inFlight: this.#active.size, processed: this.#processed, failed: this.#failed };
+  }
+
+  /**
+   * Graceful: resolves once the consumer ended and everything was dispatched. Otherwise stops now
+   * (see the class comment). Rejects with the error that stopped the pump, if one did.
+   */
+  stop(): Promise<void> {
+    if (!this.#graceful) this.#beginStop();
+    return this.done;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  #spawn(): void {
+    while (this.#state === 'running' && this.#loops < this.#concurrency) void this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    this.#loops++;
+    try {
+      while (this.#state === 'running' && this.#loops <= this.#concurrency) {
+        let delivery = this.#take?.();
+        if (delivery === undefined) {
+          const next = await this.#iterator.next();
+          if (next.done) break;
+          delivery = next.value;
+          if (this.#state !== 'running') {
+            await this.#release(delivery);
+            break;
+          }
+        }
+        // The hot path: dispatch, then ack without awaiting what is already settled.
+        this.#active.add(delivery);
+        const message = delivery.message;
+        try {
+          await this.#chain(message, { signal: this.#controller.signal, message, attempt: delivery.attempt });
+        } catch (error) {
+          await this.#onDispatchError(delivery, error);
+          continue;
+        }
+        if (!this.#active.delete(delivery)) continue; // released by a stop that timed out
+        this.#processed++;
+        this.#idleCheck();
+        const acked = delivery.ack();
+        if (acked !== RESOLVED) await acked.catch((error) => this.#settlementFailed(error));
+      }
+    } catch (error) {
+      this.#fail(error); // the consumer's own iteration failed: always stops the pump
+    } finally {
+      this.#loops--;
+      if (this.#loops === 0 && this.#state === 'running') this.#finish();
+    }
+  }
+
+  async #onDispatchError(delivery: Delivery<T>, error: unknown): Promise<void> {
+    if (!this.#active.delete(delivery)) return;
+    this.#idleCheck();
+    if (this.#controller.signal.aborted) {
+      // Aborted by a stop: not an error, the message goes back for another consumer.
+      await this.#release(delivery);
+      return;
+    }
+    this.#failed++;
+    await delivery.nack({ error }).catch((nackError) => this.#settlementFailed(nackError));
+    if (!this.#failSilently) this.#fail(error);
+  }
+
+  #settlementFailed(error: unknown): void {
+    if (!this.#failSilently) this.#fail(error);
+  }
+
+  async #release(delivery: Delivery<T>): Promise<void> {
+    await delivery.nack({ requeue: true }).catch(() => {}); // at worst the queue redelivers it later
+  }
+
+  #fail(reason: unknown): void {
+    this.#error ??= { reason };
+    this.#beginStop();
+  }
+
+  #beginStop(): void {
+    if (this.#state !== 'running') return;
+    this.#state = 'stopping';
+    this.#controller.abort();
+    this.#iterator.return?.().catch(() => {});
+    void this.#settleInFlight();
+  }
+
+  async #settleInFlight(): Promise<void> {
+    if (this.#active.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        this.#onIdle = resolve;
+        timer = setTimeout(resolve, this.#shutdownTimeout);
+      });
+      clearTimeout(timer);
+    }
+    const unfinished = [...this.#active];
+    this.#active.clear();
+    await Promise.all(unfinished.map((delivery) => this.#release(delivery)));
+    this.#finish();
+  }
+
+  #idleCheck(): void {
+    if (this.#active.size === 0) this.#onIdle?.();
+  }
+
+  #finish(): void {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#settleDone(this.#error);
+  }
+}
+
+function assertConcurrency(concurrency: unknown): asserts concurrency is number {
+  if (!Number.isInteger(concurrency) || (concurrency as number) < 1) {
+    throw new InvalidOptionError('concurrency', concurrency, 'an integer ≥ 1');
+  }
+}

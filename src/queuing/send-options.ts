@@ -1,0 +1,27 @@
+import { InvalidOptionError } from '../errors.js';
+import type { NackOptions, SendOptions } from './types.js';
+
+/** Checks send options at the boundary so nothing invalid is accepted. Shared by every queue. */
+export function assertSendOptions(options: SendOptions): void {
+  const { priority, delay, key } = options;
+  if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) {
+    throw new InvalidOptionError('priority', priority, 'a finite number');
+  }
+  if (delay !== undefined) assertDelay(delay);
+  if (key !== undefined && (typeof key !== 'string' || key.length === 0)) {
+    throw new InvalidOptionError('key', key, 'a non-empty string');
+  }
+}
+
+export function assertNackOptions(options: NackOptions): void {
+  if (options.delay !== undefined) assertDelay(options.delay);
+  if (options.requeue !== undefined && typeof options.requeue !== 'boolean') {
+    throw new InvalidOptionError('requeue', options.requeue, 'a boolean');
+  }
+}
+
+function assertDelay(delay: unknown): void {
+  if (typeof delay !== 'number' || !Number.isFinite(delay) || delay < 0) {
+    throw new InvalidOptionError('delay', delay, 'a finite number of milliseconds ≥ 0');
+  }
+}

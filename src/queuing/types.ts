@@ -1,0 +1,64 @@
+/**
+ * The queue contract. Any object with these shapes is a queue; MemoryQueue and the broker adapters
+ * are just implementations. Producer and Consumer are separate so each end can be typed alone.
+ */
+export interface Producer<T> {
+  /** Resolves once the queue accepted the message (for a broker: stored it). */
+  send(message: T, options?: SendOptions): Promise<void>;
+}
+
+/**
+ * Yields deliveries. An iterator must allow several pending `next()` calls at once (a pump runs
+ * several loops on one iterator) and `return()` while they are pending: they resolve `done`.
+ */
+export interface Consumer<T> extends AsyncIterable<Delivery<T>> {}
+
+export interface Queue<T> extends Producer<T>, Consumer<T> {
+  /** Stops accepting sends. See each implementation for what happens to what it holds. */
+  close(): Promise<void>;
+}
+
+export interface Delivery<T> extends AsyncDisposable {
+  readonly message: T;
+  /** 1 on first delivery, +1 on each redelivery (a crashed consumer included). */
+  readonly attempt: number;
+  /** Processed: the message is removed for good. */
+  ack(): Promise<void>;
+  /**
+   * Failed: redelivered after the queue's backoff while attempts remain, then dead-lettered.
+   * `{ requeue: false }` dead-letters now; `{ requeue: true }` puts it back now whatever the attempts.
+   */
+  nack(options?: NackOptions): Promise<void>;
+  /** Leaving an `await using` block without ack or nack nacks the delivery. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+export interface SendOptions {
+  /** Higher is delivered first among messages ready at the same time. Default 0. */
+  priority?: number;
+  /** Milliseconds before the message becomes ready. Waiting out a delay is not an attempt. */
+  delay?: number;
+  /** Deduplication key: a send whose key is already in the queue is accepted without a second copy. */
+  key?: string;
+}
+
+export interface NackOptions {
+  requeue?: boolean;
+  /** Milliseconds before redelivery, instead of the queue's backoff. */
+  delay?: number;
+  /** Why it failed; queues that dead-letter store it as the reason. */
+  error?: unknown;
+}
+
+export type Backoff =
+  | { type: 'fixed'; delay: number }
+  | { type: 'exponential'; delay: number; max?: number }
+  | ((attempt: number) => number);
+
+/** What a queue does with nacked messages. */
+export interface RetryPolicy<T> {
+  /** Deliveries before a nacked message is dead-lettered. */
+  maxAttempts?: number;
+  backoff?: Backoff;
+  deadLetter?: Producer<T>;
+}

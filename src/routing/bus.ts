@@ -1,0 +1,52 @@
+import { describe, InvalidOptionError } from '../errors.js';
+import { assertMiddlewares, compose } from '../middleware/compose.js';
+import type { Chain, Context, DispatchOptions, Middleware } from '../middleware/types.js';
+import type { Message, MessageDefinition } from './message.js';
+
+export type Handler<M, R = unknown> = (message: M, context: Context<M>) => R | Promise<R>;
+
+/** Shared by every bus: the middleware stack and the validated entry into the composed chain. */
+export abstract class Bus<M extends Message> {
+  readonly #middlewares: Middleware<M, Context<M>>[] = [];
+  #chain: Chain<M, Context<M>> | undefined;
+
+  /** Adds middlewares; registration order is outer to inner. */
+  use(...middlewares: Middleware<M, Context<M>>[]): this {
+    assertMiddlewares(middlewares);
+    this.#middlewares.push(...middlewares);
+    this.#chain = undefined;
+    return this;
+  }
+
+  protected run(message: M, options: DispatchOptions | undefined): Promise<any> {
+    if (typeof (message as Message | null)?.type !== 'string') {
+      return Promise.reject(new InvalidOptionError('message', message, 'a { type, payload } message'));
+    }
+    const signal = options?.signal ?? neverAborted;
+    if (signal.aborted) return Promise.reject(signal.reason);
+    this.#chain ??= compose(this.#middlewares, (m, context) => this.handle(m, context));
+    return this.#chain(message, { signal, message });
+  }
+
+  protected abstract handle(message: M, context: Context<M>): Promise<unknown>;
+}
+
+const neverAborted = new AbortController().signal;
+
+export function typeOf(definition: MessageDefinition<any> | string): string {
+  const type = typeof definition === 'string' ? definition : definition?.type;
+  if (typeof type !== 'string' || type.length === 0) {
+    throw new InvalidOptionError(
+      'message type',
+      definition,
+      'a message definition or a non-empty type string',
+    );
+  }
+  return type;
+}
+
+export function assertHandler(type: string, handler: unknown): void {
+  if (typeof handler !== 'function') {
+    throw new InvalidOptionError(`handler for "${type}"`, handler, `a function, got ${describe(handler)}`);
+  }
+}

@@ -1,0 +1,88 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+import { describe, InvalidOptionError, ValidationError } from '../errors.js';
+import type {
+  Command,
+  CommandDefinition,
+  Event,
+  EventDefinition,
+  Message,
+  MessageDefinition,
+  Query,
+  QueryDefinition,
+} from './message.js';
+
+/** Defines a command type. With a schema, the payload type is inferred from it and checked on creation. */
+export function defineCommand<P = unknown, R = void, T extends string = string>(
+  type: T,
+  schema?: StandardSchemaV1<unknown, P>,
+): CommandDefinition<P, R, T> {
+  return define<Command<P, R, T>>(type, schema);
+}
+
+export function defineQuery<P = unknown, R = unknown, T extends string = string>(
+  type: T,
+  schema?: StandardSchemaV1<unknown, P>,
+): QueryDefinition<P, R, T> {
+  return define<Query<P, R, T>>(type, schema);
+}
+
+export function defineEvent<P = unknown, T extends string = string>(
+  type: T,
+  schema?: StandardSchemaV1<unknown, P>,
+): EventDefinition<P, T> {
+  return define<Event<P, T>>(type, schema);
+}
+
+function define<M extends Message>(
+  type: M['type'],
+  schema: StandardSchemaV1 | undefined,
+): MessageDefinition<M> {
+  if (typeof type !== 'string' || type.length === 0)
+    throw new InvalidOptionError('type', type, 'a non-empty string');
+  if (schema !== undefined && typeof schema?.['~standard']?.validate !== 'function') {
+    throw new InvalidOptionError(
+      `schema of "${type}"`,
+      schema,
+      'a Standard Schema (zod, valibot, arktype, ...)',
+    );
+  }
+  const build = (payload: unknown) => ({ type, payload }) as unknown as M;
+  const factory = schema
+    ? (payload: M['payload']) => build(validate(schema, type, payload))
+    : (payload: M['payload']) => build(payload);
+  return Object.assign(factory, {
+    type,
+    schema,
+    is: (value: unknown): value is M => (value as { type?: unknown } | null)?.type === type,
+    parse(value: unknown): M {
+      if (
+        value === null ||
+        typeof value !== 'object' ||
+        !('payload' in value) ||
+        (value as Message).type !== type
+      ) {
+        throw new ValidationError(`expected a "${type}" message { type, payload }, got ${describe(value)}`);
+      }
+      return factory((value as Message).payload as M['payload']);
+    },
+  }) as MessageDefinition<M>;
+}
+
+function validate(schema: StandardSchemaV1, type: string, payload: unknown): unknown {
+  const result = schema['~standard'].validate(payload);
+  if (result instanceof Promise) {
+    throw new ValidationError(
+      `the schema of "${type}" is asynchronous; message definitions need a synchronous schema`,
+    );
+  }
+  if (result.issues) {
+    const summary = result.issues.map(formatIssue).join('; ');
+    throw new ValidationError(`invalid payload for "${type}": ${summary}`, result.issues);
+  }
+  return result.value;
+}
+
+function formatIssue(issue: StandardSchemaV1.Issue): string {
+  const path = issue.path?.map((segment) => (typeof segment === 'object' ? segment.key : segment)).join('.');
+  return path ? `${path}: ${issue.message}` : issue.message;
+}

@@ -1,0 +1,45 @@
+import type { Context, DispatchOptions } from '../middleware/types.js';
+import { assertHandler, Bus, type Handler, typeOf } from './bus.js';
+import type { Event, MessageDefinition } from './message.js';
+
+/** Zero, one or many handlers per event type, run concurrently. */
+export class EventBus extends Bus<Event<any>> {
+  readonly #subscribers = new Map<string, Handler<any, unknown>[]>();
+
+  /** Adds a handler; returns a function that removes it again. */
+  subscribe<E extends Event<any>>(definition: MessageDefinition<E>, handler: Handler<E, unknown>): () => void;
+  subscribe(type: string, handler: Handler<Event, unknown>): () => void;
+  subscribe(definition: MessageDefinition<Event<any>> | string, handler: Handler<any, unknown>): () => void {
+    const type = typeOf(definition);
+    assertHandler(type, handler);
+    const handlers = [...(this.#subscribers.get(type) ?? []), handler];
+    this.#subscribers.set(type, handlers);
+    return () => {
+      const remaining = (this.#subscribers.get(type) ?? []).filter((h) => h !== handler);
+      this.#subscribers.set(type, remaining);
+    };
+  }
+
+  /**
+   * Resolves once every handler settled. One failure rejects with that error; several with an
+   * `AggregateError` of all of them.
+   */
+  dispatch(message: Event<any>, options?: DispatchOptions): Promise<void> {
+    return this.run(message, options);
+  }
+
+  protected async handle(message: Event<any>, context: Context<Event<any>>): Promise<void> {
+    const handlers = this.#subscribers.get(message.type);
+    if (handlers === undefined || handlers.length === 0) return;
+    if (handlers.length === 1) {
+      await handlers[0]!(message, context);
+      return;
+    }
+    const settled = await Promise.allSettled(handlers.map(async (handler) => handler(message, context)));
+    const errors = settled.flatMap((outcome) => (outcome.status === 'rejected' ? [outcome.reason] : []));
+    if (errors.length === 1) throw errors[0];
+    if (errors.length > 1) {
+      throw new AggregateError(errors, `${errors.length} handlers of "${message.type}" failed`);
+    }
+  }
+}

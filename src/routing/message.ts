@@ -1,0 +1,49 @@
+import type { StandardSchemaV1 } from '@standard-schema/spec';
+
+declare const resultType: unique symbol;
+declare const messageKind: unique symbol;
+
+/** A plain, JSON-serialisable message: any transport can carry it. */
+export interface Message<T extends string = string, P = unknown> {
+  readonly type: T;
+  readonly payload: P;
+}
+
+/** A command: handled by exactly one handler, answering `R`. `R` and the kind exist only in types. */
+export interface Command<P = unknown, R = unknown, T extends string = string> extends Message<T, P> {
+  readonly [resultType]?: R;
+  readonly [messageKind]?: 'command';
+}
+
+/** A query: like a command, by convention without side effects. */
+export interface Query<P = unknown, R = unknown, T extends string = string> extends Message<T, P> {
+  readonly [resultType]?: R;
+  readonly [messageKind]?: 'query';
+}
+
+/** An event: zero, one or many subscribers, no result. */
+export interface Event<P = unknown, T extends string = string> extends Message<T, P> {
+  readonly [messageKind]?: 'event';
+}
+
+/** The result type a command or query promises. */
+export type ResultOf<M> = M extends { readonly [resultType]?: infer R } ? R : unknown;
+
+/** A callable factory of messages of one type, with a guard and a validating parser. */
+export interface MessageDefinition<M extends Message> {
+  (payload: M['payload']): M;
+  readonly type: M['type'];
+  readonly schema: StandardSchemaV1 | undefined;
+  /** True when `value` is a message of this type (checks the type tag, not the payload). */
+  is(value: unknown): value is M;
+  /** Validates a decoded message (e.g. from a queue) and returns it typed; throws `ValidationError`. */
+  parse(value: unknown): M;
+}
+
+export type CommandDefinition<P = unknown, R = void, T extends string = string> = MessageDefinition<
+  Command<P, R, T>
+>;
+export type QueryDefinition<P = unknown, R = unknown, T extends string = string> = MessageDefinition<
+  Query<P, R, T>
+>;
+export type EventDefinition<P = unknown, T extends string = string> = MessageDefinition<Event<P, T>>;
