@@ -43,5 +43,5 @@ export type GeneratorMiddleware<M = any, C = Context<M>> = (
 
 export type Middleware<M = any, C = Context<M>> = ClassicMiddleware<M, C> | GeneratorMiddleware<M, C>;
 
-/** A composed chain: message and context in, result out. */
-export type Chain<M, C> = (message: M, context: C) => Promise<any>;
+/** A composed chain: message and context in, result (or a promise of it) out; it may throw. */
+export type Chain<M, C> = (message: M, context: C) => any;

@@ -93,11 +93,10 @@ export class Draining<T> implements AsyncDisposable {
   readonly #shutdownTimeout: number;
   readonly #failSilently: boolean;
   readonly #controller = new AbortController();
-  /** Deliveries being dispatched; a stop that times out releases what is left here. */
-  readonly #active = new Set<Delivery<T>>();
+  /** One slot per loop holding the delivery it is dispatching; a stop that times out releases them. */
+  readonly #loops = new Set<LoopSlot<T>>();
   #state: 'running' | 'stopping' | 'stopped' = 'running';
   #concurrency: number;
-  #loops = 0;
   #processed = 0;
   #failed = 0;
   #error: { reason: unknown } | undefined;
@@ -137,7 +136,7 @@ export class Draining<T> implements AsyncDisposable {
   }
 
   get stats(): PumpStats {
-    return { inFlight: this.#active.size, processed: this.#processed, failed: this.#failed };
+    return { inFlight: this.#inFlight(), processed: this.#processed, failed: this.#failed };
   }
 
   /**
@@ -154,13 +153,14 @@ export class Draining<T> implements AsyncDisposable {
   }
 
   #spawn(): void {
-    while (this.#state === 'running' && this.#loops < this.#concurrency) void this.#loop();
+    while (this.#state === 'running' && this.#loops.size < this.#concurrency) void this.#loop();
   }
 
   async #loop(): Promise<void> {
-    this.#loops++;
+    const slot: LoopSlot<T> = { delivery: undefined };
+    this.#loops.add(slot);
     try {
-      while (this.#state === 'running' && this.#loops <= this.#concurrency) {
+      while (this.#state === 'running' && this.#loops.size <= this.#concurrency) {
         let delivery = this.#take?.();
         if (delivery === undefined) {
           const next = await this.#iterator.next();
@@ -171,31 +171,38 @@ export class Draining<T> implements AsyncDisposable {
             break;
           }
         }
-        // The hot path: dispatch, then ack without awaiting what is already settled.
-        this.#active.add(delivery);
+        // The hot path: dispatch, then ack, awaiting only what is not settled already.
+        slot.delivery = delivery;
         const message = delivery.message;
         try {
-          await this.#chain(message, { signal: this.#controller.signal, message, attempt: delivery.attempt });
+          const result = this.#chain(message, {
+            signal: this.#controller.signal,
+            message,
+            attempt: delivery.attempt,
+          });
+          if (result instanceof Promise) await result;
         } catch (error) {
-          await this.#onDispatchError(delivery, error);
+          await this.#onDispatchError(slot, delivery, error);
           continue;
         }
-        if (!this.#active.delete(delivery)) continue; // released by a stop that timed out
+        if (slot.delivery !== delivery) continue; // released by a stop that timed out
+        slot.delivery = undefined;
         this.#processed++;
-        this.#idleCheck();
+        if (this.#onIdle !== undefined) this.#idleCheck();
         const acked = delivery.ack();
         if (acked !== RESOLVED) await acked.catch((error) => this.#settlementFailed(error));
       }
     } catch (error) {
       this.#fail(error); // the consumer's own iteration failed: always stops the pump
     } finally {
-      this.#loops--;
-      if (this.#loops === 0 && this.#state === 'running') this.#finish();
+      this.#loops.delete(slot);
+      if (this.#loops.size === 0 && this.#state === 'running') this.#finish();
     }
   }
 
-  async #onDispatchError(delivery: Delivery<T>, error: unknown): Promise<void> {
-    if (!this.#active.delete(delivery)) return;
+  async #onDispatchError(slot: LoopSlot<T>, delivery: Delivery<T>, error: unknown): Promise<void> {
+    if (slot.delivery !== delivery) return; // released by a stop that timed out
+    slot.delivery = undefined;
     this.#idleCheck();
     if (this.#controller.signal.aborted) {
       // Aborted by a stop: not an error, the message goes back for another consumer.
@@ -229,7 +236,7 @@ export class Draining<T> implements AsyncDisposable {
   }
 
   async #settleInFlight(): Promise<void> {
-    if (this.#active.size > 0) {
+    if (this.#inFlight() > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.#onIdle = resolve;
@@ -237,14 +244,23 @@ export class Draining<T> implements AsyncDisposable {
       });
       clearTimeout(timer);
     }
-    const unfinished = [...this.#active];
-    this.#active.clear();
+    const unfinished: Delivery<T>[] = [];
+    for (const slot of this.#loops) {
+      if (slot.delivery !== undefined) unfinished.push(slot.delivery);
+      slot.delivery = undefined;
+    }
     await Promise.all(unfinished.map((delivery) => this.#release(delivery)));
     this.#finish();
   }
 
+  #inFlight(): number {
+    let count = 0;
+    for (const slot of this.#loops) if (slot.delivery !== undefined) count++;
+    return count;
+  }
+
   #idleCheck(): void {
-    if (this.#active.size === 0) this.#onIdle?.();
+    if (this.#onIdle !== undefined && this.#inFlight() === 0) this.#onIdle();
   }
 
   #finish(): void {
@@ -252,6 +268,10 @@ export class Draining<T> implements AsyncDisposable {
     this.#state = 'stopped';
     this.#settleDone(this.#error);
   }
+}
+
+interface LoopSlot<T> {
+  delivery: Delivery<T> | undefined;
 }
 
 function assertConcurrency(concurrency: unknown): asserts concurrency is number {
