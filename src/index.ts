@@ -18,6 +18,7 @@ export { type CaptureErrorsOptions, captureErrors } from './middleware/capture-e
 export { type RetryOptions, retry } from './middleware/retry.js';
 export { timeout } from './middleware/timeout.js';
 export type {
+  AnyMiddleware,
   ClassicMiddleware,
   Context,
   Dispatcher,
@@ -35,6 +36,7 @@ export {
   type DrainingOptions,
   Pump,
   type PumpContext,
+  type PumpDispatcher,
   type PumpOptions,
   type PumpStats,
 } from './queuing/pump.js';

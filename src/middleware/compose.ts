@@ -1,10 +1,10 @@
 import { InvalidOptionError, MiddlewareError } from '../errors.js';
-import type { Chain, ClassicMiddleware, GeneratorMiddleware, Middleware } from './types.js';
+import type { AnyMiddleware, Chain, ClassicMiddleware, GeneratorMiddleware } from './types.js';
 
 const generatorTags = new Set(['[object AsyncGeneratorFunction]', '[object GeneratorFunction]']);
 
 export function isGeneratorMiddleware<M, C>(
-  middleware: Middleware<M, C>,
+  middleware: AnyMiddleware<M, C>,
 ): middleware is GeneratorMiddleware<M, C> {
   return generatorTags.has(Object.prototype.toString.call(middleware));
 }
@@ -20,7 +20,10 @@ export function assertMiddlewares(middlewares: readonly unknown[]): void {
  * Builds the chain once, outer middleware first, so a dispatch walks prebuilt closures instead of
  * re-resolving the stack. Callers rebuild it when the stack changes.
  */
-export function compose<M, C>(middlewares: readonly Middleware<M, C>[], terminal: Chain<M, C>): Chain<M, C> {
+export function compose<M, C>(
+  middlewares: readonly AnyMiddleware<M, C>[],
+  terminal: Chain<M, C>,
+): Chain<M, C> {
   let chain = terminal;
   for (let i = middlewares.length - 1; i >= 0; i--) {
     const middleware = middlewares[i]!;

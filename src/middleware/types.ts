@@ -41,7 +41,14 @@ export type GeneratorMiddleware<M = any, C = Context<M>> = (
   context: C,
 ) => AsyncGenerator<unknown, unknown, any> | Generator<unknown, unknown, any>;
 
-export type Middleware<M = any, C = Context<M>> = ClassicMiddleware<M, C> | GeneratorMiddleware<M, C>;
+/**
+ * The type to annotate a middleware with. It is the classic signature so that an inline arrow gets its
+ * parameter types; a generator that takes only the message is one too. A generator that also reads the
+ * context is a `GeneratorMiddleware`; `use()` accepts both (`AnyMiddleware`).
+ */
+export type Middleware<M = any, C = Context<M>> = ClassicMiddleware<M, C>;
+
+export type AnyMiddleware<M = any, C = Context<M>> = ClassicMiddleware<M, C> | GeneratorMiddleware<M, C>;
 
 /** A composed chain: message and context in, result (or a promise of it) out; it may throw. */
 export type Chain<M, C> = (message: M, context: C) => any;

@@ -1,9 +1,9 @@
 import { DeliverySettledError, InvalidOptionError, QueueClosedError } from '../errors.js';
-import type { Dispatcher, Middleware } from '../middleware/types.js';
+import type { AnyMiddleware } from '../middleware/types.js';
 import { assertBackoff, assertMaxAttempts, backoffDelay } from './backoff.js';
 import { type Buffer, Fifo, Lifo, PriorityHeap } from './buffers.js';
 import { DrainingQueue } from './draining-queue.js';
-import { Pump, type PumpContext } from './pump.js';
+import { Pump, type PumpContext, type PumpDispatcher } from './pump.js';
 import { assertNackOptions, assertSendOptions } from './send-options.js';
 import { DONE, DONE_PROMISE, RESOLVED, takeNow } from './settled.js';
 import type { Backoff, Delivery, NackOptions, Producer, Queue, RetryPolicy, SendOptions } from './types.js';
@@ -20,7 +20,7 @@ export interface MemoryQueueOptions<T> extends RetryPolicy<T> {
 export interface MemoryDrainingOptions<T> {
   concurrency?: number;
   failSilently?: boolean;
-  middlewares?: Middleware<T, PumpContext<T>>[];
+  middlewares?: AnyMiddleware<T, PumpContext<T>>[];
 }
 
 /**
@@ -83,12 +83,15 @@ export class MemoryQueue<T> implements Queue<T> {
    * Starts a graceful pump on this queue and returns its producer end. Disposing it (or `stop()`)
    * closes the queue and resolves once every accepted message was dispatched.
    */
-  draining(dispatcher: Dispatcher<T>, options: MemoryDrainingOptions<T> = {}): DrainingQueue<T> {
+  draining(dispatcher: PumpDispatcher<NoInfer<T>>, options: MemoryDrainingOptions<T> = {}): DrainingQueue<T> {
     const { concurrency, failSilently, middlewares = [] } = options;
     const pump = new Pump(this, dispatcher, { failSilently }).use(...middlewares);
     return new DrainingQueue(this, pump.draining({ concurrency, graceful: true }));
   }
 }
+
+/** Node fires a longer `setTimeout` after 1 ms, so longer waits are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface WaitingSender<T> {
   readonly delivery: MemoryDelivery<T>;
@@ -253,6 +256,14 @@ class Core<T> {
 
   #schedule(delivery: MemoryDelivery<T>, delay: number): void {
     this.#scheduled++;
+    this.#wait(delivery, delay);
+  }
+
+  #wait(delivery: MemoryDelivery<T>, delay: number): void {
+    if (delay > MAX_TIMER_MS) {
+      setTimeout(() => this.#wait(delivery, delay - MAX_TIMER_MS), MAX_TIMER_MS);
+      return;
+    }
     setTimeout(() => {
       this.#scheduled--;
       delivery.seq = this.#seq++; // ready now: it queues behind what was ready before it

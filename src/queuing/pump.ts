@@ -1,7 +1,14 @@
 import { InvalidOptionError } from '../errors.js';
 import { assertMiddlewares, compose } from '../middleware/compose.js';
 import { toChain } from '../middleware/dispatcher.js';
-import type { Chain, Context, Dispatcher, Middleware } from '../middleware/types.js';
+import type {
+  AnyMiddleware,
+  Chain,
+  Context,
+  Dispatcher,
+  DispatcherObject,
+  Middleware,
+} from '../middleware/types.js';
 import { RESOLVED, takeNow } from './settled.js';
 import type { Consumer, Delivery } from './types.js';
 
@@ -24,6 +31,9 @@ export interface PumpContext<T> extends Context<T> {
   readonly attempt: number;
 }
 
+/** A bus (anything with `dispatch`) or a function of the message and the pump's context. */
+export type PumpDispatcher<T> = ((message: T, context: PumpContext<T>) => unknown) | DispatcherObject<T>;
+
 export interface PumpStats {
   /** Dispatches running now. */
   readonly inFlight: number;
@@ -38,19 +48,21 @@ export class Pump<T> {
   readonly #consumer: Consumer<T>;
   readonly #terminal: Chain<T, PumpContext<T>>;
   readonly #failSilently: boolean;
-  readonly #middlewares: Middleware<T, PumpContext<T>>[] = [];
+  readonly #middlewares: AnyMiddleware<T, PumpContext<T>>[] = [];
 
-  constructor(consumer: Consumer<T>, dispatcher: Dispatcher<T>, options: PumpOptions = {}) {
+  constructor(consumer: Consumer<T>, dispatcher: PumpDispatcher<NoInfer<T>>, options: PumpOptions = {}) {
     if (typeof (consumer as Partial<Consumer<T>> | null)?.[Symbol.asyncIterator] !== 'function') {
       throw new InvalidOptionError('consumer', consumer, 'an async iterable of deliveries');
     }
     this.#consumer = consumer;
-    this.#terminal = toChain(dispatcher);
+    this.#terminal = toChain<T, PumpContext<T>>(dispatcher as Dispatcher<T>);
     this.#failSilently = options.failSilently ?? false;
   }
 
   /** Middlewares around each dispatch, outer first; they apply to drainings started afterwards. */
-  use(...middlewares: Middleware<T, PumpContext<T>>[]): this {
+  use(...middlewares: Middleware<T, PumpContext<T>>[]): this;
+  use(...middlewares: AnyMiddleware<T, PumpContext<T>>[]): this;
+  use(...middlewares: AnyMiddleware<T, PumpContext<T>>[]): this {
     assertMiddlewares(middlewares);
     this.#middlewares.push(...middlewares);
     return this;
@@ -240,7 +252,9 @@ export class Draining<T> implements AsyncDisposable {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.#onIdle = resolve;
-        timer = setTimeout(resolve, this.#shutdownTimeout);
+        // Infinity waits for ever; Node would fire a longer timer after 1 ms, so cap at its maximum.
+        if (Number.isFinite(this.#shutdownTimeout))
+          timer = setTimeout(resolve, Math.min(this.#shutdownTimeout, 2 ** 31 - 1));
       });
       clearTimeout(timer);
     }

@@ -1,17 +1,19 @@
 import { describe, InvalidOptionError } from '../errors.js';
 import { assertMiddlewares, compose } from '../middleware/compose.js';
-import type { Chain, Context, DispatchOptions, Middleware } from '../middleware/types.js';
+import type { AnyMiddleware, Chain, Context, DispatchOptions, Middleware } from '../middleware/types.js';
 import type { Message, MessageDefinition } from './message.js';
 
 export type Handler<M, R = unknown> = (message: M, context: Context<M>) => R | Promise<R>;
 
 /** Shared by every bus: the middleware stack and the validated entry into the composed chain. */
 export abstract class Bus<M extends Message> {
-  readonly #middlewares: Middleware<M, Context<M>>[] = [];
+  readonly #middlewares: AnyMiddleware<M, Context<M>>[] = [];
   #chain: Chain<M, Context<M>> | undefined;
 
   /** Adds middlewares; registration order is outer to inner. */
-  use(...middlewares: Middleware<M, Context<M>>[]): this {
+  use(...middlewares: Middleware<M, Context<M>>[]): this;
+  use(...middlewares: AnyMiddleware<M, Context<M>>[]): this;
+  use(...middlewares: AnyMiddleware<M, Context<M>>[]): this {
     assertMiddlewares(middlewares);
     this.#middlewares.push(...middlewares);
     this.#chain = undefined;

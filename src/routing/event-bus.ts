@@ -14,8 +14,13 @@ export class EventBus extends Bus<Event<any>> {
     assertHandler(type, handler);
     const handlers = [...(this.#subscribers.get(type) ?? []), handler];
     this.#subscribers.set(type, handlers);
+    let subscribed = true;
+    // Removes this subscription only: the same function may be subscribed more than once.
     return () => {
-      const remaining = (this.#subscribers.get(type) ?? []).filter((h) => h !== handler);
+      if (!subscribed) return;
+      subscribed = false;
+      const remaining = [...(this.#subscribers.get(type) ?? [])];
+      remaining.splice(remaining.indexOf(handler), 1);
       this.#subscribers.set(type, remaining);
     };
   }

@@ -9,15 +9,18 @@ export interface Message<T extends string = string, P = unknown> {
   readonly payload: P;
 }
 
-/** A command: handled by exactly one handler, answering `R`. `R` and the kind exist only in types. */
+/**
+ * A command: handled by exactly one handler, answering `R`. `R` and the kind exist only in types; `R`
+ * sits in a function type so an optional property cannot strip `undefined` from it (`User | undefined`).
+ */
 export interface Command<P = unknown, R = unknown, T extends string = string> extends Message<T, P> {
-  readonly [resultType]?: R;
+  readonly [resultType]?: () => R;
   readonly [messageKind]?: 'command';
 }
 
 /** A query: like a command, by convention without side effects. */
 export interface Query<P = unknown, R = unknown, T extends string = string> extends Message<T, P> {
-  readonly [resultType]?: R;
+  readonly [resultType]?: () => R;
   readonly [messageKind]?: 'query';
 }
 
@@ -27,7 +30,7 @@ export interface Event<P = unknown, T extends string = string> extends Message<T
 }
 
 /** The result type a command or query promises. */
-export type ResultOf<M> = M extends { readonly [resultType]?: infer R } ? R : unknown;
+export type ResultOf<M> = M extends { readonly [resultType]?: () => infer R } ? R : unknown;
 
 /** A callable factory of messages of one type, with a guard and a validating parser. */
 export interface MessageDefinition<M extends Message> {

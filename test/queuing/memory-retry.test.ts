@@ -1,0 +1,251 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { MemoryQueue } from '../../src/queuing/memory-queue.js';
+import type { Delivery } from '../../src/queuing/types.js';
+import { stateOf } from './gates.js';
+
+// Only timers are faked: stateOf() relies on a real setImmediate to let promise callbacks run.
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+type Pending<T> = Promise<IteratorResult<Delivery<T>>>;
+
+async function delivered<T>(next: Pending<T>): Promise<Delivery<T>> {
+  expect(await stateOf(next)).toBe('fulfilled');
+  const result = await next;
+  if (result.done) throw new Error('the iteration ended where a delivery was expected');
+  return result.value;
+}
+
+async function nextNow<T>(iterator: AsyncIterator<Delivery<T>>): Promise<Delivery<T>> {
+  return delivered(iterator.next());
+}
+
+describe('MemoryQueue retry policy', () => {
+  it('defaults to maxAttempts 1: a nacked message is not redelivered', async () => {
+    const queue = new MemoryQueue<string>();
+    const iterator = queue[Symbol.asyncIterator]();
+    await queue.send('a');
+    await (await nextNow(iterator)).nack({ error: new Error('boom') });
+    const next = iterator.next();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(await stateOf(next)).toBe('pending');
+    await queue.close();
+    expect(await next).toEqual({ value: undefined, done: true });
+  });
+
+  it('with maxAttempts 1 and a deadLetter, sends the failed message there', async () => {
+    const dead = new MemoryQueue<string>();
+    const queue = new MemoryQueue<string>({ deadLetter: dead });
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    await (await nextNow(iterator)).nack();
+    expect(dead.size).toBe(1);
+    expect((await nextNow(dead[Symbol.asyncIterator]())).message).toBe('a');
+  });
+
+  it('redelivers after a fixed backoff with attempt + 1, then dead-letters once attempts are spent', async () => {
+    const dead = new MemoryQueue<string>();
+    const queue = new MemoryQueue<string>({
+      maxAttempts: 3,
+      backoff: { type: 'fixed', delay: 100 },
+      deadLetter: dead,
+    });
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    let delivery = await nextNow(iterator);
+    for (const attempt of [2, 3]) {
+      await delivery.nack({ error: new Error('boom') });
+      const next = iterator.next();
+      await vi.advanceTimersByTimeAsync(99);
+      expect(await stateOf(next)).toBe('pending');
+      await vi.advanceTimersByTimeAsync(1);
+      delivery = await delivered(next);
+      expect(delivery).toMatchObject({ message: 'a', attempt });
+      expect(dead.size).toBe(0);
+    }
+    await delivery.nack({ error: new Error('boom') });
+    expect(dead.size).toBe(1);
+    const next = iterator.next();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(await stateOf(next)).toBe('pending');
+  });
+
+  it('follows an exponential backoff, capped by max', async () => {
+    const queue = new MemoryQueue<string>({
+      maxAttempts: 5,
+      backoff: { type: 'exponential', delay: 100, max: 300 },
+    });
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    let delivery = await nextNow(iterator);
+    for (const wait of [100, 200, 300, 300]) {
+      await delivery.nack();
+      const next = iterator.next();
+      await vi.advanceTimersByTimeAsync(wait - 1);
+      expect(await stateOf(next)).toBe('pending');
+      await vi.advanceTimersByTimeAsync(1);
+      delivery = await delivered(next);
+    }
+    expect(delivery.attempt).toBe(5);
+  });
+
+  it('accepts a backoff function of the attempt', async () => {
+    const backoff = vi.fn((attempt: number) => attempt * 50);
+    const queue = new MemoryQueue<string>({ maxAttempts: 3, backoff });
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    await (await nextNow(iterator)).nack();
+    const next = iterator.next();
+    await vi.advanceTimersByTimeAsync(49);
+    expect(await stateOf(next)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await delivered(next)).attempt).toBe(2);
+    expect(backoff).toHaveBeenCalledWith(1);
+  });
+
+  it('nack({ delay }) replaces the backoff', async () => {
+    const queue = new MemoryQueue<string>({ maxAttempts: 2, backoff: { type: 'fixed', delay: 10 } });
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    await (await nextNow(iterator)).nack({ delay: 500 });
+    const next = iterator.next();
+    await vi.advanceTimersByTimeAsync(499);
+    expect(await stateOf(next)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await delivered(next)).attempt).toBe(2);
+  });
+
+  it('nack({ requeue: true }) puts the message back now, even with no attempts left', async () => {
+    const queue = new MemoryQueue<string>();
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    await (await nextNow(iterator)).nack({ requeue: true });
+    const again = await nextNow(iterator);
+    expect(again.attempt).toBe(2);
+    expect(again.message).toBe('a');
+  });
+
+  it('nack({ requeue: false }) dead-letters now, even with attempts left', async () => {
+    const dead = new MemoryQueue<string>();
+    const queue = new MemoryQueue<string>({ maxAttempts: 5, deadLetter: dead });
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    await (await nextNow(iterator)).nack({ requeue: false });
+    expect(dead.size).toBe(1);
+    await queue.close();
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('keeps a closed queue iterating while a nacked message waits out its backoff', async () => {
+    const queue = new MemoryQueue<string>({ maxAttempts: 2, backoff: { type: 'fixed', delay: 100 } });
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    const first = await nextNow(iterator);
+    await queue.close();
+    await first.nack();
+    const next = iterator.next();
+    await vi.advanceTimersByTimeAsync(100);
+    const retried = await delivered(next);
+    expect(retried.attempt).toBe(2);
+    await retried.ack();
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+});
+
+describe('MemoryQueue delays', () => {
+  it('holds a delayed message until its time; a shorter delay sent later comes first', async () => {
+    const queue = new MemoryQueue<string>();
+    await queue.send('slow', { delay: 300 });
+    await queue.send('fast', { delay: 100 });
+    expect(queue.size).toBe(0);
+    const iterator = queue[Symbol.asyncIterator]();
+    const first = iterator.next();
+    await vi.advanceTimersByTimeAsync(99);
+    expect(await stateOf(first)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await delivered(first)).message).toBe('fast');
+    const second = iterator.next();
+    await vi.advanceTimersByTimeAsync(199);
+    expect(await stateOf(second)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    const slow = await delivered(second);
+    expect(slow).toMatchObject({ message: 'slow', attempt: 1 });
+  });
+
+  it('queues a message that became ready behind those ready before it', async () => {
+    const queue = new MemoryQueue<string>({ order: 'priority' });
+    await queue.send('delayed', { delay: 100 });
+    await queue.send('waiting');
+    await vi.advanceTimersByTimeAsync(100);
+    await queue.send('later');
+    const iterator = queue[Symbol.asyncIterator]();
+    const order = [];
+    for (let i = 0; i < 3; i++) order.push((await nextNow(iterator)).message);
+    expect(order).toEqual(['waiting', 'delayed', 'later']);
+  });
+
+  it('lets consumers of a closed queue wait for delayed messages, then ends', async () => {
+    const queue = new MemoryQueue<string>();
+    await queue.send('a', { delay: 1_000 });
+    await queue.close();
+    const iterator = queue[Symbol.asyncIterator]();
+    const next = iterator.next();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect((await delivered(next)).message).toBe('a');
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it('holds a message delayed beyond the 24.8-day setTimeout limit until its time', async () => {
+    const thirtyDays = 30 * 24 * 60 * 60 * 1_000;
+    const queue = new MemoryQueue<string>();
+    await queue.send('a', { delay: thirtyDays });
+    const next = queue[Symbol.asyncIterator]().next();
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await stateOf(next)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(thirtyDays - 1_000);
+    expect((await delivered(next)).message).toBe('a');
+  });
+});
+
+describe('MemoryQueue deduplication key', () => {
+  it('accepts a send whose key is held without a second copy', async () => {
+    const queue = new MemoryQueue<string>();
+    await queue.send('first', { key: 'k' });
+    await queue.send('second', { key: 'k' });
+    await queue.send('other', { key: 'j' });
+    expect(queue.size).toBe(2);
+  });
+
+  it('keeps the key while the message is delayed, delivered or backing off, frees it on ack', async () => {
+    const queue = new MemoryQueue<string>({ maxAttempts: 2, backoff: { type: 'fixed', delay: 100 } });
+    await queue.send('a', { key: 'k', delay: 50 });
+    await queue.send('dup', { key: 'k' });
+    expect(queue.size).toBe(0);
+    await vi.advanceTimersByTimeAsync(50);
+    const iterator = queue[Symbol.asyncIterator]();
+    const first = await nextNow(iterator);
+    await queue.send('dup', { key: 'k' });
+    await first.nack();
+    await queue.send('dup', { key: 'k' });
+    await vi.advanceTimersByTimeAsync(100);
+    const retried = await nextNow(iterator);
+    expect(retried).toMatchObject({ message: 'a', attempt: 2 });
+    expect(queue.size).toBe(0);
+    await retried.ack();
+    await queue.send('b', { key: 'k' });
+    expect((await nextNow(iterator)).message).toBe('b');
+  });
+
+  it('frees the key when the message is dropped or dead-lettered', async () => {
+    const queue = new MemoryQueue<string>();
+    await queue.send('a', { key: 'k' });
+    const iterator = queue[Symbol.asyncIterator]();
+    await (await nextNow(iterator)).nack();
+    await queue.send('b', { key: 'k' });
+    expect((await nextNow(iterator)).message).toBe('b');
+  });
+});

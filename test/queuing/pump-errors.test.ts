@@ -1,0 +1,174 @@
+import { describe, expect, it } from 'vitest';
+import type { Context, Next } from '../../src/middleware/types.js';
+import { MemoryQueue } from '../../src/queuing/memory-queue.js';
+import { Pump, type PumpContext } from '../../src/queuing/pump.js';
+import type { Consumer, Delivery } from '../../src/queuing/types.js';
+import { flush } from './gates.js';
+import { RecordingConsumer } from './recording.js';
+
+async function queueOf(...messages: string[]): Promise<MemoryQueue<string>> {
+  const queue = new MemoryQueue<string>();
+  for (const message of messages) await queue.send(message);
+  return queue;
+}
+
+function failOn(bad: string, error: Error) {
+  return (message: string) => {
+    if (message === bad) throw error;
+  };
+}
+
+describe('Pump with failSilently: false (the default)', () => {
+  it('stops at the first dispatch error and rethrows it from done and stop()', async () => {
+    const queue = await queueOf('a', 'b', 'c');
+    const consumer = new RecordingConsumer(queue);
+    const failure = new Error('b failed');
+    const draining = new Pump(consumer, failOn('b', failure)).draining();
+    await expect(draining.done).rejects.toBe(failure);
+    await expect(draining.stop()).rejects.toBe(failure);
+    expect(consumer.settlements).toEqual([
+      { message: 'a', ack: true },
+      { message: 'b', nack: { error: failure } },
+    ]);
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 1, failed: 1 });
+    expect(queue.size).toBe(1); // 'c' was never pulled
+  });
+
+  it('rethrows the error when an `await using` block disposes the pump', async () => {
+    const queue = await queueOf('a');
+    const failure = new Error('boom');
+    const run = async () => {
+      await using draining = new Pump(queue, failOn('a', failure)).draining();
+      await draining.done.catch(() => {});
+    };
+    await expect(run()).rejects.toBe(failure);
+  });
+
+  it('stops on a pump-middleware error too', async () => {
+    const queue = await queueOf('a', 'b');
+    const failure = new Error('middleware failed');
+    const dispatched: string[] = [];
+    const draining = new Pump(queue, (message: string) => {
+      dispatched.push(message);
+    })
+      .use(async (message: string, next: Next<string, PumpContext<string>>) => {
+        if (message === 'a') throw failure;
+        return next();
+      })
+      .draining();
+    await expect(draining.done).rejects.toBe(failure);
+    await expect(draining.stop()).rejects.toBe(failure);
+    expect(dispatched).toEqual([]);
+    expect(queue.size).toBe(1);
+  });
+
+  it('aborts the other in-flight dispatches and requeues them without counting them as failures', async () => {
+    const queue = await queueOf('slow', 'bad');
+    const failure = new Error('bad failed');
+    let slowSignal: AbortSignal | undefined;
+    const draining = new Pump(queue, (message: string, { signal }: Context<string>) => {
+      if (message === 'bad') throw failure;
+      slowSignal = signal;
+      return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    }).draining({ concurrency: 2 });
+    await expect(draining.done).rejects.toBe(failure);
+    expect(slowSignal?.aborted).toBe(true);
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 0, failed: 1 });
+    await queue.close();
+    const left = [];
+    for await (const delivery of queue) left.push([delivery.message, delivery.attempt]);
+    expect(left).toEqual([['slow', 2]]);
+  });
+});
+
+describe('Pump with failSilently: true', () => {
+  it('nacks and swallows dispatch errors and goes on consuming', async () => {
+    const queue = await queueOf('a', 'b', 'c', 'd');
+    const consumer = new RecordingConsumer(queue);
+    const failure = new Error('b failed');
+    const draining = new Pump(consumer, failOn('b', failure), { failSilently: true }).draining({
+      graceful: true,
+    });
+    await queue.close();
+    await draining.stop();
+    expect(consumer.settlements).toEqual([
+      { message: 'a', ack: true },
+      { message: 'b', nack: { error: failure } },
+      { message: 'c', ack: true },
+      { message: 'd', ack: true },
+    ]);
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 3, failed: 1 });
+    await expect(draining.done).resolves.toBeUndefined();
+  });
+
+  it('swallows pump-middleware errors too', async () => {
+    const queue = await queueOf('a', 'b', 'c');
+    const consumer = new RecordingConsumer(queue);
+    const failure = new Error('middleware failed');
+    const dispatched: string[] = [];
+    const draining = new Pump(
+      consumer,
+      (message: string) => {
+        dispatched.push(message);
+      },
+      { failSilently: true },
+    )
+      .use(async function* rejectB(message: string) {
+        if (message === 'b') throw failure;
+        yield;
+      })
+      .draining({ graceful: true });
+    await queue.close();
+    await draining.stop();
+    expect(dispatched).toEqual(['a', 'c']);
+    expect(consumer.settlements[1]).toEqual({ message: 'b', nack: { error: failure } });
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 2, failed: 1 });
+  });
+
+  it('redelivers a failed message through the queue retry policy', async () => {
+    const queue = new MemoryQueue<string>({ maxAttempts: 3, backoff: { type: 'fixed', delay: 0 } });
+    const attempts: number[] = [];
+    const draining = new Pump(
+      queue,
+      (_message: string, context: Context<string>) => {
+        attempts.push((context as PumpContext<string>).attempt);
+        throw new Error('always fails');
+      },
+      { failSilently: true },
+    ).draining();
+    await queue.send('a');
+    for (let i = 0; i < 5; i++) await flush();
+    await draining.stop();
+    expect(attempts).toEqual([1, 2, 3]);
+    expect(draining.stats.failed).toBe(3);
+  });
+});
+
+describe('Pump consumer errors', () => {
+  it('always stop the pump, even with failSilently', async () => {
+    const failure = new Error('connection lost');
+    let pulls = 0;
+    const consumer: Consumer<string> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async (): Promise<IteratorResult<Delivery<string>>> => {
+          pulls++;
+          if (pulls > 1) throw failure;
+          const settle = async () => {};
+          const delivery = { message: 'a', attempt: 1, ack: settle, nack: settle };
+          return { done: false, value: { ...delivery, [Symbol.asyncDispose]: settle } };
+        },
+      }),
+    };
+    const dispatched: string[] = [];
+    const draining = new Pump(
+      consumer,
+      (message: string) => {
+        dispatched.push(message);
+      },
+      { failSilently: true },
+    ).draining();
+    await expect(draining.done).rejects.toBe(failure);
+    await expect(draining.stop()).rejects.toBe(failure);
+    expect(dispatched).toEqual(['a']);
+  });
+});

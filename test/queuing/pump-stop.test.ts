@@ -1,0 +1,146 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Context } from '../../src/middleware/types.js';
+import { MemoryQueue } from '../../src/queuing/memory-queue.js';
+import { Pump } from '../../src/queuing/pump.js';
+import { deferred, flush, stateOf } from './gates.js';
+import { RecordingConsumer } from './recording.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** A dispatch that honours its signal: it runs until the pump aborts it. */
+function untilAborted(_message: unknown, { signal }: Context<unknown>): Promise<never> {
+  return new Promise((_, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+async function remaining<T>(queue: MemoryQueue<T>): Promise<{ message: T; attempt: number }[]> {
+  await queue.close();
+  const left = [];
+  for await (const delivery of queue) {
+    left.push({ message: delivery.message, attempt: delivery.attempt });
+    await delivery.ack();
+  }
+  return left;
+}
+
+describe('Pump non-graceful stop (the default)', () => {
+  it('aborts in-flight dispatches, does not count the abort as a failure, requeues the message', async () => {
+    const queue = new MemoryQueue<string>();
+    for (const message of ['a', 'b', 'c']) await queue.send(message);
+    const signals: AbortSignal[] = [];
+    const draining = new Pump(queue, (message: string, context: Context<string>) => {
+      signals.push(context.signal);
+      return untilAborted(message, context);
+    }).draining();
+    await flush();
+    expect(draining.stats.inFlight).toBe(1);
+    await draining.stop();
+    expect(signals.map((signal) => signal.aborted)).toEqual([true]);
+    await expect(draining.done).resolves.toBeUndefined();
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 0, failed: 0 });
+    expect(await remaining(queue)).toEqual([
+      { message: 'b', attempt: 1 },
+      { message: 'c', attempt: 1 },
+      { message: 'a', attempt: 2 },
+    ]);
+  });
+
+  it('releases the in-flight deliveries of every loop with nack({ requeue: true })', async () => {
+    const queue = new MemoryQueue<string>();
+    const consumer = new RecordingConsumer(queue);
+    for (const message of ['a', 'b', 'c']) await queue.send(message);
+    const draining = new Pump(consumer, untilAborted).draining({ concurrency: 2 });
+    await flush();
+    await draining.stop();
+    expect(consumer.settlements).toEqual([
+      { message: 'a', nack: { requeue: true } },
+      { message: 'b', nack: { requeue: true } },
+    ]);
+    expect(queue.size).toBe(3);
+  });
+
+  it('waits up to shutdownTimeout for a dispatch that ignores the signal, then requeues it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const queue = new MemoryQueue<string>();
+    const consumer = new RecordingConsumer(queue);
+    await queue.send('slow');
+    const gate = deferred();
+    const draining = new Pump(consumer, () => gate.promise).draining({ shutdownTimeout: 500 });
+    await flush();
+    const stopped = draining.stop();
+    await vi.advanceTimersByTimeAsync(499);
+    expect(await stateOf(stopped)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await stateOf(stopped)).toBe('fulfilled');
+    expect(queue.size).toBe(1);
+    expect(consumer.settlements).toEqual([{ message: 'slow', nack: { requeue: true } }]);
+
+    gate.resolve(); // finishing late changes nothing: the message was already given back
+    await flush();
+    expect(consumer.settlements).toHaveLength(1);
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 0, failed: 0 });
+    expect(await remaining(queue)).toEqual([{ message: 'slow', attempt: 2 }]);
+  });
+
+  it('with shutdownTimeout: Infinity, waits for a dispatch that ignores the signal however long', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const queue = new MemoryQueue<string>();
+    const consumer = new RecordingConsumer(queue);
+    await queue.send('slow');
+    const gate = deferred();
+    const draining = new Pump(consumer, () => gate.promise).draining({
+      shutdownTimeout: Number.POSITIVE_INFINITY,
+    });
+    await flush();
+    const stopped = draining.stop();
+    await vi.advanceTimersByTimeAsync(60 * 60 * 1_000);
+    expect(await stateOf(stopped)).toBe('pending');
+    gate.resolve();
+    await stopped;
+    expect(consumer.settlements).toEqual([{ message: 'slow', ack: true }]);
+  });
+
+  it('acks a dispatch that ignores the signal but finishes within shutdownTimeout', async () => {
+    const queue = new MemoryQueue<string>();
+    const consumer = new RecordingConsumer(queue);
+    await queue.send('a');
+    await queue.send('b');
+    const gate = deferred();
+    const draining = new Pump(consumer, () => gate.promise).draining();
+    await flush();
+    const stopped = draining.stop();
+    gate.resolve();
+    await stopped;
+    expect(consumer.settlements).toEqual([{ message: 'a', ack: true }]);
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 1, failed: 0 });
+    expect(await remaining(queue)).toEqual([{ message: 'b', attempt: 1 }]);
+  });
+
+  it('resolves at once with nothing in flight, and stop() is idempotent', async () => {
+    const queue = new MemoryQueue<string>();
+    const draining = new Pump(queue, () => {}).draining({ concurrency: 3 });
+    await flush();
+    await draining.stop();
+    await draining.stop();
+    await draining[Symbol.asyncDispose]();
+    await queue.send('a');
+    await flush();
+    expect(queue.size).toBe(1);
+  });
+
+  it('ignores concurrency changes after stopping', async () => {
+    const queue = new MemoryQueue<string>();
+    const dispatched: string[] = [];
+    const draining = new Pump(queue, (message: string) => {
+      dispatched.push(message);
+    }).draining();
+    await draining.stop();
+    draining.concurrency = 4;
+    await queue.send('a');
+    await flush();
+    expect(dispatched).toEqual([]);
+  });
+});
