@@ -14,6 +14,7 @@ export {
   TimeoutError,
   ValidationError,
 } from './errors.js';
+export * from './jobs/index.js';
 export { type CaptureErrorsOptions, captureErrors } from './middleware/capture-errors.js';
 export { type RetryOptions, retry } from './middleware/retry.js';
 export { timeout } from './middleware/timeout.js';

@@ -1,0 +1,30 @@
+import { SluiceError } from '../errors.js';
+
+/** `jobs.task(name, ...)` with a name another task of the same app already has. */
+export class TaskAlreadyRegisteredError extends SluiceError {
+  constructor(task: string) {
+    super('TASK_ALREADY_REGISTERED', `a task named "${task}" is already registered`);
+  }
+}
+
+/** A worker received a job whose task this process does not define (it is nacked, not run). */
+export class UnknownTaskError extends SluiceError {
+  constructor(task: string, jobId: string) {
+    super('UNKNOWN_TASK', `job ${jobId} names task "${task}", which is not registered in this process`);
+  }
+}
+
+/** A cron expression the parser rejects; `cause` is the parser's own error. */
+export class InvalidCronError extends SluiceError {
+  constructor(expression: unknown, cause: unknown) {
+    const reason = cause instanceof Error ? `: ${cause.message}` : '';
+    super('INVALID_CRON', `invalid cron expression ${JSON.stringify(expression)}${reason}`, { cause });
+  }
+}
+
+/** The abort reason a task's `signal` carries when the job is cancelled or the app stops. */
+export class JobCancelledError extends SluiceError {
+  constructor(jobId: string, task: string, why: string) {
+    super('JOB_CANCELLED', `job ${jobId} of task "${task}" was aborted: ${why}`);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Why `value` would not survive `JSON.stringify` / `JSON.parse` unchanged in meaning (as
+ * "args[0].when is an instance of Date"), or `undefined` when it would: so a job that runs
+ * in-process today can run over a broker tomorrow. Rejected: functions, symbols, bigints, non-finite
+ * numbers, class instances (Date, Map, ...), cycles, and `undefined` where JSON would turn it into
+ * `null` (array items). An object property set to `undefined` is accepted: JSON drops it, and
+ * reading it back gives `undefined` again. Callers build their error only when there is a problem.
+ */
+export function serializationProblem(value: unknown, root: string): string | undefined {
+  if (value === undefined || (Array.isArray(value) && value.length === 0)) return undefined;
+  const path: (string | number)[] = [];
+  let problem: string | undefined;
+  try {
+    problem = check(value, path, visiting);
+  } finally {
+    visiting.clear();
+  }
+  return problem === undefined ? undefined : `${format(root, path)} is ${problem}, not JSON-serialisable`;
+}
+
+/** Objects on the current path; shared because the walk is synchronous and never re-entered. */
+const visiting = new Set<object>();
+
+function check(value: unknown, path: (string | number)[], seen: Set<object>): string | undefined {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return undefined;
+    case 'number':
+      return Number.isFinite(value) ? undefined : String(value);
+    case 'object':
+      if (value === null) return undefined;
+      break;
+    case 'function':
+      return `a function (${value.name || 'anonymous'})`;
+    default:
+      return typeof value === 'undefined' ? 'undefined (it would arrive as null)' : `a ${typeof value}`;
+  }
+  if (seen.has(value)) return 'a circular reference';
+  seen.add(value);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      path.push(i);
+      const problem = check(value[i], path, seen);
+      if (problem !== undefined) return problem;
+      path.pop();
+    }
+  } else {
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) {
+      return `an instance of ${prototype?.constructor?.name ?? 'a class'} (only plain objects and arrays)`;
+    }
+    for (const key of Object.keys(value)) {
+      const item = (value as Record<string, unknown>)[key];
+      if (item === undefined) continue;
+      path.push(key);
+      const problem = check(item, path, seen);
+      if (problem !== undefined) return problem;
+      path.pop();
+    }
+  }
+  seen.delete(value); // the same object twice (not a cycle) is fine: JSON copies it
+  return undefined;
+}
+
+function format(root: string, path: readonly (string | number)[]): string {
+  let text = root;
+  for (const part of path) {
+    text +=
+      typeof part === 'number'
+        ? `[${part}]`
+        : /^[A-Za-z_$][\w$]*$/.test(part)
+          ? `.${part}`
+          : `[${JSON.stringify(part)}]`;
+  }
+  return text;
+}

@@ -1,0 +1,74 @@
+import { InvalidOptionError, InvalidStateError } from '../errors.js';
+import type { DispatcherObject } from '../middleware/types.js';
+import { MemoryQueue } from '../queuing/memory-queue.js';
+import { type Draining, Pump } from '../queuing/pump.js';
+import type { Queue } from '../queuing/types.js';
+import type { JobEnvelope } from './types.js';
+
+export interface QueueMiddlewareOptions<Q extends Queue<any>> {
+  /**
+   * Where pushed jobs wait for a worker: any Queue of job envelopes (typed loosely so that
+   * `new MemoryQueue({ ... })` can be written inline). Default `MemoryQueue({ order: 'priority', maxsize: 1024 })`.
+   */
+  queue?: Q;
+  /** Jobs executing at once. Default 10. Settable while running. */
+  workers?: number;
+}
+
+/** Internal hook the Jobs app uses to start the workers; not exported from the package entry. */
+export const startWorkers: unique symbol = Symbol('sluice.queueMiddleware.startWorkers');
+
+/**
+ * Execution control under load. Placed in `jobs.use(...)`, it splits the middlewares: those before
+ * it run in `push`, which then puts the job on `queue` (waiting there while the queue is full:
+ * backpressure); those after it run in a worker around the execution. `workers` caps executions.
+ *
+ * The workers are a Pump draining the queue with `concurrency = workers`, so re-tuning `workers`
+ * starts loops at once and retires surplus ones after their current job.
+ */
+export class QueueMiddleware<Q extends Queue<any> = MemoryQueue<JobEnvelope>> {
+  readonly queue: Q;
+  #workers: number;
+  #draining: Draining<JobEnvelope> | undefined;
+
+  constructor(options: QueueMiddlewareOptions<Q> = {}) {
+    const { queue = new MemoryQueue<JobEnvelope>({ order: 'priority', maxsize: 1024 }), workers = 10 } =
+      options;
+    if (typeof queue?.send !== 'function' || typeof queue[Symbol.asyncIterator] !== 'function') {
+      throw new InvalidOptionError('queue', queue, 'a Queue (send and async iteration)');
+    }
+    assertWorkers(workers);
+    this.queue = queue as Q;
+    this.#workers = workers;
+  }
+
+  get workers(): number {
+    return this.#workers;
+  }
+
+  /** More workers start now; surplus workers retire once their current job is finished. */
+  set workers(value: number) {
+    assertWorkers(value);
+    this.#workers = value;
+    if (this.#draining !== undefined) this.#draining.concurrency = value;
+  }
+
+  /**
+   * Starts the workers. The pump's shutdown grace is 0 because the Jobs app waits for its jobs itself
+   * (up to the `stop` timeout) before stopping the pump; what is still running then is released.
+   */
+  [startWorkers](worker: DispatcherObject<JobEnvelope>): Draining<JobEnvelope> {
+    if (this.#draining !== undefined) {
+      throw new InvalidStateError('this QueueMiddleware already runs the workers of another Jobs app');
+    }
+    const pump = new Pump<JobEnvelope>(this.queue as Queue<JobEnvelope>, worker, { failSilently: true });
+    this.#draining = pump.draining({ concurrency: this.#workers, shutdownTimeout: 0 });
+    return this.#draining;
+  }
+}
+
+function assertWorkers(workers: unknown): asserts workers is number {
+  if (!Number.isInteger(workers) || (workers as number) < 1) {
+    throw new InvalidOptionError('workers', workers, 'an integer ≥ 1');
+  }
+}

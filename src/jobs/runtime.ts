@@ -1,0 +1,318 @@
+import { SerializationError, TimeoutError } from '../errors.js';
+import { compose } from '../middleware/compose.js';
+import type { Chain } from '../middleware/types.js';
+import { backoffDelay } from '../queuing/backoff.js';
+import type { Draining } from '../queuing/pump.js';
+import { RESOLVED } from '../queuing/settled.js';
+import type { Backoff, Queue } from '../queuing/types.js';
+import { JobExecution, PushContext } from './context.js';
+import { JobCancelledError, UnknownTaskError } from './errors.js';
+import { JobIds } from './ids.js';
+import { execution, Job, type JobOwner, setStatus, settle } from './job.js';
+import { serializationProblem } from './json.js';
+import { type QueueMiddleware, startWorkers } from './queue-middleware.js';
+import type { TaskDefinition } from './task.js';
+import type { FinalStatus, JobContext, JobEnvelope, JobMiddleware } from './types.js';
+
+export interface RuntimeConfig {
+  readonly tasks: ReadonlyMap<string, TaskDefinition>;
+  /** Middlewares registered before the QueueMiddleware, or all of them when there is none. */
+  readonly before: readonly JobMiddleware[];
+  readonly after: readonly JobMiddleware[];
+  readonly queueMiddleware: QueueMiddleware<Queue<any>> | undefined;
+  readonly backoff: Backoff;
+}
+
+/**
+ * Runs the jobs of a started app. Two modes:
+ * - with a QueueMiddleware: `push` runs the push-side middlewares and sends the envelope to the
+ *   queue; the workers (a Pump) take envelopes, look the task up by name and execute them;
+ * - without: `push` starts the execution at once (a delay or a retry waits on a timer).
+ *
+ * Jobs pushed here are tracked by id in `#live` until they are final, so the local worker updates
+ * the very handle `push` returned. A retry is a new envelope (attempt + 1) sent with the backoff as
+ * its delay: the worker is free while the job waits.
+ */
+export class JobRuntime implements JobOwner {
+  readonly #tasks: ReadonlyMap<string, TaskDefinition>;
+  readonly #backoff: Backoff;
+  readonly #queue: Queue<JobEnvelope> | undefined;
+  readonly #draining: Draining<JobEnvelope> | undefined;
+  /** Push side, ending in the send; `undefined` without a queue. */
+  readonly #enqueue: Chain<JobEnvelope, JobContext> | undefined;
+  readonly #hasPushMiddlewares: boolean;
+  /** Worker side, ending in the task function. */
+  readonly #execute: Chain<JobEnvelope, JobContext>;
+  readonly #ids = new JobIds();
+  /** Jobs not final yet: pushed here, or pushed elsewhere and executing here. */
+  readonly #live = new Map<string, Job<any>>();
+  /** Task functions running now (a cancelled job's function may still run: it left `#live`). */
+  #executing = 0;
+  /** Jobs cancelled while on the queue: the worker that takes one drops it. */
+  readonly #tombstones = new Set<string>();
+  /** Without a queue: delayed jobs and retries waiting to run. */
+  readonly #timers = new Map<Job<any>, NodeJS.Timeout>();
+  /** With push middlewares: jobs that reached the queue (a middleware may not call `next`). */
+  readonly #enqueued = new WeakSet<Job<any>>();
+  /** Set while `stop` waits for the work to settle; called whenever a job settles. */
+  #onSettled: (() => void) | undefined;
+
+  constructor(config: RuntimeConfig) {
+    this.#tasks = config.tasks;
+    this.#backoff = config.backoff;
+    this.#execute = compose(config.after, this.#call);
+    const queueMiddleware = config.queueMiddleware;
+    if (queueMiddleware === undefined) {
+      this.#execute = compose(config.before, this.#execute);
+      this.#hasPushMiddlewares = false;
+    } else {
+      this.#queue = queueMiddleware.queue;
+      this.#enqueue = compose(config.before, this.#send);
+      this.#hasPushMiddlewares = config.before.length > 0;
+      // An object dispatcher is called as is; a function one would get an extra async wrapper per job.
+      this.#draining = queueMiddleware[startWorkers]({ dispatch: this.#work });
+    }
+  }
+
+  push(task: TaskDefinition, args: unknown[], delay: number, id?: string, key?: string): Promise<Job<any>> {
+    const problem = serializationProblem(args, 'args');
+    if (problem !== undefined) {
+      return Promise.reject(new SerializationError(`cannot push a job of task "${task.name}": ${problem}`));
+    }
+    const jobId = id ?? this.#ids.next();
+    const envelope: JobEnvelope = { id: jobId, task: task.name, args, priority: task.priority, attempt: 1 };
+    const job = new Job(this, jobId, task.name, delay > 0 ? 'scheduled' : 'pending');
+    this.#live.set(jobId, job);
+    if (this.#enqueue === undefined) {
+      if (delay > 0) this.#later(job, task, envelope, delay);
+      else void this.#run(job, task, envelope, true);
+      return Promise.resolve(job);
+    }
+    let sent: Promise<void>;
+    try {
+      sent =
+        this.#hasPushMiddlewares || delay > 0 || key !== undefined
+          ? this.#enqueue(envelope, new PushContext(job, envelope, delay, key))
+          : this.#queue!.send(envelope, task.sendOptions); // the hot path: nothing between push and queue
+    } catch (error) {
+      sent = Promise.reject(error); // a queue's send that throws instead of rejecting
+    }
+    if (sent === RESOLVED) return Promise.resolve(job); // the queue had room: no extra tick
+    return sent.then(
+      () => this.#pushed(job),
+      (error) => this.#pushFailed(job, error),
+    );
+  }
+
+  /** A queued or waiting job never runs; a running one has its signal aborted. */
+  cancel(job: Job<any>): void {
+    if (!this.#finish(job, 'cancelled')) return;
+    const running = job[execution];
+    const timer = this.#timers.get(job);
+    if (running !== undefined) {
+      running.abort(new JobCancelledError(job.id, job.task, 'job.cancel() was called'));
+    } else if (timer !== undefined) {
+      clearTimeout(timer);
+      this.#timers.delete(job);
+    } else if (this.#queue !== undefined) {
+      this.#tombstones.add(job.id);
+    }
+  }
+
+  /**
+   * Graceful: let every job pushed here and every execution here finish, up to `timeout`. Then stop
+   * the workers (what they still hold is released to the queue), abort what still runs, wait for it
+   * up to what is left of `timeout`, and mark every job that did not finish as `cancelled`.
+   */
+  async stop(graceful: boolean, timeout: number): Promise<void> {
+    const deadline = performance.now() + timeout;
+    if (graceful) await this.#settled(() => this.#live.size === 0, timeout);
+    const workersStopped = this.#draining?.stop();
+    for (const job of this.#live.values()) {
+      job[execution]?.abort(new JobCancelledError(job.id, job.task, 'the jobs app stopped'));
+    }
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+    let failure: { error: unknown } | undefined;
+    try {
+      await workersStopped;
+    } catch (error) {
+      failure = { error }; // the queue's iteration failed: reported once the app is stopped
+    }
+    await this.#queue?.close();
+    await this.#settled(() => this.#executing === 0, deadline - performance.now());
+    for (const job of this.#live.values()) job[settle]('cancelled');
+    this.#live.clear();
+    this.#tombstones.clear();
+    if (failure !== undefined) throw failure.error;
+  }
+
+  /** The end of the push-side chain: onto the queue, waiting there while it is full. */
+  readonly #send = (envelope: JobEnvelope, context: JobContext): Promise<void> => {
+    if (this.#hasPushMiddlewares) this.#enqueued.add(context.job);
+    const { delay = 0, key } = context as Partial<PushContext>;
+    const { priority } = envelope;
+    if (delay > 0 || key !== undefined) return this.#queue!.send(envelope, { priority, delay, key });
+    return this.#queue!.send(envelope, priority === 0 ? undefined : { priority });
+  };
+
+  /** A worker's dispatch: find the job (or drop a cancelled one), then execute it. */
+  readonly #work = (envelope: JobEnvelope): Promise<void> => {
+    let job = this.#live.get(envelope.id);
+    if (job === undefined && this.#tombstones.size > 0 && this.#tombstones.delete(envelope.id)) {
+      return RESOLVED;
+    }
+    const task = this.#tasks.get(envelope.task);
+    if (task === undefined) return Promise.reject(new UnknownTaskError(envelope.task, envelope.id));
+    if (job !== undefined) return this.#run(job, task, envelope, true);
+    job = new Job(this, envelope.id, envelope.task, 'pending'); // pushed by another process
+    this.#live.set(job.id, job);
+    return this.#run(job, task, envelope, false);
+  };
+
+  /** The end of the worker-side chain: the task function, `this` bound to the execution. */
+  readonly #call = (envelope: JobEnvelope, execution: JobContext): Promise<unknown> => {
+    const task = this.#tasks.get(envelope.task);
+    if (task === undefined) return Promise.reject(new UnknownTaskError(envelope.task, envelope.id));
+    return task.fn.apply(execution, envelope.args as unknown[]) as Promise<unknown>;
+  };
+
+  /** `local`: pushed by this process, whose handle this is; otherwise a handle made by the worker. */
+  async #run(job: Job<any>, task: TaskDefinition, envelope: JobEnvelope, local: boolean): Promise<void> {
+    job[setStatus]('running');
+    const context = new JobExecution(job, envelope);
+    job[execution] = context;
+    this.#executing++;
+    let value: unknown;
+    try {
+      const outcome = this.#execute(envelope, context);
+      value = await (task.timeout === undefined ? outcome : limit(outcome, task.timeout, context));
+      const problem = serializationProblem(value, 'result');
+      if (problem !== undefined) {
+        throw new SerializationError(
+          `job ${job.id} of task "${task.name}" returned a value that cannot travel over a queue: ${problem}`,
+        );
+      }
+    } catch (error) {
+      this.#ran(job);
+      return this.#failed(job, task, envelope, context, local, error);
+    }
+    this.#ran(job);
+    this.#finish(job, 'success', value);
+  }
+
+  async #failed(
+    job: Job<any>,
+    task: TaskDefinition,
+    envelope: JobEnvelope,
+    context: JobExecution,
+    local: boolean,
+    error: unknown,
+  ): Promise<void> {
+    const reason = context.abortReason;
+    if (reason instanceof JobCancelledError) {
+      // job.cancel() made it final already: the message is acked. A stop did not: rejecting makes the
+      // stopping pump release the message to the queue, since the job did not complete.
+      if (this.#finish(job, 'cancelled') && this.#queue !== undefined) throw error;
+      return;
+    }
+    if (envelope.attempt <= task.retry) return this.#retry(job, task, envelope, local);
+    const status = reason !== undefined && error === reason ? 'timeout' : 'failed';
+    this.#finish(job, status, undefined, error);
+  }
+
+  async #retry(job: Job<any>, task: TaskDefinition, envelope: JobEnvelope, local: boolean): Promise<void> {
+    job[setStatus]('scheduled');
+    const { id, priority, attempt } = envelope;
+    const next: JobEnvelope = {
+      id,
+      task: envelope.task,
+      args: envelope.args,
+      priority,
+      attempt: attempt + 1,
+    };
+    // Never 0: a delayed send does not wait for room in a full queue, so a worker never blocks on it.
+    const delay = Math.max(1, backoffDelay(this.#backoff, attempt));
+    if (this.#queue === undefined) return this.#later(job, task, next, delay);
+    // A worker in any process may take the retry: only the pushing process keeps following the job.
+    if (!local) this.#live.delete(job.id);
+    try {
+      await this.#queue.send(next, { priority, delay });
+    } catch (error) {
+      this.#finish(job, 'failed', undefined, error);
+    }
+  }
+
+  #later(job: Job<any>, task: TaskDefinition, envelope: JobEnvelope, delay: number): void {
+    const timer = setTimeout(() => {
+      this.#timers.delete(job);
+      void this.#run(job, task, envelope, true);
+    }, delay);
+    this.#timers.set(job, timer);
+  }
+
+  #pushed(job: Job<any>): Job<any> {
+    if (this.#hasPushMiddlewares && !this.#enqueued.has(job)) this.#finish(job, 'cancelled');
+    return job;
+  }
+
+  /**
+   * The push is refused as a whole: a job a push middleware queued before failing is cancelled (its
+   * worker drops it, or aborts it if it already started).
+   */
+  #pushFailed(job: Job<any>, error: unknown): never {
+    if (this.#enqueued.has(job)) this.cancel(job);
+    else this.#finish(job, 'cancelled');
+    throw error;
+  }
+
+  #ran(job: Job<any>): void {
+    job[execution] = undefined;
+    this.#executing--;
+    if (this.#onSettled !== undefined) this.#onSettled();
+  }
+
+  #finish(job: Job<any>, status: FinalStatus, value?: unknown, error?: unknown): boolean {
+    if (!job[settle](status, value, error)) return false;
+    this.#live.delete(job.id);
+    if (this.#onSettled !== undefined) this.#onSettled();
+    return true;
+  }
+
+  /** Resolves once `done()` holds (checked whenever a job settles) or after `ms`. */
+  #settled(done: () => boolean, ms: number): Promise<void> {
+    if (done() || !(ms > 0)) return RESOLVED;
+    return new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        this.#onSettled = undefined;
+        resolve();
+      };
+      const timer = setTimeout(finish, ms);
+      this.#onSettled = () => {
+        if (done()) finish();
+      };
+    });
+  }
+}
+
+/** Settles like `outcome`, or rejects with a `TimeoutError` (and aborts the execution) after `ms`. */
+function limit(outcome: Promise<unknown>, ms: number, execution: JobExecution): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      const error = new TimeoutError(`job ${execution.job.id} of task "${execution.job.task}"`, ms);
+      execution.abort(error);
+      reject(error);
+    }, ms);
+    Promise.resolve(outcome).then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
