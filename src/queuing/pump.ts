@@ -35,7 +35,7 @@ export interface PumpContext<T> extends Context<T> {
 export type PumpDispatcher<T> = ((message: T, context: PumpContext<T>) => unknown) | DispatcherObject<T>;
 
 export interface PumpStats {
-  /** Dispatches running now. */
+  /** Deliveries being dispatched now (or acked/nacked after their dispatch). */
   readonly inFlight: number;
   /** Dispatches that succeeded. */
   readonly processed: number;
@@ -198,11 +198,11 @@ export class Draining<T> implements AsyncDisposable {
           continue;
         }
         if (slot.delivery !== delivery) continue; // released by a stop that timed out
-        slot.delivery = undefined;
         this.#processed++;
-        if (this.#onIdle !== undefined) this.#idleCheck();
         const acked = delivery.ack();
         if (acked !== RESOLVED) await acked.catch((error) => this.#settlementFailed(error));
+        slot.delivery = undefined; // only now: a stop waits for acks under way, not just dispatches
+        if (this.#onIdle !== undefined) this.#idleCheck();
       }
     } catch (error) {
       this.#fail(error); // the consumer's own iteration failed: always stops the pump
@@ -214,16 +214,16 @@ export class Draining<T> implements AsyncDisposable {
 
   async #onDispatchError(slot: LoopSlot<T>, delivery: Delivery<T>, error: unknown): Promise<void> {
     if (slot.delivery !== delivery) return; // released by a stop that timed out
-    slot.delivery = undefined;
-    this.#idleCheck();
     if (this.#controller.signal.aborted) {
       // Aborted by a stop: not an error, the message goes back for another consumer.
       await this.#release(delivery);
-      return;
+    } else {
+      this.#failed++;
+      await delivery.nack({ error }).catch((nackError) => this.#settlementFailed(nackError));
+      if (!this.#failSilently) this.#fail(error);
     }
-    this.#failed++;
-    await delivery.nack({ error }).catch((nackError) => this.#settlementFailed(nackError));
-    if (!this.#failSilently) this.#fail(error);
+    slot.delivery = undefined;
+    this.#idleCheck();
   }
 
   #settlementFailed(error: unknown): void {

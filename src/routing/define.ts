@@ -11,32 +11,35 @@ import type {
   QueryDefinition,
 } from './message.js';
 
-/** Defines a command type. With a schema, the payload type is inferred from it and checked on creation. */
-export function defineCommand<P = unknown, R = void, T extends string = string>(
+/**
+ * Defines a command type. With a schema, the payload type is inferred from it and checked on creation:
+ * the factory takes the schema's input type and the message carries its output (defaults applied).
+ */
+export function defineCommand<P = unknown, R = void, T extends string = string, I = P>(
   type: T,
-  schema?: StandardSchemaV1<unknown, P>,
-): CommandDefinition<P, R, T> {
-  return define<Command<P, R, T>>(type, schema);
+  schema?: StandardSchemaV1<I, P>,
+): CommandDefinition<P, R, T, I> {
+  return define<Command<P, R, T>, I>(type, schema);
 }
 
-export function defineQuery<P = unknown, R = unknown, T extends string = string>(
+export function defineQuery<P = unknown, R = unknown, T extends string = string, I = P>(
   type: T,
-  schema?: StandardSchemaV1<unknown, P>,
-): QueryDefinition<P, R, T> {
-  return define<Query<P, R, T>>(type, schema);
+  schema?: StandardSchemaV1<I, P>,
+): QueryDefinition<P, R, T, I> {
+  return define<Query<P, R, T>, I>(type, schema);
 }
 
-export function defineEvent<P = unknown, T extends string = string>(
+export function defineEvent<P = unknown, T extends string = string, I = P>(
   type: T,
-  schema?: StandardSchemaV1<unknown, P>,
-): EventDefinition<P, T> {
-  return define<Event<P, T>>(type, schema);
+  schema?: StandardSchemaV1<I, P>,
+): EventDefinition<P, T, I> {
+  return define<Event<P, T>, I>(type, schema);
 }
 
-function define<M extends Message>(
+function define<M extends Message, I>(
   type: M['type'],
   schema: StandardSchemaV1 | undefined,
-): MessageDefinition<M> {
+): MessageDefinition<M, I> {
   if (typeof type !== 'string' || type.length === 0)
     throw new InvalidOptionError('type', type, 'a non-empty string');
   if (schema !== undefined && typeof schema?.['~standard']?.validate !== 'function') {
@@ -65,7 +68,7 @@ function define<M extends Message>(
       }
       return factory((value as Message).payload as M['payload']);
     },
-  }) as MessageDefinition<M>;
+  }) as MessageDefinition<M, I>;
 }
 
 function validate(schema: StandardSchemaV1, type: string, payload: unknown): unknown {

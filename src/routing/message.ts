@@ -33,8 +33,8 @@ export interface Event<P = unknown, T extends string = string> extends Message<T
 export type ResultOf<M> = M extends { readonly [resultType]?: () => infer R } ? R : unknown;
 
 /** A callable factory of messages of one type, with a guard and a validating parser. */
-export interface MessageDefinition<M extends Message> {
-  (payload: M['payload']): M;
+export interface MessageDefinition<M extends Message, I = M['payload']> {
+  (payload: I): M;
   readonly type: M['type'];
   readonly schema: StandardSchemaV1 | undefined;
   /** True when `value` is a message of this type (checks the type tag, not the payload). */
@@ -43,10 +43,15 @@ export interface MessageDefinition<M extends Message> {
   parse(value: unknown): M;
 }
 
-export type CommandDefinition<P = unknown, R = void, T extends string = string> = MessageDefinition<
-  Command<P, R, T>
+export type CommandDefinition<P = unknown, R = void, T extends string = string, I = P> = MessageDefinition<
+  Command<P, R, T>,
+  I
 >;
-export type QueryDefinition<P = unknown, R = unknown, T extends string = string> = MessageDefinition<
-  Query<P, R, T>
+export type QueryDefinition<P = unknown, R = unknown, T extends string = string, I = P> = MessageDefinition<
+  Query<P, R, T>,
+  I
 >;
-export type EventDefinition<P = unknown, T extends string = string> = MessageDefinition<Event<P, T>>;
+export type EventDefinition<P = unknown, T extends string = string, I = P> = MessageDefinition<
+  Event<P, T>,
+  I
+>;

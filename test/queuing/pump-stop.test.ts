@@ -144,3 +144,35 @@ describe('Pump non-graceful stop (the default)', () => {
     expect(dispatched).toEqual([]);
   });
 });
+
+describe('Pump stop and settlements under way', () => {
+  it('resolves only once an ack that was under way has finished', async () => {
+    const ackGate = deferred();
+    const acked: string[] = [];
+    const consumer = {
+      async *[Symbol.asyncIterator]() {
+        yield {
+          message: 'm',
+          attempt: 1,
+          ack: async () => {
+            await ackGate.promise;
+            acked.push('m');
+          },
+          nack: async () => {},
+          [Symbol.asyncDispose]: async () => {},
+        };
+        await new Promise(() => {}); // then nothing more, ever
+      },
+    };
+    const handled = deferred();
+    const draining = new Pump(consumer, async () => handled.resolve()).draining({ shutdownTimeout: 60_000 });
+    await handled.promise;
+    await flush();
+    const stopped = draining.stop();
+    await flush();
+    expect(await stateOf(stopped)).toBe('pending');
+    ackGate.resolve();
+    await stopped;
+    expect(acked).toEqual(['m']);
+  });
+});

@@ -33,6 +33,12 @@ describe('definitions', () => {
     expectTypeOf<ResultOf<ReturnType<typeof Ping>>>().toEqualTypeOf<void>();
   });
 
+  it('take the schema input and carry its output, so defaults may be left out', () => {
+    const Page = defineQuery('users.page', z.object({ size: z.number().default(20) }));
+    expectTypeOf(Page).parameter(0).toEqualTypeOf<{ size?: number | undefined }>();
+    expectTypeOf(Page({}).payload).toEqualTypeOf<{ size: number }>();
+  });
+
   it('infer the payload (and the literal type) from a zod schema', () => {
     const Rename = defineCommand('users.rename', z.object({ id: z.string(), name: z.string().min(1) }));
     expectTypeOf(Rename).parameter(0).toEqualTypeOf<{ id: string; name: string }>();
