@@ -1,0 +1,136 @@
+/**
+ * AmqpQueue against raw-client floors on the local RabbitMQ (`npx tsx bench/amqp.ts`), both on
+ * amqplib 0.10, durable queues, persistent messages, one connection per role:
+ *
+ * - processing: 100,000 stored no-op messages. sluice: a Pump at concurrency 16 with prefetch 100.
+ *   Floor: the raw client's `consume()` with prefetch 100, JSON.parse and `ack()` each (no envelope,
+ *   schema, priorities, retries or dead-lettering).
+ * - enqueue: 50,000 `send`s vs 50,000 raw `sendToQueue`s on a confirm channel, 1,000 in flight at
+ *   any time, each resolving on the broker's publisher confirm in both cases.
+ * The floor uses a plain durable queue; sluice's queue is a priority queue (`x-max-priority` 10), as
+ * AmqpQueue always declares. Queues are deleted at the end. RabbitMQ must be reachable at
+ * SLUICE_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672).
+ */
+import { connect } from 'amqplib';
+import { Pump } from '../src/queuing/pump.js';
+import { AmqpQueue } from '../src/transports/amqp/index.js';
+import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
+
+const url = process.env.SLUICE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const PROCESSED = 100_000;
+const ENQUEUED = 50_000;
+const CONCURRENCY = 16;
+const PREFETCH = 100;
+const IN_FLIGHT = 1_000;
+
+function rate(count: number, since: number): number {
+  return count / ((performance.now() - since) / 1000);
+}
+
+/** Sends `count` messages keeping `IN_FLIGHT` of them waiting for their confirm at any time. */
+async function concurrently(count: number, send: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) await send(next++);
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+}
+
+async function sluice(): Promise<{ processing: number; enqueue: number }> {
+  const name = `sluice-bench-${process.pid}`;
+  const producer = new AmqpQueue<number>(name, { url });
+  let start = performance.now();
+  await concurrently(ENQUEUED, (i) => producer.send(i));
+  const enqueue = rate(ENQUEUED, start);
+  await concurrently(PROCESSED - ENQUEUED, (i) => producer.send(i));
+
+  const consumer = new AmqpQueue<number>(name, { url, prefetch: PREFETCH });
+  let left = PROCESSED;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  start = performance.now();
+  const draining = new Pump(consumer, () => {
+    if (--left === 0) finish();
+  }).draining({ concurrency: CONCURRENCY });
+  await done;
+  const processing = rate(PROCESSED, start);
+  await draining.stop();
+  await Promise.all([producer.close(), consumer.close()]);
+  await dropQueues(name, `${name}.dead`);
+  return { processing, enqueue };
+}
+
+async function floor(): Promise<{ processing: number; enqueue: number }> {
+  const queue = `floor-bench-${process.pid}`;
+  const connection = await connect(url);
+  const publisher = await connection.createConfirmChannel();
+  await publisher.assertQueue(queue, { durable: true });
+  const publish = (i: number) =>
+    new Promise<void>((resolve, reject) => {
+      publisher.sendToQueue(queue, Buffer.from(JSON.stringify(i)), { persistent: true }, (error: unknown) =>
+        error ? reject(error) : resolve(),
+      );
+    });
+
+  let start = performance.now();
+  await concurrently(ENQUEUED, publish);
+  const enqueue = rate(ENQUEUED, start);
+  await concurrently(PROCESSED - ENQUEUED, publish);
+
+  const reader = await connect(url);
+  const channel = await reader.createChannel();
+  await channel.prefetch(PREFETCH);
+  let handled = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  start = performance.now();
+  await channel.consume(queue, (message) => {
+    if (message === null) return;
+    JSON.parse(message.content.toString());
+    channel.ack(message);
+    if (++handled === PROCESSED) finish();
+  });
+  await done;
+  const processing = rate(PROCESSED, start);
+  await channel.close();
+  await reader.close();
+  await publisher.deleteQueue(queue);
+  await connection.close();
+  return { processing, enqueue };
+}
+
+async function dropQueues(...names: string[]): Promise<void> {
+  const connection = await connect(url);
+  const channel = await connection.createChannel();
+  for (const name of names) await channel.deleteQueue(name);
+  await connection.close();
+}
+
+const raw = await floor();
+const ours = await sluice();
+
+console.log(`AmqpQueue vs the raw amqplib client — ${machineLine()}\n`);
+console.log(
+  markdownTable(
+    ['measure', 'sluice', 'raw amqplib', 'sluice / raw'],
+    [
+      [
+        `processing ${PROCESSED.toLocaleString('en-US')} no-op (msg/s; Pump concurrency ${CONCURRENCY}, prefetch ${PREFETCH} vs consume(), prefetch ${PREFETCH})`,
+        formatRate(ours.processing),
+        formatRate(raw.processing),
+        formatRatio(ours.processing / raw.processing),
+      ],
+      [
+        `enqueue ${ENQUEUED.toLocaleString('en-US')}, ${IN_FLIGHT} in flight, publisher confirms (msg/s)`,
+        formatRate(ours.enqueue),
+        formatRate(raw.enqueue),
+        formatRatio(ours.enqueue / raw.enqueue),
+      ],
+    ],
+  ),
+);
+console.log('\nRatios ≥ 0.80× meet the target (sluice at least 80% of the raw floor).');

@@ -1,0 +1,119 @@
+import type { ChannelModel } from 'amqplib';
+import { InvalidOptionError } from '../../errors.js';
+import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
+import type { Backoff, Delivery, Queue, SendOptions } from '../../queuing/types.js';
+import { AmqpConsumer } from './consumer.js';
+import { Core } from './core.js';
+import { Link } from './link.js';
+import { type MessageSchema, toCheck } from './schema.js';
+
+export interface AmqpQueueOptions {
+  /** `amqp://user:password@host:port/vhost`; the queue opens, reopens and closes its own connection. */
+  url?: string;
+  /** An amqplib connection (`await amqplib.connect(url)`) the queue opens channels on; not reopened if lost, not closed. */
+  connection?: ChannelModel;
+  /** Deliveries before a nacked message is dead-lettered. Default 5. */
+  maxAttempts?: number;
+  /** Wait before redelivering a nacked message. Default `{ type: 'exponential', delay: 100, max: 30_000 }`. */
+  backoff?: Backoff;
+  /** Queue receiving messages that ran out of attempts or are invalid. Default `${name}.dead`. */
+  deadLetter?: string;
+  /**
+   * Messages RabbitMQ pushes to each consumer (iterator) ahead of their acks. Default 50. Keep it at
+   * least the concurrency of the pump draining the queue; higher amortises round trips, lower
+   * spreads messages more evenly across processes and lets a later, higher priority overtake more.
+   */
+  prefetch?: number;
+  /** Definition(s) or Standard Schema checked on receive; invalid messages are dead-lettered. */
+  schema?: MessageSchema;
+  /** Milliseconds `close()` waits for handed-out deliveries to be settled. Default 10 000. */
+  closeTimeout?: number;
+}
+
+const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
+
+/** A durable RabbitMQ queue; the README's RabbitMQ section describes the topology and guarantees. */
+export class AmqpQueue<T> implements Queue<T> {
+  readonly name: string;
+  readonly #core: Core;
+  readonly #consumers = new Set<AmqpConsumer<T>>();
+  #closing: Promise<void> | undefined;
+
+  constructor(name: string, options: AmqpQueueOptions = {}) {
+    const {
+      url,
+      connection,
+      maxAttempts = 5,
+      backoff = { type: 'exponential', delay: 100, max: 30_000 },
+      deadLetter = `${name}.dead`,
+      prefetch = 50,
+      schema,
+      closeTimeout = 10_000,
+    } = options;
+    if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200) {
+      throw new InvalidOptionError('name', name, 'a queue name of 1 to 200 bytes');
+    }
+    if (url !== undefined && connection !== undefined) {
+      throw new InvalidOptionError('connection', connection, 'either url or connection, not both');
+    }
+    if (connection !== undefined && typeof connection?.createConfirmChannel !== 'function') {
+      throw new InvalidOptionError('connection', connection, 'an amqplib connection (from amqplib.connect)');
+    }
+    if (url !== undefined && typeof url !== 'string')
+      throw new InvalidOptionError('url', url, 'an amqp:// URL');
+    assertMaxAttempts(maxAttempts);
+    assertBackoff(backoff);
+    if (typeof deadLetter !== 'string' || deadLetter.length === 0 || deadLetter === name) {
+      throw new InvalidOptionError('deadLetter', deadLetter, `a queue name other than ${name}`);
+    }
+    if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
+      throw new InvalidOptionError('prefetch', prefetch, 'an integer from 1 to 65535');
+    }
+    if (!(typeof closeTimeout === 'number' && closeTimeout >= 0)) {
+      throw new InvalidOptionError('closeTimeout', closeTimeout, 'milliseconds ≥ 0');
+    }
+    const check = toCheck(schema);
+    this.name = name;
+    const link = new Link(name, connection !== undefined ? { connection } : { url: url ?? DEFAULT_URL });
+    this.#core = new Core({ name, maxAttempts, backoff, deadLetter, check, prefetch, closeTimeout }, link);
+  }
+
+  /** Resolves once RabbitMQ confirmed it stored the message (a persistent message, durable queue). */
+  send(message: T, options?: SendOptions): Promise<void> {
+    return this.#core.send(message, options);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivery<T>> {
+    const consumer = new AmqpConsumer<T>(this.#core);
+    if (this.#core.closed) consumer.end();
+    else {
+      this.#consumers.add(consumer);
+      void consumer.drained.then(() => this.#consumers.delete(consumer));
+    }
+    return consumer;
+  }
+
+  /**
+   * Stops sends and consuming, puts back prefetched messages, waits up to `closeTimeout` for
+   * handed-out deliveries to be settled (the broker requeues those that are not), then closes the
+   * connection if the queue opened it.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#core.closed = true;
+    const consumers = [...this.#consumers];
+    for (const consumer of consumers) consumer.end();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.#core.config.closeTimeout);
+    });
+    await Promise.race([Promise.all(consumers.map((consumer) => consumer.drained)), timeout]);
+    clearTimeout(timer);
+    await Promise.all(consumers.map((consumer) => consumer.abandon()));
+    await this.#core.link.close();
+  }
+}

@@ -1,0 +1,206 @@
+import { type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
+import { BrokerUnavailableError, QueueClosedError, SluiceError } from '../../errors.js';
+import { AmqpTopologyError, DelayDeclarations, declareQueue } from './topology.js';
+
+/** One live connection with its publishing channel (in confirm mode) and what was declared on it. */
+export interface Session {
+  readonly connection: ChannelModel;
+  /** Replaced when the broker closes it while the connection lives (e.g. after a refused declaration). */
+  publisher: ConfirmChannel;
+  readonly delays: DelayDeclarations;
+  /** Queues declared on this connection, besides the main queue and the delay queues. */
+  readonly declared: Set<string>;
+  /** Message ids of mandatory publishes the broker returned as unroutable. */
+  readonly returned: Set<string>;
+}
+
+const RECONNECT_FIRST_DELAY = 100;
+const RECONNECT_MAX_DELAY = 5_000;
+const CONNECT_TIMEOUT = 10_000;
+
+/**
+ * The connection of one AmqpQueue. States: idle (nothing opened yet, or the first connection
+ * failed) → connecting → up; up → reconnecting when an owned connection drops, retried in the
+ * background with a growing delay until it is up again; anything → closed.
+ * A connection the user passed in is never reopened: losing it leaves the link idle.
+ */
+export class Link {
+  /** Set while up: the hot path reads it without awaiting. */
+  session: Session | undefined;
+  readonly #queue: string;
+  readonly #url: string | undefined;
+  readonly #given: ChannelModel | undefined;
+  readonly #listeners = new Set<(session: Session) => void>();
+  #connecting: Promise<Session> | undefined;
+  #reconnecting = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+  #published = 0;
+
+  constructor(queue: string, target: { url: string } | { connection: ChannelModel }) {
+    this.#queue = queue;
+    this.#url = 'url' in target ? target.url : undefined;
+    this.#given = 'connection' in target ? target.connection : undefined;
+  }
+
+  /** The live session, after the connection attempt under way if any; rejects during an outage. */
+  ready(operation: string): Promise<Session> {
+    if (this.session !== undefined) return Promise.resolve(this.session);
+    if (this.#connecting !== undefined) return this.#connecting;
+    if (this.#closed) return Promise.reject(new QueueClosedError(this.#queue));
+    if (this.#reconnecting) return Promise.reject(this.unavailable(operation));
+    return this.#connect();
+  }
+
+  /** True during an outage of a connection that was up: it is being reopened in the background. */
+  get recovering(): boolean {
+    return this.#reconnecting;
+  }
+
+  /** Calls `listener` on every (re)connection from now on, and now if up. Returns the unsubscriber. */
+  onSession(listener: (session: Session) => void): () => void {
+    this.#listeners.add(listener);
+    if (this.session !== undefined) listener(this.session);
+    return () => this.#listeners.delete(listener);
+  }
+
+  unavailable(operation: string, cause?: unknown): BrokerUnavailableError {
+    return new BrokerUnavailableError('RabbitMQ', `${operation} on queue ${this.#queue}`, { cause });
+  }
+
+  /**
+   * Publishes and resolves once the broker confirmed it stored the message. Publishes are mandatory:
+   * when the target queue is gone (deleted by someone, or an expired delay queue) the broker returns
+   * the message instead of dropping it, and it is published again after `redeclare`.
+   */
+  publish(
+    session: Session,
+    queue: string,
+    body: Buffer,
+    options: Options.Publish,
+    redeclare: (channel: ConfirmChannel) => Promise<unknown>,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const fail = (error: unknown) =>
+        reject(error instanceof SluiceError ? error : this.unavailable('publish', error));
+      const send = (retry: boolean) => {
+        const id = String(++this.#published);
+        const confirmed = (error: unknown) => {
+          if (error) fail(error);
+          else if (!session.returned.delete(id)) resolve();
+          else if (!retry) fail(new Error(`queue ${queue} still does not exist after declaring it`));
+          else redeclare(session.publisher).then(() => send(false), fail);
+        };
+        try {
+          session.publisher.sendToQueue(
+            queue,
+            body,
+            { ...options, mandatory: true, messageId: id },
+            confirmed,
+          );
+        } catch (error) {
+          fail(error); // the channel or connection is already closed
+        }
+      };
+      send(true);
+    });
+  }
+
+  /** Closes the connection if this link opened it, after the broker confirmed what was published. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    const session = this.session ?? (await this.#connecting?.catch(() => undefined));
+    this.session = undefined;
+    this.#listeners.clear();
+    if (session === undefined) return;
+    await session.publisher.waitForConfirms().catch(() => {});
+    if (this.#given === undefined) await session.connection.close().catch(() => {});
+    else await session.publisher.close().catch(() => {});
+  }
+
+  #connect(): Promise<Session> {
+    this.#connecting = this.#open().then(
+      (session) => {
+        this.#connecting = undefined;
+        if (this.#closed) {
+          void this.#dispose(session);
+          throw new QueueClosedError(this.#queue);
+        }
+        this.#reconnecting = false;
+        this.session = session;
+        for (const listener of this.#listeners) listener(session);
+        return session;
+      },
+      (error: unknown) => {
+        this.#connecting = undefined;
+        throw error instanceof AmqpTopologyError ? error : this.unavailable('connect', error);
+      },
+    );
+    return this.#connecting;
+  }
+
+  async #open(): Promise<Session> {
+    const connection = this.#given ?? (await connect(this.#url!, { timeout: CONNECT_TIMEOUT }));
+    const owned = this.#given === undefined;
+    if (owned) connection.on('error', () => {}); // a 'close' always follows, handled below
+    try {
+      const session: Session = {
+        connection,
+        publisher: await this.#openPublisher(connection),
+        delays: new DelayDeclarations(this.#queue),
+        declared: new Set(),
+        returned: new Set(),
+      };
+      this.#watchPublisher(session);
+      await declareQueue(session.publisher, this.#queue);
+      connection.once('close', () => this.#lost(session));
+      return session;
+    } catch (error) {
+      if (owned) await connection.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  async #openPublisher(connection: ChannelModel): Promise<ConfirmChannel> {
+    const publisher = await connection.createConfirmChannel();
+    publisher.on('error', () => {}); // a 'close' always follows
+    return publisher;
+  }
+
+  #watchPublisher(session: Session): void {
+    const { publisher } = session;
+    publisher.on('return', (message) => session.returned.add(message.properties.messageId));
+    publisher.once('close', () => {
+      if (this.session !== session) return;
+      this.#openPublisher(session.connection).then(
+        (replacement) => {
+          session.publisher = replacement;
+          this.#watchPublisher(session);
+        },
+        () => {}, // the connection itself is closing: #lost takes over
+      );
+    });
+  }
+
+  #lost(session: Session): void {
+    if (this.session !== session) return;
+    this.session = undefined;
+    if (this.#closed || this.#given !== undefined) return;
+    this.#reconnecting = true;
+    this.#retry(RECONNECT_FIRST_DELAY);
+  }
+
+  #retry(delay: number): void {
+    this.#retryTimer = setTimeout(() => {
+      this.#connect().catch(() => {
+        if (!this.#closed) this.#retry(Math.min(delay * 2, RECONNECT_MAX_DELAY));
+      });
+    }, delay);
+  }
+
+  async #dispose(session: Session): Promise<void> {
+    if (this.#given === undefined) await session.connection.close().catch(() => {});
+    else await session.publisher.close().catch(() => {});
+  }
+}

@@ -1,0 +1,108 @@
+import { createHash } from 'node:crypto';
+import type { Channel } from 'amqplib';
+import { SluiceError } from '../../errors.js';
+
+/**
+ * The RabbitMQ objects behind one sluice queue `name` (all durable, all on the default exchange):
+ *
+ * - `name`: the queue itself, a classic queue with `x-max-priority` (quorum queues of RabbitMQ 3.x
+ *   have no priorities).
+ * - `name.delay.<ms>`: one per distinct delay. Its queue-level `x-message-ttl` is that delay and it
+ *   dead-letters into `name`. One TTL per queue keeps every delay exact: RabbitMQ only expires
+ *   messages at the head of a queue, so mixed TTLs in one queue would hold a short delay behind a long
+ *   one. `x-expires` removes the queue once unused; see `DelayDeclarations`.
+ * - `name.key.<key>`: a dedup marker holding one message while a keyed message is in the queue.
+ * - the dead-letter queue (default `name.dead`), declared like a main queue so that
+ *   `new AmqpQueue('name.dead')` reads it.
+ */
+export const MAX_PRIORITY = 10;
+
+/** Any client declaring `name` must pass the same arguments, or RabbitMQ refuses the declaration. */
+const MAIN_ARGUMENTS = { 'x-max-priority': MAX_PRIORITY };
+
+/** How long an unused delay queue outlives its TTL; it is redeclared at least twice within it. */
+const DELAY_QUEUE_GRACE = 60_000;
+
+/** A queue exists on the broker with arguments other than those sluice declares. */
+export class AmqpTopologyError extends SluiceError {
+  constructor(queue: string, options?: ErrorOptions) {
+    super(
+      'AMQP_TOPOLOGY_MISMATCH',
+      `RabbitMQ queue ${queue} cannot be declared as sluice needs it (durable, ` +
+        `x-max-priority ${MAX_PRIORITY}): it probably exists with other arguments`,
+      options,
+    );
+  }
+}
+
+/**
+ * Sluice priorities are any finite numbers, default 0; RabbitMQ's are integers 0..MAX_PRIORITY.
+ * Rounded, -5..5 map one to one onto 0..10 (0 onto 5, so negative priorities come after the
+ * default); anything below -5 counts as -5, anything above 5 as 5.
+ */
+export function toAmqpPriority(priority: number): number {
+  const half = MAX_PRIORITY / 2;
+  return Math.min(half, Math.max(-half, Math.round(priority))) + half;
+}
+
+/** What a message sent without a priority carries, so it sits between positive and negative ones. */
+export const DEFAULT_AMQP_PRIORITY = MAX_PRIORITY / 2;
+
+export async function declareQueue(channel: Channel, queue: string): Promise<void> {
+  try {
+    await channel.assertQueue(queue, { durable: true, arguments: MAIN_ARGUMENTS });
+  } catch (error) {
+    throw isPreconditionFailure(error) ? new AmqpTopologyError(queue, { cause: error }) : error;
+  }
+}
+
+/**
+ * Declares delay queues on demand. `x-expires` counts from the last declaration (publishing does not
+ * reset it), so a queue is redeclared before a publish whenever its last declaration is older than
+ * half the grace: a message published into it always expires (into the main queue) before the queue.
+ */
+export class DelayDeclarations {
+  readonly #declaredAt = new Map<number, number>();
+
+  constructor(private readonly name: string) {}
+
+  async ensure(channel: Channel, delay: number, force = false): Promise<string> {
+    const queue = `${this.name}.delay.${delay}`;
+    const now = Date.now();
+    const fresh = now - (this.#declaredAt.get(delay) ?? Number.NEGATIVE_INFINITY) < DELAY_QUEUE_GRACE / 2;
+    if (fresh && !force) return queue;
+    await channel.assertQueue(queue, {
+      durable: true,
+      arguments: {
+        'x-message-ttl': delay,
+        'x-expires': delay + DELAY_QUEUE_GRACE,
+        'x-dead-letter-exchange': '',
+        'x-dead-letter-routing-key': this.name,
+      },
+    });
+    this.#declaredAt.set(delay, now);
+    return queue;
+  }
+}
+
+/** The marker queue of a dedup key; keys too long for a queue name (255 bytes) are hashed. */
+export function keyQueueName(name: string, key: string): string {
+  const readable = `${name}.key.${key}`;
+  if (Buffer.byteLength(readable) <= 255) return readable;
+  return `${name}.key.sha256.${createHash('sha256').update(key).digest('hex')}`;
+}
+
+/** The longest a key is held: a keyed message still queued after this no longer blocks its key. */
+export const KEY_HOLD = 86_400_000;
+
+export const KEY_QUEUE_ARGUMENTS = {
+  // reject-publish makes the broker nack a second marker: an atomic test-and-set across processes.
+  'x-max-length': 1,
+  'x-overflow': 'reject-publish',
+  'x-message-ttl': KEY_HOLD,
+  'x-expires': KEY_HOLD,
+};
+
+function isPreconditionFailure(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === 406;
+}

@@ -1,0 +1,90 @@
+import { Redis } from 'ioredis';
+import { BrokerUnavailableError } from '../../errors.js';
+import { type ScriptCommands, withScripts } from './scripts.js';
+
+export function unavailable(operation: string, cause: unknown): BrokerUnavailableError {
+  return new BrokerUnavailableError('redis', operation, { cause });
+}
+
+/**
+ * The command connection of a queue handle: the adapter's own (from `url`) or the caller's `client`.
+ * Before its first connection, commands wait for it; once it has been ready, a send during an
+ * outage fails at once (`ready()` rejects) instead of waiting in ioredis' offline queue, so a caller
+ * learns that the message was not stored. Settling and fetching do wait: ioredis replays them after
+ * reconnecting.
+ */
+export class Connection {
+  readonly client: Redis & ScriptCommands;
+  readonly owned: boolean;
+  #everReady: boolean;
+  #lastError: unknown;
+
+  constructor(source: { url: string | undefined; client: Redis | undefined }, name: string) {
+    this.owned = source.client === undefined;
+    const client =
+      source.client ??
+      new Redis(source.url ?? 'redis://127.0.0.1:6379', { connectionName: `sluice:${name}` });
+    // Without a listener ioredis prints every connection error; the cause is reported with the
+    // BrokerUnavailableError of the operation that needed the connection.
+    if (this.owned) client.on('error', (error) => this.#remember(error));
+    this.#everReady = client.status === 'ready';
+    client.on('ready', () => {
+      this.#everReady = true;
+    });
+    this.client = withScripts(client);
+  }
+
+  /** undefined when commands can go out now (the hot path), else a promise of that moment. */
+  ready(operation: string): Promise<void> | undefined {
+    const client = this.client;
+    if (client.status === 'ready') return undefined;
+    if (this.#everReady || client.status === 'end') {
+      return Promise.reject(
+        unavailable(operation, this.#lastError ?? new Error(`connection is ${client.status}`)),
+      );
+    }
+    if (client.status === 'wait') client.connect().catch(() => {});
+    return new Promise((resolve, reject) => {
+      const onReady = () => {
+        cleanup();
+        resolve();
+      };
+      const onError = (error: unknown) => {
+        cleanup();
+        reject(unavailable(operation, error));
+      };
+      const onEnd = () => onError(new Error('connection ended'));
+      const cleanup = () => {
+        client.off('ready', onReady);
+        client.off('error', onError);
+        client.off('end', onEnd);
+      };
+      client.on('ready', onReady);
+      client.on('error', onError);
+      client.on('end', onEnd);
+    });
+  }
+
+  /** A second connection for blocking reads (a blocked connection serves nothing else). */
+  duplicate(name: string): Redis {
+    const blocking = this.client.duplicate({
+      connectionName: `sluice:${name}:reader`,
+      maxRetriesPerRequest: null,
+    });
+    blocking.on('error', (error) => this.#remember(error));
+    return blocking;
+  }
+
+  async close(): Promise<void> {
+    if (!this.owned) return;
+    try {
+      await this.client.quit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  #remember(error: unknown): void {
+    this.#lastError = error;
+  }
+}

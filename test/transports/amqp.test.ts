@@ -1,0 +1,353 @@
+import { connect } from 'amqplib';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import { Pump } from '../../src/queuing/pump.js';
+import type { Delivery, Queue } from '../../src/queuing/types.js';
+import { defineCommand } from '../../src/routing/define.js';
+import { type AmqpDelivery, AmqpQueue, AmqpTopologyError } from '../../src/transports/amqp/index.js';
+import { toAmqpPriority } from '../../src/transports/amqp/topology.js';
+import { brokerAvailable } from '../support/broker.js';
+import { AMQP_URL, leaseRabbit, open, purge, restartRabbit, withConnection } from './amqp-harness.js';
+
+const up = await brokerAvailable('rabbitmq');
+
+interface Numbered {
+  n: number;
+}
+
+describe('toAmqpPriority', () => {
+  it('maps -5..5 one to one onto 0..10, rounds, and clamps beyond', () => {
+    expect([-100, -6, -5, -1, 0, 1.4, 1.6, 5, 6, 1e9].map(toAmqpPriority)).toEqual([
+      0, 0, 0, 4, 5, 6, 7, 10, 10, 10,
+    ]);
+  });
+});
+
+describe('AmqpQueue options', () => {
+  it.each([
+    ['prefetch', { prefetch: 0 }],
+    ['maxAttempts', { maxAttempts: 0 }],
+    ['backoff', { backoff: { type: 'linear', delay: 1 } }],
+    ['deadLetter', { deadLetter: 'orders' }],
+    ['closeTimeout', { closeTimeout: -1 }],
+    ['connection', { url: AMQP_URL, connection: {} }],
+    ['schema', { schema: 42 }],
+  ])('rejects a bad %s with InvalidOptionError', (option, options) => {
+    expect(() => new AmqpQueue('orders', options as never)).toThrow(InvalidOptionError);
+    expect(() => new AmqpQueue('orders', options as never)).toThrow(option);
+  });
+});
+
+describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
+  let release: () => void = () => {};
+  beforeAll(async () => {
+    release = await leaseRabbit();
+  }, 130_000);
+  afterAll(() => release());
+
+  const opened: Queue<unknown>[] = [];
+  const names: string[] = [];
+
+  function queueName(label: string): string {
+    const name = `sluice-amqp-${label}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+    names.push(name);
+    return name;
+  }
+
+  function track<T>(queue: AmqpQueue<T>): AmqpQueue<T> {
+    opened.push(queue as Queue<unknown>);
+    return queue;
+  }
+
+  function openQueue<T>(name: string, options: Parameters<typeof open>[1] = {}): AmqpQueue<T> {
+    return track(open<T>(name, { closeTimeout: 500, ...options }));
+  }
+
+  afterEach(async () => {
+    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+    await purge(...names.splice(0));
+  }, 60_000);
+
+  it('declares a durable priority queue and stores persistent messages with the mapped priority', async () => {
+    const name = queueName('topology');
+    const queue = openQueue<Numbered>(name);
+    await queue.send({ n: 1 }, { priority: 2 });
+    await queue.send({ n: 2 });
+    const stored = await withConnection(async (connection) => {
+      const channel = await connection.createChannel();
+      const messages = [await channel.get(name, { noAck: true }), await channel.get(name, { noAck: true })];
+      return messages.map((message) => (message ? message.properties : undefined));
+    });
+    expect(stored.map((properties) => [properties?.deliveryMode, properties?.priority])).toEqual([
+      [2, 7],
+      [2, 5],
+    ]);
+  });
+
+  it('delivers a shorter delay sent later first, through one delay queue per distinct delay', async () => {
+    const name = queueName('delays');
+    const queue = openQueue<Numbered>(name);
+    await queue.send({ n: 1 }, { delay: 600 });
+    await queue.send({ n: 2 }, { delay: 200 });
+    await queue.send({ n: 3 }, { delay: 200 });
+    const delayQueues = await withConnection(async (connection) => {
+      const channel = await connection.createChannel();
+      return [
+        (await channel.checkQueue(`${name}.delay.600`)).messageCount,
+        (await channel.checkQueue(`${name}.delay.200`)).messageCount,
+      ];
+    });
+    expect(delayQueues).toEqual([1, 2]);
+    const deliveries = await receive(queue, 3);
+    expect(deliveries.map((d) => d.message.n)).toEqual([2, 3, 1]);
+    await Promise.all(deliveries.map((d) => d.ack()));
+  });
+
+  describe('dedup keys', () => {
+    it('stores one message per key while it is queued, across handles, and frees the key on ack', async () => {
+      const name = queueName('dedup');
+      const producers = [openQueue<Numbered>(name), openQueue<Numbered>(name), openQueue<Numbered>(name)];
+      await Promise.all(producers.map((producer, n) => producer.send({ n }, { key: 'order-1' })));
+      await producers[0]!.send({ n: 9 }, { key: 'order-2' });
+
+      const consumer = openQueue<Numbered>(name);
+      const [first, second] = await receive(consumer, 2);
+      expect(second!.message).toEqual({ n: 9 });
+      await expectNothing(consumer, 300);
+
+      await producers[1]!.send({ n: 10 }, { key: 'order-1' }); // still held: the first is not acked
+      await first!.ack();
+      await second!.ack();
+      await producers[1]!.send({ n: 11 }, { key: 'order-1' }); // free again
+      const [again] = await receive(consumer, 1);
+      expect(again!.message).toEqual({ n: 11 });
+      await again!.ack();
+    });
+
+    it('holds the key through retries and frees it when the message is dead-lettered', async () => {
+      const name = queueName('dedup-retry');
+      const queue = openQueue<Numbered>(name, { maxAttempts: 2, backoff: { type: 'fixed', delay: 50 } });
+      await queue.send({ n: 1 }, { key: 'k' });
+      const [d1] = await receive(queue, 1);
+      await d1!.nack({ error: new Error('boom') });
+      await queue.send({ n: 2 }, { key: 'k' }); // deduplicated: the retry still holds the key
+      const [d2] = await receive(queue, 1);
+      expect([d2!.message, d2!.attempt]).toEqual([{ n: 1 }, 2]);
+      await d2!.nack({ error: new Error('boom again') });
+
+      await queue.send({ n: 3 }, { key: 'k' });
+      const [d3] = await receive(queue, 1);
+      expect([d3!.message, d3!.attempt]).toEqual([{ n: 3 }, 1]);
+      await d3!.ack();
+    });
+  });
+
+  it('counts every unsettled delivery as an attempt and dead-letters after maxAttempts, with the reason', async () => {
+    const name = queueName('crashes');
+    const producer = openQueue<Numbered>(name);
+    await producer.send({ n: 1 });
+    for (const attempt of [1, 2]) {
+      const consumer = open<Numbered>(name, { maxAttempts: 2, closeTimeout: 0 });
+      const [delivery] = await receive(consumer, 1);
+      expect(delivery!.attempt).toBe(attempt);
+      await consumer.close(); // never settled: the broker takes it back when the channel closes
+    }
+    // The next consumer to receive it sees a redelivery with no attempt left: it dead-letters it.
+    await expectNothing(openQueue<Numbered>(name, { maxAttempts: 2 }), 300);
+    const dead = openQueue<Numbered>(`${name}.dead`);
+    const [corpse] = await receive(dead, 1);
+    expect(corpse!.message).toEqual({ n: 1 });
+    expect((corpse as AmqpDelivery<Numbered>).deadLetterReason).toBe(
+      'not settled after 2 deliveries (consumer lost)',
+    );
+    await corpse!.ack();
+  });
+
+  it('dead-letters with the error message as the reason, and a message of an unknown type', async () => {
+    const name = queueName('reasons');
+    const Ping = defineCommand('ping', z.object({ at: z.number() }));
+    const producer = openQueue<unknown>(name);
+    await producer.send({ type: 'pong', payload: {} });
+    await producer.send(Ping({ at: 1 }));
+    const consumer = openQueue<unknown>(name, { schema: [Ping], maxAttempts: 1 });
+    const [ping] = await receive(consumer, 1);
+    await ping!.nack({ error: new Error('handler exploded') });
+
+    const dead = openQueue<{ type: string }>(`${name}.dead`);
+    const reasons = (await receive(dead, 2)).map((d) => {
+      void d.ack();
+      return [d.message.type, (d as AmqpDelivery<unknown>).deadLetterReason];
+    });
+    expect(reasons.sort()).toEqual([
+      ['ping', 'handler exploded'],
+      ['pong', 'invalid message: no schema for message type "pong"'],
+    ]);
+  });
+
+  it('refuses a queue that exists with other arguments, naming it', async () => {
+    const name = queueName('mismatch');
+    await withConnection(async (connection) => {
+      const channel = await connection.createChannel();
+      await channel.assertQueue(name, { durable: true });
+    });
+    const queue = openQueue<Numbered>(name);
+    await expect(queue.send({ n: 1 })).rejects.toBeInstanceOf(AmqpTopologyError);
+    await expect(queue.send({ n: 1 })).rejects.toThrow(name);
+  });
+
+  it('rejects send and next() with BrokerUnavailableError when the broker cannot be reached', async () => {
+    const queue = track(new AmqpQueue<Numbered>('unreachable', { url: 'amqp://guest:guest@127.0.0.1:1' }));
+    await expect(queue.send({ n: 1 })).rejects.toBeInstanceOf(BrokerUnavailableError);
+    await expect(queue[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(BrokerUnavailableError);
+  });
+
+  it('works on a connection it was given, and leaves it open on close', async () => {
+    const name = queueName('given');
+    const connection = await connect(AMQP_URL);
+    try {
+      const queue = new AmqpQueue<Numbered>(name, { connection });
+      await queue.send({ n: 1 });
+      const [delivery] = await receive(queue, 1);
+      await delivery!.ack();
+      await queue.close();
+      const channel = await connection.createChannel(); // still usable
+      expect((await channel.checkQueue(name)).messageCount).toBe(0);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('consumes again by itself when the broker cancels its consumer (queue deleted)', async () => {
+    const name = queueName('cancelled');
+    const queue = openQueue<Numbered>(name);
+    const iterator = queue[Symbol.asyncIterator]();
+    await queue.send({ n: 1 });
+    const first = await iterator.next();
+    await (first.value as Delivery<Numbered>).ack();
+    const pending = iterator.next();
+    await purge(name);
+    await queue.send({ n: 2 });
+    const second = await pending;
+    expect(second.value?.message).toEqual({ n: 2 });
+    await (second.value as Delivery<Numbered>).ack();
+  });
+
+  it('drains through a pump whose concurrency exceeds nothing prefetched', async () => {
+    const name = queueName('pump');
+    const queue = openQueue<Numbered>(name, { prefetch: 8 });
+    await Promise.all(Array.from({ length: 200 }, (_, n) => queue.send({ n })));
+    const seen = new Set<number>();
+    let done!: () => void;
+    const all = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    const draining = new Pump(queue, (message: Numbered) => {
+      seen.add(message.n);
+      if (seen.size === 200) done();
+    }).draining({ concurrency: 8 });
+    await all;
+    await draining.stop();
+    expect(seen.size).toBe(200);
+  });
+
+  it('keeps confirmed messages across a broker restart and resumes consuming by itself', async () => {
+    const name = queueName('restart');
+    const producer = openQueue<Numbered>(name);
+    const consumer = openQueue<Numbered>(name);
+    await Promise.all(Array.from({ length: 50 }, (_, n) => producer.send({ n })));
+    const iterator = consumer[Symbol.asyncIterator]();
+    const first = await iterator.next(); // a consumer is running (and holds prefetched messages)
+    expect(first.done).toBe(false);
+
+    let outage: Promise<void> | undefined;
+    const restarted = restartRabbit().finally(() => {
+      outage = undefined;
+    });
+    outage = restarted;
+    await restarted;
+    // The handed-out delivery's channel died with the connection: settling it is a no-op and it
+    // comes back as a redelivery (attempt 2).
+    await (first.value as Delivery<Numbered>).ack();
+    expect(outage).toBeUndefined();
+
+    await sendRetrying(producer, { n: 50 });
+    const seen = new Map<number, number>();
+    while (seen.size < 51) {
+      const next = await iterator.next();
+      const delivery = next.value as Delivery<Numbered>;
+      seen.set(delivery.message.n, delivery.attempt);
+      await delivery.ack();
+    }
+    expect([...seen.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 51 }, (_, n) => n));
+    expect(seen.get(first.value!.message.n)).toBe(2);
+  }, 90_000);
+
+  it('rejects send with BrokerUnavailableError during an outage, never resolving without storing', async () => {
+    const name = queueName('outage');
+    const queue = openQueue<Numbered>(name);
+    await queue.send({ n: 0 });
+    const results: ('stored' | 'unavailable')[] = [];
+    let stop = false;
+    const sending = (async () => {
+      for (let n = 1; !stop; n++) {
+        try {
+          await queue.send({ n });
+          results.push('stored');
+        } catch (error) {
+          expect(error).toBeInstanceOf(BrokerUnavailableError);
+          results.push('unavailable');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+    })();
+    await restartRabbit();
+    await sendRetrying(queue, { n: -1 });
+    stop = true;
+    await sending;
+    expect(results).toContain('unavailable');
+    const stored = results.filter((result) => result === 'stored').length;
+    const count = await withConnection(async (connection) => {
+      const channel = await connection.createChannel();
+      return (await channel.checkQueue(name)).messageCount;
+    });
+    // every resolved send is stored (+ the first and the last); a rejected one may be stored too
+    expect(count).toBeGreaterThanOrEqual(stored + 2);
+  }, 90_000);
+});
+
+async function receive<T>(queue: Queue<T>, count: number): Promise<Delivery<T>[]> {
+  const iterator = queue[Symbol.asyncIterator]();
+  const deliveries: Delivery<T>[] = [];
+  try {
+    while (deliveries.length < count) {
+      const next = await iterator.next();
+      if (next.done) throw new Error(`iteration ended after ${deliveries.length} of ${count}`);
+      deliveries.push(next.value);
+    }
+  } finally {
+    await iterator.return?.();
+  }
+  return deliveries;
+}
+
+async function expectNothing<T>(queue: Queue<T>, ms: number): Promise<void> {
+  const iterator = queue[Symbol.asyncIterator]();
+  const quiet = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
+  const result = await Promise.race([iterator.next(), quiet]);
+  await iterator.return?.();
+  if (result !== undefined && !result.done)
+    throw new Error(`unexpected ${JSON.stringify(result.value.message)}`);
+}
+
+async function sendRetrying<T>(queue: Queue<T>, message: T): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await queue.send(message);
+    } catch (error) {
+      if (!(error instanceof BrokerUnavailableError) || Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}

@@ -1,0 +1,258 @@
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { BrokerUnavailableError, InvalidOptionError, SerializationError } from '../../src/errors.js';
+import { Pump } from '../../src/queuing/pump.js';
+import type { Delivery } from '../../src/queuing/types.js';
+import { defineCommand } from '../../src/routing/define.js';
+import { type RedisDelivery, RedisQueue, type RedisQueueOptions } from '../../src/transports/redis/index.js';
+import { ownKeys } from '../../src/transports/redis/keys.js';
+import { brokerAvailable } from '../support/broker.js';
+import { lockRedis, purge, REDIS_URL, restartRedis, withRedis } from './redis-harness.js';
+
+const up = await brokerAvailable('redis');
+
+describe.runIf(up)('RedisQueue (Redis specifics)', () => {
+  let release: () => void = () => {};
+  beforeAll(async () => {
+    release = await lockRedis();
+  }, 250_000);
+  afterAll(() => release());
+
+  const opened: RedisQueue<unknown>[] = [];
+  const names: string[] = [];
+  function queueName(label: string): string {
+    const name = `sluice-redis-${label}-${Math.random().toString(36).slice(2, 10)}`;
+    names.push(name);
+    return name;
+  }
+  function open<T>(name: string, options: RedisQueueOptions = {}): RedisQueue<T> {
+    const queue = new RedisQueue<T>(name, { url: REDIS_URL, closeTimeout: 500, ...options });
+    opened.push(queue as RedisQueue<unknown>);
+    return queue;
+  }
+  afterEach(async () => {
+    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+    await Promise.all(names.splice(0).map(purge));
+  });
+
+  it('rejects bad options with InvalidOptionError naming them', () => {
+    expect(() => new RedisQueue('')).toThrow(InvalidOptionError);
+    expect(() => new RedisQueue('q', { maxAttempts: 0 })).toThrow(/maxAttempts: 0/);
+    expect(() => new RedisQueue('q', { visibilityTimeout: -1 })).toThrow(/visibilityTimeout: -1/);
+    expect(() => new RedisQueue('q', { deadLetter: 'q' })).toThrow(/deadLetter/);
+    expect(() => new RedisQueue('q', { schema: {} as never })).toThrow(/schema/);
+    expect(() => new RedisQueue('q', { url: REDIS_URL, client: {} as Redis })).toThrow(
+      /either url or client/,
+    );
+  });
+
+  it('rejects bad send options and non-JSON messages without storing anything', async () => {
+    const name = queueName('bad-send');
+    const queue = open<unknown>(name);
+    await expect(queue.send({ n: 1 }, { priority: Number.NaN })).rejects.toThrow(/priority: NaN/);
+    await expect(queue.send({ n: 1 }, { delay: -5 })).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(queue.send({ n: 1n })).rejects.toBeInstanceOf(SerializationError);
+    await expect(queue.send(undefined)).rejects.toBeInstanceOf(SerializationError);
+    await queue.send({ n: 2 }); // the handle still works
+    expect(await withRedis((redis) => redis.xlen(ownKeys(name)[0]!))).toBe(1);
+  });
+
+  it('writes the documented envelope, and reads one written by a foreign producer', async () => {
+    const name = queueName('envelope');
+    const queue = open<{ type: string; payload: unknown }>(name);
+    await queue.send({ type: 'orders.place', payload: { quantity: 2 } });
+    const entries = await withRedis((redis) => redis.xrange(ownKeys(name)[0]!, '-', '+'));
+    const fields = entries[0]![1];
+    expect(fields[0]).toBe('body');
+    expect(JSON.parse(fields[1]!)).toEqual({
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      type: 'orders.place',
+      attempt: 1,
+      headers: {},
+      payload: { type: 'orders.place', payload: { quantity: 2 } },
+    });
+
+    const foreign = {
+      id: 'from-python-1',
+      type: null,
+      attempt: 1,
+      headers: { traceparent: 't' },
+      payload: 42,
+    };
+    await withRedis((redis) => redis.xadd(ownKeys(name)[0]!, '*', 'body', JSON.stringify(foreign)));
+    const iterator = queue[Symbol.asyncIterator]();
+    const first = (await iterator.next()).value as RedisDelivery<unknown>;
+    const second = (await iterator.next()).value as RedisDelivery<unknown>;
+    await iterator.return!();
+    expect(first.message).toEqual({ type: 'orders.place', payload: { quantity: 2 } });
+    expect([second.message, second.id, second.headers]).toEqual([42, 'from-python-1', { traceparent: 't' }]);
+    await Promise.all([first.ack(), second.ack()]);
+  });
+
+  it('coalesces the sends of one tick into one script call', async () => {
+    const name = queueName('pipeline');
+    const client = new Redis(REDIS_URL);
+    try {
+      const queue = open<number>(name, { client, url: undefined });
+      await queue.send(-1); // loads the script
+      const sendCommand = client.sendCommand.bind(client);
+      const sent: string[] = [];
+      client.sendCommand = (command, stream) => {
+        sent.push(command.name);
+        return sendCommand(command, stream);
+      };
+      await Promise.all(Array.from({ length: 500 }, (_, i) => queue.send(i)));
+      expect(sent).toEqual(['evalsha']);
+      expect(await client.xlen(ownKeys(name)[0]!)).toBe(501);
+      await queue.close();
+      expect(client.status).toBe('ready'); // a client given to the queue is left open
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('keeps one copy per dedup key while the message is in the queue', async () => {
+    const name = queueName('dedup');
+    const queue = open<string>(name);
+    await queue.send('first', { key: 'order-1' });
+    await queue.send('duplicate', { key: 'order-1' });
+    await queue.send('delayed duplicate', { key: 'order-1', delay: 10 });
+    await queue.send('other', { key: 'order-2', priority: 3 });
+    const deliveries = await take(queue, 2);
+    expect(deliveries.map((d) => d.message)).toEqual(['other', 'first']);
+    await Promise.all(deliveries.map((d) => d.ack()));
+    await queue.send('again', { key: 'order-1' }); // acked: the key is free again
+    const [again] = await take(queue, 1);
+    expect(again!.message).toBe('again');
+    await again!.ack();
+  });
+
+  it('stores the reason with a dead-lettered message', async () => {
+    const name = queueName('reason');
+    const queue = open<string>(name, { maxAttempts: 1 });
+    await queue.send('poison');
+    const [delivery] = await take(queue, 1);
+    await delivery!.nack({ error: new Error('cannot parse invoice') });
+    const dead = open<string>(`${name}.dead`);
+    const [corpse] = (await take(dead, 1)) as RedisDelivery<string>[];
+    expect(corpse!.message).toBe('poison');
+    expect(corpse!.reason).toBe('failed 1 of 1 attempts: cannot parse invoice');
+    await corpse!.ack();
+  });
+
+  it('accepts several definitions (matched by type) or a Standard Schema as schema', async () => {
+    const name = queueName('schemas');
+    const Place = defineCommand('orders.place', z.object({ quantity: z.number() }));
+    const Cancel = defineCommand('orders.cancel', z.object({ id: z.string() }));
+    const producer = open<unknown>(name);
+    await producer.send(Place({ quantity: 1 }));
+    await producer.send({ type: 'orders.refund', payload: {} });
+    await producer.send(Cancel({ id: 'a' }));
+    const byType = open<unknown>(name, { schema: [Place, Cancel] });
+    const valid = await take(byType, 2);
+    expect(valid.map((d) => (d.message as { type: string }).type)).toEqual(['orders.place', 'orders.cancel']);
+    await Promise.all(valid.map((d) => d.ack()));
+    const [corpse] = (await take(open<unknown>(`${name}.dead`), 1)) as RedisDelivery<unknown>[];
+    expect(corpse!.reason).toBe('invalid message: no definition for message type "orders.refund"');
+
+    const numbers = queueName('standard');
+    await open<unknown>(numbers).send('not a number');
+    await open<unknown>(numbers).send(7);
+    const [seven] = await take(open<unknown>(numbers, { schema: z.number() }), 1);
+    expect(seven!.message).toBe(7);
+    await seven!.ack();
+  });
+
+  it('keeps a slow delivery its own while the handle lives (heartbeat), past the visibility timeout', async () => {
+    const name = queueName('heartbeat');
+    const queue = open<string>(name, { visibilityTimeout: 300 });
+    await queue.send('slow');
+    const [delivery] = await take(queue, 1);
+    const other = open<string>(name, { visibilityTimeout: 300 });
+    await expectNothing(other, 1_200);
+    await delivery!.ack();
+  });
+
+  it('dead-letters a delivery whose consumers keep vanishing once maxAttempts is reached', async () => {
+    const name = queueName('ghost');
+    const queue = open<string>(name, { visibilityTimeout: 200, maxAttempts: 1 });
+    await queue.send('crashes its consumers');
+    await withRedis(async (redis) => {
+      // a consumer that reads the message and dies: it never heartbeats
+      await redis.xgroup('CREATE', ownKeys(name)[0]!, 'sluice', '0', 'MKSTREAM');
+      await redis.xreadgroup('GROUP', 'sluice', 'ghost', 'COUNT', 1, 'STREAMS', ownKeys(name)[0]!, '>');
+    });
+    const dead = open<string>(`${name}.dead`);
+    const watching = expectNothing(queue, 2_000); // the live handle reclaims the ghost's delivery
+    const [corpse] = (await take(dead, 1, 10_000)) as RedisDelivery<string>[];
+    expect(corpse!.message).toBe('crashes its consumers');
+    expect(corpse!.reason).toMatch(/not acknowledged within the visibility timeout on attempt 1 of 1/);
+    await corpse!.ack();
+    await watching;
+  });
+
+  it('fails a send with BrokerUnavailableError when Redis cannot be reached', async () => {
+    const queue = open<string>(queueName('unreachable'), { url: 'redis://127.0.0.1:1' });
+    await expect(queue.send('lost?')).rejects.toBeInstanceOf(BrokerUnavailableError);
+  });
+
+  it('resumes consuming by itself after Redis restarted without persistence', async () => {
+    const name = queueName('resume');
+    const consumer = open<number>(name);
+    const producer = open<number>(name);
+    const received: number[] = [];
+    let arrived: () => void = () => {};
+    const draining = new Pump(consumer, (n: number) => {
+      received.push(n);
+      arrived();
+    }).draining({ concurrency: 2 });
+    const next = () => new Promise<void>((resolve) => (arrived = resolve));
+
+    let got = next();
+    await producer.send(1);
+    await got;
+    await restartRedis({ persist: false }); // everything is gone, the consumer group included
+    got = next();
+    await sendRetrying(() => producer.send(2));
+    await got;
+    await draining.stop();
+    expect(received).toEqual([1, 2]);
+  }, 60_000);
+});
+
+async function take<T>(queue: RedisQueue<T>, count: number, timeoutMs = 5_000): Promise<Delivery<T>[]> {
+  const iterator = queue[Symbol.asyncIterator]();
+  const deliveries: Delivery<T>[] = [];
+  const timer = setTimeout(() => iterator.return!(), timeoutMs);
+  try {
+    while (deliveries.length < count) {
+      const next = await iterator.next();
+      if (next.done) throw new Error(`got ${deliveries.length} of ${count} deliveries in ${timeoutMs} ms`);
+      deliveries.push(next.value);
+    }
+  } finally {
+    clearTimeout(timer);
+    await iterator.return!();
+  }
+  return deliveries;
+}
+
+async function expectNothing<T>(queue: RedisQueue<T>, ms: number): Promise<void> {
+  const iterator = queue[Symbol.asyncIterator]();
+  const timer = setTimeout(() => iterator.return!(), ms);
+  const next = await iterator.next();
+  clearTimeout(timer);
+  if (!next.done) throw new Error(`unexpected delivery ${JSON.stringify(next.value.message)}`);
+}
+
+async function sendRetrying(send: () => Promise<void>): Promise<void> {
+  for (let tries = 0; ; tries++) {
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof BrokerUnavailableError) || tries > 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
