@@ -1,0 +1,138 @@
+/**
+ * NatsQueue against raw-client floors on the local NATS JetStream (`npx tsx bench/nats.ts`), both on
+ * @nats-io/jetstream 3, file-storage WorkQueue streams, one connection per role:
+ *
+ * - processing: 100,000 stored no-op messages. sluice: a Pump at concurrency 16. Floor: the raw
+ *   client's durable pull `consume()` (max_messages 128, the same window as sluice's prefetch),
+ *   JSON.parse and `ack()` each (no envelope, schema, dead-lettering, heartbeat or priority bands).
+ * - enqueue: 50,000 `send`s vs 50,000 `js.publish`, 1,000 in flight at any time, each resolving
+ *   on JetStream's publish ack in both cases.
+ * Streams are deleted at the end. NATS must be reachable at SLUICE_NATS_URL (default 127.0.0.1:4222).
+ */
+import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { Pump } from '../src/queuing/pump.js';
+import { NatsQueue } from '../src/transports/nats/index.js';
+import { streamName } from '../src/transports/nats/names.js';
+import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
+
+const url = process.env.SLUICE_NATS_URL ?? 'nats://127.0.0.1:4222';
+const PROCESSED = 100_000;
+const ENQUEUED = 50_000;
+const CONCURRENCY = 16;
+/** Sends in flight at once, for sluice and the floor alike (50,000 at once overrun publish timeouts). */
+const IN_FLIGHT = 1_000;
+
+function rate(count: number, since: number): number {
+  return count / ((performance.now() - since) / 1000);
+}
+
+/** Sends `count` messages keeping `IN_FLIGHT` of them waiting for their ack at any time. */
+async function concurrently(count: number, send: (i: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < count) await send(next++);
+  };
+  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
+}
+
+async function sluice(): Promise<{ processing: number; enqueue: number }> {
+  const name = `sluice-bench-${process.pid}`;
+  const producer = new NatsQueue<number>(name, { url });
+  let start = performance.now();
+  await concurrently(ENQUEUED, (i) => producer.send(i));
+  const enqueue = rate(ENQUEUED, start);
+  await concurrently(PROCESSED - ENQUEUED, (i) => producer.send(i));
+
+  const consumer = new NatsQueue<number>(name, { url });
+  let left = PROCESSED;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  start = performance.now();
+  const draining = new Pump(consumer, () => {
+    if (--left === 0) finish();
+  }).draining({ concurrency: CONCURRENCY });
+  await done;
+  const processing = rate(PROCESSED, start);
+  await draining.stop();
+  await Promise.all([producer.close(), consumer.close()]);
+  await dropStreams(streamName(name), streamName(`${name}.dead`));
+  return { processing, enqueue };
+}
+
+async function floor(): Promise<{ processing: number; enqueue: number }> {
+  const stream = `floor-bench-${process.pid}`;
+  const nc = await connect({ servers: url });
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  await jsm.streams.add({
+    name: stream,
+    subjects: [`${stream}.*`],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+  });
+  await jsm.consumers.add(stream, { durable_name: 'work', ack_policy: AckPolicy.Explicit });
+  try {
+    return await measureFloor(stream, `${stream}.work`, js);
+  } finally {
+    await jsm.streams.delete(stream).catch(() => {});
+    await nc.close();
+  }
+}
+
+async function measureFloor(
+  stream: string,
+  subject: string,
+  js: ReturnType<typeof jetstream>,
+): Promise<{ processing: number; enqueue: number }> {
+  let start = performance.now();
+  await concurrently(ENQUEUED, (i) => js.publish(subject, JSON.stringify(i)));
+  const enqueue = rate(ENQUEUED, start);
+  await concurrently(PROCESSED - ENQUEUED, (i) => js.publish(subject, JSON.stringify(i)));
+
+  const reader = await connect({ servers: url });
+  const consumer = await jetstream(reader).consumers.get(stream, 'work');
+  start = performance.now();
+  const messages = await consumer.consume({ max_messages: 128 });
+  let handled = 0;
+  for await (const message of messages) {
+    JSON.parse(message.string());
+    message.ack();
+    if (++handled === PROCESSED) break;
+  }
+  const processing = rate(PROCESSED, start);
+  await reader.close();
+  return { processing, enqueue };
+}
+
+async function dropStreams(...names: string[]): Promise<void> {
+  const nc = await connect({ servers: url });
+  const jsm = await jetstreamManager(nc);
+  for (const name of names) await jsm.streams.delete(name).catch(() => {});
+  await nc.close();
+}
+
+const raw = await floor();
+const ours = await sluice();
+
+console.log(`NatsQueue vs the raw JetStream client — ${machineLine()}\n`);
+console.log(
+  markdownTable(
+    ['measure', 'sluice', 'raw JetStream', 'sluice / raw'],
+    [
+      [
+        `processing ${PROCESSED.toLocaleString('en-US')} no-op (msg/s; Pump concurrency ${CONCURRENCY} vs consume())`,
+        formatRate(ours.processing),
+        formatRate(raw.processing),
+        formatRatio(ours.processing / raw.processing),
+      ],
+      [
+        `enqueue ${ENQUEUED.toLocaleString('en-US')}, ${IN_FLIGHT} in flight, publish acks (msg/s)`,
+        formatRate(ours.enqueue),
+        formatRate(raw.enqueue),
+        formatRatio(ours.enqueue / raw.enqueue),
+      ],
+    ],
+  ),
+);
+console.log('\nRatios ≥ 0.80× meet the target (sluice at least 80% of the raw floor).');

@@ -1,0 +1,67 @@
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
+import { BrokerUnavailableError } from '../../errors.js';
+
+/**
+ * One NATS connection as a queue handle sees it: the clients on it, whether it is up now, and who
+ * to tell when it comes back. An opened connection reconnects forever (every 500 ms); a borrowed
+ * one keeps the caller's settings and is never closed here.
+ */
+export class Link {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly owned: boolean;
+  /** False between a disconnect and the next reconnect. */
+  up = true;
+  readonly #onReconnect = new Set<() => void>();
+  readonly #statuses: AsyncIterable<Status> & { stop?(): void };
+
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, owned: boolean) {
+    this.nc = nc;
+    this.jsm = jsm;
+    this.js = jetstream(nc);
+    this.owned = owned;
+    this.#statuses = nc.status();
+    void this.#watch();
+  }
+
+  /** Connects to `url` (one server or several, comma-separated) or borrows `connection`. */
+  static async open(url: string | undefined, connection: NatsConnection | undefined): Promise<Link> {
+    try {
+      if (connection !== undefined) return new Link(connection, await jetstreamManager(connection), false);
+      const servers = (url ?? 'nats://127.0.0.1:4222').split(',').map((server) => server.trim());
+      const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 500 });
+      try {
+        return new Link(nc, await jetstreamManager(nc), true);
+      } catch (error) {
+        await nc.close();
+        throw error;
+      }
+    } catch (error) {
+      throw new BrokerUnavailableError('NATS', `connecting to ${url ?? 'the given connection'}`, {
+        cause: error,
+      });
+    }
+  }
+
+  onReconnect(listener: () => void): () => void {
+    this.#onReconnect.add(listener);
+    return () => this.#onReconnect.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#statuses.stop?.();
+    if (this.owned && !this.nc.isClosed()) await this.nc.close();
+  }
+
+  async #watch(): Promise<void> {
+    for await (const status of this.#statuses) {
+      if (status.type === 'disconnect') this.up = false;
+      else if (status.type === 'reconnect') {
+        this.up = true;
+        for (const listener of this.#onReconnect) listener();
+      }
+    }
+  }
+}

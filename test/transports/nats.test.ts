@@ -1,0 +1,263 @@
+import { connect } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import type { Delivery, Queue } from '../../src/queuing/types.js';
+import { defineCommand } from '../../src/routing/define.js';
+import { STARVATION_LIMIT } from '../../src/transports/nats/fetcher.js';
+import { NatsQueue } from '../../src/transports/nats/index.js';
+import { streamName } from '../../src/transports/nats/names.js';
+import { brokerAvailable } from '../support/broker.js';
+import { lockNatsServer, NATS_URL, open, purge, startNats, stopNats, withLink } from './nats-harness.js';
+
+const up = await brokerAvailable('nats');
+
+describe('NatsQueue options', () => {
+  it.each([
+    ['visibilityTimeout', { visibilityTimeout: 10 }],
+    ['prefetch', { prefetch: 0 }],
+    ['maxAttempts', { maxAttempts: 0 }],
+    ['deadLetter', { deadLetter: 'same' }],
+    ['backoff', { backoff: { type: 'linear' } }],
+    ['url', { url: '' }],
+    ['closeTimeout', { closeTimeout: -1 }],
+  ])('rejects a bad %s with InvalidOptionError', (option, options) => {
+    expect(() => new NatsQueue('same', options as object)).toThrow(InvalidOptionError);
+    expect(() => new NatsQueue('same', options as object)).toThrow(option);
+  });
+
+  it('maps any queue name to a valid stream name', () => {
+    expect(streamName('orders.dead')).toBe('sluice-orders_2edead');
+    expect(streamName('a b*>é_')).toBe('sluice-a_20b_2a_3e_c3_a9_5f');
+  });
+});
+
+describe.runIf(up)('NatsQueue on JetStream', () => {
+  let unlock: (() => void) | undefined;
+  beforeAll(async () => {
+    unlock = await lockNatsServer(); // the other NATS test file restarts the server too
+  }, 300_000);
+  afterAll(() => unlock?.());
+
+  const names: string[] = [];
+  const opened: Queue<unknown>[] = [];
+
+  function queueName(label: string): string {
+    const name = `nats-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    names.push(name);
+    return name;
+  }
+
+  function track<T>(queue: NatsQueue<T>): NatsQueue<T> {
+    opened.push(queue as Queue<unknown>);
+    return queue;
+  }
+
+  afterEach(async () => {
+    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+    await purge(...names.splice(0));
+  });
+
+  it('works with any queue name', async () => {
+    const name = queueName('odd name.with*chars>');
+    const queue = track(open<{ n: number }>(name));
+    await queue.send({ n: 1 });
+    const [delivery] = await take(queue, 1);
+    expect(delivery!.message).toEqual({ n: 1 });
+    await delivery!.ack();
+  });
+
+  it('stores a message sent twice with the same key once, delayed or not', async () => {
+    const name = queueName('dedup');
+    const queue = track(open<{ n: number }>(name));
+    await queue.send({ n: 1 }, { key: 'order-1' });
+    await queue.send({ n: 2 }, { key: 'order-1' });
+    await queue.send({ n: 3 }, { key: 'later', delay: 50 });
+    await queue.send({ n: 4 }, { key: 'later', delay: 50 });
+    await queue.send({ n: 5 });
+    const deliveries = await take(queue, 3);
+    expect(deliveries.map((d) => d.message.n)).toEqual([1, 5, 3]);
+    await Promise.all(deliveries.map((d) => d.ack()));
+    await expectNothing(queue, 300);
+  });
+
+  it(`serves a lower band after ${STARVATION_LIMIT} deliveries from higher bands: no band starves`, async () => {
+    const name = queueName('starve');
+    const queue = track(open<{ n: number }>(name));
+    await queue.send({ n: -1 }, { priority: 0 });
+    for (let n = 0; n < STARVATION_LIMIT + 10; n++) await queue.send({ n }, { priority: 1 });
+    const deliveries = await take(queue, STARVATION_LIMIT + 11);
+    const order = deliveries.map((d) => d.message.n);
+    expect(order.indexOf(-1)).toBe(STARVATION_LIMIT);
+    expect(order.filter((n) => n >= 0)).toEqual([...Array(STARVATION_LIMIT + 10).keys()]);
+    await Promise.all(deliveries.map((d) => d.ack()));
+  });
+
+  it('keeps the priority of a delayed message once it is due', async () => {
+    const name = queueName('delayed-priority');
+    const queue = track(open<{ label: string }>(name));
+    await queue.send({ label: 'urgent-later' }, { delay: 200, priority: 9 });
+    const producer = track(open<{ label: string }>(name));
+    const iterator = queue[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    await producer.send({ label: 'plain' });
+    expect((first.value as Delivery<{ label: string }>).message.label).toBe('urgent-later');
+    await (first.value as Delivery<{ label: string }>).ack();
+    await iterator.return?.();
+  });
+
+  it('dead-letters with the reason in the envelope headers and a NATS header', async () => {
+    const name = queueName('reason');
+    const queue = track(open<{ n: number }>(name, { maxAttempts: 1 }));
+    await queue.send({ n: 1 });
+    const [delivery] = await take(queue, 1);
+    await delivery!.nack({ error: new Error('card declined') });
+    const dead = track(open<{ n: number }>(`${name}.dead`));
+    const [corpse] = await take(dead, 1);
+    expect(corpse!.message).toEqual({ n: 1 });
+    expect((corpse as unknown as { headers: Record<string, string> }).headers).toMatchObject({
+      'sluice-dead-reason': 'card declined',
+    });
+    await corpse!.ack();
+  });
+
+  it('validates with a Standard Schema or an array of definitions', async () => {
+    const name = queueName('schemas');
+    const Ping = defineCommand('ping', z.object({ id: z.number() }));
+    const Pong = defineCommand('pong', z.object({ id: z.number() }));
+    const producer = track(open<unknown>(name));
+    await producer.send(Ping({ id: 1 }));
+    await producer.send({ type: 'other', payload: {} });
+    await producer.send(Pong({ id: 2 }));
+    const byDefinitions = track(open<unknown>(name, { schema: [Ping, Pong] }));
+    const received = await take(byDefinitions, 2);
+    expect(received.map((d) => d.message)).toEqual([Ping({ id: 1 }), Pong({ id: 2 })]);
+    await Promise.all(received.map((d) => d.ack()));
+
+    await producer.send({ id: 'not a number' });
+    await producer.send({ id: 3 });
+    const byStandard = track(open<{ id: number }>(name, { schema: z.object({ id: z.number() }) }));
+    const [valid] = await take(byStandard, 1);
+    expect(valid!.message).toEqual({ id: 3 });
+    await valid!.ack();
+    const dead = track(open<unknown>(`${name}.dead`));
+    expect((await take(dead, 2)).map((d) => d.message)).toEqual([
+      { type: 'other', payload: {} },
+      { id: 'not a number' },
+    ]);
+  });
+
+  it('keeps a long-running delivery with heartbeats past the visibility timeout', async () => {
+    const name = queueName('heartbeat');
+    const worker = track(open<{ n: number }>(name, { visibilityTimeout: 1_000 }));
+    await worker.send({ n: 1 });
+    const [delivery] = await take(worker, 1);
+    const other = track(open<{ n: number }>(name, { visibilityTimeout: 1_000 }));
+    await expectNothing(other, 2_500); // 2.5 × the visibility timeout, unsettled all along
+    await delivery!.ack();
+    await expectNothing(other, 1_500);
+  });
+
+  it('accepts several comma-separated URLs and a borrowed connection it does not close', async () => {
+    const name = queueName('urls');
+    const many = track(new NatsQueue<{ n: number }>(name, { url: `nats://127.0.0.1:1,${NATS_URL}` }));
+    await many.send({ n: 1 });
+    const connection = await connect({ servers: NATS_URL });
+    const borrowed = new NatsQueue<{ n: number }>(name, { connection });
+    const [delivery] = await take(borrowed, 1);
+    expect(delivery!.message).toEqual({ n: 1 });
+    await delivery!.ack();
+    await borrowed.close();
+    expect(connection.isClosed()).toBe(false);
+    await connection.close();
+  });
+
+  it('rejects BrokerUnavailableError when the first connection fails', async () => {
+    const queue = new NatsQueue('nowhere', { url: 'nats://127.0.0.1:1' });
+    await expect(queue.send({})).rejects.toBeInstanceOf(BrokerUnavailableError);
+    await expect(queue[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(BrokerUnavailableError);
+    await queue.close();
+  });
+
+  describe('across a nats-server restart', () => {
+    afterAll(async () => {
+      await startNats(); // whatever happened, leave the server running (a no-op when it runs)
+    }, 60_000);
+
+    it('rejects sends while down, keeps what was stored, and resumes consuming by itself', async () => {
+      const name = queueName('restart');
+      const queue = track(open<{ n: number }>(name));
+      const iterator = queue[Symbol.asyncIterator]();
+      await queue.send({ n: 1 });
+      const first = await iterator.next();
+      await (first.value as Delivery<{ n: number }>).ack();
+      await queue.send({ n: 2 }); // stored, not yet taken: must survive the restart
+
+      expect(await stopNats()).not.toHaveLength(0);
+      await sleep(100); // the client notices the closed socket
+      await expect(queue.send({ n: 99 })).rejects.toBeInstanceOf(BrokerUnavailableError);
+      await startNats();
+      await sendRetrying(queue, { n: 3 });
+
+      const seen: number[] = [];
+      while (seen.length < 2) {
+        const next = await iterator.next();
+        const delivery = next.value as Delivery<{ n: number }>;
+        seen.push(delivery.message.n);
+        await delivery.ack();
+      }
+      expect(seen.sort()).toEqual([2, 3]);
+      await iterator.return?.();
+      expect(
+        await withLink(async (link) => (await link.jsm.streams.info(streamName(name))).state.messages),
+      ).toBe(0);
+    }, 60_000);
+  });
+});
+
+async function take<T>(queue: Queue<T>, count: number): Promise<Delivery<T>[]> {
+  const iterator = queue[Symbol.asyncIterator]();
+  const deliveries: Delivery<T>[] = [];
+  try {
+    while (deliveries.length < count) {
+      const next = await within(iterator.next(), 10_000);
+      if (next.done) throw new Error('iteration ended');
+      deliveries.push(next.value);
+    }
+  } finally {
+    await iterator.return?.();
+  }
+  return deliveries;
+}
+
+async function expectNothing<T>(queue: Queue<T>, ms: number): Promise<void> {
+  const iterator = queue[Symbol.asyncIterator]();
+  const result = await Promise.race([iterator.next(), sleep(ms).then(() => undefined)]);
+  await iterator.return?.();
+  if (result !== undefined && !result.done)
+    throw new Error(`unexpected ${JSON.stringify(result.value.message)}`);
+}
+
+async function sendRetrying<T>(queue: Queue<T>, message: T): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      return await queue.send(message);
+    } catch (error) {
+      if (!(error instanceof BrokerUnavailableError) || Date.now() > deadline) throw error;
+      await sleep(100);
+    }
+  }
+}
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
