@@ -1,0 +1,29 @@
+import { DatabaseError } from 'pg';
+import { BrokerUnavailableError, SluiceError } from '../../errors.js';
+
+/** PostgreSQL refused a statement for a reason other than the connection (permissions, a dropped table...). */
+export class PostgresQueryError extends SluiceError {
+  constructor(operation: string, options?: ErrorOptions) {
+    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super('POSTGRES_QUERY_FAILED', `postgres rejected ${operation}${detail}`, options);
+  }
+}
+
+/**
+ * Whether an error means "the server cannot be reached right now" and the operation may succeed
+ * once it is back: socket errors, and SQLSTATE classes 08 (connection), 53 (resources),
+ * 57 (shutdown, admin termination) and 40 (serialization, deadlock).
+ */
+export function isTransient(error: unknown): boolean {
+  if (!(error instanceof DatabaseError)) return true;
+  const sqlClass = error.code?.slice(0, 2);
+  return sqlClass === '08' || sqlClass === '53' || sqlClass === '57' || sqlClass === '40';
+}
+
+/** The SluiceError to reject with when `operation` failed with `error` from pg. */
+export function failure(operation: string, error: unknown): SluiceError {
+  if (error instanceof SluiceError) return error;
+  return isTransient(error)
+    ? new BrokerUnavailableError('postgres', operation, { cause: error })
+    : new PostgresQueryError(operation, { cause: error });
+}

@@ -1,0 +1,148 @@
+import type { ClientBase } from 'pg';
+import { InvalidOptionError, QueueClosedError } from '../../errors.js';
+import { assertSendOptions } from '../../queuing/send-options.js';
+import { DONE_PROMISE, RESOLVED, takeNow } from '../../queuing/settled.js';
+import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
+import { Batcher } from './batcher.js';
+import { Consumer } from './consumer.js';
+import type { PostgresDelivery } from './delivery.js';
+import { encode } from './envelope.js';
+import { failure } from './errors.js';
+import { ensureMigrated } from './migrate.js';
+import { type Context, type PostgresQueueOptions, resolveOptions } from './options.js';
+import { Settler } from './settler.js';
+
+export interface PostgresSendOptions extends SendOptions {
+  /**
+   * A client inside the caller's open transaction: the message is inserted in that transaction,
+   * so it exists if and only if the transaction commits. `send` resolves once the row is written
+   * (consumers see it, and are notified, at commit).
+   */
+  client?: ClientBase;
+}
+
+interface Row {
+  readonly body: string;
+  readonly priority: number;
+  readonly delay: number;
+  readonly key: string | null;
+}
+
+/**
+ * A durable queue in a PostgreSQL table (see sql.ts for the layout): claims with
+ * `FOR UPDATE SKIP LOCKED`, wakes consumers with LISTEN/NOTIFY, redelivers after a visibility
+ * timeout, and dead-letters into another queue of the same table with the reason.
+ */
+export class PostgresQueue<T> implements Queue<T> {
+  readonly name: string;
+  readonly #context: Context<T>;
+  readonly #settler: Settler;
+  readonly #sends: Batcher<Row>;
+  #consumer: Consumer<T> | undefined;
+  #migrated = false;
+  #closing: Promise<void> | undefined;
+
+  constructor(name: string, options: PostgresQueueOptions<T>) {
+    this.#context = resolveOptions(name, options);
+    this.name = name;
+    this.#settler = new Settler(this.#context);
+    // Up to 4 multi-row inserts in flight; whatever is sent meanwhile waits for the next one.
+    this.#sends = new Batcher((rows) => this.#insert(rows), 1000, 4);
+  }
+
+  /** Creates or upgrades the tables now (otherwise done on first use). Idempotent, safe to race. */
+  migrate(): Promise<void> {
+    return this.#ready();
+  }
+
+  send(message: T, options?: PostgresSendOptions): Promise<void> {
+    if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
+    let row: Row;
+    try {
+      row = this.#row(message, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (options?.client !== undefined) return this.#insertIn(options.client, row);
+    if (this.#migrated) return this.#sends.add(row);
+    return this.#ready().then(() => this.#sends.add(row));
+  }
+
+  /**
+   * Stops sends and claims; pending `next()` calls end; prefetched messages go back to the table;
+   * handed-out deliveries may still be settled for `closeTimeout`. Then the pool is closed if this
+   * queue opened it.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Delivery<T>> {
+    if (this.#closing !== undefined) return { next: () => DONE_PROMISE, return: () => DONE_PROMISE };
+    return this.#consume().iterator();
+  }
+
+  [takeNow](): PostgresDelivery<T> | undefined {
+    return this.#consumer?.take();
+  }
+
+  #consume(): Consumer<T> {
+    this.#consumer ??= new Consumer(this.#context, this.#settler, () => this.#ready());
+    return this.#consumer;
+  }
+
+  #ready(): Promise<void> {
+    if (this.#migrated) return RESOLVED;
+    return ensureMigrated(this.#context.pool, this.#context.dbSchema).then(() => {
+      this.#migrated = true;
+    });
+  }
+
+  #row(message: T, options: PostgresSendOptions | undefined): Row {
+    if (options === undefined) return { body: encode(message, this.name), priority: 0, delay: 0, key: null };
+    assertSendOptions(options);
+    const { priority = 0, delay = 0, key = null, client } = options;
+    if (client !== undefined && typeof (client as ClientBase | null)?.query !== 'function') {
+      throw new InvalidOptionError('client', client, 'a pg client (inside your transaction)');
+    }
+    return { body: encode(message, this.name), priority, delay, key };
+  }
+
+  /** One statement for the whole batch: the rows travel as one JSON array (bodies are JSON already). */
+  async #insert(rows: Row[]): Promise<void> {
+    let json = '[';
+    for (let i = 0; i < rows.length; i++) {
+      const { body, priority, delay, key } = rows[i]!;
+      json += `${i === 0 ? '' : ','}{"b":${body},"p":${priority},"d":${delay},"k":${key === null ? 'null' : JSON.stringify(key)}}`;
+    }
+    json += ']';
+    try {
+      await this.#context.pool.query(this.#context.sql.insertMany, [this.name, json]);
+    } catch (error) {
+      throw failure(`send to queue ${this.name}`, error);
+    }
+  }
+
+  async #insertIn(client: ClientBase, row: Row): Promise<void> {
+    await this.#ready();
+    try {
+      await client.query(this.#context.sql.insertOne, [
+        this.name,
+        row.body,
+        row.priority,
+        row.delay,
+        row.key,
+      ]);
+    } catch (error) {
+      throw failure(`send to queue ${this.name} in the caller's transaction`, error);
+    }
+  }
+
+  async #close(): Promise<void> {
+    // Sends accepted before close still complete, while the consumer ends its waiting next() now.
+    await Promise.all([this.#sends.idle(), this.#consumer?.close()]);
+    await this.#settler.idle();
+    if (this.#context.ownsPool) await this.#context.pool.end();
+  }
+}

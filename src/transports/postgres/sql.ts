@@ -1,0 +1,152 @@
+/**
+ * Every statement the adapter runs, built once per PostgreSQL schema (`dbSchema`).
+ *
+ * One table holds every queue's messages (`queue` column). A row is ready when `run_at <= now()`.
+ * Claiming a row moves its `run_at` to the end of its lease (`locked_until`), so the claim index
+ * walks past in-flight rows without touching them and a crashed consumer's message becomes ready
+ * again by itself when the lease ends. `attempt` counts claims; a claim is identified by
+ * (id, attempt), so a consumer whose lease expired and was re-claimed cannot settle the new claim.
+ */
+export interface Statements {
+  /** The LISTEN/NOTIFY channel: the schema's name, so separate schemas never wake each other. */
+  readonly channel: string;
+  readonly listen: string;
+  /** $1 queue name. Returns `json_to_recordset` rows: b (envelope), p (priority), d (delay ms), k (key). */
+  readonly insertMany: string;
+  /** $1 queue, $2 body, $3 priority, $4 delay ms, $5 key. */
+  readonly insertOne: string;
+  /** $1 queue, $2 limit, $3 lease ms. Returns id, attempt, body, ready_at in claim order (see `claim()`). */
+  readonly claim: string;
+  /** $1 queue. Returns the milliseconds until the earliest row (delayed or leased) becomes ready. */
+  readonly nextReady: string;
+  /** $1 ids, $2 attempts (array literals). */
+  readonly ack: string;
+  /** $1 id, $2 attempt, $3 delay ms: back in the queue, attempts kept. */
+  readonly retry: string;
+  /** $1 ids, $2 attempts, $3 ready_at values: prefetched rows never handed out, as they were. */
+  readonly release: string;
+  /** $1 id, $2 attempt, $3 dead-letter queue, $4 reason, $5 replacement body or null. */
+  readonly deadLetter: string;
+  /** $1 queue, $2 body: a row as a foreign producer inserts it. */
+  readonly insertRaw: string;
+  /** $1 queue names. */
+  readonly purge: string;
+}
+
+export function statements(dbSchema: string): Statements {
+  const s = quoteIdentifier(dbSchema);
+  const table = `${s}.messages`;
+  const notifyChanged = (update: string) =>
+    `WITH changed AS (${update} RETURNING queue)
+     SELECT pg_notify(${quoteLiteral(dbSchema)}, queue) FROM (SELECT DISTINCT queue FROM changed) AS q`;
+  return {
+    channel: dbSchema,
+    listen: `LISTEN ${s}`,
+    insertMany: `INSERT INTO ${table} (queue, body, priority, run_at, key)
+      SELECT $1, r.b::text, r.p, now() + r.d * interval '1 millisecond', r.k
+      FROM json_to_recordset($2::json) AS r(b json, p float8, d float8, k text)
+      ON CONFLICT (queue, key) WHERE key IS NOT NULL DO NOTHING`,
+    insertOne: `INSERT INTO ${table} (queue, body, priority, run_at, key)
+      VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond', $5)
+      ON CONFLICT (queue, key) WHERE key IS NOT NULL DO NOTHING`,
+    claim: `SELECT id, attempt, body, ready_at FROM ${s}.claim($1, $2, $3)`,
+    // The earliest run_at of any priority, read from the claim index alone: the first row of each
+    // priority, jumping from one priority to the next (a loose index scan), so a queue full of delayed
+    // rows costs one index probe per distinct priority, not a scan.
+    nextReady: `WITH RECURSIVE firsts AS (
+        (SELECT priority, run_at FROM ${table} WHERE queue = $1 ORDER BY priority DESC, run_at, id LIMIT 1)
+        UNION ALL
+        SELECT next.priority, next.run_at FROM firsts, LATERAL (
+          SELECT priority, run_at FROM ${table} WHERE queue = $1 AND priority < firsts.priority
+          ORDER BY priority DESC, run_at, id LIMIT 1
+        ) AS next
+      )
+      SELECT (extract(epoch FROM min(run_at) - clock_timestamp()) * 1000)::float8 AS wait FROM firsts`,
+    ack: `DELETE FROM ${table} AS m
+      USING (SELECT unnest($1::bigint[]) AS id, unnest($2::int[]) AS attempt) AS a
+      WHERE m.id = a.id AND m.attempt = a.attempt`,
+    retry: notifyChanged(
+      `UPDATE ${table} SET locked_until = NULL, run_at = now() + $3 * interval '1 millisecond'
+       WHERE id = $1 AND attempt = $2`,
+    ),
+    release: notifyChanged(
+      `UPDATE ${table} AS m SET attempt = m.attempt - 1, locked_until = NULL, run_at = r.ready_at
+       FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::int[]) AS attempt,
+                    unnest($3::timestamptz[]) AS ready_at) AS r
+       WHERE m.id = r.id AND m.attempt = r.attempt`,
+    ),
+    deadLetter: notifyChanged(
+      `UPDATE ${table}
+       SET queue = $3, reason = $4, body = coalesce($5, body), attempt = 0, locked_until = NULL,
+           run_at = now(), key = NULL
+       WHERE id = $1 AND attempt = $2`,
+    ),
+    insertRaw: `INSERT INTO ${table} (queue, body) VALUES ($1, $2)`,
+    purge: `DELETE FROM ${table} WHERE queue = ANY($1::text[])`,
+  };
+}
+
+/**
+ * Versioned schema changes, applied in order under an advisory lock (see migrate.ts). Never edit a
+ * shipped entry: append a new one.
+ */
+export function migrations(dbSchema: string): string[] {
+  const s = quoteIdentifier(dbSchema);
+  return [
+    `CREATE TABLE ${s}.messages (
+       id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY,
+       queue text NOT NULL,
+       body text NOT NULL,
+       priority double precision NOT NULL DEFAULT 0,
+       run_at timestamptz NOT NULL DEFAULT now(),
+       locked_until timestamptz,
+       attempt integer NOT NULL DEFAULT 0,
+       key text,
+       reason text,
+       created_at timestamptz NOT NULL DEFAULT now()
+     );
+     CREATE INDEX messages_claim ON ${s}.messages (queue, priority DESC, run_at, id);
+     CREATE UNIQUE INDEX messages_key ON ${s}.messages (queue, key) WHERE key IS NOT NULL;
+     -- A function to pin the plan: walk messages_claim in order and stop after the limit. With
+     -- statistics missing or stale (a young table) the planner may otherwise fetch every ready row
+     -- of the queue through a bitmap scan and sort them all, on every claim. plpgsql also keeps the
+     -- plan for the session instead of planning each call.
+     CREATE FUNCTION ${s}.claim(claim_queue text, claim_limit integer, lease_ms float8)
+     RETURNS TABLE (id bigint, attempt integer, body text, ready_at text)
+     LANGUAGE plpgsql SET enable_seqscan = off SET enable_bitmapscan = off AS $$
+     #variable_conflict use_column
+     BEGIN
+       RETURN QUERY
+       WITH next AS MATERIALIZED (
+         SELECT m.id, m.priority, m.run_at FROM ${s}.messages AS m
+         WHERE m.queue = claim_queue AND m.run_at <= now()
+         ORDER BY m.priority DESC, m.run_at, m.id
+         LIMIT claim_limit
+         FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         UPDATE ${s}.messages AS m
+         SET attempt = m.attempt + 1,
+             locked_until = now() + lease_ms * interval '1 millisecond',
+             run_at = now() + lease_ms * interval '1 millisecond'
+         FROM next WHERE m.id = next.id
+         RETURNING m.id, m.attempt, m.body, next.priority, next.run_at
+       )
+       SELECT c.id, c.attempt, c.body, c.run_at::text FROM claimed AS c ORDER BY c.priority DESC, c.run_at, c.id;
+     END $$;
+     CREATE FUNCTION ${s}.notify_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN
+       PERFORM pg_notify(TG_TABLE_SCHEMA, queue) FROM (SELECT DISTINCT queue FROM inserted) AS q;
+       RETURN NULL;
+     END $$;
+     CREATE TRIGGER notify_inserted AFTER INSERT ON ${s}.messages
+       REFERENCING NEW TABLE AS inserted FOR EACH STATEMENT EXECUTE FUNCTION ${s}.notify_inserted();`,
+  ];
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

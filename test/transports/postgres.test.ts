@@ -1,0 +1,370 @@
+import { Pool } from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import type { Delivery, Queue } from '../../src/queuing/types.js';
+import type { PostgresDelivery } from '../../src/transports/postgres/delivery.js';
+import { PostgresQueue } from '../../src/transports/postgres/index.js';
+import { statements } from '../../src/transports/postgres/sql.js';
+import { brokerAvailable } from '../support/broker.js';
+import { adminPool, lockPostgres, open, purge, url } from './postgres-harness.js';
+
+const up = await brokerAvailable('postgres');
+
+interface Numbered {
+  n: number;
+}
+
+describe.runIf(up)('PostgresQueue', () => {
+  const opened: Queue<unknown>[] = [];
+  const names: string[] = [];
+  const pools: Pool[] = [];
+
+  function queueName(label: string): string {
+    const name = `sluice-pg-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    names.push(name);
+    return name;
+  }
+
+  function track<Q extends Queue<any>>(queue: Q): Q {
+    opened.push(queue);
+    return queue;
+  }
+
+  /** A pool of our own, named so its backends can be found (and killed) in pg_stat_activity. */
+  function ownPool(): { pool: Pool; applicationName: string; statements: string[] } {
+    const applicationName = `sluice-test-${Math.random().toString(36).slice(2, 10)}`;
+    const pool = new Pool({ connectionString: url, application_name: applicationName });
+    pool.on('error', () => {});
+    pools.push(pool);
+    const seen: string[] = [];
+    const query = pool.query.bind(pool) as (text: string, values?: unknown[]) => Promise<unknown>;
+    pool.query = ((text: string, values?: unknown[]) => {
+      seen.push(text);
+      return query(text, values);
+    }) as unknown as Pool['query'];
+    return { pool, applicationName, statements: seen };
+  }
+
+  afterEach(async () => {
+    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+    await purge(...names.splice(0));
+  });
+
+  let unlock: () => Promise<void>;
+  beforeAll(async () => {
+    unlock = await lockPostgres(); // no server restart from the durable suite while these run
+  });
+
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.end()));
+    await unlock();
+  });
+
+  describe('transactional enqueue', () => {
+    it('sends with the business write when the transaction commits, and not at all when it rolls back', async () => {
+      const name = queueName('tx');
+      const queue = track(open<Numbered>(name));
+      await queue.migrate();
+      const client = await adminPool().connect();
+      try {
+        await client.query('CREATE TEMP TABLE orders (id int)');
+        await client.query('BEGIN');
+        await client.query('INSERT INTO orders VALUES (1)');
+        await queue.send({ n: 1 }, { client });
+        await client.query('ROLLBACK');
+
+        await client.query('BEGIN');
+        await client.query('INSERT INTO orders VALUES (2)');
+        await queue.send({ n: 2 }, { client });
+        expect(await countRows(name)).toBe(0); // not visible outside the transaction before commit
+        await client.query('COMMIT');
+        expect((await client.query('SELECT id FROM orders')).rows).toEqual([{ id: 2 }]);
+      } finally {
+        client.release(true);
+      }
+      const [delivery] = await receive(queue, 1);
+      expect(delivery!.message).toEqual({ n: 2 });
+      await delivery!.ack();
+      await queue.close(); // acks are written in batches, flushed by close()
+      expect(await countRows(name)).toBe(0);
+    });
+
+    it('rejects a client option that is not a pg client', async () => {
+      const queue = track(open<Numbered>(queueName('tx-bad')));
+      await expect(queue.send({ n: 1 }, { client: {} as never })).rejects.toBeInstanceOf(InvalidOptionError);
+    });
+  });
+
+  describe('table', () => {
+    it('deletes acked messages and keeps dead letters as rows with the reason', async () => {
+      const name = queueName('rows');
+      const queue = track(open<Numbered>(name, { maxAttempts: 1 }));
+      await queue.send({ n: 1 });
+      await queue.send({ n: 2 });
+      const [first, second] = await receive(queue, 2);
+      await first!.ack();
+      await second!.nack({ error: new Error('card declined') });
+      await queue.close();
+      const { rows } = await adminPool().query(
+        'SELECT queue, reason, attempt, key FROM sluice.messages WHERE queue = ANY($1) ORDER BY id',
+        [[name, `${name}.dead`]],
+      );
+      expect(rows).toEqual([{ queue: `${name}.dead`, reason: 'card declined', attempt: 0, key: null }]);
+    });
+
+    it('records why an undecodable body was dead-lettered', async () => {
+      const name = queueName('garbage');
+      await adminPool().query('INSERT INTO sluice.messages (queue, body) VALUES ($1, $2)', [
+        name,
+        '{"no":1}',
+      ]);
+      const queue = track(open<Numbered>(name));
+      await queue.send({ n: 1 });
+      const [delivery] = await receive(queue, 1);
+      await delivery!.ack();
+      await queue.close();
+      const { rows } = await adminPool().query('SELECT reason FROM sluice.messages WHERE queue = $1', [
+        `${name}.dead`,
+      ]);
+      expect(rows).toEqual([{ reason: expect.stringContaining('not a sluice envelope') }]);
+    });
+
+    it('claims a few rows from a large backlog without reading the backlog', async () => {
+      const name = queueName('backlog');
+      await open(name).close();
+      await purge(name); // creates the tables
+      await adminPool().query(
+        `INSERT INTO sluice.messages (queue, body) SELECT $1, '{"payload":1}' FROM generate_series(1, 50000)`,
+        [name],
+      );
+      const client = await adminPool().connect();
+      try {
+        await client.query('BEGIN');
+        const explain = `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${statements('sluice').claim}`;
+        await client.query(explain, [name, 10, 30_000]); // the first call also reads the catalog
+        const { rows } = await client.query(explain, [name, 10, 30_000]);
+        const plan = rows[0]['QUERY PLAN'][0].Plan;
+        expect(plan['Actual Rows']).toBe(10);
+        // Walking the claim index touches ~100 pages; fetching and sorting every ready row (what an
+        // unpinned plan may do on a young table) touches the whole backlog, 600+ pages.
+        expect(plan['Shared Hit Blocks'] + plan['Shared Read Blocks']).toBeLessThan(300);
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    });
+  });
+
+  describe('prefetch', () => {
+    it('gives back buffered rows whose lease is half gone instead of handing them out', async () => {
+      const name = queueName('stale');
+      const queue = track(open<Numbered>(name, { visibilityTimeout: 2_000 }));
+      for (let n = 1; n <= 3; n++) await queue.send({ n });
+      const iterator = queue[Symbol.asyncIterator]();
+      const first = (await within(iterator.next(), 5_000)).value!;
+      expect(first.message).toEqual({ n: 1 }); // 2 and 3 wait in the buffer, leased
+      await sleep(1_100);
+      const second = (await within(iterator.next(), 5_000)).value as PostgresDelivery<Numbered>;
+      expect([second.message, second.attempt]).toEqual([{ n: 2 }, 1]); // released, claimed afresh
+      const { rows } = await adminPool().query(
+        'SELECT extract(epoch FROM locked_until - now()) * 1000 AS left FROM sluice.messages WHERE id = $1',
+        [second.id],
+      );
+      expect(Number(rows[0].left)).toBeGreaterThan(1_500); // a fresh lease, not the 900 ms left
+      await first.ack();
+      await second.ack();
+      await iterator.return?.();
+    });
+  });
+
+  describe('deduplication key', () => {
+    it('keeps one copy per key while it is queued, and accepts the key again once acked', async () => {
+      const name = queueName('key');
+      const queue = open<Numbered>(name);
+      await Promise.all([queue.send({ n: 1 }, { key: 'k' }), queue.send({ n: 2 }, { key: 'k' })]);
+      await queue.send({ n: 3 }, { key: 'k' });
+      await queue.send({ n: 4 });
+      expect(await countRows(name)).toBe(2);
+      const deliveries = await receive(queue, 2);
+      expect(deliveries.map((d) => d.message)).toEqual([{ n: 1 }, { n: 4 }]);
+      await Promise.all(deliveries.map((d) => d.ack()));
+      await queue.close(); // the key is free once the ack is written: close() flushes acks
+
+      const again = track(open<Numbered>(name));
+      await again.send({ n: 5 }, { key: 'k' });
+      const [fifth] = await receive(again, 1);
+      expect(fifth!.message).toEqual({ n: 5 });
+      await fifth!.ack();
+    });
+  });
+
+  describe('sending', () => {
+    it('coalesces concurrent sends into a few multi-row inserts', async () => {
+      const name = queueName('batch');
+      const { pool, statements: seen } = ownPool();
+      const queue = track(new PostgresQueue<Numbered>(name, { pool }));
+      await queue.migrate();
+      await Promise.all(Array.from({ length: 2_000 }, (_, n) => queue.send({ n })));
+      const inserts = seen.filter((text) => text.startsWith('INSERT'));
+      expect(inserts.length).toBeLessThanOrEqual(4);
+      expect(await countRows(name)).toBe(2_000);
+    });
+
+    it('rejects with BrokerUnavailableError when the server cannot be reached', async () => {
+      const queue = track(
+        new PostgresQueue<Numbered>(queueName('down'), { url: 'postgres://postgres@127.0.0.1:1/test' }),
+      );
+      await expect(queue.send({ n: 1 })).rejects.toBeInstanceOf(BrokerUnavailableError);
+    });
+
+    it('rejects a message that is not JSON-serialisable and accepts the next one', async () => {
+      const name = queueName('json');
+      const queue = track(open<unknown>(name));
+      await expect(queue.send({ big: 1n })).rejects.toMatchObject({ code: 'NOT_SERIALIZABLE' });
+      await queue.send({ n: 1 });
+      expect(await countRows(name)).toBe(1);
+    });
+  });
+
+  describe('wake-ups', () => {
+    it('an idle consumer waits on LISTEN, not polling, and a new message wakes it', async () => {
+      const name = queueName('idle');
+      const { pool, statements: seen } = ownPool();
+      const consumer = track(new PostgresQueue<Numbered>(name, { pool }));
+      const iterator = consumer[Symbol.asyncIterator]();
+      const pending = iterator.next();
+      await waitFor(() => seen.some((text) => text.includes('clock_timestamp')), 'the consumer to go idle');
+      const whileIdle = seen.length;
+      await sleep(1_000);
+      expect(seen.length).toBe(whileIdle); // nothing ran while idle
+
+      // A row inserted by a foreign producer wakes it through the insert trigger's NOTIFY, well
+      // before the 5 s fallback poll.
+      const body = JSON.stringify({ id: 'x', type: null, attempt: 1, headers: {}, payload: { n: 1 } });
+      await adminPool().query('INSERT INTO sluice.messages (queue, body) VALUES ($1, $2)', [name, body]);
+      const next = await within(pending, 2_000);
+      expect((next.value as Delivery<Numbered>).message).toEqual({ n: 1 });
+      await (next.value as Delivery<Numbered>).ack();
+      await iterator.return?.();
+    });
+
+    it('listens again after its connections are killed, and picks up what is sent next', async () => {
+      const name = queueName('reconnect');
+      const { pool, applicationName } = ownPool();
+      const consumer = track(new PostgresQueue<Numbered>(name, { pool }));
+      const producer = track(open<Numbered>(name));
+      const iterator = consumer[Symbol.asyncIterator]();
+      const first = iterator.next();
+      await producer.send({ n: 1 });
+      await (await within(first, 5_000)).value!.ack();
+
+      const pending = iterator.next();
+      await adminPool().query(
+        'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+        [applicationName],
+      );
+      await waitFor(async () => {
+        const { rows } = await adminPool().query(
+          `SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
+          [applicationName],
+        );
+        return rows.length > 0;
+      }, 'the consumer to LISTEN again');
+      await sleep(300); // any claim triggered by the reconnection has come back empty by now
+      await producer.send({ n: 2 });
+      const next = await within(pending, 2_000);
+      expect([next.value!.message, next.value!.attempt]).toEqual([{ n: 2 }, 1]);
+      await next.value!.ack();
+      await iterator.return?.();
+    });
+  });
+
+  describe('schema management', () => {
+    it('migrates once when several processes start at once, and again is a no-op', async () => {
+      const dbSchema = `sluice_migrate_${process.pid}`;
+      const racers = Array.from({ length: 4 }, () => new Pool({ connectionString: url, max: 2 }));
+      try {
+        await Promise.all(racers.map((pool) => new PostgresQueue('m', { pool, dbSchema }).migrate()));
+        await new PostgresQueue('m', { pool: racers[0]!, dbSchema }).migrate();
+        const { rows } = await adminPool().query(`SELECT version FROM ${dbSchema}.schema_version`);
+        expect(rows).toEqual([{ version: 1 }]);
+        const queue = new PostgresQueue<Numbered>('m', { pool: racers[1]!, dbSchema });
+        await queue.send({ n: 1 });
+        const [delivery] = await receive(queue, 1);
+        await delivery!.ack();
+        await queue.close();
+      } finally {
+        await Promise.all(racers.map((pool) => pool.end()));
+        await adminPool().query(`DROP SCHEMA ${dbSchema} CASCADE`);
+      }
+    });
+
+    it('leaves a pool it was given open', async () => {
+      const { pool } = ownPool();
+      const queue = new PostgresQueue<Numbered>(queueName('pool'), { pool });
+      await queue.send({ n: 1 });
+      await queue.close();
+      expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    });
+  });
+
+  describe('options', () => {
+    it.each([
+      ['name', () => new PostgresQueue('', { url })],
+      ['url', () => new PostgresQueue('q', {})],
+      ['url', () => new PostgresQueue('q', { url, pool: adminPool() })],
+      ['maxAttempts', () => new PostgresQueue('q', { url, maxAttempts: 0 })],
+      ['visibilityTimeout', () => new PostgresQueue('q', { url, visibilityTimeout: 0 })],
+      ['deadLetter', () => new PostgresQueue('q', { url, deadLetter: 'q' })],
+      ['prefetch', () => new PostgresQueue('q', { url, prefetch: -1 })],
+      ['schema', () => new PostgresQueue('q', { url, schema: {} as never })],
+      ['pool', () => new PostgresQueue('q', { pool: new Pool({ max: 1 }) })],
+    ])('rejects a bad %s with InvalidOptionError', (option, create) => {
+      expect(create).toThrow(InvalidOptionError);
+      expect(create).toThrow(option);
+    });
+  });
+});
+
+async function countRows(queue: string): Promise<number> {
+  const { rows } = await adminPool().query(
+    'SELECT count(*)::int AS n FROM sluice.messages WHERE queue = $1',
+    [queue],
+  );
+  return rows[0].n;
+}
+
+async function receive<T>(queue: Queue<T>, count: number): Promise<Delivery<T>[]> {
+  const iterator = queue[Symbol.asyncIterator]();
+  const deliveries: Delivery<T>[] = [];
+  try {
+    while (deliveries.length < count) {
+      const next = await within(iterator.next(), 10_000);
+      if (next.done) throw new Error('iteration ended');
+      deliveries.push(next.value);
+    }
+  } finally {
+    await iterator.return?.();
+  }
+  return deliveries;
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
