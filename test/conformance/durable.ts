@@ -28,8 +28,8 @@ import type { Service } from '../support/broker.js';
 export interface DurableHarness {
   /** 'redis' — used in test names. */
   name: string;
-  /** From test/support/broker.ts, for brokerAvailable(). */
-  service: Service;
+  /** For brokerAvailable() from test/support/broker.ts; absent for embedded stores (SQLite). */
+  service?: Service;
   /** Opens a new handle (own connection) on the named queue. */
   open<T>(name: string, options?: DurableQueueOptions): Queue<T>;
   /** Deletes every trace of the queue and of `${name}.dead`, so each test starts clean. */

@@ -1,0 +1,252 @@
+import { resolve } from 'node:path';
+import Database from 'better-sqlite3';
+import { BrokerUnavailableError } from '../../errors.js';
+import { type ClaimedRow, SCHEMA, SQL } from './tables.js';
+
+/** A change to apply in the next write transaction. `id` + `attempt` name one claim of one row. */
+export type Write =
+  | {
+      kind: 'insert';
+      queue: string;
+      body: string;
+      priority: number;
+      runAt: number;
+      key: string | null;
+    }
+  | { kind: 'ack'; id: number; attempt: number }
+  | { kind: 'retry'; queue: string; id: number; attempt: number; runAt: number }
+  | { kind: 'release'; queue: string; id: number; attempt: number }
+  | { kind: 'bury'; deadLetter: string; id: number; attempt: number; reason: string; body: string | null };
+
+/** A queue's consumer side as the store sees it: asks for claims, hears about changes to its queue. */
+export interface Claimer {
+  readonly queue: string;
+  /** How many rows to claim now (asked at flush time, so waiters that arrived meanwhile count). */
+  demand(): number;
+  /** Lease end for rows claimed at `now`. */
+  leaseUntil(now: number): number;
+  claimed(rows: readonly ClaimedRow[]): void;
+  claimFailed(error: unknown): void;
+  /** Something in its queue changed in this process (sent, requeued, dead-lettered into it). */
+  wake(): void;
+}
+
+type Statements = { [K in keyof typeof SQL]: Database.Statement };
+
+const NOTHING: readonly ClaimedRow[] = [];
+
+/** Busy waits block the event loop (better-sqlite3 is synchronous); transactions here are short. */
+const BUSY_TIMEOUT_MS = 5_000;
+
+interface Batch {
+  readonly promise: Promise<void>;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * One connection per database file per process, shared by every SqliteQueue on that file, so that
+ * in-process consumers hear about sends directly and all writes of one tick share one transaction.
+ *
+ * Writes (sends, acks, nacks) and claims are queued and applied together on `setImmediate`: one
+ * IMMEDIATE transaction per tick at most. A write's promise resolves after that transaction
+ * committed, so "send/ack resolved" always means "on disk" (WAL, synchronous=NORMAL: survives a
+ * process crash; see the README for power loss).
+ */
+export class Store {
+  static readonly #open = new Map<string, Store>();
+
+  readonly path: string;
+  readonly #db: Database.Database;
+  readonly #statements: Statements;
+  readonly #transaction: Database.Transaction<
+    (writes: readonly Write[], claimers: readonly Claimer[], now: number) => void
+  >;
+  readonly #listeners = new Map<string, Set<Claimer>>();
+  #refs = 0;
+  #writes: Write[] = [];
+  #claimers = new Set<Claimer>();
+  #results = new Map<Claimer, readonly ClaimedRow[]>();
+  #touched = new Set<string>();
+  #batch: Batch | undefined;
+  #flushing: NodeJS.Immediate | undefined;
+
+  /** The store for `path`, opening the file (and creating the table) on first use. */
+  static acquire(path: string): Store {
+    const key = path === ':memory:' ? path : resolve(path);
+    let store = Store.#open.get(key);
+    if (store === undefined) {
+      store = new Store(key);
+      Store.#open.set(key, store);
+    }
+    store.#refs++;
+    return store;
+  }
+
+  private constructor(path: string) {
+    this.path = path;
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.transaction(() => db!.exec(SCHEMA)).immediate();
+    } catch (cause) {
+      db?.close();
+      throw new BrokerUnavailableError('sqlite', `opening ${path}`, { cause });
+    }
+    this.#db = db;
+    this.#statements = Object.fromEntries(
+      Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
+    ) as Statements;
+    this.#statements.nextDue.pluck();
+    this.#statements.claimable.pluck();
+    this.#transaction = db.transaction((writes, claimers, now) => this.#apply(writes, claimers, now));
+  }
+
+  /** Resolves once the write is committed; rejects `BrokerUnavailableError` if the transaction failed. */
+  write(write: Write): Promise<void> {
+    this.#writes.push(write);
+    this.#schedule();
+    this.#batch ??= deferred();
+    return this.#batch.promise;
+  }
+
+  /** Claims for `claimer` in the next transaction; answers through `claimed` or `claimFailed`. */
+  requestClaim(claimer: Claimer): void {
+    this.#claimers.add(claimer);
+    this.#schedule();
+  }
+
+  cancelClaim(claimer: Claimer): void {
+    this.#claimers.delete(claimer);
+  }
+
+  subscribe(claimer: Claimer): void {
+    const set = this.#listeners.get(claimer.queue);
+    if (set === undefined) this.#listeners.set(claimer.queue, new Set([claimer]));
+    else set.add(claimer);
+  }
+
+  unsubscribe(claimer: Claimer): void {
+    this.#listeners.get(claimer.queue)?.delete(claimer);
+  }
+
+  /** Epoch ms at which the next delayed or backing-off row of `queue` is due (leases are polled for). */
+  nextDue(queue: string): number | undefined {
+    try {
+      return (this.#statements.nextDue.get(queue) as number | null) ?? undefined;
+    } catch {
+      return undefined; // a failed read only means the next poll comes at the regular interval
+    }
+  }
+
+  /** Drops one reference; the last one commits what is pending and closes the file. */
+  release(): void {
+    if (--this.#refs > 0) return;
+    Store.#open.delete(this.path);
+    if (this.#flushing !== undefined) {
+      clearImmediate(this.#flushing);
+      this.#flush();
+    }
+    this.#db.close();
+  }
+
+  #schedule(): void {
+    this.#flushing ??= setImmediate(this.#flush);
+  }
+
+  readonly #flush = (): void => {
+    this.#flushing = undefined;
+    const writes = this.#writes;
+    const batch = this.#batch;
+    const claimers = [...this.#claimers];
+    this.#writes = [];
+    this.#batch = undefined;
+    this.#claimers.clear();
+    const now = Date.now();
+    try {
+      // An idle poll only reads: the write lock is taken only when there is something to do.
+      const wanted = writes.length > 0 ? claimers : claimers.filter((c) => this.#claimable(c.queue, now));
+      // IMMEDIATE takes the write lock up front: two processes never deadlock upgrading a read lock.
+      if (writes.length > 0 || wanted.length > 0) this.#transaction.immediate(writes, wanted, now);
+    } catch (cause) {
+      this.#results.clear();
+      this.#touched.clear();
+      batch?.reject(new BrokerUnavailableError('sqlite', `writing to ${this.path}`, { cause }));
+      for (const claimer of claimers) claimer.claimFailed(cause);
+      return;
+    }
+    batch?.resolve();
+    for (const claimer of claimers) claimer.claimed(this.#results.get(claimer) ?? NOTHING);
+    this.#results.clear();
+    for (const queue of this.#touched) {
+      const listeners = this.#listeners.get(queue);
+      if (listeners !== undefined) for (const listener of listeners) listener.wake();
+    }
+    this.#touched.clear();
+  };
+
+  #claimable(queue: string, now: number): boolean {
+    return this.#statements.claimable.get({ queue, now }) === 1;
+  }
+
+  #apply(writes: readonly Write[], claimers: readonly Claimer[], now: number): void {
+    const s = this.#statements;
+    for (const w of writes) {
+      switch (w.kind) {
+        case 'insert':
+          s.insert.run(
+            w.queue,
+            w.body,
+            w.priority,
+            w.runAt > now ? 0 : 1,
+            w.runAt > now ? w.runAt : 0,
+            w.key,
+          );
+          this.#touched.add(w.queue);
+          break;
+        case 'ack':
+          s.ack.run(w.id, w.attempt);
+          break;
+        case 'retry':
+          s.retry.run(w.runAt > now ? 0 : 1, w.runAt > now ? w.runAt : 0, w.id, w.attempt);
+          this.#touched.add(w.queue);
+          break;
+        case 'release':
+          s.release.run(w.id, w.attempt);
+          this.#touched.add(w.queue);
+          break;
+        case 'bury':
+          if (s.bury.run(w.deadLetter, w.body, w.reason, w.id, w.attempt).changes > 0) {
+            s.ack.run(w.id, w.attempt);
+            this.#touched.add(w.deadLetter);
+          }
+          break;
+      }
+    }
+    for (const claimer of claimers) {
+      s.promote.run(claimer.queue, now);
+      const demand = claimer.demand();
+      if (demand === 0) continue;
+      const rows = s.claim.all(claimer.queue, now, demand) as ClaimedRow[];
+      const leaseUntil = claimer.leaseUntil(now);
+      for (const row of rows) {
+        s.lease.run(leaseUntil, row.id);
+        row.attempt++;
+      }
+      this.#results.set(claimer, rows);
+    }
+  }
+}
+
+function deferred(): Batch {
+  let resolve!: () => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  promise.catch(() => {}); // each write's caller gets the rejection; never unhandled here
+  return { promise, resolve, reject };
+}
