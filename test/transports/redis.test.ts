@@ -154,7 +154,7 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     expect(valid.map((d) => (d.message as { type: string }).type)).toEqual(['orders.place', 'orders.cancel']);
     await Promise.all(valid.map((d) => d.ack()));
     const [corpse] = (await take(open<unknown>(`${name}.dead`), 1)) as RedisDelivery<unknown>[];
-    expect(corpse!.reason).toBe('invalid message: no definition for message type "orders.refund"');
+    expect(corpse!.reason).toBe('invalid message: no schema for message type "orders.refund"');
 
     const numbers = queueName('standard');
     await open<unknown>(numbers).send('not a number');

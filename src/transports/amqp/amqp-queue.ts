@@ -1,11 +1,11 @@
 import type { ChannelModel } from 'amqplib';
 import { InvalidOptionError } from '../../errors.js';
 import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
+import { compileMessageSchema, type MessageSchema } from '../../queuing/message-schema.js';
 import type { Backoff, Delivery, Queue, SendOptions } from '../../queuing/types.js';
 import { AmqpConsumer } from './consumer.js';
 import { Core } from './core.js';
 import { Link } from './link.js';
-import { type MessageSchema, toCheck } from './schema.js';
 
 export interface AmqpQueueOptions {
   /** `amqp://user:password@host:port/vhost`; the queue opens, reopens and closes its own connection. */
@@ -72,7 +72,7 @@ export class AmqpQueue<T> implements Queue<T> {
     if (!(typeof closeTimeout === 'number' && closeTimeout >= 0)) {
       throw new InvalidOptionError('closeTimeout', closeTimeout, 'milliseconds ≥ 0');
     }
-    const check = toCheck(schema);
+    const check = compileMessageSchema(schema);
     this.name = name;
     const link = new Link(name, connection !== undefined ? { connection } : { url: url ?? DEFAULT_URL });
     this.#core = new Core({ name, maxAttempts, backoff, deadLetter, check, prefetch, closeTimeout }, link);

@@ -1,12 +1,13 @@
 import type { ConsumeMessage } from 'amqplib';
 import { Fifo } from '../../queuing/buffers.js';
+import { wrapUndecodable } from '../../queuing/envelope.js';
+import type { MessageCheck } from '../../queuing/message-schema.js';
 import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, NackOptions } from '../../queuing/types.js';
+import { receiveEnvelope } from './attempt.js';
 import { type Core, type Held, KEY_HEADER, type Received, type Subscription } from './core.js';
 import { AmqpDelivery, type Settler } from './delivery.js';
-import { decode, wrapForeign } from './envelope.js';
 import type { Session } from './link.js';
-import type { Check } from './schema.js';
 import { declareQueue } from './topology.js';
 
 interface Waiter<T> {
@@ -184,9 +185,10 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
       return;
     }
     const key = raw.properties.headers?.[KEY_HEADER] as string | undefined;
-    const envelope = decode(raw.content);
+    const envelope = receiveEnvelope(raw.content);
     if (typeof envelope === 'string') {
-      this.#run(this.#core.deadLetter({ subscription, raw, key }, envelope, wrapForeign(raw.content)));
+      const wrapped = Buffer.from(JSON.stringify(wrapUndecodable(raw.content.toString())));
+      this.#run(this.#core.deadLetter({ subscription, raw, key }, envelope, wrapped));
       return;
     }
     const received = { subscription, raw, envelope, key };
@@ -196,7 +198,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
     else this.#check(received, check);
   }
 
-  #check(received: Received, check: Check): void {
+  #check(received: Received, check: MessageCheck<unknown>): void {
     let checked: unknown;
     try {
       checked = check(received.envelope.payload);

@@ -1,13 +1,14 @@
 import type { Channel, ConsumeMessage, MessagePropertyHeaders, Options } from 'amqplib';
 import { QueueClosedError, SluiceError } from '../../errors.js';
 import { backoffDelay } from '../../queuing/backoff.js';
+import { type Envelope, encodeEnvelope } from '../../queuing/envelope.js';
+import type { MessageCheck } from '../../queuing/message-schema.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, NackOptions, SendOptions } from '../../queuing/types.js';
+import { encodeRetry } from './attempt.js';
 import { KeyMarkers } from './dedup.js';
-import { type Envelope, encode, encodeNew } from './envelope.js';
 import type { Link, Session } from './link.js';
-import type { Check } from './schema.js';
 import { DEFAULT_AMQP_PRIORITY, declareQueue, toAmqpPriority } from './topology.js';
 
 /** AMQP header of a keyed message: its dedup key, released when the message leaves the queue. */
@@ -45,7 +46,7 @@ export interface CoreConfig {
   readonly maxAttempts: number;
   readonly backoff: Backoff;
   readonly deadLetter: string;
-  readonly check: Check | undefined;
+  readonly check: MessageCheck<unknown> | undefined;
   readonly prefetch: number;
   readonly closeTimeout: number;
 }
@@ -75,7 +76,7 @@ export class Core {
     let body: Buffer;
     try {
       if (options !== undefined) assertSendOptions(options);
-      body = encodeNew(name, message);
+      body = Buffer.from(encodeEnvelope(message, name));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -168,7 +169,7 @@ export class Core {
 
   #retry(received: Received, wait: number): Promise<void> {
     const { raw, envelope } = received;
-    const body = encode({ ...envelope, attempt: envelope.attempt + 1 });
+    const body = encodeRetry(envelope);
     return this.#settle(received, (session) => this.#publishIn(session, body, copyProperties(raw), wait));
   }
 

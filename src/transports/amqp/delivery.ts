@@ -1,10 +1,10 @@
 import type { ConsumeMessage } from 'amqplib';
 import { DeliverySettledError } from '../../errors.js';
+import type { Envelope } from '../../queuing/envelope.js';
 import { assertNackOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, NackOptions } from '../../queuing/types.js';
 import { REASON_HEADER, type Received, type Subscription } from './core.js';
-import type { Envelope } from './envelope.js';
 
 /** Where a delivery reports its settlement: the consumer that handed it out. */
 export interface Settler {

@@ -1,22 +1,23 @@
+import { randomUUID } from 'node:crypto';
 import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
-import { BrokerUnavailableError, QueueClosedError, SerializationError } from '../../errors.js';
+import { BrokerUnavailableError, QueueClosedError, ValidationError } from '../../errors.js';
+import {
+  decodeEnvelope,
+  type Envelope,
+  encodeEnvelope,
+  type ReceivedEnvelope,
+  wrapUndecodable,
+} from '../../queuing/envelope.js';
+import { compileMessageSchema, type MessageCheck } from '../../queuing/message-schema.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, Delivery, SendOptions } from '../../queuing/types.js';
 import { ACK, nakWithDelay, respond } from './ack-protocol.js';
 import { Link } from './connection.js';
 import { type DeliveryOwner, NatsDelivery } from './delivery.js';
-import {
-  createEnvelope,
-  decodeEnvelope,
-  type Envelope,
-  encodeEnvelope,
-  wrapForeignBody,
-} from './envelope.js';
 import { type Admitted, Fetcher, type FetchOwner, type Session } from './fetcher.js';
 import { bandToken, DELAYED, streamName, subjectPrefix } from './names.js';
 import { type NatsQueueOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { type Check, toCheck } from './schema.js';
 import { Topology } from './topology.js';
 
 /** NATS headers of a delayed message: when it is due (epoch ms), its band and its envelope id. */
@@ -28,6 +29,9 @@ const DEAD_REASON = 'Sluice-Dead-Reason';
 const DEAD_REASON_HEADER = 'sluice-dead-reason';
 /** How long a due delayed message waits before another try when moving it failed. */
 const MOVE_RETRY_MS = 1_000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * What a NatsQueue does, kept off the public class: sending, the connection, decoding and
@@ -41,7 +45,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
   readonly visibilityTimeout: number;
   readonly prefetch: number;
   readonly #options: ResolvedOptions<T>;
-  readonly #check: Check<T> | undefined;
+  readonly #check: MessageCheck<T> | undefined;
   readonly #fetcher: Fetcher;
   #session: Promise<Session> | undefined;
   /** The session once connected, so the hot path need not await it. */
@@ -52,7 +56,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
 
   constructor(name: string, options: NatsQueueOptions<T> = {}) {
     this.#options = resolveOptions(name, options);
-    this.#check = toCheck(options.schema);
+    this.#check = compileMessageSchema(options.schema);
     this.name = name;
     this.stream = streamName(name);
     this.maxAttempts = this.#options.maxAttempts;
@@ -112,11 +116,12 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
   }
 
   admit(raw: Msg, priority: number, attempt: number): Admitted {
+    const body = decoder.decode(raw.data);
     let envelope: Envelope;
     try {
-      envelope = decodeEnvelope(raw.data);
+      envelope = withId(decodeEnvelope(body));
     } catch (error) {
-      const corpse = new NatsDelivery(this, raw, wrapForeignBody(raw.data), undefined, attempt, priority);
+      const corpse = new NatsDelivery(this, raw, wrapUndecodable(body), undefined, attempt, priority);
       void this.deadLetter(corpse, (error as Error).message).catch(() => {});
       return undefined;
     }
@@ -149,8 +154,9 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
     };
     const natsHeaders = headers();
     natsHeaders.set(DEAD_REASON, reason.replace(/[\r\n]+/g, ' '));
+    const data = encoder.encode(JSON.stringify(copy));
     const copied = this.session().then((session) =>
-      this.#publish(session, this.#options.deadLetter, bandToken(priority), encodeEnvelope(copy), {
+      this.#publish(session, this.#options.deadLetter, bandToken(priority), data, {
         msgID: `dead:${envelope.id}`,
         headers: natsHeaders,
       }),
@@ -188,22 +194,15 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
     if (!session.link.up) {
       throw new BrokerUnavailableError('NATS', `send to queue ${this.name} (disconnected)`);
     }
-    let envelope: Envelope;
-    let data: Uint8Array;
-    try {
-      envelope = createEnvelope(message);
-      data = encodeEnvelope(envelope);
-    } catch (error) {
-      const reason = `a message for queue ${this.name} is not JSON-serialisable`;
-      throw new SerializationError(reason, { cause: error });
-    }
+    const id = randomUUID();
+    const data = encoder.encode(encodeEnvelope(message, this.name, id));
     const band = bandToken(priority);
     const dedup = key === undefined ? {} : { msgID: key };
     if (delay === 0) return this.#publish(session, this.name, band, data, dedup);
     const due = headers();
     due.set(DUE, String(Date.now() + delay));
     due.set(PRIORITY, String(priority));
-    due.set(ID, envelope.id);
+    due.set(ID, id);
     await session.topology.ensureConsumer(this.name, band); // so consumers find the band
     return this.#publish(session, this.name, DELAYED, data, { headers: due, ...dedup });
   }
@@ -266,4 +265,10 @@ class NatsIterator<T> implements AsyncIterator<Delivery<T>> {
     }
     return DONE_PROMISE;
   }
+}
+
+/** The dead-letter copy's `Nats-Msg-Id` is made of the envelope's id, so this adapter needs one. */
+function withId(envelope: ReceivedEnvelope): Envelope {
+  if (envelope.id === undefined) throw new ValidationError('undecodable envelope: id is not a string');
+  return envelope as Envelope;
 }

@@ -1,11 +1,11 @@
 import type { Msg } from '@nats-io/transport-node';
 import { BrokerUnavailableError, DeliverySettledError } from '../../errors.js';
 import { backoffDelay } from '../../queuing/backoff.js';
+import type { Envelope } from '../../queuing/envelope.js';
 import { assertNackOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, Delivery, NackOptions } from '../../queuing/types.js';
 import { ACK, NAK, nakWithDelay, respond, WORKING } from './ack-protocol.js';
-import type { Envelope } from './envelope.js';
 
 /** What a delivery needs from its queue. */
 export interface DeliveryOwner {
@@ -39,7 +39,7 @@ export class NatsDelivery<T> implements Delivery<T> {
     /** The priority band it came from, kept when it is dead-lettered. */
     readonly priority: number,
   ) {
-    this.headers = envelope.headers;
+    this.headers = envelope.headers as Readonly<Record<string, string>>;
   }
 
   ack(): Promise<void> {

@@ -1,8 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { InvalidOptionError } from '../../errors.js';
 import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
+import type { MessageSchema } from '../../queuing/message-schema.js';
 import type { Backoff } from '../../queuing/types.js';
-import type { MessageSchema } from './schema.js';
 
 export interface NatsQueueOptions<T = unknown> {
   /** `nats://host:port`, or several comma-separated for a cluster. Default `nats://127.0.0.1:4222`. */

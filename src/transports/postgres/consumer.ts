@@ -1,9 +1,9 @@
 import { abortableSleep } from '../../middleware/sleep.js';
 import { Fifo } from '../../queuing/buffers.js';
+import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../../queuing/envelope.js';
 import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, NackOptions } from '../../queuing/types.js';
 import { PostgresDelivery } from './delivery.js';
-import { encode, NotAnEnvelopeError } from './envelope.js';
 import { failure, isTransient } from './errors.js';
 import { Listener } from './listener.js';
 import type { Context } from './options.js';
@@ -229,16 +229,21 @@ export class Consumer<T> {
   async #accept(rows: ClaimedRow[]): Promise<void> {
     const late: PostgresDelivery<T>[] = [];
     const claimedAt = performance.now();
+    const { check } = this.#context;
     for (const row of rows) {
+      let envelope: ReceivedEnvelope;
+      try {
+        envelope = decodeEnvelope(row.body);
+      } catch (error) {
+        this.#deadLetter(row, (error as Error).message, JSON.stringify(wrapUndecodable(row.body)));
+        continue;
+      }
       let message: T;
       try {
-        const decoded = this.#context.decode(row.body);
-        message = decoded instanceof Promise ? await decoded : decoded;
+        const checked = check === undefined ? (envelope.payload as T) : check(envelope.payload);
+        message = checked instanceof Promise ? await checked : checked;
       } catch (error) {
-        const claim = { id: row.id, attempt: row.attempt, readyAt: row.ready_at };
-        const body = error instanceof NotAnEnvelopeError ? encode(row.body, this.name) : null;
-        // Should this fail too, the lease runs out and the row is decoded (and dead-lettered) again.
-        this.#background(this.#settler.deadLetter(claim, (error as Error).message, body));
+        this.#deadLetter(row, `invalid message: ${(error as Error).message}`, null);
         continue;
       }
       const delivery = new PostgresDelivery<T>(this, message, row.id, row.attempt, row.ready_at, claimedAt);
@@ -246,6 +251,13 @@ export class Consumer<T> {
       else this.#handOut(delivery);
     }
     if (late.length > 0) await this.#settler.release(late).catch(() => {});
+  }
+
+  /** `body` replaces one that is not an envelope; `null` keeps the row's. */
+  #deadLetter(row: ClaimedRow, reason: string, body: string | null): void {
+    const claim = { id: row.id, attempt: row.attempt, readyAt: row.ready_at };
+    // Should this fail, the lease runs out and the row is decoded (and dead-lettered) again.
+    this.#background(this.#settler.deadLetter(claim, reason, body));
   }
 
   /** A write nobody waits for, except `close()`. */

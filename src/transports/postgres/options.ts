@@ -1,8 +1,8 @@
 import { Pool } from 'pg';
 import { InvalidOptionError } from '../../errors.js';
 import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
+import { compileMessageSchema, type MessageCheck, type MessageSchema } from '../../queuing/message-schema.js';
 import type { Backoff } from '../../queuing/types.js';
-import { type Decoder, decoder, type MessageSchema } from './envelope.js';
 import { type Statements, statements } from './sql.js';
 
 export interface PostgresQueueOptions<T> {
@@ -45,7 +45,7 @@ export interface Context<T> {
   readonly visibilityTimeout: number;
   readonly closeTimeout: number;
   readonly prefetch: number;
-  readonly decode: Decoder<T>;
+  readonly check: MessageCheck<T> | undefined;
 }
 
 /** Validates everything at the boundary, before any connection is opened. */
@@ -81,7 +81,7 @@ export function resolveOptions<T>(name: unknown, options: PostgresQueueOptions<T
   if (typeof dbSchema !== 'string' || dbSchema.length === 0 || dbSchema.length > 63) {
     throw new InvalidOptionError('dbSchema', dbSchema, 'a PostgreSQL schema name (1 to 63 characters)');
   }
-  const decode = decoder(schema, name);
+  const check = compileMessageSchema(schema);
   return {
     name,
     ...connection(url, pool),
@@ -93,7 +93,7 @@ export function resolveOptions<T>(name: unknown, options: PostgresQueueOptions<T
     visibilityTimeout,
     closeTimeout,
     prefetch,
-    decode,
+    check,
   };
 }
 

@@ -1,12 +1,12 @@
 import type { ClientBase } from 'pg';
 import { InvalidOptionError, QueueClosedError } from '../../errors.js';
+import { encodeEnvelope } from '../../queuing/envelope.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { DONE_PROMISE, RESOLVED, takeNow } from '../../queuing/settled.js';
 import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
 import { Batcher } from './batcher.js';
 import { Consumer } from './consumer.js';
 import type { PostgresDelivery } from './delivery.js';
-import { encode } from './envelope.js';
 import { failure } from './errors.js';
 import { ensureMigrated } from './migrate.js';
 import { type Context, type PostgresQueueOptions, resolveOptions } from './options.js';
@@ -100,13 +100,14 @@ export class PostgresQueue<T> implements Queue<T> {
   }
 
   #row(message: T, options: PostgresSendOptions | undefined): Row {
-    if (options === undefined) return { body: encode(message, this.name), priority: 0, delay: 0, key: null };
+    if (options === undefined)
+      return { body: encodeEnvelope(message, this.name), priority: 0, delay: 0, key: null };
     assertSendOptions(options);
     const { priority = 0, delay = 0, key = null, client } = options;
     if (client !== undefined && typeof (client as ClientBase | null)?.query !== 'function') {
       throw new InvalidOptionError('client', client, 'a pg client (inside your transaction)');
     }
-    return { body: encode(message, this.name), priority, delay, key };
+    return { body: encodeEnvelope(message, this.name), priority, delay, key };
   }
 
   /** One statement for the whole batch: the rows travel as one JSON array (bodies are JSON already). */

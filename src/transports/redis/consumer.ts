@@ -4,14 +4,14 @@ import type { Redis } from 'ioredis';
 import { abortableSleep } from '../../middleware/sleep.js';
 import { backoffDelay } from '../../queuing/backoff.js';
 import { Fifo, PriorityHeap } from '../../queuing/buffers.js';
+import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../../queuing/envelope.js';
+import type { MessageCheck } from '../../queuing/message-schema.js';
 import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, Delivery, NackOptions } from '../../queuing/types.js';
 import { AckBatcher } from './acker.js';
 import { type Connection, unavailable } from './connection.js';
 import { type Entry, type Settler, StreamDelivery } from './delivery.js';
-import { decode, wrapRaw } from './envelope.js';
 import { GROUP } from './keys.js';
-import type { Validate } from './schema.js';
 import type { RawEntry } from './scripts.js';
 
 /**
@@ -31,7 +31,7 @@ export interface ConsumerSettings {
   readonly maxAttempts: number;
   readonly backoff: Backoff;
   readonly visibilityTimeout: number;
-  readonly validate: Validate | undefined;
+  readonly validate: MessageCheck<unknown> | undefined;
 }
 
 interface Waiter<T> {
@@ -303,18 +303,13 @@ export class RedisConsumer<T> implements Settler<T> {
         void this.#acks.ack(entry).catch(() => {}); // a wake-up left behind is reclaimed and dropped later
         continue;
       }
-      let envelope: ReturnType<typeof decode>;
+      let envelope: ReceivedEnvelope;
       try {
-        envelope = decode(body, entryId);
+        envelope = decodeEnvelope(body);
       } catch (error) {
         const raw = hasBody ? body : JSON.stringify(Object.fromEntries(pairs(fields)));
-        void this.#settle(
-          { ...entry, body: wrapRaw(raw) },
-          'bury',
-          attempt,
-          0,
-          `undecodable body: ${describeError(error)}`,
-        );
+        const wrapped = JSON.stringify(wrapUndecodable(raw));
+        void this.#settle({ ...entry, body: wrapped }, 'bury', attempt, 0, describeError(error));
         continue;
       }
       let message: unknown = envelope.payload;
@@ -333,7 +328,7 @@ export class RedisConsumer<T> implements Settler<T> {
         entry,
         message as T,
         attempt,
-        envelope.id,
+        envelope.id ?? entryId,
         envelope.headers,
         reason,
       );

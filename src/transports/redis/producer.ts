@@ -1,7 +1,7 @@
+import { encodeEnvelope } from '../../queuing/envelope.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
 import { type Connection, unavailable } from './connection.js';
-import { encode } from './envelope.js';
 import { GROUP } from './keys.js';
 
 /** Messages per enqueue script call: big enough to amortise a round trip, small enough not to stall Redis. */
@@ -48,7 +48,7 @@ export class SendBatcher {
     let body: string;
     try {
       if (options !== undefined) assertSendOptions(options);
-      body = encode(message, this.#name);
+      body = encodeEnvelope(message, this.#name);
     } catch (error) {
       return Promise.reject(error);
     }

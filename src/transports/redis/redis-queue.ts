@@ -1,13 +1,13 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, QueueClosedError } from '../../errors.js';
 import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
+import { compileMessageSchema, type MessageSchema } from '../../queuing/message-schema.js';
 import { DONE_PROMISE, takeNow } from '../../queuing/settled.js';
 import type { Backoff, Delivery, Queue, SendOptions } from '../../queuing/types.js';
 import { Connection } from './connection.js';
 import { RedisConsumer } from './consumer.js';
 import { queueKeys } from './keys.js';
 import { SendBatcher } from './producer.js';
-import { compileSchema, type MessageSchema } from './schema.js';
 
 export interface RedisQueueOptions {
   /** Where Redis is, when the queue opens its own connections. Default `redis://127.0.0.1:6379`. */
@@ -75,7 +75,7 @@ export class RedisQueue<T> implements Queue<T> {
     if (typeof closeTimeout !== 'number' || !(closeTimeout >= 0)) {
       throw new InvalidOptionError('closeTimeout', closeTimeout, 'milliseconds ≥ 0');
     }
-    const validate = compileSchema(schema);
+    const validate = compileMessageSchema(schema);
     const keys = queueKeys(name, deadLetter);
     this.name = name;
     this.#connection = new Connection({ url, client }, name);
