@@ -1,33 +1,26 @@
 import type { ChannelModel } from 'amqplib';
 import { InvalidOptionError } from '../../errors.js';
-import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
-import { compileMessageSchema, type MessageSchema } from '../../queuing/message-schema.js';
-import type { Backoff, Delivery, Queue, SendOptions } from '../../queuing/types.js';
+import { type BrokerQueueOptions, resolveBrokerOptions } from '../../queuing/broker-options.js';
+import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
 import { AmqpConsumer } from './consumer.js';
 import { Core } from './core.js';
 import { Link } from './link.js';
 
-export interface AmqpQueueOptions {
+/**
+ * No `visibilityTimeout`: RabbitMQ has no lease, it redelivers a consumer's unacked messages when its
+ * channel closes.
+ */
+export interface AmqpQueueOptions extends Omit<BrokerQueueOptions, 'visibilityTimeout'> {
   /** `amqp://user:password@host:port/vhost`; the queue opens, reopens and closes its own connection. */
   url?: string;
   /** An amqplib connection (`await amqplib.connect(url)`) the queue opens channels on; not reopened if lost, not closed. */
   connection?: ChannelModel;
-  /** Deliveries before a nacked message is dead-lettered. Default 5. */
-  maxAttempts?: number;
-  /** Wait before redelivering a nacked message. Default `{ type: 'exponential', delay: 100, max: 30_000 }`. */
-  backoff?: Backoff;
-  /** Queue receiving messages that ran out of attempts or are invalid. Default `${name}.dead`. */
-  deadLetter?: string;
   /**
    * Messages RabbitMQ pushes to each consumer (iterator) ahead of their acks. Default 50. Keep it at
    * least the concurrency of the pump draining the queue; higher amortises round trips, lower
    * spreads messages more evenly across processes and lets a later, higher priority overtake more.
    */
   prefetch?: number;
-  /** Definition(s) or Standard Schema checked on receive; invalid messages are dead-lettered. */
-  schema?: MessageSchema;
-  /** Milliseconds `close()` waits for handed-out deliveries to be settled. Default 10 000. */
-  closeTimeout?: number;
 }
 
 const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -40,19 +33,10 @@ export class AmqpQueue<T> implements Queue<T> {
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: AmqpQueueOptions = {}) {
-    const {
-      url,
-      connection,
-      maxAttempts = 5,
-      backoff = { type: 'exponential', delay: 100, max: 30_000 },
-      deadLetter = `${name}.dead`,
-      prefetch = 50,
-      schema,
-      closeTimeout = 10_000,
-    } = options;
-    if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > 200) {
+    const { maxAttempts, backoff, deadLetter, closeTimeout, check } = resolveBrokerOptions(name, options);
+    const { url, connection, prefetch = 50 } = options;
+    if (Buffer.byteLength(name) > 200)
       throw new InvalidOptionError('name', name, 'a queue name of 1 to 200 bytes');
-    }
     if (url !== undefined && connection !== undefined) {
       throw new InvalidOptionError('connection', connection, 'either url or connection, not both');
     }
@@ -61,18 +45,9 @@ export class AmqpQueue<T> implements Queue<T> {
     }
     if (url !== undefined && typeof url !== 'string')
       throw new InvalidOptionError('url', url, 'an amqp:// URL');
-    assertMaxAttempts(maxAttempts);
-    assertBackoff(backoff);
-    if (typeof deadLetter !== 'string' || deadLetter.length === 0 || deadLetter === name) {
-      throw new InvalidOptionError('deadLetter', deadLetter, `a queue name other than ${name}`);
-    }
     if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
       throw new InvalidOptionError('prefetch', prefetch, 'an integer from 1 to 65535');
     }
-    if (!(typeof closeTimeout === 'number' && closeTimeout >= 0)) {
-      throw new InvalidOptionError('closeTimeout', closeTimeout, 'milliseconds ≥ 0');
-    }
-    const check = compileMessageSchema(schema);
     this.name = name;
     const link = new Link(name, connection !== undefined ? { connection } : { url: url ?? DEFAULT_URL });
     this.#core = new Core({ name, maxAttempts, backoff, deadLetter, check, prefetch, closeTimeout }, link);

@@ -8,7 +8,7 @@ import {
   type ReceivedEnvelope,
   wrapUndecodable,
 } from '../../queuing/envelope.js';
-import { compileMessageSchema, type MessageCheck } from '../../queuing/message-schema.js';
+import type { MessageCheck } from '../../queuing/message-schema.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, Delivery, SendOptions } from '../../queuing/types.js';
@@ -56,7 +56,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
 
   constructor(name: string, options: NatsQueueOptions<T> = {}) {
     this.#options = resolveOptions(name, options);
-    this.#check = compileMessageSchema(options.schema);
+    this.#check = this.#options.check;
     this.name = name;
     this.stream = streamName(name);
     this.maxAttempts = this.#options.maxAttempts;

@@ -1,27 +1,17 @@
 import { Pool } from 'pg';
 import { InvalidOptionError } from '../../errors.js';
-import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
-import { compileMessageSchema, type MessageCheck, type MessageSchema } from '../../queuing/message-schema.js';
-import type { Backoff } from '../../queuing/types.js';
+import {
+  type BrokerQueueOptions,
+  type ResolvedBrokerOptions,
+  resolveBrokerOptions,
+} from '../../queuing/broker-options.js';
 import { type Statements, statements } from './sql.js';
 
-export interface PostgresQueueOptions<T> {
+export interface PostgresQueueOptions<T> extends BrokerQueueOptions<T> {
   /** Connection string; the queue opens its own pool and closes it on `close()`. */
   url?: string;
   /** An existing pool (not closed by the queue), of at least 2 connections: a consumer holds one for LISTEN. */
   pool?: Pool;
-  /** Deliveries before a nacked message is dead-lettered. Default 5. */
-  maxAttempts?: number;
-  /** Delay before a nacked message is redelivered. Default exponential from 100 ms, at most 30 s. */
-  backoff?: Backoff;
-  /** Queue that receives dead messages, with the reason. Default `${name}.dead`. */
-  deadLetter?: string;
-  /** Milliseconds a claimed message stays invisible to other consumers before it is claimed again. Default 30 s. */
-  visibilityTimeout?: number;
-  /** Checked on receive; a message that fails is dead-lettered with the reason, never handed out. */
-  schema?: MessageSchema<T>;
-  /** Milliseconds `close()` lets handed-out deliveries settle before releasing them. Default 10 s. */
-  closeTimeout?: number;
   /**
    * Messages claimed ahead of demand, so a busy consumer never waits for a round trip. Default 64;
    * grows up to 16× while consumers empty the buffer faster than claims refill it, and falls back
@@ -33,67 +23,32 @@ export interface PostgresQueueOptions<T> {
 }
 
 /** What every part of one queue handle shares. */
-export interface Context<T> {
+export interface Context<T> extends ResolvedBrokerOptions<T> {
   readonly name: string;
   readonly pool: Pool;
   readonly ownsPool: boolean;
   readonly dbSchema: string;
   readonly sql: Statements;
-  readonly maxAttempts: number;
-  readonly backoff: Backoff;
-  readonly deadLetter: string;
-  readonly visibilityTimeout: number;
-  readonly closeTimeout: number;
   readonly prefetch: number;
-  readonly check: MessageCheck<T> | undefined;
 }
 
 /** Validates everything at the boundary, before any connection is opened. */
-export function resolveOptions<T>(name: unknown, options: PostgresQueueOptions<T>): Context<T> {
-  if (typeof name !== 'string' || name.length === 0)
-    throw new InvalidOptionError('name', name, 'a non-empty string');
-  const {
-    url,
-    pool,
-    maxAttempts = 5,
-    backoff = { type: 'exponential', delay: 100, max: 30_000 },
-    deadLetter = `${name}.dead`,
-    visibilityTimeout = 30_000,
-    schema,
-    closeTimeout = 10_000,
-    prefetch = 64,
-    dbSchema = 'sluice',
-  } = options ?? {};
-  assertMaxAttempts(maxAttempts);
-  assertBackoff(backoff);
-  if (typeof deadLetter !== 'string' || deadLetter.length === 0 || deadLetter === name) {
-    throw new InvalidOptionError('deadLetter', deadLetter, `a queue name other than ${JSON.stringify(name)}`);
-  }
-  if (!(Number.isFinite(visibilityTimeout) && visibilityTimeout > 0)) {
-    throw new InvalidOptionError('visibilityTimeout', visibilityTimeout, 'milliseconds > 0');
-  }
-  if (!(Number.isFinite(closeTimeout) && closeTimeout >= 0)) {
-    throw new InvalidOptionError('closeTimeout', closeTimeout, 'milliseconds ≥ 0');
-  }
+export function resolveOptions<T>(name: string, options: PostgresQueueOptions<T>): Context<T> {
+  const common = resolveBrokerOptions(name, options ?? {});
+  const { url, pool, prefetch = 64, dbSchema = 'sluice' } = options ?? {};
   if (!(Number.isInteger(prefetch) && prefetch >= 0)) {
     throw new InvalidOptionError('prefetch', prefetch, 'an integer ≥ 0');
   }
   if (typeof dbSchema !== 'string' || dbSchema.length === 0 || dbSchema.length > 63) {
     throw new InvalidOptionError('dbSchema', dbSchema, 'a PostgreSQL schema name (1 to 63 characters)');
   }
-  const check = compileMessageSchema(schema);
   return {
+    ...common,
     name,
     ...connection(url, pool),
     dbSchema,
     sql: statements(dbSchema),
-    maxAttempts,
-    backoff,
-    deadLetter,
-    visibilityTimeout,
-    closeTimeout,
     prefetch,
-    check,
   };
 }
 

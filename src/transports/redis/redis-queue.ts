@@ -1,31 +1,20 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, QueueClosedError } from '../../errors.js';
-import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
-import { compileMessageSchema, type MessageSchema } from '../../queuing/message-schema.js';
+import { type BrokerQueueOptions, resolveBrokerOptions } from '../../queuing/broker-options.js';
 import { DONE_PROMISE, takeNow } from '../../queuing/settled.js';
-import type { Backoff, Delivery, Queue, SendOptions } from '../../queuing/types.js';
+import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
 import { Connection } from './connection.js';
 import { RedisConsumer } from './consumer.js';
 import { queueKeys } from './keys.js';
 import { SendBatcher } from './producer.js';
 
-export interface RedisQueueOptions {
+export interface RedisQueueOptions extends BrokerQueueOptions {
   /** Where Redis is, when the queue opens its own connections. Default `redis://127.0.0.1:6379`. */
   url?: string;
   /** An existing ioredis client to send and settle on (left open by `close()`); blocking reads use a duplicate. */
   client?: Redis;
-  /** Deliveries before a nacked message is dead-lettered. Default 5. */
-  maxAttempts?: number;
-  /** Wait before redelivering a nacked message. Default `{ type: 'exponential', delay: 100, max: 30_000 }`. */
-  backoff?: Backoff;
-  /** Name of the dead-letter queue, itself a RedisQueue. Default `${name}.dead`. */
-  deadLetter?: string;
-  /** Milliseconds after which the deliveries of a handle that stopped heartbeating are redelivered. Default 30 s. */
+  /** Milliseconds (≥ 30) after which the deliveries of a handle that stopped heartbeating are redelivered. Default 30 s. */
   visibilityTimeout?: number;
-  /** Checked on receive: a message that fails it is dead-lettered with the reason, never handed out. */
-  schema?: MessageSchema;
-  /** Milliseconds `close()` lets handed-out deliveries settle before releasing them. Default 10 s. */
-  closeTimeout?: number;
 }
 
 /**
@@ -43,18 +32,10 @@ export class RedisQueue<T> implements Queue<T> {
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: RedisQueueOptions = {}) {
-    if (typeof name !== 'string' || name.length === 0)
-      throw new InvalidOptionError('name', name, 'a non-empty string');
-    const {
-      url,
-      client,
-      maxAttempts = 5,
-      backoff = { type: 'exponential', delay: 100, max: 30_000 },
-      deadLetter = `${name}.dead`,
-      visibilityTimeout = 30_000,
-      schema,
-      closeTimeout = 10_000,
-    } = options;
+    // At least 30 ms: heartbeats come every visibilityTimeout / 3, and no more often than every 10 ms.
+    const resolved = resolveBrokerOptions(name, options, 30);
+    const { maxAttempts, backoff, deadLetter, visibilityTimeout, closeTimeout, check } = resolved;
+    const { url, client } = options;
     if (url !== undefined && client !== undefined) {
       throw new InvalidOptionError('url', url, 'either url or client, not both');
     }
@@ -64,18 +45,6 @@ export class RedisQueue<T> implements Queue<T> {
     if (client !== undefined && typeof (client as Partial<Redis> | null)?.duplicate !== 'function') {
       throw new InvalidOptionError('client', client, 'an ioredis client');
     }
-    assertMaxAttempts(maxAttempts);
-    assertBackoff(backoff);
-    if (typeof deadLetter !== 'string' || deadLetter.length === 0 || deadLetter === name) {
-      throw new InvalidOptionError('deadLetter', deadLetter, `a queue name other than "${name}"`);
-    }
-    if (!Number.isInteger(visibilityTimeout) || visibilityTimeout < 30) {
-      throw new InvalidOptionError('visibilityTimeout', visibilityTimeout, 'an integer ≥ 30 (milliseconds)');
-    }
-    if (typeof closeTimeout !== 'number' || !(closeTimeout >= 0)) {
-      throw new InvalidOptionError('closeTimeout', closeTimeout, 'milliseconds ≥ 0');
-    }
-    const validate = compileMessageSchema(schema);
     const keys = queueKeys(name, deadLetter);
     this.name = name;
     this.#connection = new Connection({ url, client }, name);
@@ -87,7 +56,7 @@ export class RedisQueue<T> implements Queue<T> {
       maxAttempts,
       backoff,
       visibilityTimeout,
-      validate,
+      validate: check,
     };
     this.#closeTimeout = closeTimeout;
   }

@@ -1,10 +1,10 @@
 import { backoffDelay } from '../../queuing/backoff.js';
 import { Fifo } from '../../queuing/buffers.js';
+import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../../queuing/envelope.js';
+import type { MessageCheck } from '../../queuing/message-schema.js';
 import { DONE, DONE_PROMISE } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
 import { ClaimedDelivery, type SqliteDelivery } from './delivery.js';
-import { decode, wrapForeign } from './envelope.js';
-import type { Checked } from './message-schema.js';
 import type { ResolvedOptions } from './options.js';
 import type { Claimer, Store } from './store.js';
 import type { ClaimedRow } from './tables.js';
@@ -50,7 +50,7 @@ export class ConsumerCore<T> implements Claimer {
   constructor(
     readonly queue: string,
     private readonly store: Store,
-    private readonly options: ResolvedOptions,
+    private readonly options: ResolvedOptions<T>,
   ) {
     this.#holdReady = Math.min(options.pollInterval, options.visibilityTimeout / 2);
     store.subscribe(this);
@@ -196,25 +196,24 @@ export class ConsumerCore<T> implements Claimer {
   }
 
   #admit(row: ClaimedRow): void {
-    const decoded = decode(row.body);
-    if (!decoded.ok) {
-      void this.#bury(row.id, row.attempt, decoded.reason, wrapForeign(row.body)).catch(() => {});
+    let envelope: ReceivedEnvelope;
+    try {
+      envelope = decodeEnvelope(row.body);
+    } catch (error) {
+      const body = JSON.stringify(wrapUndecodable(row.body));
+      void this.#bury(row.id, row.attempt, (error as Error).message, body).catch(() => {});
       return;
     }
-    const { envelope } = decoded;
-    const id = typeof envelope.id === 'string' ? envelope.id : String(row.id);
-    const make = (checked: Checked): void => {
+    const id = envelope.id ?? String(row.id);
+    const make = (checked: Checked<T>): void => {
       if (!checked.ok) {
         void this.#bury(row.id, row.attempt, checked.reason, null).catch(() => {});
         return;
       }
-      const message = checked.message as T;
       const reason = row.reason ?? undefined;
-      this.#handOut(new ClaimedDelivery(this, row.id, id, row.attempt, message, reason));
+      this.#handOut(new ClaimedDelivery(this, row.id, id, row.attempt, checked.message, reason));
     };
-    const check = this.options.check;
-    const checked =
-      check === undefined ? { ok: true as const, message: envelope.payload } : check(envelope.payload);
+    const checked = checkPayload(this.options.check, envelope.payload);
     if (!(checked instanceof Promise)) {
       make(checked);
       return;
@@ -306,4 +305,28 @@ function reasonOf(options: NackOptions, attempt: number): string {
   const { error, requeue } = options;
   if (error !== undefined) return error instanceof Error ? error.message : String(error);
   return requeue === false ? 'rejected with nack({ requeue: false })' : `failed ${attempt} attempts`;
+}
+
+type Checked<T> = { ok: true; message: T } | { ok: false; reason: string };
+
+/** Runs the schema check without throwing: a failure carries the dead-letter reason. */
+function checkPayload<T>(
+  check: MessageCheck<T> | undefined,
+  payload: unknown,
+): Checked<T> | Promise<Checked<T>> {
+  if (check === undefined) return { ok: true, message: payload as T };
+  try {
+    const message = check(payload);
+    return message instanceof Promise ? message.then(passed, failed) : passed(message);
+  } catch (error) {
+    return failed(error);
+  }
+}
+
+function passed<T>(message: T): Checked<T> {
+  return { ok: true, message };
+}
+
+function failed(error: unknown): { ok: false; reason: string } {
+  return { ok: false, reason: `invalid message: ${error instanceof Error ? error.message : String(error)}` };
 }

@@ -1,10 +1,10 @@
 import { QueueClosedError } from '../../errors.js';
+import { encodeEnvelope } from '../../queuing/envelope.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { takeNow } from '../../queuing/settled.js';
 import type { Queue, SendOptions } from '../../queuing/types.js';
 import { ConsumerCore, SqliteIterator } from './consumer.js';
 import type { SqliteDelivery } from './delivery.js';
-import { encode } from './envelope.js';
 import { resolveOptions, type SqliteQueueOptions } from './options.js';
 import { Store } from './store.js';
 
@@ -35,7 +35,7 @@ export class SqliteQueue<T> implements Queue<T> {
     let body: string;
     try {
       if (options !== undefined) assertSendOptions(options);
-      body = encode(this.name, message);
+      body = encodeEnvelope(message, this.name);
     } catch (error) {
       return Promise.reject(error);
     }

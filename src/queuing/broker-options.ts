@@ -1,0 +1,69 @@
+import { InvalidOptionError } from '../errors.js';
+import { assertBackoff, assertMaxAttempts } from './backoff.js';
+import { compileMessageSchema, type MessageCheck, type MessageSchema } from './message-schema.js';
+import type { Backoff } from './types.js';
+
+/** The options every broker queue takes, next to its own connection options. */
+export interface BrokerQueueOptions<T = unknown> {
+  /** Deliveries before a nacked message is dead-lettered. Default 5. */
+  maxAttempts?: number;
+  /** Wait before redelivering a nacked message. Default `{ type: 'exponential', delay: 100, max: 30_000 }`. */
+  backoff?: Backoff;
+  /** Queue receiving dead messages with the reason, itself a queue of the same kind. Default `${name}.dead`. */
+  deadLetter?: string;
+  /** Milliseconds a delivery that is not settled stays away before it is redelivered. Default 30 s. */
+  visibilityTimeout?: number;
+  /** Checked on receive: a message that fails it is dead-lettered with the reason, never handed out. */
+  schema?: MessageSchema<T>;
+  /** Milliseconds `close()` lets handed-out deliveries settle before releasing them. Default 10 s. */
+  closeTimeout?: number;
+}
+
+export interface ResolvedBrokerOptions<T> {
+  readonly maxAttempts: number;
+  readonly backoff: Backoff;
+  readonly deadLetter: string;
+  readonly visibilityTimeout: number;
+  readonly closeTimeout: number;
+  /** The compiled `schema`, if one was given. */
+  readonly check: MessageCheck<T> | undefined;
+}
+
+/**
+ * Checks the queue name and the common options, filling in the defaults. `minVisibilityTimeout` is
+ * the shortest lease the broker can honour (ms).
+ */
+export function resolveBrokerOptions<T>(
+  name: string,
+  options: BrokerQueueOptions<T>,
+  minVisibilityTimeout = 1,
+): ResolvedBrokerOptions<T> {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidOptionError('name', name, 'a non-empty string');
+  }
+  const {
+    maxAttempts = 5,
+    backoff = { type: 'exponential', delay: 100, max: 30_000 },
+    deadLetter = `${name}.dead`,
+    visibilityTimeout = 30_000,
+    schema,
+    closeTimeout = 10_000,
+  } = options;
+  assertMaxAttempts(maxAttempts);
+  assertBackoff(backoff);
+  if (typeof deadLetter !== 'string' || deadLetter.length === 0 || deadLetter === name) {
+    throw new InvalidOptionError('deadLetter', deadLetter, `a queue name other than ${JSON.stringify(name)}`);
+  }
+  if (!Number.isInteger(visibilityTimeout) || visibilityTimeout < minVisibilityTimeout) {
+    throw new InvalidOptionError(
+      'visibilityTimeout',
+      visibilityTimeout,
+      `an integer ≥ ${minVisibilityTimeout} (milliseconds)`,
+    );
+  }
+  if (typeof closeTimeout !== 'number' || !Number.isFinite(closeTimeout) || closeTimeout < 0) {
+    throw new InvalidOptionError('closeTimeout', closeTimeout, 'a finite number of milliseconds ≥ 0');
+  }
+  const check = compileMessageSchema(schema);
+  return { maxAttempts, backoff, deadLetter, visibilityTimeout, closeTimeout, check };
+}

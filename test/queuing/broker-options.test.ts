@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { InvalidOptionError } from '../../src/errors.js';
+import { type BrokerQueueOptions, resolveBrokerOptions } from '../../src/queuing/broker-options.js';
+
+describe('resolveBrokerOptions', () => {
+  it('fills in the defaults, the dead-letter queue named after the queue', () => {
+    expect(resolveBrokerOptions('orders', {})).toEqual({
+      maxAttempts: 5,
+      backoff: { type: 'exponential', delay: 100, max: 30_000 },
+      deadLetter: 'orders.dead',
+      visibilityTimeout: 30_000,
+      closeTimeout: 10_000,
+      check: undefined,
+    });
+  });
+
+  it('keeps given values and compiles the schema', () => {
+    const resolved = resolveBrokerOptions('orders', {
+      maxAttempts: 2,
+      backoff: { type: 'fixed', delay: 5 },
+      deadLetter: 'graveyard',
+      visibilityTimeout: 1_000,
+      closeTimeout: 0,
+      schema: z.object({ n: z.number() }),
+    });
+    expect(resolved).toMatchObject({ maxAttempts: 2, deadLetter: 'graveyard', visibilityTimeout: 1_000 });
+    expect(resolved.check?.({ n: 1 })).toEqual({ n: 1 });
+  });
+
+  it.each<[string, string, BrokerQueueOptions, RegExp]>([
+    ['name', '', {}, /invalid name: "" \(expected a non-empty string\)/],
+    ['maxAttempts', 'q', { maxAttempts: 0 }, /invalid maxAttempts: 0/],
+    ['backoff', 'q', { backoff: { type: 'linear' } as never }, /invalid backoff/],
+    [
+      'deadLetter',
+      'q',
+      { deadLetter: 'q' },
+      /invalid deadLetter: "q" \(expected a queue name other than "q"\)/,
+    ],
+    ['deadLetter', 'q', { deadLetter: '' }, /invalid deadLetter: ""/],
+    ['visibilityTimeout', 'q', { visibilityTimeout: 0 }, /invalid visibilityTimeout: 0/],
+    ['visibilityTimeout', 'q', { visibilityTimeout: 1.5 }, /invalid visibilityTimeout: 1.5/],
+    ['closeTimeout', 'q', { closeTimeout: -1 }, /invalid closeTimeout: -1/],
+    ['closeTimeout', 'q', { closeTimeout: Number.POSITIVE_INFINITY }, /invalid closeTimeout: Infinity/],
+    ['schema', 'q', { schema: 42 as never }, /invalid schema: 42/],
+  ])('rejects a bad %s naming it and the value', (_, name, options, message) => {
+    expect(() => resolveBrokerOptions(name, options)).toThrow(InvalidOptionError);
+    expect(() => resolveBrokerOptions(name, options)).toThrow(message);
+  });
+
+  it("enforces the broker's shortest visibility timeout", () => {
+    expect(() => resolveBrokerOptions('q', { visibilityTimeout: 999 }, 1_000)).toThrow(
+      /invalid visibilityTimeout: 999 \(expected an integer ≥ 1000 \(milliseconds\)\)/,
+    );
+    expect(resolveBrokerOptions('q', { visibilityTimeout: 1_000 }, 1_000).visibilityTimeout).toBe(1_000);
+  });
+});
