@@ -10,6 +10,9 @@ export interface JobOwner {
 export const setStatus: unique symbol = Symbol('sluice.job.setStatus');
 export const settle: unique symbol = Symbol('sluice.job.settle');
 export const execution: unique symbol = Symbol('sluice.job.execution');
+/** Links of the runtime's list of jobs that are not final yet (see LiveJobs). */
+export const livePrevious: unique symbol = Symbol('sluice.job.livePrevious');
+export const liveNext: unique symbol = Symbol('sluice.job.liveNext');
 
 /** What the runtime needs of the execution in progress: a way to abort it. */
 export interface Abortable {
@@ -36,6 +39,8 @@ export class Job<R = unknown> {
   #waiters: ((status: FinalStatus) => void)[] | undefined;
   /** The execution in progress, set by the runtime while the task function runs. */
   [execution]: Abortable | undefined = undefined;
+  [livePrevious]: Job<any> | undefined = undefined;
+  [liveNext]: Job<any> | undefined = undefined;
 
   constructor(owner: JobOwner, id: string, task: string, status: JobStatus) {
     this.#owner = owner;

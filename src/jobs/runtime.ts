@@ -2,14 +2,16 @@ import { SerializationError, TimeoutError } from '../errors.js';
 import { compose } from '../middleware/compose.js';
 import type { Chain } from '../middleware/types.js';
 import { backoffDelay } from '../queuing/backoff.js';
+import { MemoryQueue } from '../queuing/memory-queue.js';
 import type { Draining } from '../queuing/pump.js';
 import { RESOLVED } from '../queuing/settled.js';
 import type { Backoff, Queue } from '../queuing/types.js';
 import { JobExecution, PushContext } from './context.js';
 import { JobCancelledError, UnknownTaskError } from './errors.js';
 import { JobIds } from './ids.js';
-import { execution, Job, type JobOwner, setStatus, settle } from './job.js';
+import { execution, isFinal, Job, type JobOwner, setStatus, settle } from './job.js';
 import { serializationProblem } from './json.js';
+import { LiveJobs } from './live-jobs.js';
 import { type QueueMiddleware, startWorkers } from './queue-middleware.js';
 import type { TaskDefinition } from './task.js';
 import type { FinalStatus, JobContext, JobEnvelope, JobMiddleware } from './types.js';
@@ -29,9 +31,12 @@ export interface RuntimeConfig {
  *   queue; the workers (a Pump) take envelopes, look the task up by name and execute them;
  * - without: `push` starts the execution at once (a delay or a retry waits on a timer).
  *
- * Jobs pushed here are tracked by id in `#live` until they are final, so the local worker updates
- * the very handle `push` returned. A retry is a new envelope (attempt + 1) sent with the backoff as
- * its delay: the worker is free while the job waits.
+ * Jobs pushed here are kept in `#live` until they are final, and the local worker updates the very
+ * handle `push` returned: the handle rides on its envelope under a symbol of this runtime (JSON
+ * ignores symbol keys, so a broker never sees it; another app sharing the queue does not know the
+ * symbol). A queue that hands workers a copy (a broker) loses it, so there jobs are also indexed by
+ * id. A retry is a new envelope (attempt + 1) sent with the backoff as its delay: the worker is free
+ * while the job waits.
  */
 export class JobRuntime implements JobOwner {
   readonly #tasks: ReadonlyMap<string, TaskDefinition>;
@@ -44,11 +49,19 @@ export class JobRuntime implements JobOwner {
   /** Worker side, ending in the task function. */
   readonly #execute: Chain<JobEnvelope, JobContext>;
   readonly #ids = new JobIds();
+  /** Under it, an envelope this runtime sends carries the job `push` returned. */
+  readonly #carried = Symbol('sluice.job');
   /** Jobs not final yet: pushed here, or pushed elsewhere and executing here. */
-  readonly #live = new Map<string, Job<any>>();
+  readonly #live = new LiveJobs();
+  /**
+   * The jobs pushed here, by id, when the queue may hand workers a copy of the envelope. Not kept
+   * for a MemoryQueue, which hands out the very object sent: this index cost ~25% of the jobs
+   * layer's time per job in bench/jobs.ts (hashing a fresh id string on set, get and delete).
+   */
+  readonly #byId: Map<string, Job<any>> | undefined;
   /** Task functions running now (a cancelled job's function may still run: it left `#live`). */
   #executing = 0;
-  /** Jobs cancelled while on the queue: the worker that takes one drops it. */
+  /** With `#byId`: jobs cancelled while on the queue, so the worker that takes a copy drops it. */
   readonly #tombstones = new Set<string>();
   /** Without a queue: delayed jobs and retries waiting to run. */
   readonly #timers = new Map<Job<any>, NodeJS.Timeout>();
@@ -67,6 +80,8 @@ export class JobRuntime implements JobOwner {
       this.#hasPushMiddlewares = false;
     } else {
       this.#queue = queueMiddleware.queue;
+      // Not for a subclass: it may override `send` and copy the envelope.
+      if (Object.getPrototypeOf(this.#queue) !== MemoryQueue.prototype) this.#byId = new Map();
       this.#enqueue = compose(config.before, this.#send);
       this.#hasPushMiddlewares = config.before.length > 0;
       // An object dispatcher is called as is; a function one would get an extra async wrapper per job.
@@ -80,9 +95,10 @@ export class JobRuntime implements JobOwner {
       return Promise.reject(new SerializationError(`cannot push a job of task "${task.name}": ${problem}`));
     }
     const jobId = id ?? this.#ids.next();
-    const envelope: JobEnvelope = { id: jobId, task: task.name, args, priority: task.priority, attempt: 1 };
     const job = new Job(this, jobId, task.name, delay > 0 ? 'scheduled' : 'pending');
-    this.#live.set(jobId, job);
+    const envelope = this.#envelope(jobId, task.name, args, task.priority, 1, job);
+    this.#live.add(job);
+    this.#byId?.set(jobId, job);
     if (this.#enqueue === undefined) {
       if (delay > 0) this.#later(job, task, envelope, delay);
       else void this.#run(job, task, envelope, true);
@@ -114,7 +130,7 @@ export class JobRuntime implements JobOwner {
     } else if (timer !== undefined) {
       clearTimeout(timer);
       this.#timers.delete(job);
-    } else if (this.#queue !== undefined) {
+    } else if (this.#byId !== undefined) {
       this.#tombstones.add(job.id);
     }
   }
@@ -128,7 +144,7 @@ export class JobRuntime implements JobOwner {
     const deadline = performance.now() + timeout;
     if (graceful) await this.#settled(() => this.#live.size === 0, timeout);
     const workersStopped = this.#draining?.stop();
-    for (const job of this.#live.values()) {
+    for (const job of this.#live.toArray()) {
       job[execution]?.abort(new JobCancelledError(job.id, job.task, 'the jobs app stopped'));
     }
     for (const timer of this.#timers.values()) clearTimeout(timer);
@@ -141,15 +157,21 @@ export class JobRuntime implements JobOwner {
     }
     await this.#queue?.close();
     await this.#settled(() => this.#executing === 0, deadline - performance.now());
-    for (const job of this.#live.values()) job[settle]('cancelled');
+    for (const job of this.#live.toArray()) job[settle]('cancelled');
     this.#live.clear();
+    this.#byId?.clear();
     this.#tombstones.clear();
     if (failure !== undefined) throw failure.error;
   }
 
   /** The end of the push-side chain: onto the queue, waiting there while it is full. */
-  readonly #send = (envelope: JobEnvelope, context: JobContext): Promise<void> => {
-    if (this.#hasPushMiddlewares) this.#enqueued.add(context.job);
+  readonly #send = (message: JobEnvelope, context: JobContext): Promise<void> => {
+    let envelope = message;
+    if (this.#hasPushMiddlewares) {
+      this.#enqueued.add(context.job);
+      // A middleware passed its own envelope on: a copy carries the job (the original may be frozen).
+      if (this.#jobOf(envelope) !== context.job) envelope = { ...envelope, [this.#carried]: context.job };
+    }
     const { delay = 0, key } = context as Partial<PushContext>;
     const { priority } = envelope;
     if (delay > 0 || key !== undefined) return this.#queue!.send(envelope, { priority, delay, key });
@@ -158,15 +180,19 @@ export class JobRuntime implements JobOwner {
 
   /** A worker's dispatch: find the job (or drop a cancelled one), then execute it. */
   readonly #work = (envelope: JobEnvelope): Promise<void> => {
-    let job = this.#live.get(envelope.id);
-    if (job === undefined && this.#tombstones.size > 0 && this.#tombstones.delete(envelope.id)) {
-      return RESOLVED;
+    let job = this.#jobOf(envelope) ?? this.#byId?.get(envelope.id);
+    if (
+      job !== undefined
+        ? isFinal(job.status)
+        : this.#tombstones.size > 0 && this.#tombstones.delete(envelope.id)
+    ) {
+      return RESOLVED; // cancelled while it waited on the queue
     }
     const task = this.#tasks.get(envelope.task);
     if (task === undefined) return Promise.reject(new UnknownTaskError(envelope.task, envelope.id));
     if (job !== undefined) return this.#run(job, task, envelope, true);
     job = new Job(this, envelope.id, envelope.task, 'pending'); // pushed by another process
-    this.#live.set(job.id, job);
+    this.#live.add(job);
     return this.#run(job, task, envelope, false);
   };
 
@@ -224,23 +250,41 @@ export class JobRuntime implements JobOwner {
   async #retry(job: Job<any>, task: TaskDefinition, envelope: JobEnvelope, local: boolean): Promise<void> {
     job[setStatus]('scheduled');
     const { id, priority, attempt } = envelope;
-    const next: JobEnvelope = {
+    // A job pushed elsewhere is not followed here: its retry does not carry this handle.
+    const next = this.#envelope(
       id,
-      task: envelope.task,
-      args: envelope.args,
+      envelope.task,
+      envelope.args,
       priority,
-      attempt: attempt + 1,
-    };
+      attempt + 1,
+      local ? job : undefined,
+    );
     // Never 0: a delayed send does not wait for room in a full queue, so a worker never blocks on it.
     const delay = Math.max(1, backoffDelay(this.#backoff, attempt));
     if (this.#queue === undefined) return this.#later(job, task, next, delay);
     // A worker in any process may take the retry: only the pushing process keeps following the job.
-    if (!local) this.#live.delete(job.id);
+    if (!local) this.#live.delete(job);
     try {
       await this.#queue.send(next, { priority, delay });
     } catch (error) {
       this.#finish(job, 'failed', undefined, error);
     }
+  }
+
+  /** `job`: the handle to carry, or `undefined` for a job this process does not follow. */
+  #envelope(
+    id: string,
+    task: string,
+    args: readonly unknown[],
+    priority: number,
+    attempt: number,
+    job: Job<any> | undefined,
+  ): JobEnvelope {
+    return { id, task, args, priority, attempt, [this.#carried]: job };
+  }
+
+  #jobOf(envelope: JobEnvelope): Job<any> | undefined {
+    return (envelope as JobEnvelope & Record<symbol, Job<any> | undefined>)[this.#carried];
   }
 
   #later(job: Job<any>, task: TaskDefinition, envelope: JobEnvelope, delay: number): void {
@@ -274,7 +318,8 @@ export class JobRuntime implements JobOwner {
 
   #finish(job: Job<any>, status: FinalStatus, value?: unknown, error?: unknown): boolean {
     if (!job[settle](status, value, error)) return false;
-    this.#live.delete(job.id);
+    this.#live.delete(job);
+    this.#byId?.delete(job.id);
     if (this.#onSettled !== undefined) this.#onSettled();
     return true;
   }

@@ -19,7 +19,9 @@ export interface TaskOptions {
 
 /**
  * What travels through the queue: plain JSON, so a worker in another process can run the job by
- * looking the task up by name. Job middlewares see (and may replace) it as their message.
+ * looking the task up by name. Job middlewares see (and may replace) it as their message. Within
+ * the process that pushed it, it also carries the job handle under a private symbol key, which
+ * JSON ignores.
  */
 export interface JobEnvelope {
   readonly id: string;

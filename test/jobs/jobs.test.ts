@@ -392,6 +392,20 @@ describe('Jobs: middlewares', () => {
     expect(log).toEqual(['outer:1', 'task', 'outer-done']);
   });
 
+  it('follows the job when a push-side middleware passes on an envelope of its own', async () => {
+    await using jobs = new Jobs();
+    const replace: ClassicMiddleware<JobEnvelope, JobContext> = async (envelope, next) => {
+      const { id, task, priority, attempt } = envelope;
+      await next(Object.freeze({ id, task, priority, attempt, args: ['replaced'] }));
+    };
+    jobs.use(replace, new QueueMiddleware());
+    const task = jobs.task('echo', async (word: string) => word);
+    await jobs.start();
+    const job = await task.push('original');
+    expect(await job.wait()).toBe('success');
+    expect(job.result()).toBe('replaced');
+  });
+
   it('cancels a job that a push-side middleware did not pass on', async () => {
     await using jobs = new Jobs();
     jobs.use(async function* drop() {}, new QueueMiddleware());

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { QueueClosedError } from '../../src/errors.js';
 import { type Job, type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
+import type { SendOptions } from '../../src/queuing/types.js';
 import { type Deferred, deferred, flush, stateOf } from '../queuing/gates.js';
 
 /** An app (not started) with a `hold` task that keeps its worker busy until `release()`. */
@@ -248,6 +249,81 @@ describe('QueueMiddleware: workers', () => {
     await flush();
     expect(dead.size).toBe(1);
     await jobs.stop();
+  });
+});
+
+/** Hands workers a JSON copy of each envelope, as a broker does: the job handle cannot ride on it. */
+class CopyingQueue<T> extends MemoryQueue<T> {
+  override send(message: T, options?: SendOptions): Promise<void> {
+    return super.send(JSON.parse(JSON.stringify(message)) as T, options);
+  }
+}
+
+describe('QueueMiddleware: a queue that hands workers a copy of the envelope', () => {
+  it('still updates the handle push returned, through retries', async () => {
+    const jobs = new Jobs({ backoff: () => 1 });
+    jobs.use(new QueueMiddleware({ queue: new CopyingQueue<JobEnvelope>({ order: 'priority' }) }));
+    const task = jobs.task(
+      'flaky',
+      async function (this: JobContext, n: number) {
+        if (this.attempt < 3) throw new Error('not yet');
+        return n * 2;
+      },
+      { retry: 2 },
+    );
+    await jobs.start();
+    const job = await task.push(21);
+    expect(await job.wait()).toBe('success');
+    expect(job.result()).toBe(42);
+    await jobs.stop();
+  });
+
+  it('drops a job cancelled while queued', async () => {
+    const app = busyApp(new CopyingQueue({ order: 'priority', maxsize: 10 }));
+    const task = app.record('t');
+    await app.start();
+    await app.hold.push('busy');
+    await flush();
+    const doomed = await task.push('doomed');
+    const last = await task.push('last');
+    await doomed.cancel();
+    await app.release();
+    expect(await last.wait()).toBe('success');
+    expect(app.ran).toEqual(['busy', 'last']);
+    expect(doomed.status).toBe('cancelled');
+    await app.jobs.stop();
+  });
+});
+
+describe('QueueMiddleware: two apps sharing one MemoryQueue', () => {
+  it('runs a job of the other app as one pushed elsewhere, leaving the pushing handle alone', async () => {
+    const queue = new MemoryQueue<JobEnvelope>({ order: 'priority' });
+    const gate = deferred();
+    const pusher = new Jobs();
+    pusher.use(new QueueMiddleware({ queue, workers: 1 }));
+    const hold = pusher.task('hold', () => gate.promise);
+    const greet = pusher.task('greet', async () => 'from pusher');
+    const worker = new Jobs();
+    worker.use(new QueueMiddleware({ queue }));
+    const ranAs = deferred<Job<unknown>>();
+    worker.task('greet', async function (this: JobContext) {
+      ranAs.resolve(this.job);
+      return 'from worker';
+    });
+    await pusher.start();
+    await hold.push(); // keeps the pusher's only worker busy
+    await flush();
+    await worker.start();
+    const handle = await greet.push();
+    const workerJob = await ranAs.promise;
+    expect(workerJob.id).toBe(handle.id);
+    expect(workerJob).not.toBe(handle);
+    expect(await workerJob.wait()).toBe('success');
+    expect(handle.status).toBe('pending'); // executed by the other app: this handle does not see it
+    gate.resolve();
+    await worker.stop();
+    await pusher.stop({ graceful: false });
+    expect(handle.status).toBe('cancelled');
   });
 });
 
