@@ -233,6 +233,25 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
     await (second.value as Delivery<Numbered>).ack();
   });
 
+  it('sends an ack at once even while an earlier delivery is still held (acks are coalesced)', async () => {
+    const name = queueName('acks');
+    const queue = openQueue<Numbered>(name, { prefetch: 2 });
+    await Promise.all([1, 2, 3].map((n) => queue.send({ n })));
+    const iterator = queue[Symbol.asyncIterator]();
+    const first = (await iterator.next()).value as Delivery<Numbered>;
+    const second = (await iterator.next()).value as Delivery<Numbered>;
+    await second.ack();
+    // The third message only comes once the broker got the second's ack: `first` fills the other slot.
+    const third = (await iterator.next()).value as Delivery<Numbered>;
+    expect([first.message.n, second.message.n, third.message.n]).toEqual([1, 2, 3]);
+    await Promise.all([third.ack(), first.ack()]);
+    await queue.close(); // flushes the acks made in this turn before closing the channel
+    await withConnection(async (connection) => {
+      const channel = await connection.createChannel();
+      expect((await channel.checkQueue(name)).messageCount).toBe(0);
+    });
+  });
+
   it('drains through a pump whose concurrency exceeds nothing prefetched', async () => {
     const name = queueName('pump');
     const queue = openQueue<Numbered>(name, { prefetch: 8 });

@@ -5,9 +5,10 @@ import type { MessageCheck } from '../../queuing/message-schema.js';
 import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, NackOptions } from '../../queuing/types.js';
 import { receiveEnvelope } from './attempt.js';
-import { type Core, type Held, KEY_HEADER, type Received, type Subscription } from './core.js';
+import { type Core, type Held, KEY_HEADER, type Received } from './core.js';
 import { AmqpDelivery, type Settler } from './delivery.js';
 import type { Session } from './link.js';
+import { Subscription } from './subscription.js';
 import { declareQueue } from './topology.js';
 
 interface Waiter<T> {
@@ -140,8 +141,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
   async #subscribe(session: Session): Promise<void> {
     let subscription: Subscription;
     try {
-      const channel = await session.connection.createChannel();
-      subscription = { channel, open: true };
+      subscription = new Subscription(await session.connection.createChannel());
     } catch {
       return; // the connection is closing: the link subscribes us again once it reconnects
     }
@@ -158,7 +158,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
       );
       this.#consumerTag = consumerTag;
     } catch {
-      channel.close().catch(() => {}); // its 'close' resubscribes
+      subscription.close().catch(() => {}); // its 'close' resubscribes
     }
   }
 
@@ -181,9 +181,10 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
 
   #receive(subscription: Subscription, raw: ConsumeMessage | null): void {
     if (raw === null) {
-      subscription.channel.close().catch(() => {}); // cancelled by the broker: its 'close' resubscribes
+      subscription.close().catch(() => {}); // cancelled by the broker: its 'close' resubscribes
       return;
     }
+    subscription.received(raw);
     const key = raw.properties.headers?.[KEY_HEADER] as string | undefined;
     const envelope = receiveEnvelope(raw.content);
     if (typeof envelope === 'string') {
@@ -277,7 +278,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
   #finish(): Promise<void> {
     if (this.#closed === undefined) {
       const subscription = this.#subscription;
-      this.#closed = subscription?.open ? subscription.channel.close().catch(() => {}) : RESOLVED;
+      this.#closed = subscription?.open ? subscription.close().catch(() => {}) : RESOLVED;
       void this.#closed.then(this.#drained);
     }
     return this.#closed;

@@ -1,4 +1,4 @@
-import type { Channel, ConsumeMessage, MessagePropertyHeaders, Options } from 'amqplib';
+import type { Channel, ConsumeMessage, MessagePropertyHeaders } from 'amqplib';
 import { QueueClosedError, SluiceError } from '../../errors.js';
 import { backoffDelay } from '../../queuing/backoff.js';
 import { type Envelope, encodeEnvelope } from '../../queuing/envelope.js';
@@ -8,7 +8,8 @@ import { RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, NackOptions, SendOptions } from '../../queuing/types.js';
 import { encodeRetry } from './attempt.js';
 import { KeyMarkers } from './dedup.js';
-import type { Link, Session } from './link.js';
+import type { Link, MessageProperties, Session } from './link.js';
+import type { Subscription } from './subscription.js';
 import { DEFAULT_AMQP_PRIORITY, declareQueue, toAmqpPriority } from './topology.js';
 
 /** AMQP header of a keyed message: its dedup key, released when the message leaves the queue. */
@@ -17,17 +18,7 @@ export const KEY_HEADER = 'x-sluice-key';
 export const REASON_HEADER = 'x-sluice-reason';
 
 const CONTENT_TYPE = 'application/json';
-const PLAIN: Options.Publish = {
-  persistent: true,
-  contentType: CONTENT_TYPE,
-  priority: DEFAULT_AMQP_PRIORITY,
-};
-
-/** A consumer channel; `open` turns false when it closes, and the broker requeues what it held. */
-export interface Subscription {
-  readonly channel: Channel;
-  open: boolean;
-}
+const PLAIN: MessageProperties = { contentType: CONTENT_TYPE, priority: DEFAULT_AMQP_PRIORITY };
 
 /** A message held by a consumer, as the settling operations need it. */
 export interface Held {
@@ -89,8 +80,7 @@ export class Core {
 
   async #sendWith(body: Buffer, { priority, delay = 0, key }: SendOptions): Promise<void> {
     const session = await this.link.ready('send');
-    const properties: Options.Publish = {
-      persistent: true,
+    const properties: MessageProperties = {
       contentType: CONTENT_TYPE,
       priority: priority === undefined ? DEFAULT_AMQP_PRIORITY : toAmqpPriority(priority),
     };
@@ -109,7 +99,7 @@ export class Core {
   ack(held: Held): Promise<void> {
     const { key } = held;
     if (key === undefined) {
-      settle(held.subscription, held.raw);
+      held.subscription.ack(held.raw);
       return RESOLVED;
     }
     return this.#settle(held, (session) => this.keys.release(session, key));
@@ -177,7 +167,7 @@ export class Core {
   async #publishIn(
     session: Session,
     body: Buffer,
-    properties: Options.Publish,
+    properties: MessageProperties,
     delay: number,
   ): Promise<void> {
     if (delay <= 0) return this.link.publish(session, this.config.name, body, properties, this.#declareMain);
@@ -198,11 +188,10 @@ export class Core {
     try {
       await this.#guard('settle a delivery', async () => work(await this.link.ready('settle a delivery')));
     } catch (error) {
-      if (!subscription.open) return;
-      subscription.channel.nack(raw, false, true);
+      subscription.requeue(raw);
       throw error;
     }
-    settle(subscription, raw);
+    subscription.ack(raw);
   }
 
   /** Runs a broker operation; its failures become BrokerUnavailableError unless already explained. */
@@ -215,13 +204,9 @@ export class Core {
   }
 }
 
-function settle(subscription: Subscription, raw: ConsumeMessage): void {
-  if (subscription.open) subscription.channel.ack(raw);
-}
-
-function copyProperties(raw: ConsumeMessage): Options.Publish {
+function copyProperties(raw: ConsumeMessage): MessageProperties {
   const { contentType, priority, headers } = raw.properties;
-  return { persistent: true, contentType, priority, headers };
+  return { contentType, priority, headers };
 }
 
 function reasonOf(error: unknown, fallback: string): string {

@@ -4,7 +4,8 @@ import type { Envelope } from '../../queuing/envelope.js';
 import { assertNackOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, NackOptions } from '../../queuing/types.js';
-import { REASON_HEADER, type Received, type Subscription } from './core.js';
+import { REASON_HEADER, type Received } from './core.js';
+import type { Subscription } from './subscription.js';
 
 /** Where a delivery reports its settlement: the consumer that handed it out. */
 export interface Settler {

@@ -2,6 +2,9 @@ import { type ChannelModel, type ConfirmChannel, connect, type Options } from 'a
 import { BrokerUnavailableError, QueueClosedError, SluiceError } from '../../errors.js';
 import { AmqpTopologyError, DelayDeclarations, declareQueue } from './topology.js';
 
+/** What a publish carries besides its body; every publish is persistent and mandatory. */
+export type MessageProperties = Pick<Options.Publish, 'contentType' | 'priority' | 'headers'>;
+
 /** One live connection with its publishing channel (in confirm mode) and what was declared on it. */
 export interface Session {
   readonly connection: ChannelModel;
@@ -36,6 +39,7 @@ export class Link {
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #published = 0;
+  readonly #options: Options.Publish = { persistent: true, mandatory: true };
 
   constructor(queue: string, target: { url: string } | { connection: ChannelModel }) {
     this.#queue = queue;
@@ -69,41 +73,78 @@ export class Link {
   }
 
   /**
-   * Publishes and resolves once the broker confirmed it stored the message. Publishes are mandatory:
-   * when the target queue is gone (deleted by someone, or an expired delay queue) the broker returns
-   * the message instead of dropping it, and it is published again after `redeclare`.
+   * Publishes a persistent message and resolves once the broker confirmed it stored it. Publishes
+   * are mandatory: when the target queue is gone (deleted by someone, or an expired delay queue) the
+   * broker returns the message instead of dropping it, and it is published again after `redeclare`.
    */
   publish(
     session: Session,
     queue: string,
     body: Buffer,
-    options: Options.Publish,
+    properties: MessageProperties,
     redeclare: (channel: ConfirmChannel) => Promise<unknown>,
   ): Promise<void> {
+    // The hot path of every send: one promise and one confirm callback per message, nothing else.
     return new Promise((resolve, reject) => {
-      const fail = (error: unknown) =>
-        reject(error instanceof SluiceError ? error : this.unavailable('publish', error));
-      const send = (retry: boolean) => {
-        const id = String(++this.#published);
-        const confirmed = (error: unknown) => {
-          if (error) fail(error);
-          else if (!session.returned.delete(id)) resolve();
-          else if (!retry) fail(new Error(`queue ${queue} still does not exist after declaring it`));
-          else redeclare(session.publisher).then(() => send(false), fail);
-        };
-        try {
-          session.publisher.sendToQueue(
-            queue,
-            body,
-            { ...options, mandatory: true, messageId: id },
-            confirmed,
-          );
-        } catch (error) {
-          fail(error); // the channel or connection is already closed
-        }
-      };
-      send(true);
+      const id = this.#publishOnce(session, queue, body, properties, (error: unknown) => {
+        if (error) reject(this.#explain(error));
+        else if (!session.returned.delete(id)) resolve();
+        else this.#republish(session, queue, body, properties, redeclare).then(resolve, reject);
+      });
     });
+  }
+
+  /** The broker returned a publish as unroutable: declares the queue again, then publishes once more. */
+  async #republish(
+    session: Session,
+    queue: string,
+    body: Buffer,
+    properties: MessageProperties,
+    redeclare: (channel: ConfirmChannel) => Promise<unknown>,
+  ): Promise<void> {
+    try {
+      await redeclare(session.publisher);
+      await new Promise<void>((resolve, reject) => {
+        const id = this.#publishOnce(session, queue, body, properties, (error: unknown) => {
+          if (error) reject(error);
+          else if (!session.returned.delete(id)) resolve();
+          else reject(new Error(`queue ${queue} still does not exist after declaring it`));
+        });
+      });
+    } catch (error) {
+      throw this.#explain(error);
+    }
+  }
+
+  /**
+   * Sends one mandatory, persistent publish on the session's confirm channel; `confirmed` gets the
+   * broker's answer, or the error when the channel is already closed. Returns the publish's
+   * `messageId`, which a 'return' of it carries.
+   */
+  #publishOnce(
+    session: Session,
+    queue: string,
+    body: Buffer,
+    properties: MessageProperties,
+    confirmed: (error: unknown) => void,
+  ): string {
+    const id = String(++this.#published);
+    // amqplib copies the options into the frame before sendToQueue returns: one object serves all.
+    const options = this.#options;
+    options.contentType = properties.contentType;
+    options.priority = properties.priority;
+    options.headers = properties.headers;
+    options.messageId = id;
+    try {
+      session.publisher.sendToQueue(queue, body, options, confirmed);
+    } catch (error) {
+      confirmed(error);
+    }
+    return id;
+  }
+
+  #explain(error: unknown): SluiceError {
+    return error instanceof SluiceError ? error : this.unavailable('publish', error);
   }
 
   /** Closes the connection if this link opened it, after the broker confirmed what was published. */
