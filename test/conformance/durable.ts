@@ -19,11 +19,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BrokerUnavailableError, QueueClosedError } from '../../src/errors.js';
+import { QueueClosedError } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump.js';
 import type { Backoff, Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
+import { deferred, sleep, within } from '../support/async.js';
 import type { Service } from '../support/broker.js';
+import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
 
 export interface DurableHarness {
   /** 'redis' — used in test names. */
@@ -342,52 +344,8 @@ export function durableQueueSuite(harness: DurableHarness): void {
   });
 }
 
-/** Takes `count` deliveries from a new iterator on `queue`, failing after `timeoutMs`. */
-async function receive<T>(queue: Queue<T>, count: number, timeoutMs = 10_000): Promise<Delivery<T>[]> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const deadline = Date.now() + timeoutMs;
-  const deliveries: Delivery<T>[] = [];
-  try {
-    while (deliveries.length < count) {
-      const next = await within(
-        iterator.next(),
-        deadline - Date.now(),
-        () => `waiting for delivery ${deliveries.length + 1} of ${count}`,
-      );
-      if (next.done) throw new Error(`iteration ended after ${deliveries.length} of ${count} deliveries`);
-      deliveries.push(next.value);
-    }
-  } finally {
-    await iterator.return?.();
-  }
-  return deliveries;
-}
-
-/** Fails if `queue` hands out anything within `ms`. */
-async function expectNothing<T>(queue: Queue<T>, ms: number): Promise<void> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const result = await Promise.race([iterator.next(), sleep(ms).then(() => undefined)]);
-  await iterator.return?.();
-  if (result !== undefined && !result.done) {
-    const { message, attempt } = result.value;
-    throw new Error(`unexpected delivery ${JSON.stringify(message)} (attempt ${attempt})`);
-  }
-}
-
 function byNumber<T extends Numbered>(deliveries: Delivery<T>[]): Delivery<T>[] {
   return [...deliveries].sort((a, b) => a.message.n - b.message.n);
-}
-
-async function sendRetrying<T>(queue: Queue<T>, message: T, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      return await queue.send(message);
-    } catch (error) {
-      if (!(error instanceof BrokerUnavailableError) || Date.now() > deadline) throw error;
-      await sleep(50);
-    }
-  }
 }
 
 interface ChildConsumer {
@@ -424,26 +382,4 @@ function spawnConsumer(module: string, name: string, options: DurableQueueOption
       await exited;
     },
   };
-}
-
-function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what()}`)), Math.max(0, ms));
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function deferred(): { promise: Promise<void>; resolve(): void; reject(error: unknown): void } {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
 }

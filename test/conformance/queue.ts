@@ -26,6 +26,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeliverySettledError, InvalidOptionError, QueueClosedError } from '../../src/errors.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
+import { within } from '../support/async.js';
 
 export interface QueueHarness {
   name: string;
@@ -328,15 +329,6 @@ async function take<T>(iterator: AsyncIterator<Delivery<T>>): Promise<Delivery<T
   const result = await within(iterator.next(), ARRIVAL_MS);
   if (result.done) throw new Error('the queue ended its iteration while a message was expected');
   return result.value;
-}
-
-/** Fails the test with a clear message instead of hanging until the test timeout. */
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`nothing arrived within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
 
 /** True when the promise settles (either way) within `ms`. */

@@ -10,7 +10,7 @@ import {
 import { JobCancelledError, TaskAlreadyRegisteredError } from '../../src/jobs/errors.js';
 import { type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
 import type { ClassicMiddleware } from '../../src/middleware/types.js';
-import { deferred, flush } from '../queuing/gates.js';
+import { deferred, flush } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();

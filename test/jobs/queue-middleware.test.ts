@@ -3,7 +3,7 @@ import { QueueClosedError } from '../../src/errors.js';
 import { type Job, type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import type { SendOptions } from '../../src/queuing/types.js';
-import { type Deferred, deferred, flush, stateOf } from '../queuing/gates.js';
+import { type Deferred, deferred, flush, stateOf } from '../support/async.js';
 
 /** An app (not started) with a `hold` task that keeps its worker busy until `release()`. */
 function busyApp(queue: MemoryQueue<JobEnvelope>, workers = 1) {

@@ -4,7 +4,7 @@ import { captureErrors } from '../../src/middleware/capture-errors.js';
 import type { Context } from '../../src/middleware/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { CommandBus } from '../../src/routing/handler-bus.js';
-import { deferred, stateOf } from '../queuing/gates.js';
+import { deferred, stateOf } from '../support/async.js';
 
 const Risky = defineCommand<boolean, string>('risky');
 const failure = new Error('handler failed');

@@ -3,7 +3,7 @@ import { InvalidOptionError } from '../../src/errors.js';
 import { type RetryOptions, retry } from '../../src/middleware/retry.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { CommandBus } from '../../src/routing/handler-bus.js';
-import { stateOf } from '../queuing/gates.js';
+import { stateOf } from '../support/async.js';
 
 const Flaky = defineCommand<void, string>('flaky');
 

@@ -4,7 +4,7 @@ import { retry } from '../../src/middleware/retry.js';
 import { timeout } from '../../src/middleware/timeout.js';
 import { defineQuery } from '../../src/routing/define.js';
 import { QueryBus } from '../../src/routing/handler-bus.js';
-import { deferred, stateOf } from '../queuing/gates.js';
+import { deferred, stateOf } from '../support/async.js';
 
 const Slow = defineQuery<number, string>('reports.slow');
 

@@ -5,7 +5,7 @@ import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import type { PumpContext } from '../../src/queuing/pump.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { CommandBus } from '../../src/routing/handler-bus.js';
-import { flush } from './gates.js';
+import { flush } from '../support/async.js';
 
 /** Finishes a macrotask later, so the messages are still being dispatched when the block ends. */
 function slowly(done: string[]) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { QueueClosedError } from '../../src/errors.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import type { Delivery } from '../../src/queuing/types.js';
-import { flush, stateOf } from './gates.js';
+import { flush, stateOf } from '../support/async.js';
 
 /** Takes `count` deliveries that must already be available, acking each; returns their messages. */
 async function takeAcked<T>(queue: MemoryQueue<T>, count: number): Promise<T[]> {

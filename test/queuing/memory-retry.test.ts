@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import type { Delivery } from '../../src/queuing/types.js';
-import { stateOf } from './gates.js';
+import { stateOf } from '../support/async.js';
 
 // Only timers are faked: stateOf() relies on a real setImmediate to let promise callbacks run.
 beforeEach(() => {

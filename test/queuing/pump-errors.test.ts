@@ -3,7 +3,7 @@ import type { Context, Next } from '../../src/middleware/types.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import { Pump, type PumpContext } from '../../src/queuing/pump.js';
 import type { Consumer, Delivery } from '../../src/queuing/types.js';
-import { flush } from './gates.js';
+import { flush } from '../support/async.js';
 import { RecordingConsumer } from './recording.js';
 
 async function queueOf(...messages: string[]): Promise<MemoryQueue<string>> {

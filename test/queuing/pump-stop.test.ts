@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Context } from '../../src/middleware/types.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import { Pump } from '../../src/queuing/pump.js';
-import { deferred, flush, stateOf } from './gates.js';
+import { deferred, flush, stateOf } from '../support/async.js';
 import { RecordingConsumer } from './recording.js';
 
 afterEach(() => {

@@ -5,7 +5,7 @@ import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import { Pump, type PumpContext } from '../../src/queuing/pump.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { CommandBus } from '../../src/routing/handler-bus.js';
-import { type Deferred, deferred, flush, stateOf } from './gates.js';
+import { type Deferred, deferred, flush, stateOf } from '../support/async.js';
 import { RecordingConsumer } from './recording.js';
 
 /** A dispatcher that holds every message at its own gate and counts how many are running at once. */

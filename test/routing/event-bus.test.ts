@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { defineEvent } from '../../src/routing/define.js';
 import { EventBus } from '../../src/routing/event-bus.js';
-import { deferred, flush, stateOf } from '../queuing/gates.js';
+import { deferred, flush, stateOf } from '../support/async.js';
 
 const UserCreated = defineEvent<{ id: string }>('users.created');
 

@@ -8,6 +8,7 @@ import { defineCommand } from '../../src/routing/define.js';
 import { type AmqpDelivery, AmqpQueue, AmqpTopologyError } from '../../src/transports/amqp/index.js';
 import { toAmqpPriority } from '../../src/transports/amqp/topology.js';
 import { brokerAvailable } from '../support/broker.js';
+import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
 import { AMQP_URL, leaseRabbit, open, purge, restartRabbit, withConnection } from './amqp-harness.js';
 
 const up = await brokerAvailable('rabbitmq');
@@ -334,39 +335,3 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
     expect(count).toBeGreaterThanOrEqual(stored + 2);
   }, 90_000);
 });
-
-async function receive<T>(queue: Queue<T>, count: number): Promise<Delivery<T>[]> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const deliveries: Delivery<T>[] = [];
-  try {
-    while (deliveries.length < count) {
-      const next = await iterator.next();
-      if (next.done) throw new Error(`iteration ended after ${deliveries.length} of ${count}`);
-      deliveries.push(next.value);
-    }
-  } finally {
-    await iterator.return?.();
-  }
-  return deliveries;
-}
-
-async function expectNothing<T>(queue: Queue<T>, ms: number): Promise<void> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const quiet = new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms));
-  const result = await Promise.race([iterator.next(), quiet]);
-  await iterator.return?.();
-  if (result !== undefined && !result.done)
-    throw new Error(`unexpected ${JSON.stringify(result.value.message)}`);
-}
-
-async function sendRetrying<T>(queue: Queue<T>, message: T): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await queue.send(message);
-    } catch (error) {
-      if (!(error instanceof BrokerUnavailableError) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}

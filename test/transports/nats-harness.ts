@@ -11,6 +11,7 @@ import { streamName, subjectPrefix } from '../../src/transports/nats/names.js';
 import { Topology } from '../../src/transports/nats/topology.js';
 import type { DurableHarness } from '../conformance/durable.js';
 import { services, waitForPort } from '../support/broker.js';
+import { isAlive } from '../support/process.js';
 
 export const NATS_URL = 'nats://127.0.0.1:4222';
 
@@ -67,15 +68,6 @@ export async function startNats(timeoutMs = 30_000): Promise<void> {
 export async function restartNats(): Promise<void> {
   await stopNats();
   await startNats();
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 const LOCK = '/tmp/sluice-nats-tests.lock';

@@ -7,7 +7,9 @@ import { defineCommand } from '../../src/routing/define.js';
 import { STARVATION_LIMIT } from '../../src/transports/nats/fetcher.js';
 import { NatsQueue } from '../../src/transports/nats/index.js';
 import { streamName } from '../../src/transports/nats/names.js';
+import { sleep } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
+import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
 import { lockNatsServer, NATS_URL, open, purge, startNats, stopNats, withLink } from './nats-harness.js';
 
 const up = await brokerAvailable('nats');
@@ -62,7 +64,7 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     const name = queueName('odd name.with*chars>');
     const queue = track(open<{ n: number }>(name));
     await queue.send({ n: 1 });
-    const [delivery] = await take(queue, 1);
+    const [delivery] = await receive(queue, 1);
     expect(delivery!.message).toEqual({ n: 1 });
     await delivery!.ack();
   });
@@ -75,7 +77,7 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     await queue.send({ n: 3 }, { key: 'later', delay: 50 });
     await queue.send({ n: 4 }, { key: 'later', delay: 50 });
     await queue.send({ n: 5 });
-    const deliveries = await take(queue, 3);
+    const deliveries = await receive(queue, 3);
     expect(deliveries.map((d) => d.message.n)).toEqual([1, 5, 3]);
     await Promise.all(deliveries.map((d) => d.ack()));
     await expectNothing(queue, 300);
@@ -86,7 +88,7 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     const queue = track(open<{ n: number }>(name));
     await queue.send({ n: -1 }, { priority: 0 });
     for (let n = 0; n < STARVATION_LIMIT + 10; n++) await queue.send({ n }, { priority: 1 });
-    const deliveries = await take(queue, STARVATION_LIMIT + 11);
+    const deliveries = await receive(queue, STARVATION_LIMIT + 11);
     const order = deliveries.map((d) => d.message.n);
     expect(order.indexOf(-1)).toBe(STARVATION_LIMIT);
     expect(order.filter((n) => n >= 0)).toEqual([...Array(STARVATION_LIMIT + 10).keys()]);
@@ -110,10 +112,10 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     const name = queueName('reason');
     const queue = track(open<{ n: number }>(name, { maxAttempts: 1 }));
     await queue.send({ n: 1 });
-    const [delivery] = await take(queue, 1);
+    const [delivery] = await receive(queue, 1);
     await delivery!.nack({ error: new Error('card declined') });
     const dead = track(open<{ n: number }>(`${name}.dead`));
-    const [corpse] = await take(dead, 1);
+    const [corpse] = await receive(dead, 1);
     expect(corpse!.message).toEqual({ n: 1 });
     expect((corpse as unknown as { headers: Record<string, string> }).headers).toMatchObject({
       'sluice-dead-reason': 'card declined',
@@ -130,18 +132,18 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     await producer.send({ type: 'other', payload: {} });
     await producer.send(Pong({ id: 2 }));
     const byDefinitions = track(open<unknown>(name, { schema: [Ping, Pong] }));
-    const received = await take(byDefinitions, 2);
+    const received = await receive(byDefinitions, 2);
     expect(received.map((d) => d.message)).toEqual([Ping({ id: 1 }), Pong({ id: 2 })]);
     await Promise.all(received.map((d) => d.ack()));
 
     await producer.send({ id: 'not a number' });
     await producer.send({ id: 3 });
     const byStandard = track(open<{ id: number }>(name, { schema: z.object({ id: z.number() }) }));
-    const [valid] = await take(byStandard, 1);
+    const [valid] = await receive(byStandard, 1);
     expect(valid!.message).toEqual({ id: 3 });
     await valid!.ack();
     const dead = track(open<unknown>(`${name}.dead`));
-    expect((await take(dead, 2)).map((d) => d.message)).toEqual([
+    expect((await receive(dead, 2)).map((d) => d.message)).toEqual([
       { type: 'other', payload: {} },
       { id: 'not a number' },
     ]);
@@ -151,7 +153,7 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     const name = queueName('heartbeat');
     const worker = track(open<{ n: number }>(name, { visibilityTimeout: 1_000 }));
     await worker.send({ n: 1 });
-    const [delivery] = await take(worker, 1);
+    const [delivery] = await receive(worker, 1);
     const other = track(open<{ n: number }>(name, { visibilityTimeout: 1_000 }));
     await expectNothing(other, 2_500); // 2.5 × the visibility timeout, unsettled all along
     await delivery!.ack();
@@ -164,7 +166,7 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     await many.send({ n: 1 });
     const connection = await connect({ servers: NATS_URL });
     const borrowed = new NatsQueue<{ n: number }>(name, { connection });
-    const [delivery] = await take(borrowed, 1);
+    const [delivery] = await receive(borrowed, 1);
     expect(delivery!.message).toEqual({ n: 1 });
     await delivery!.ack();
     await borrowed.close();
@@ -214,50 +216,3 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     }, 60_000);
   });
 });
-
-async function take<T>(queue: Queue<T>, count: number): Promise<Delivery<T>[]> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const deliveries: Delivery<T>[] = [];
-  try {
-    while (deliveries.length < count) {
-      const next = await within(iterator.next(), 10_000);
-      if (next.done) throw new Error('iteration ended');
-      deliveries.push(next.value);
-    }
-  } finally {
-    await iterator.return?.();
-  }
-  return deliveries;
-}
-
-async function expectNothing<T>(queue: Queue<T>, ms: number): Promise<void> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const result = await Promise.race([iterator.next(), sleep(ms).then(() => undefined)]);
-  await iterator.return?.();
-  if (result !== undefined && !result.done)
-    throw new Error(`unexpected ${JSON.stringify(result.value.message)}`);
-}
-
-async function sendRetrying<T>(queue: Queue<T>, message: T): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      return await queue.send(message);
-    } catch (error) {
-      if (!(error instanceof BrokerUnavailableError) || Date.now() > deadline) throw error;
-      await sleep(100);
-    }
-  }
-}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

@@ -13,6 +13,7 @@ import { PostgresQueue, type PostgresQueueOptions } from '../../src/transports/p
 import { ensureMigrated } from '../../src/transports/postgres/migrate.js';
 import type { DurableHarness, DurableQueueOptions } from '../conformance/durable.js';
 import { services, waitForPort } from '../support/broker.js';
+import { isAlive } from '../support/process.js';
 
 export const url = process.env.SLUICE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -65,18 +66,9 @@ export async function lockPostgres(): Promise<() => Promise<void>> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = Number(await readFile(join(lockDir, 'pid'), 'utf8').catch(() => ''));
-    if (owner > 0 && !alive(owner)) await rm(lockDir, { recursive: true, force: true });
+    if (owner > 0 && !isAlive(owner)) await rm(lockDir, { recursive: true, force: true });
     if (Date.now() > deadline) throw new Error(`${lockDir} still held by process ${owner} after 120 s`);
     await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 

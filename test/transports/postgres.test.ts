@@ -5,7 +5,9 @@ import type { Delivery, Queue } from '../../src/queuing/types.js';
 import type { PostgresDelivery } from '../../src/transports/postgres/delivery.js';
 import { PostgresQueue } from '../../src/transports/postgres/index.js';
 import { statements } from '../../src/transports/postgres/sql.js';
+import { sleep, within } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
+import { receive } from '../support/deliveries.js';
 import { adminPool, lockPostgres, open, purge, url } from './postgres-harness.js';
 
 const up = await brokerAvailable('postgres');
@@ -334,37 +336,10 @@ async function countRows(queue: string): Promise<number> {
   return rows[0].n;
 }
 
-async function receive<T>(queue: Queue<T>, count: number): Promise<Delivery<T>[]> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const deliveries: Delivery<T>[] = [];
-  try {
-    while (deliveries.length < count) {
-      const next = await within(iterator.next(), 10_000);
-      if (next.done) throw new Error('iteration ended');
-      deliveries.push(next.value);
-    }
-  } finally {
-    await iterator.return?.();
-  }
-  return deliveries;
-}
-
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
   const deadline = Date.now() + 10_000;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(20);
   }
-}
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -3,11 +3,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BrokerUnavailableError, InvalidOptionError, SerializationError } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump.js';
-import type { Delivery } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { type RedisDelivery, RedisQueue, type RedisQueueOptions } from '../../src/transports/redis/index.js';
 import { ownKeys } from '../../src/transports/redis/keys.js';
 import { brokerAvailable } from '../support/broker.js';
+import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
 import { lockRedis, purge, REDIS_URL, restartRedis, withRedis } from './redis-harness.js';
 
 const up = await brokerAvailable('redis');
@@ -119,11 +119,11 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     await queue.send('duplicate', { key: 'order-1' });
     await queue.send('delayed duplicate', { key: 'order-1', delay: 10 });
     await queue.send('other', { key: 'order-2', priority: 3 });
-    const deliveries = await take(queue, 2);
+    const deliveries = await receive(queue, 2);
     expect(deliveries.map((d) => d.message)).toEqual(['other', 'first']);
     await Promise.all(deliveries.map((d) => d.ack()));
     await queue.send('again', { key: 'order-1' }); // acked: the key is free again
-    const [again] = await take(queue, 1);
+    const [again] = await receive(queue, 1);
     expect(again!.message).toBe('again');
     await again!.ack();
   });
@@ -132,10 +132,10 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     const name = queueName('reason');
     const queue = open<string>(name, { maxAttempts: 1 });
     await queue.send('poison');
-    const [delivery] = await take(queue, 1);
+    const [delivery] = await receive(queue, 1);
     await delivery!.nack({ error: new Error('cannot parse invoice') });
     const dead = open<string>(`${name}.dead`);
-    const [corpse] = (await take(dead, 1)) as RedisDelivery<string>[];
+    const [corpse] = (await receive(dead, 1)) as RedisDelivery<string>[];
     expect(corpse!.message).toBe('poison');
     expect(corpse!.reason).toBe('failed 1 of 1 attempts: cannot parse invoice');
     await corpse!.ack();
@@ -150,16 +150,16 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     await producer.send({ type: 'orders.refund', payload: {} });
     await producer.send(Cancel({ id: 'a' }));
     const byType = open<unknown>(name, { schema: [Place, Cancel] });
-    const valid = await take(byType, 2);
+    const valid = await receive(byType, 2);
     expect(valid.map((d) => (d.message as { type: string }).type)).toEqual(['orders.place', 'orders.cancel']);
     await Promise.all(valid.map((d) => d.ack()));
-    const [corpse] = (await take(open<unknown>(`${name}.dead`), 1)) as RedisDelivery<unknown>[];
+    const [corpse] = (await receive(open<unknown>(`${name}.dead`), 1)) as RedisDelivery<unknown>[];
     expect(corpse!.reason).toBe('invalid message: no schema for message type "orders.refund"');
 
     const numbers = queueName('standard');
     await open<unknown>(numbers).send('not a number');
     await open<unknown>(numbers).send(7);
-    const [seven] = await take(open<unknown>(numbers, { schema: z.number() }), 1);
+    const [seven] = await receive(open<unknown>(numbers, { schema: z.number() }), 1);
     expect(seven!.message).toBe(7);
     await seven!.ack();
   });
@@ -168,7 +168,7 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     const name = queueName('heartbeat');
     const queue = open<string>(name, { visibilityTimeout: 300 });
     await queue.send('slow');
-    const [delivery] = await take(queue, 1);
+    const [delivery] = await receive(queue, 1);
     const other = open<string>(name, { visibilityTimeout: 300 });
     await expectNothing(other, 1_200);
     await delivery!.ack();
@@ -185,7 +185,7 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     });
     const dead = open<string>(`${name}.dead`);
     const watching = expectNothing(queue, 2_000); // the live handle reclaims the ghost's delivery
-    const [corpse] = (await take(dead, 1, 10_000)) as RedisDelivery<string>[];
+    const [corpse] = (await receive(dead, 1, 10_000)) as RedisDelivery<string>[];
     expect(corpse!.message).toBe('crashes its consumers');
     expect(corpse!.reason).toMatch(/not acknowledged within the visibility timeout on attempt 1 of 1/);
     await corpse!.ack();
@@ -214,45 +214,9 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     await got;
     await restartRedis({ persist: false }); // everything is gone, the consumer group included
     got = next();
-    await sendRetrying(() => producer.send(2));
+    await sendRetrying(producer, 2);
     await got;
     await draining.stop();
     expect(received).toEqual([1, 2]);
   }, 60_000);
 });
-
-async function take<T>(queue: RedisQueue<T>, count: number, timeoutMs = 5_000): Promise<Delivery<T>[]> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const deliveries: Delivery<T>[] = [];
-  const timer = setTimeout(() => iterator.return!(), timeoutMs);
-  try {
-    while (deliveries.length < count) {
-      const next = await iterator.next();
-      if (next.done) throw new Error(`got ${deliveries.length} of ${count} deliveries in ${timeoutMs} ms`);
-      deliveries.push(next.value);
-    }
-  } finally {
-    clearTimeout(timer);
-    await iterator.return!();
-  }
-  return deliveries;
-}
-
-async function expectNothing<T>(queue: RedisQueue<T>, ms: number): Promise<void> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const timer = setTimeout(() => iterator.return!(), ms);
-  const next = await iterator.next();
-  clearTimeout(timer);
-  if (!next.done) throw new Error(`unexpected delivery ${JSON.stringify(next.value.message)}`);
-}
-
-async function sendRetrying(send: () => Promise<void>): Promise<void> {
-  for (let tries = 0; ; tries++) {
-    try {
-      return await send();
-    } catch (error) {
-      if (!(error instanceof BrokerUnavailableError) || tries > 100) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}

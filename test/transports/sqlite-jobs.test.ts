@@ -8,6 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
 import { SqliteQueue } from '../../src/transports/sqlite/index.js';
+import { within } from '../support/async.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const moduleUrl = (relative: string) => pathToFileURL(fileURLToPath(new URL(relative, import.meta.url))).href;
@@ -116,11 +117,3 @@ describe('durable jobs on SqliteQueue', () => {
     }
   }, 60_000);
 });
-
-function within<T>(promise: Promise<T>, ms: number, what: () => string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what()}`)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}

@@ -16,11 +16,9 @@ import {
 } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump.js';
 import type { Delivery } from '../../src/queuing/types.js';
-import {
-  type SqliteDelivery,
-  SqliteQueue,
-  type SqliteQueueOptions,
-} from '../../src/transports/sqlite/index.js';
+import { SqliteQueue, type SqliteQueueOptions } from '../../src/transports/sqlite/index.js';
+import { deferred, sleep, within } from '../support/async.js';
+import { receive } from '../support/deliveries.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const entry = pathToFileURL(
@@ -54,21 +52,6 @@ afterEach(async () => {
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
   }
 });
-
-async function take<T>(queue: SqliteQueue<T>, count = 1, ms = 5_000): Promise<SqliteDelivery<T>[]> {
-  const iterator = queue[Symbol.asyncIterator]();
-  const taken: SqliteDelivery<T>[] = [];
-  try {
-    while (taken.length < count) {
-      const next = await within(iterator.next(), ms);
-      if (next.done) throw new Error(`iteration ended after ${taken.length} of ${count}`);
-      taken.push(next.value as SqliteDelivery<T>);
-    }
-  } finally {
-    await iterator.return?.();
-  }
-  return taken;
-}
 
 /** True if `queue` hands out nothing within `ms`. */
 async function quiet<T>(queue: SqliteQueue<T>, ms: number): Promise<boolean> {
@@ -107,7 +90,7 @@ describe('SqliteQueue', () => {
       headers: {},
       payload: { type: 'orders.place', payload: { sku: 'a' } },
     });
-    const [delivery] = await take(queue);
+    const [delivery] = await receive(queue);
     expect(delivery!.id).toBe(JSON.parse(stored!.body).id);
     await delivery!.ack();
     expect(rows(path, 'orders')).toEqual([]);
@@ -118,7 +101,7 @@ describe('SqliteQueue', () => {
       .prepare('INSERT INTO sluice_messages (queue, body) VALUES (?, ?)')
       .run('orders', JSON.stringify(envelope));
     foreign.close();
-    const [fromForeign] = await take(queue);
+    const [fromForeign] = await receive(queue);
     expect([fromForeign!.id, fromForeign!.message, fromForeign!.attempt]).toEqual([
       'from-python',
       { n: 1 },
@@ -133,11 +116,11 @@ describe('SqliteQueue', () => {
     const b = open<Numbered>('b', { path });
     await a.send({ n: 1 });
     await b.send({ n: 2 });
-    const [fromB] = await take(b);
+    const [fromB] = await receive(b);
     expect(fromB!.message).toEqual({ n: 2 });
     await fromB!.ack();
     expect(await quiet(b, 100)).toBe(true);
-    const [fromA] = await take(a);
+    const [fromA] = await receive(a);
     expect(fromA!.message).toEqual({ n: 1 });
     await fromA!.ack();
   });
@@ -148,12 +131,12 @@ describe('SqliteQueue', () => {
     await queue.send({ n: 1 }, { key: 'k' });
     await queue.send({ n: 2 }, { key: 'k' });
     await queue.send({ n: 3 }, { key: 'other' });
-    const held = await take(queue, 2);
+    const held = await receive(queue, 2);
     expect(held.map((d) => d.message.n)).toEqual([1, 3]);
     await queue.send({ n: 4 }, { key: 'k' }); // still held by a delivery being processed
     await Promise.all(held.map((d) => d.ack()));
     await queue.send({ n: 5 }, { key: 'k' });
-    const [again] = await take(queue);
+    const [again] = await receive(queue);
     expect(again!.message).toEqual({ n: 5 });
     await again!.ack();
   });
@@ -163,23 +146,23 @@ describe('SqliteQueue', () => {
     const queue = open<Numbered>('work', { path, maxAttempts: 1, deadLetter: 'graveyard' });
     await queue.send({ n: 1 });
     await queue.send({ n: 2 });
-    const [first, second] = await take(queue, 2);
+    const [first, second] = await receive(queue, 2);
     await first!.nack({ error: new Error('card declined') });
     await second!.nack({ requeue: false });
     await queue.send({ n: 3 }, { key: 'k' });
-    const [third] = await take(queue);
+    const [third] = await receive(queue);
     await third!.nack({ error: 'plain string' });
     await queue.send({ n: 4 }, { key: 'k' }); // dead-lettering freed the key
 
     const dead = open<Numbered>('graveyard', { path });
-    const corpses = await take(dead, 3);
+    const corpses = await receive(dead, 3);
     expect(corpses.map((d) => [d.message.n, d.reason, d.attempt])).toEqual([
       [1, 'card declined', 1],
       [2, 'rejected with nack({ requeue: false })', 1],
       [3, 'plain string', 1],
     ]);
     await Promise.all(corpses.map((d) => d.ack()));
-    const [fourth] = await take(queue);
+    const [fourth] = await receive(queue);
     expect(fourth!.message).toEqual({ n: 4 });
     await fourth!.ack();
   });
@@ -199,11 +182,11 @@ describe('SqliteQueue', () => {
     const queue = open<Numbered>('checked', { path, schema: positive });
     await queue.send({ n: -1 });
     await queue.send({ n: 1 });
-    const [delivery] = await take(queue);
+    const [delivery] = await receive(queue);
     expect(delivery!.message).toEqual({ n: 1 });
     await delivery!.ack();
     const dead = open<Numbered>('checked.dead', { path });
-    const [corpse] = await take(dead);
+    const [corpse] = await receive(dead);
     expect([corpse!.message, corpse!.reason]).toEqual([{ n: -1 }, 'invalid message: n: must be positive']);
     await corpse!.ack();
   });
@@ -231,7 +214,7 @@ describe('SqliteQueue', () => {
     const one = await within(iterator.next(), 5_000);
     await one.value!.ack(); // prefetches the next message for this loop, which never asks for it
     const second = open<Numbered>('prefetch', { path });
-    const [two] = await take(second);
+    const [two] = await receive(second);
     expect([two!.message, two!.attempt]).toEqual([{ n: 2 }, 1]);
     await two!.ack();
     await iterator.return?.();
@@ -241,12 +224,12 @@ describe('SqliteQueue', () => {
     const path = tempDb();
     const queue = open<Numbered>('lease', { path, visibilityTimeout: 100 });
     await queue.send({ n: 1 });
-    const [stale] = await take(queue);
-    const [fresh] = await take(queue); // the lease ended: claimed again
+    const [stale] = await receive(queue);
+    const [fresh] = await receive(queue); // the lease ended: claimed again
     expect([stale!.attempt, fresh!.attempt]).toEqual([1, 2]);
     await stale!.ack(); // changes nothing: the message belongs to the second claim now
     await fresh!.nack({ requeue: true });
-    const [third] = await take(queue);
+    const [third] = await receive(queue);
     expect([third!.message, third!.attempt]).toEqual([{ n: 1 }, 3]);
     await third!.ack();
   });
@@ -255,11 +238,11 @@ describe('SqliteQueue', () => {
     const path = tempDb();
     const queue = open<Numbered>('close', { path, closeTimeout: 50 });
     await queue.send({ n: 1 });
-    const [held] = await take(queue);
+    const [held] = await receive(queue);
     await queue.close();
     await expect(held!.ack()).rejects.toBeInstanceOf(DeliverySettledError);
     const reopened = open<Numbered>('close', { path });
-    const [again] = await take(reopened);
+    const [again] = await receive(reopened);
     expect([again!.message, again!.attempt]).toEqual([{ n: 1 }, 2]);
     await again!.ack();
   });
@@ -388,25 +371,3 @@ describe('SqliteQueue across processes', () => {
     await (next.value as Delivery<Numbered>).ack();
   }, 30_000);
 });
-
-function within<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`nothing within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function deferred(): { promise: Promise<void>; resolve(): void; reject(error: unknown): void } {
-  let resolve!: () => void;
-  let reject!: (error: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}

@@ -1,10 +1,11 @@
-/** A promise with its resolve and reject exposed: the gates tests open to let a step proceed. */
+/** A promise with its resolve and reject exposed: a gate a test opens to let a step proceed. */
 export interface Deferred<T> {
   readonly promise: Promise<T>;
   resolve(value: T): void;
   reject(reason: unknown): void;
 }
 
+/** Creates a `Deferred`: the promise settles when the test calls `resolve` or `reject`. */
 export function deferred<T = void>(): Deferred<T> {
   let resolve!: (value: T) => void;
   let reject!: (reason: unknown) => void;
@@ -33,4 +34,22 @@ export async function stateOf(promise: Promise<unknown>): Promise<'pending' | 'f
   );
   await flush();
   return state;
+}
+
+/** Resolves after `ms` of real time. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Fails with a message naming `what` (read when the time is up) instead of hanging until the test timeout. */
+export function within<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: () => string = () => 'nothing arrived',
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what()}`)), Math.max(0, ms));
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
