@@ -107,6 +107,11 @@ export class Draining<T> implements AsyncDisposable {
   readonly #controller = new AbortController();
   /** One slot per loop holding the delivery it is dispatching; a stop that times out releases them. */
   readonly #loops = new Set<LoopSlot<T>>();
+  /**
+   * Acks under way. A loop does not wait for its ack before taking the next message (a durable
+   * queue's ack is a write: waiting would cap each write at `concurrency` acks), but stopping does.
+   */
+  readonly #acking = new Set<Promise<unknown>>();
   #state: 'running' | 'stopping' | 'stopped' = 'running';
   #concurrency: number;
   #processed = 0;
@@ -183,7 +188,7 @@ export class Draining<T> implements AsyncDisposable {
             break;
           }
         }
-        // The hot path: dispatch, then ack, awaiting only what is not settled already.
+        // The hot path: dispatch, then ack without waiting for the ack.
         slot.delivery = delivery;
         const message = delivery.message;
         try {
@@ -200,15 +205,15 @@ export class Draining<T> implements AsyncDisposable {
         if (slot.delivery !== delivery) continue; // released by a stop that timed out
         this.#processed++;
         const acked = delivery.ack();
-        if (acked !== RESOLVED) await acked.catch((error) => this.#settlementFailed(error));
-        slot.delivery = undefined; // only now: a stop waits for acks under way, not just dispatches
+        if (acked !== RESOLVED) this.#trackAck(acked);
+        slot.delivery = undefined;
         if (this.#onIdle !== undefined) this.#idleCheck();
       }
     } catch (error) {
       this.#fail(error); // the consumer's own iteration failed: always stops the pump
     } finally {
       this.#loops.delete(slot);
-      if (this.#loops.size === 0 && this.#state === 'running') this.#finish();
+      if (this.#loops.size === 0 && this.#state === 'running') void this.#finishAfterAcks();
     }
   }
 
@@ -247,8 +252,24 @@ export class Draining<T> implements AsyncDisposable {
     void this.#settleInFlight();
   }
 
+  #trackAck(acked: Promise<void>): void {
+    const settled: Promise<unknown> = acked
+      .catch((error) => this.#settlementFailed(error))
+      .then(() => {
+        this.#acking.delete(settled);
+        this.#idleCheck();
+      });
+    this.#acking.add(settled);
+  }
+
+  /** The consumer ended: done once the last acks are settled. */
+  async #finishAfterAcks(): Promise<void> {
+    await Promise.all(this.#acking);
+    this.#finish();
+  }
+
   async #settleInFlight(): Promise<void> {
-    if (this.#inFlight() > 0) {
+    if (this.#inFlight() > 0 || this.#acking.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {
         this.#onIdle = resolve;
@@ -274,7 +295,7 @@ export class Draining<T> implements AsyncDisposable {
   }
 
   #idleCheck(): void {
-    if (this.#onIdle !== undefined && this.#inFlight() === 0) this.#onIdle();
+    if (this.#onIdle !== undefined && this.#inFlight() === 0 && this.#acking.size === 0) this.#onIdle();
   }
 
   #finish(): void {

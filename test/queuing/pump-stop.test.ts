@@ -176,3 +176,41 @@ describe('Pump stop and settlements under way', () => {
     expect(acked).toEqual(['m']);
   });
 });
+
+describe('Pump and slow acks', () => {
+  /** A consumer of `messages` whose acks resolve only when the test opens `ackGate`. */
+  function slowAcking(messages: string[], ackGate: Promise<void>, acked: string[]) {
+    return {
+      async *[Symbol.asyncIterator]() {
+        for (const message of messages) {
+          yield {
+            message,
+            attempt: 1,
+            ack: async () => {
+              await ackGate;
+              acked.push(message);
+            },
+            nack: async () => {},
+            [Symbol.asyncDispose]: async () => {},
+          };
+        }
+      },
+    };
+  }
+
+  it('takes the next message while an ack is still under way, even at concurrency 1', async () => {
+    const ackGate = deferred();
+    const acked: string[] = [];
+    const handled: string[] = [];
+    const draining = new Pump(slowAcking(['a', 'b', 'c'], ackGate.promise, acked), async (m: string) => {
+      handled.push(m);
+    }).draining({ concurrency: 1, graceful: true });
+    await flush();
+    expect(handled).toEqual(['a', 'b', 'c']);
+    expect(acked).toEqual([]);
+    expect(await stateOf(draining.done)).toBe('pending'); // the consumer ended, its acks did not
+    ackGate.resolve();
+    await draining.stop();
+    expect(acked).toEqual(['a', 'b', 'c']);
+  });
+});
