@@ -20,6 +20,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Options } from 'amqplib';
 import { Pump } from '../src/queuing/pump.js';
 import { AmqpQueue } from '../src/transports/amqp/index.js';
+import { concurrently, rate } from './support/load.js';
 import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
 
 const url = process.env.SLUICE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -29,26 +30,13 @@ const CONCURRENCY = 16;
 const PREFETCH = 100;
 const IN_FLIGHT = 1_000;
 
-function rate(count: number, since: number): number {
-  return count / ((performance.now() - since) / 1000);
-}
-
-/** Sends `count` messages keeping `IN_FLIGHT` of them waiting for their confirm at any time. */
-async function concurrently(count: number, send: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < count) await send(next++);
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
-}
-
 async function sluice(): Promise<{ processing: number; enqueue: number }> {
   const name = `sluice-bench-${process.pid}`;
   const producer = new AmqpQueue<number>(name, { url });
   let start = performance.now();
-  await concurrently(ENQUEUED, (i) => producer.send(i));
+  await concurrently(ENQUEUED, IN_FLIGHT, (i) => producer.send(i));
   const enqueue = rate(ENQUEUED, start);
-  await concurrently(PROCESSED - ENQUEUED, (i) => producer.send(i));
+  await concurrently(PROCESSED - ENQUEUED, IN_FLIGHT, (i) => producer.send(i));
 
   const consumer = new AmqpQueue<number>(name, { url, prefetch: PREFETCH });
   let left = PROCESSED;
@@ -111,9 +99,9 @@ async function floor(shape: Shape): Promise<{ processing: number; enqueue: numbe
       );
     });
   let start = performance.now();
-  await concurrently(ENQUEUED, publish);
+  await concurrently(ENQUEUED, IN_FLIGHT, publish);
   const enqueue = rate(ENQUEUED, start);
-  await concurrently(PROCESSED - ENQUEUED, publish);
+  await concurrently(PROCESSED - ENQUEUED, IN_FLIGHT, publish);
 
   const reader = await connect(url);
   const channel = await reader.createChannel();

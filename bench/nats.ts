@@ -14,6 +14,7 @@ import { connect } from '@nats-io/transport-node';
 import { Pump } from '../src/queuing/pump.js';
 import { NatsQueue } from '../src/transports/nats/index.js';
 import { streamName } from '../src/transports/nats/names.js';
+import { concurrently, rate } from './support/load.js';
 import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
 
 const url = process.env.SLUICE_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -23,26 +24,13 @@ const CONCURRENCY = 16;
 /** Sends in flight at once, for sluice and the floor alike (50,000 at once overrun publish timeouts). */
 const IN_FLIGHT = 1_000;
 
-function rate(count: number, since: number): number {
-  return count / ((performance.now() - since) / 1000);
-}
-
-/** Sends `count` messages keeping `IN_FLIGHT` of them waiting for their ack at any time. */
-async function concurrently(count: number, send: (i: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < count) await send(next++);
-  };
-  await Promise.all(Array.from({ length: IN_FLIGHT }, lane));
-}
-
 async function sluice(): Promise<{ processing: number; enqueue: number }> {
   const name = `sluice-bench-${process.pid}`;
   const producer = new NatsQueue<number>(name, { url });
   let start = performance.now();
-  await concurrently(ENQUEUED, (i) => producer.send(i));
+  await concurrently(ENQUEUED, IN_FLIGHT, (i) => producer.send(i));
   const enqueue = rate(ENQUEUED, start);
-  await concurrently(PROCESSED - ENQUEUED, (i) => producer.send(i));
+  await concurrently(PROCESSED - ENQUEUED, IN_FLIGHT, (i) => producer.send(i));
 
   const consumer = new NatsQueue<number>(name, { url });
   let left = PROCESSED;
@@ -86,9 +74,9 @@ async function measureFloor(
   js: ReturnType<typeof jetstream>,
 ): Promise<{ processing: number; enqueue: number }> {
   let start = performance.now();
-  await concurrently(ENQUEUED, (i) => js.publish(subject, JSON.stringify(i)));
+  await concurrently(ENQUEUED, IN_FLIGHT, (i) => js.publish(subject, JSON.stringify(i)));
   const enqueue = rate(ENQUEUED, start);
-  await concurrently(PROCESSED - ENQUEUED, (i) => js.publish(subject, JSON.stringify(i)));
+  await concurrently(PROCESSED - ENQUEUED, IN_FLIGHT, (i) => js.publish(subject, JSON.stringify(i)));
 
   const reader = await connect({ servers: url });
   const consumer = await jetstream(reader).consumers.get(stream, 'work');

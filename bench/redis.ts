@@ -15,6 +15,7 @@ import { Redis } from 'ioredis';
 import { Pump } from '../src/queuing/pump.js';
 import { RedisQueue } from '../src/transports/redis/index.js';
 import { ownKeys } from '../src/transports/redis/keys.js';
+import { rate } from './support/load.js';
 import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
 
 const url = process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -39,10 +40,6 @@ function counter(count: number): { handled(): void; done: Promise<void> } {
   let finish!: () => void;
   const done = new Promise<void>((resolve) => (finish = resolve));
   return { handled: () => --left === 0 && finish(), done };
-}
-
-function rate(count: number, since: number): number {
-  return count / ((performance.now() - since) / 1000);
 }
 
 /** One message at a time: send, wait until the consumer handled it. */
