@@ -5,7 +5,7 @@ import { type Buffer, Fifo, Lifo, PriorityHeap } from './buffers.js';
 import { DrainingQueue } from './draining-queue.js';
 import { Pump, type PumpContext, type PumpDispatcher } from './pump.js';
 import { assertNackOptions, assertSendOptions } from './send-options.js';
-import { DONE, DONE_PROMISE, RESOLVED, takeNow } from './settled.js';
+import { DONE, DONE_PROMISE, RESOLVED, takeNow, type Waiter, waitNow } from './settled.js';
 import type { Backoff, Delivery, NackOptions, Producer, Queue, RetryPolicy, SendOptions } from './types.js';
 
 export interface MemoryQueueOptions<T> extends RetryPolicy<T> {
@@ -99,11 +99,6 @@ interface WaitingSender<T> {
   reject(error: unknown): void;
 }
 
-interface WaitingConsumer<T> {
-  readonly iterator: MemoryIterator<T>;
-  resolve(result: IteratorResult<Delivery<T>>): void;
-}
-
 /** The queue's state, shared with its deliveries and iterators (kept off the public class). */
 class Core<T> {
   readonly name: string;
@@ -114,7 +109,7 @@ class Core<T> {
   readonly #backoff: Backoff;
   readonly #deadLetter: Producer<T> | undefined;
   readonly #senders = new Fifo<WaitingSender<T>>();
-  #consumers = new Fifo<WaitingConsumer<T>>();
+  #consumers = new Fifo<Waiter<Delivery<T>>>();
   /** Deduplication keys of messages held anywhere: buffered, scheduled, waiting or being processed. */
   readonly #keys = new Set<string>();
   #seq = 0;
@@ -183,15 +178,15 @@ class Core<T> {
     return sender.delivery;
   }
 
-  wait(consumer: WaitingConsumer<T>): void {
+  wait(consumer: Waiter<Delivery<T>>): void {
     this.#consumers.push(consumer);
   }
 
   /** Resolves the pending `next()` calls of an iterator that was returned. */
   release(iterator: MemoryIterator<T>): void {
-    const kept = new Fifo<WaitingConsumer<T>>();
+    const kept = new Fifo<Waiter<Delivery<T>>>();
     for (let c = this.#consumers.shift(); c !== undefined; c = this.#consumers.shift()) {
-      if (c.iterator === iterator) c.resolve(DONE);
+      if (c.iterator === iterator) c.received(undefined);
       else kept.push(c);
     }
     this.#consumers = kept;
@@ -245,7 +240,7 @@ class Core<T> {
   #handOff(delivery: MemoryDelivery<T>): boolean {
     const consumer = this.#consumers.shift();
     if (consumer === undefined) return false;
-    consumer.resolve({ value: delivery, done: false });
+    consumer.received(delivery);
     return true;
   }
 
@@ -283,7 +278,7 @@ class Core<T> {
 
   #endIfDrained(): void {
     if (!this.ended) return;
-    for (let c = this.#consumers.shift(); c !== undefined; c = this.#consumers.shift()) c.resolve(DONE);
+    for (let c = this.#consumers.shift(); c !== undefined; c = this.#consumers.shift()) c.received(undefined);
   }
 }
 
@@ -332,7 +327,18 @@ class MemoryIterator<T> implements AsyncIterator<Delivery<T>> {
     const delivery = this.core.take();
     if (delivery !== undefined) return Promise.resolve({ value: delivery, done: false });
     if (this.core.ended) return DONE_PROMISE;
-    return new Promise((resolve) => this.core.wait({ iterator: this, resolve }));
+    return new Promise((resolve) =>
+      this.core.wait({
+        iterator: this,
+        received: (next) => resolve(next === undefined ? DONE : { value: next, done: false }),
+      }),
+    );
+  }
+
+  /** For a waiter whose `iterator` is this one, once `takeNow` found nothing. */
+  [waitNow](waiter: Waiter<Delivery<T>>): void {
+    if (this.#returned || this.core.ended) waiter.received(undefined);
+    else this.core.wait(waiter);
   }
 
   return(): Promise<IteratorResult<Delivery<T>>> {

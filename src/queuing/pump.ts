@@ -9,7 +9,7 @@ import type {
   DispatcherObject,
   Middleware,
 } from '../middleware/types.js';
-import { RESOLVED, takeNow } from './settled.js';
+import { RESOLVED, takeNow, type Waiter, waitNow } from './settled.js';
 import type { Consumer, Delivery } from './types.js';
 
 export interface PumpOptions {
@@ -95,18 +95,23 @@ export class Pump<T> {
  *   is still running then is released (nack with requeue). A loop still waiting on the consumer is
  *   not waited for: whatever it receives later is released at once.
  * - stopped: `done` resolves, or rejects with the error that stopped the pump.
+ *
+ * A loop is a chain of callbacks rather than an `async` function so that a queue offering `waitNow`
+ * (MemoryQueue) can start a waiting loop's dispatch inside `send`, with no promise per hand-off:
+ * `#continue` takes what is ready and dispatches it; a pending dispatch resumes the loop from its
+ * `then` callbacks; a loop with nothing to take waits on the consumer and resumes in `#received`.
  */
 export class Draining<T> implements AsyncDisposable {
   readonly done: Promise<void>;
   readonly #iterator: AsyncIterator<Delivery<T>>;
   readonly #take: (() => Delivery<T> | undefined) | undefined;
+  readonly #wait: ((waiter: Waiter<Delivery<T>>) => void) | undefined;
   readonly #chain: Chain<T, PumpContext<T>>;
   readonly #graceful: boolean;
   readonly #shutdownTimeout: number;
   readonly #failSilently: boolean;
   readonly #controller = new AbortController();
-  /** One slot per loop holding the delivery it is dispatching; a stop that times out releases them. */
-  readonly #loops = new Set<LoopSlot<T>>();
+  readonly #loops = new Set<Loop<T>>();
   /**
    * Acks under way. A loop does not wait for its ack before taking the next message (a durable
    * queue's ack is a write: waiting would cap each write at `concurrency` acks), but stopping does.
@@ -114,6 +119,8 @@ export class Draining<T> implements AsyncDisposable {
   readonly #acking = new Set<Promise<unknown>>();
   #state: 'running' | 'stopping' | 'stopped' = 'running';
   #concurrency: number;
+  /** Dispatches on the stack: a hand-off arriving meanwhile (a handler sending) waits a microtask. */
+  #depth = 0;
   #processed = 0;
   #failed = 0;
   #error: { reason: unknown } | undefined;
@@ -129,6 +136,9 @@ export class Draining<T> implements AsyncDisposable {
     this.#iterator = consumer[Symbol.asyncIterator]();
     const take = (consumer as { [takeNow]?: () => Delivery<T> | undefined })[takeNow];
     this.#take = typeof take === 'function' ? take.bind(consumer) : undefined;
+    const wait = (this.#iterator as { [waitNow]?: (waiter: Waiter<Delivery<T>>) => void })[waitNow];
+    this.#wait =
+      this.#take !== undefined && typeof wait === 'function' ? wait.bind(this.#iterator) : undefined;
     this.#chain = chain;
     this.#concurrency = options.concurrency;
     this.#graceful = options.graceful;
@@ -170,65 +180,123 @@ export class Draining<T> implements AsyncDisposable {
   }
 
   #spawn(): void {
-    while (this.#state === 'running' && this.#loops.size < this.#concurrency) void this.#loop();
-  }
-
-  async #loop(): Promise<void> {
-    const slot: LoopSlot<T> = { delivery: undefined };
-    this.#loops.add(slot);
-    try {
-      while (this.#state === 'running' && this.#loops.size <= this.#concurrency) {
-        let delivery = this.#take?.();
-        if (delivery === undefined) {
-          const next = await this.#iterator.next();
-          if (next.done) break;
-          delivery = next.value;
-          if (this.#state !== 'running') {
-            await this.#release(delivery);
-            break;
-          }
-        }
-        // The hot path: dispatch, then ack without waiting for the ack.
-        slot.delivery = delivery;
-        const message = delivery.message;
-        try {
-          const result = this.#chain(message, {
-            signal: this.#controller.signal,
-            message,
-            attempt: delivery.attempt,
-          });
-          if (result instanceof Promise) await result;
-        } catch (error) {
-          await this.#onDispatchError(slot, delivery, error);
-          continue;
-        }
-        if (slot.delivery !== delivery) continue; // released by a stop that timed out
-        this.#processed++;
-        const acked = delivery.ack();
-        if (acked !== RESOLVED) this.#trackAck(acked);
-        slot.delivery = undefined;
-        if (this.#onIdle !== undefined) this.#idleCheck();
-      }
-    } catch (error) {
-      this.#fail(error); // the consumer's own iteration failed: always stops the pump
-    } finally {
-      this.#loops.delete(slot);
-      if (this.#loops.size === 0 && this.#state === 'running') void this.#finishAfterAcks();
+    while (this.#state === 'running' && this.#loops.size < this.#concurrency) {
+      const loop: Loop<T> = {
+        iterator: this.#iterator,
+        delivery: undefined,
+        dispatched: () => {
+          this.#succeeded(loop);
+          this.#continue(loop);
+        },
+        failed: (error) => this.#failedDispatch(loop, error),
+        received: (delivery) => this.#received(loop, delivery),
+        next: (result) => this.#received(loop, result.done ? undefined : result.value),
+        broken: (error) => {
+          this.#fail(error); // the consumer's own iteration failed: always stops the pump
+          this.#exit(loop);
+        },
+      };
+      this.#loops.add(loop);
+      this.#continue(loop);
     }
   }
 
-  async #onDispatchError(slot: LoopSlot<T>, delivery: Delivery<T>, error: unknown): Promise<void> {
-    if (slot.delivery !== delivery) return; // released by a stop that timed out
+  /** Dispatches what is ready until a dispatch is pending, nothing is ready, or the loop must exit. */
+  #continue(loop: Loop<T>): void {
+    while (this.#state === 'running' && this.#loops.size <= this.#concurrency) {
+      const delivery = this.#take?.();
+      if (delivery === undefined) {
+        if (this.#wait !== undefined) this.#wait(loop);
+        else this.#next(loop);
+        return;
+      }
+      if (this.#dispatch(loop, delivery)) return;
+    }
+    this.#exit(loop);
+  }
+
+  #next(loop: Loop<T>): void {
+    let next: Promise<IteratorResult<Delivery<T>>>;
+    try {
+      next = this.#iterator.next();
+    } catch (error) {
+      loop.broken(error);
+      return;
+    }
+    next.then(loop.next, loop.broken);
+  }
+
+  #received(loop: Loop<T>, delivery: Delivery<T> | undefined): void {
+    if (delivery === undefined || this.#state !== 'running') {
+      if (delivery !== undefined) void this.#release(delivery);
+      this.#exit(loop);
+      return;
+    }
+    if (this.#depth > 0) queueMicrotask(() => this.#received(loop, delivery));
+    else if (!this.#dispatch(loop, delivery)) this.#continue(loop);
+  }
+
+  /** Starts a dispatch; `true` while it is pending (the loop resumes from its callbacks). */
+  #dispatch(loop: Loop<T>, delivery: Delivery<T>): boolean {
+    loop.delivery = delivery;
+    const message = delivery.message;
+    let result: unknown;
+    this.#depth++;
+    try {
+      result = this.#chain(message, { signal: this.#controller.signal, message, attempt: delivery.attempt });
+    } catch (error) {
+      loop.failed(error);
+      return true;
+    } finally {
+      this.#depth--;
+    }
+    if (result instanceof Promise) {
+      result.then(loop.dispatched, loop.failed);
+      return true;
+    }
+    this.#succeeded(loop);
+    return false;
+  }
+
+  /** Acks without waiting for the ack. */
+  #succeeded(loop: Loop<T>): void {
+    const delivery = loop.delivery;
+    if (delivery === undefined) return; // released by a stop that timed out
+    loop.delivery = undefined;
+    this.#processed++;
+    const acked = delivery.ack();
+    if (acked !== RESOLVED) this.#trackAck(acked);
+    if (this.#onIdle !== undefined) this.#idleCheck();
+  }
+
+  #failedDispatch(loop: Loop<T>, error: unknown): void {
+    const delivery = loop.delivery;
+    if (delivery === undefined) {
+      this.#continue(loop); // released by a stop that timed out: the loop exits
+      return;
+    }
+    let settled: Promise<void>;
     if (this.#controller.signal.aborted) {
-      // Aborted by a stop: not an error, the message goes back for another consumer.
-      await this.#release(delivery);
+      settled = this.#release(delivery); // aborted by a stop: not an error, the message goes back
     } else {
       this.#failed++;
-      await delivery.nack({ error }).catch((nackError) => this.#settlementFailed(nackError));
-      if (!this.#failSilently) this.#fail(error);
+      settled = delivery
+        .nack({ error })
+        .catch((nackError) => this.#settlementFailed(nackError))
+        .then(() => {
+          if (!this.#failSilently) this.#fail(error);
+        });
     }
-    slot.delivery = undefined;
-    this.#idleCheck();
+    void settled.then(() => {
+      loop.delivery = undefined;
+      this.#idleCheck();
+      this.#continue(loop);
+    });
+  }
+
+  #exit(loop: Loop<T>): void {
+    this.#loops.delete(loop);
+    if (this.#loops.size === 0 && this.#state === 'running') void this.#finishAfterAcks();
   }
 
   #settlementFailed(error: unknown): void {
@@ -280,9 +348,9 @@ export class Draining<T> implements AsyncDisposable {
       clearTimeout(timer);
     }
     const unfinished: Delivery<T>[] = [];
-    for (const slot of this.#loops) {
-      if (slot.delivery !== undefined) unfinished.push(slot.delivery);
-      slot.delivery = undefined;
+    for (const loop of this.#loops) {
+      if (loop.delivery !== undefined) unfinished.push(loop.delivery);
+      loop.delivery = undefined;
     }
     await Promise.all(unfinished.map((delivery) => this.#release(delivery)));
     this.#finish();
@@ -290,7 +358,7 @@ export class Draining<T> implements AsyncDisposable {
 
   #inFlight(): number {
     let count = 0;
-    for (const slot of this.#loops) if (slot.delivery !== undefined) count++;
+    for (const loop of this.#loops) if (loop.delivery !== undefined) count++;
     return count;
   }
 
@@ -305,8 +373,15 @@ export class Draining<T> implements AsyncDisposable {
   }
 }
 
-interface LoopSlot<T> {
+/** One drain loop: the delivery it is dispatching, and its callbacks, made once per loop. */
+interface Loop<T> extends Waiter<Delivery<T>> {
+  /** Until settled; a stop that times out releases it and clears this. */
   delivery: Delivery<T> | undefined;
+  readonly dispatched: () => void;
+  readonly failed: (error: unknown) => void;
+  readonly received: (delivery: Delivery<T> | undefined) => void;
+  readonly next: (result: IteratorResult<Delivery<T>>) => void;
+  readonly broken: (error: unknown) => void;
 }
 
 function assertConcurrency(concurrency: unknown): asserts concurrency is number {

@@ -10,3 +10,16 @@ export const DONE_PROMISE: Promise<IteratorReturnResult<undefined>> = Promise.re
 
 /** A consumer that can hand over a ready delivery synchronously; Pump uses it to skip `next()`. */
 export const takeNow: unique symbol = Symbol('sluice.takeNow');
+
+/**
+ * An iterator that can hand a waiter its next delivery synchronously (`undefined` once it ended)
+ * instead of resolving a `next()` promise. Pump uses it so `MemoryQueue.send` starts an idle loop's
+ * dispatch at once, as a callback queue would, with no promise or allocation per hand-off.
+ */
+export const waitNow: unique symbol = Symbol('sluice.waitNow');
+
+/** Waits on a `waitNow` iterator; made once per pump loop. Returning `iterator` ends the wait. */
+export interface Waiter<D> {
+  readonly iterator: object;
+  received(delivery: D | undefined): void;
+}
