@@ -49,7 +49,7 @@ export function purge(...names: string[]): Promise<void> {
 export function sendRaw(name: string, body: string): Promise<void> {
   return withConnection(async (connection) => {
     const channel = await connection.createConfirmChannel();
-    await declareQueue(channel, name);
+    await declareQueue(channel, name, true);
     channel.sendToQueue(name, Buffer.from(body), { persistent: true });
     await channel.waitForConfirms();
   });

@@ -34,6 +34,7 @@ describe('AmqpQueue options', () => {
     ['closeTimeout', { closeTimeout: -1 }],
     ['connection', { url: AMQP_URL, connection: {} }],
     ['schema', { schema: 42 }],
+    ['priorities', { priorities: 'no' }],
   ])('rejects a bad %s with InvalidOptionError', (option, options) => {
     expect(() => new AmqpQueue('orders', options as never)).toThrow(InvalidOptionError);
     expect(() => new AmqpQueue('orders', options as never)).toThrow(option);
@@ -84,6 +85,53 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
       [2, 7],
       [2, 5],
     ]);
+  });
+
+  describe('priorities: false', () => {
+    it('declares a plain queue, stores messages without a priority, and refuses a priority', async () => {
+      const name = queueName('plain');
+      const queue = openQueue<Numbered>(name, { priorities: false });
+      await queue.send({ n: 1 });
+      await queue.send({ n: 2 }, { priority: 0, delay: 50 });
+      await expect(queue.send({ n: 3 }, { priority: 1 })).rejects.toBeInstanceOf(InvalidOptionError);
+      await expect(queue.send({ n: 3 }, { priority: -2 })).rejects.toThrow('priorities: false');
+      const [first, second] = await receive(queue, 2);
+      expect([first!.message.n, second!.message.n]).toEqual([1, 2]);
+      await Promise.all([first!.ack(), second!.ack()]);
+      await expectNothing(queue, 200);
+      const stored = await withConnection(async (connection) => {
+        const channel = await connection.createChannel();
+        await channel.assertQueue(name, { durable: true }); // refused (406) if it had x-max-priority
+        await queue.send({ n: 4 });
+        return channel.get(name, { noAck: true });
+      });
+      if (stored === false) throw new Error('the message sent to the plain queue was not stored');
+      expect(stored.properties.priority).toBeUndefined();
+    });
+
+    it('dead-letters into a plain dead-letter queue that a plain AmqpQueue reads', async () => {
+      const name = queueName('plain-dead');
+      const queue = openQueue<Numbered>(name, { priorities: false });
+      await queue.send({ n: 1 });
+      const [delivery] = await receive(queue, 1);
+      await delivery!.nack({ requeue: false, error: new Error('refused') });
+      const dead = openQueue<Numbered>(`${name}.dead`, { priorities: false });
+      const [corpse] = await receive(dead, 1);
+      expect(corpse!.message).toEqual({ n: 1 });
+      expect((corpse as AmqpDelivery<Numbered>).deadLetterReason).toBe('refused');
+      await corpse!.ack();
+    });
+
+    it('refuses to open a priority queue as a plain one, and the other way round', async () => {
+      const priority = queueName('was-priority');
+      await openQueue<Numbered>(priority).send({ n: 1 });
+      const plainView = openQueue<Numbered>(priority, { priorities: false });
+      await expect(plainView.send({ n: 2 })).rejects.toBeInstanceOf(AmqpTopologyError);
+      await expect(plainView.send({ n: 2 })).rejects.toThrow('no x-max-priority');
+      const plain = queueName('was-plain');
+      await openQueue<Numbered>(plain, { priorities: false }).send({ n: 1 });
+      await expect(openQueue<Numbered>(plain).send({ n: 2 })).rejects.toThrow('x-max-priority 10');
+    });
   });
 
   it('delivers a shorter delay sent later first, through one delay queue per distinct delay', async () => {

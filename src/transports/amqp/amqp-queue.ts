@@ -21,6 +21,13 @@ export interface AmqpQueueOptions extends Omit<BrokerQueueOptions, 'visibilityTi
    * spreads messages more evenly across processes and lets a later, higher priority overtake more.
    */
   prefetch?: number;
+  /**
+   * `true` (default): a priority queue (`x-max-priority` 10), so `send`'s `priority` is honoured.
+   * `false`: a plain classic queue, about twice the throughput on RabbitMQ's side, and a `send` with
+   * a priority other than 0 is refused. Every process (and the dead-letter queue's reader) must open
+   * the queue with the same setting: RabbitMQ refuses a declaration with other arguments.
+   */
+  priorities?: boolean;
 }
 
 const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -34,7 +41,7 @@ export class AmqpQueue<T> implements Queue<T> {
 
   constructor(name: string, options: AmqpQueueOptions = {}) {
     const { maxAttempts, backoff, deadLetter, closeTimeout, check } = resolveBrokerOptions(name, options);
-    const { url, connection, prefetch = 50 } = options;
+    const { url, connection, prefetch = 50, priorities = true } = options;
     if (Buffer.byteLength(name) > 200)
       throw new InvalidOptionError('name', name, 'a queue name of 1 to 200 bytes');
     if (url !== undefined && connection !== undefined) {
@@ -48,9 +55,17 @@ export class AmqpQueue<T> implements Queue<T> {
     if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
       throw new InvalidOptionError('prefetch', prefetch, 'an integer from 1 to 65535');
     }
+    if (typeof priorities !== 'boolean') throw new InvalidOptionError('priorities', priorities, 'a boolean');
     this.name = name;
-    const link = new Link(name, connection !== undefined ? { connection } : { url: url ?? DEFAULT_URL });
-    this.#core = new Core({ name, maxAttempts, backoff, deadLetter, check, prefetch, closeTimeout }, link);
+    const link = new Link(
+      name,
+      priorities,
+      connection !== undefined ? { connection } : { url: url ?? DEFAULT_URL },
+    );
+    this.#core = new Core(
+      { name, maxAttempts, backoff, deadLetter, check, prefetch, closeTimeout, priorities },
+      link,
+    );
   }
 
   /** Resolves once RabbitMQ confirmed it stored the message (a persistent message, durable queue). */

@@ -152,7 +152,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
     this.#subscription = subscription;
     try {
       await channel.prefetch(this.#core.config.prefetch);
-      await declareQueue(channel, this.queueName); // it may have been deleted since the link declared it
+      await declareQueue(channel, this.queueName, this.#core.config.priorities); // it may have been deleted since the link declared it
       const { consumerTag } = await channel.consume(this.queueName, (raw) =>
         this.#receive(subscription, raw),
       );

@@ -1,5 +1,5 @@
 import type { Channel, ConsumeMessage, MessagePropertyHeaders } from 'amqplib';
-import { QueueClosedError, SluiceError } from '../../errors.js';
+import { InvalidOptionError, QueueClosedError, SluiceError } from '../../errors.js';
 import { backoffDelay } from '../../queuing/backoff.js';
 import { type Envelope, encodeEnvelope } from '../../queuing/envelope.js';
 import type { MessageCheck } from '../../queuing/message-schema.js';
@@ -18,7 +18,9 @@ export const KEY_HEADER = 'x-sluice-key';
 export const REASON_HEADER = 'x-sluice-reason';
 
 const CONTENT_TYPE = 'application/json';
-const PLAIN: MessageProperties = { contentType: CONTENT_TYPE, priority: DEFAULT_AMQP_PRIORITY };
+/** What a message sent without options carries, on a priority queue and on a plain one. */
+const DEFAULT_PRIORITY: MessageProperties = { contentType: CONTENT_TYPE, priority: DEFAULT_AMQP_PRIORITY };
+const NO_PRIORITY: MessageProperties = { contentType: CONTENT_TYPE };
 
 /** A message held by a consumer, as the settling operations need it. */
 export interface Held {
@@ -40,6 +42,8 @@ export interface CoreConfig {
   readonly check: MessageCheck<unknown> | undefined;
   readonly prefetch: number;
   readonly closeTimeout: number;
+  /** `false`: a plain classic queue; sends with a priority other than 0 are refused. */
+  readonly priorities: boolean;
 }
 
 /**
@@ -52,13 +56,16 @@ export interface CoreConfig {
 export class Core {
   closed = false;
   readonly keys: KeyMarkers;
-  readonly #declareMain = (channel: Channel) => declareQueue(channel, this.config.name);
+  readonly #declareMain = (channel: Channel) =>
+    declareQueue(channel, this.config.name, this.config.priorities);
+  readonly #defaultProperties: MessageProperties;
 
   constructor(
     readonly config: CoreConfig,
     readonly link: Link,
   ) {
     this.keys = new KeyMarkers(config.name);
+    this.#defaultProperties = config.priorities ? DEFAULT_PRIORITY : NO_PRIORITY;
   }
 
   send(message: unknown, options: SendOptions | undefined): Promise<void> {
@@ -66,24 +73,33 @@ export class Core {
     if (this.closed) return Promise.reject(new QueueClosedError(name));
     let body: Buffer;
     try {
-      if (options !== undefined) assertSendOptions(options);
+      if (options !== undefined) this.#assertSendOptions(options);
       body = Buffer.from(encodeEnvelope(message, name));
     } catch (error) {
       return Promise.reject(error);
     }
     const session = this.link.session;
     if (options === undefined && session !== undefined) {
-      return this.link.publish(session, name, body, PLAIN, this.#declareMain);
+      return this.link.publish(session, name, body, this.#defaultProperties, this.#declareMain);
     }
     return this.#sendWith(body, options ?? {});
   }
 
+  #assertSendOptions(options: SendOptions): void {
+    assertSendOptions(options);
+    const { priority = 0 } = options;
+    if (!this.config.priorities && priority !== 0) {
+      const expected = `none: queue ${this.config.name} was opened with priorities: false`;
+      throw new InvalidOptionError('priority', priority, expected);
+    }
+  }
+
   async #sendWith(body: Buffer, { priority, delay = 0, key }: SendOptions): Promise<void> {
     const session = await this.link.ready('send');
-    const properties: MessageProperties = {
-      contentType: CONTENT_TYPE,
-      priority: priority === undefined ? DEFAULT_AMQP_PRIORITY : toAmqpPriority(priority),
-    };
+    const properties: MessageProperties =
+      priority === undefined || !this.config.priorities
+        ? { ...this.#defaultProperties }
+        : { contentType: CONTENT_TYPE, priority: toAmqpPriority(priority) };
     if (key !== undefined) {
       properties.headers = { [KEY_HEADER]: key };
       if (!(await this.#guard('send', () => this.keys.take(session, key)))) return;
@@ -145,7 +161,7 @@ export class Core {
     const { raw, key } = held;
     const { deadLetter } = this.config;
     return this.#settle(held, async (session) => {
-      const declare = (channel: Channel) => declareQueue(channel, deadLetter);
+      const declare = (channel: Channel) => declareQueue(channel, deadLetter, this.config.priorities);
       if (!session.declared.has(deadLetter)) {
         await declare(session.publisher);
         session.declared.add(deadLetter);

@@ -31,6 +31,7 @@ export class Link {
   /** Set while up: the hot path reads it without awaiting. */
   session: Session | undefined;
   readonly #queue: string;
+  readonly #priorities: boolean;
   readonly #url: string | undefined;
   readonly #given: ChannelModel | undefined;
   readonly #listeners = new Set<(session: Session) => void>();
@@ -41,8 +42,9 @@ export class Link {
   #published = 0;
   readonly #options: Options.Publish = { persistent: true, mandatory: true };
 
-  constructor(queue: string, target: { url: string } | { connection: ChannelModel }) {
+  constructor(queue: string, priorities: boolean, target: { url: string } | { connection: ChannelModel }) {
     this.#queue = queue;
+    this.#priorities = priorities;
     this.#url = 'url' in target ? target.url : undefined;
     this.#given = 'connection' in target ? target.connection : undefined;
   }
@@ -194,7 +196,7 @@ export class Link {
         returned: new Set(),
       };
       this.#watchPublisher(session);
-      await declareQueue(session.publisher, this.#queue);
+      await declareQueue(session.publisher, this.#queue, this.#priorities);
       connection.once('close', () => this.#lost(session));
       return session;
     } catch (error) {

@@ -6,7 +6,7 @@ import { SluiceError } from '../../errors.js';
  * The RabbitMQ objects behind one sluice queue `name` (all durable, all on the default exchange):
  *
  * - `name`: the queue itself, a classic queue with `x-max-priority` (quorum queues of RabbitMQ 3.x
- *   have no priorities).
+ *   have no priorities), or a plain classic queue when opened with `priorities: false`.
  * - `name.delay.<ms>`: one per distinct delay. Its queue-level `x-message-ttl` is that delay and it
  *   dead-letters into `name`. One TTL per queue keeps every delay exact: RabbitMQ only expires
  *   messages at the head of a queue, so mixed TTLs in one queue would hold a short delay behind a long
@@ -18,18 +18,20 @@ import { SluiceError } from '../../errors.js';
 export const MAX_PRIORITY = 10;
 
 /** Any client declaring `name` must pass the same arguments, or RabbitMQ refuses the declaration. */
-const MAIN_ARGUMENTS = { 'x-max-priority': MAX_PRIORITY };
+const PRIORITY_ARGUMENTS = { 'x-max-priority': MAX_PRIORITY };
+const PLAIN_ARGUMENTS = {};
 
 /** How long an unused delay queue outlives its TTL; it is redeclared at least twice within it. */
 const DELAY_QUEUE_GRACE = 60_000;
 
 /** A queue exists on the broker with arguments other than those sluice declares. */
 export class AmqpTopologyError extends SluiceError {
-  constructor(queue: string, options?: ErrorOptions) {
+  constructor(queue: string, priorities: boolean, options?: ErrorOptions) {
+    const shape = priorities ? `x-max-priority ${MAX_PRIORITY}` : 'no x-max-priority (priorities: false)';
     super(
       'AMQP_TOPOLOGY_MISMATCH',
-      `RabbitMQ queue ${queue} cannot be declared as sluice needs it (durable, ` +
-        `x-max-priority ${MAX_PRIORITY}): it probably exists with other arguments`,
+      `RabbitMQ queue ${queue} cannot be declared as sluice needs it (durable, ${shape}): ` +
+        'it probably exists with other arguments',
       options,
     );
   }
@@ -48,11 +50,13 @@ export function toAmqpPriority(priority: number): number {
 /** What a message sent without a priority carries, so it sits between positive and negative ones. */
 export const DEFAULT_AMQP_PRIORITY = MAX_PRIORITY / 2;
 
-export async function declareQueue(channel: Channel, queue: string): Promise<void> {
+/** Declares a main or dead-letter queue: a priority queue, or a plain one with `priorities: false`. */
+export async function declareQueue(channel: Channel, queue: string, priorities: boolean): Promise<void> {
+  const args = priorities ? PRIORITY_ARGUMENTS : PLAIN_ARGUMENTS;
   try {
-    await channel.assertQueue(queue, { durable: true, arguments: MAIN_ARGUMENTS });
+    await channel.assertQueue(queue, { durable: true, arguments: args });
   } catch (error) {
-    throw isPreconditionFailure(error) ? new AmqpTopologyError(queue, { cause: error }) : error;
+    throw isPreconditionFailure(error) ? new AmqpTopologyError(queue, priorities, { cause: error }) : error;
   }
 }
 
