@@ -85,7 +85,7 @@ const SLUICE_SHAPED: Shape = {
   queueArguments: { 'x-max-priority': 10 },
   body: (i) =>
     Buffer.from(
-      `{"id":"${randomUUID()}","type":null,"attempt":1,"headers":{},"payload":${JSON.stringify(i)}}`,
+      `{"id":"${randomUUID()}","payload":${JSON.stringify(i)}}`,
     ),
   options: (i) => ({
     persistent: true,

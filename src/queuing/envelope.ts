@@ -4,15 +4,17 @@ import { describe, SerializationError, ValidationError } from '../errors.js';
 /**
  * The wire envelope, the same in every broker adapter: one JSON document per message,
  *
- *   { "id": string, "type": string | null, "attempt": number, "headers": object, "payload": <message> }
+ *   { "id": string, "type"?: string, "attempt"?: number, "headers"?: object, "payload": <message> }
  *
- * - `payload` is the message as sent; `type` is `message.type` when that is a string, else null.
+ * - `payload` is the message as sent; `type` is `message.type` when that is a string.
  * - `id` is a random UUID given when the message is sent; retries and dead-lettered copies keep it.
  * - `attempt` is 1 when sent. Where the broker counts deliveries itself (a Redis stream entry's
  *   `attempt` field, the PostgreSQL row's `attempt` column, JetStream's delivery count) that count is
  *   the attempt and this one is not read; RabbitMQ counts in the envelope (a retry is a new copy with
  *   `attempt + 1`); a dead-lettered copy on NATS carries the attempt it failed.
  * - `headers` are the producer's (e.g. a trace parent); NATS adds the dead-letter reason there.
+ * - Fields at their defaults (no type, attempt 1, no headers) are left out when sending: a small body
+ *   is cheaper for every broker (RabbitMQ handles bodies under 64 bytes as Erlang heap binaries).
  *
  * On receive only `payload` is required, so producers in other languages may leave out the rest. A
  * body that is not an envelope is dead-lettered wrapped in one whose payload is the body as text, so
@@ -30,7 +32,7 @@ export interface Envelope {
 export interface ReceivedEnvelope extends Omit<Envelope, 'id' | 'attempt'> {
   /** The `id` when it is a string. */
   readonly id: string | undefined;
-  /** The `attempt` when it is an integer ≥ 1. */
+  /** The `attempt`: 1 when left out, `undefined` when it is not an integer ≥ 1. */
   readonly attempt: number | undefined;
 }
 
@@ -53,8 +55,8 @@ export function encodeEnvelope(message: unknown, queue: string, id: string = ran
     );
   }
   const type = (message as { type?: unknown } | null)?.type;
-  const typeJson = typeof type === 'string' ? JSON.stringify(type) : 'null';
-  return `{"id":"${id}","type":${typeJson},"attempt":1,"headers":{},"payload":${payload}}`;
+  const typeField = typeof type === 'string' ? `"type":${JSON.stringify(type)},` : '';
+  return `{"id":"${id}",${typeField}"payload":${payload}}`;
 }
 
 /** Parses a body; throws a ValidationError whose message is why it is not an envelope. */
@@ -74,7 +76,12 @@ export function decodeEnvelope(body: string): ReceivedEnvelope {
   return {
     id: typeof id === 'string' ? id : undefined,
     type: typeof type === 'string' ? type : null,
-    attempt: Number.isInteger(attempt) && (attempt as number) >= 1 ? (attempt as number) : undefined,
+    attempt:
+      attempt === undefined
+        ? 1
+        : Number.isInteger(attempt) && (attempt as number) >= 1
+          ? (attempt as number)
+          : undefined,
     headers: isRecord(headers) ? headers : {},
     payload,
   };

@@ -68,8 +68,6 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     expect(JSON.parse(fields[1]!)).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       type: 'orders.place',
-      attempt: 1,
-      headers: {},
       payload: { type: 'orders.place', payload: { quantity: 2 } },
     });
 

@@ -86,8 +86,6 @@ describe('SqliteQueue', () => {
     expect(JSON.parse(stored!.body)).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       type: 'orders.place',
-      attempt: 1,
-      headers: {},
       payload: { type: 'orders.place', payload: { sku: 'a' } },
     });
     const [delivery] = await receive(queue);
