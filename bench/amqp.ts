@@ -23,8 +23,8 @@ import { randomUUID } from 'node:crypto';
 import { connect, type Options } from 'amqplib';
 import { Pump } from '../src/queuing/pump.js';
 import { AmqpQueue } from '../src/transports/amqp/index.js';
-import { concurrently, rate } from './support/load.js';
-import { formatRate, formatRatio, machineLine, markdownTable, median } from './support/report.js';
+import { concurrently, medianRates, type Rates, rate } from './support/load.js';
+import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
 
 const url = process.env.SLUICE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const PROCESSED = 100_000;
@@ -33,11 +33,6 @@ const CONCURRENCY = 16;
 const PREFETCH = 100;
 const IN_FLIGHT = 1_000;
 const RUNS = 3;
-
-interface Rates {
-  processing: number;
-  enqueue: number;
-}
 
 async function sluice(priorities: boolean): Promise<Rates> {
   const name = `sluice-bench-${process.pid}`;
@@ -83,10 +78,7 @@ const PLAIN: Shape = {
 const SLUICE_SHAPED: Shape = {
   label: 'shaped',
   queueArguments: { 'x-max-priority': 10 },
-  body: (i) =>
-    Buffer.from(
-      `{"id":"${randomUUID()}","payload":${JSON.stringify(i)}}`,
-    ),
+  body: (i) => Buffer.from(`{"id":"${randomUUID()}","payload":${JSON.stringify(i)}}`),
   options: (i) => ({
     persistent: true,
     priority: 5,
@@ -143,23 +135,13 @@ async function dropQueues(...names: string[]): Promise<void> {
   await connection.close();
 }
 
-const contenders: Record<string, () => Promise<Rates>> = {
+const medians = await medianRates(RUNS, {
   'sluice, plain queue': () => sluice(false),
   'raw, plain queue': () => floor(PLAIN),
   'sluice, priority queue': () => sluice(true),
   'raw, priority queue': () => floor(SLUICE_SHAPED),
-};
-const runs = new Map<string, Rates[]>();
-for (let run = 1; run <= RUNS; run++) {
-  for (const [label, measure] of Object.entries(contenders)) {
-    const rates = await measure();
-    runs.set(label, [...(runs.get(label) ?? []), rates]);
-    console.error(
-      `run ${run}/${RUNS}  ${label}: processing ${formatRate(rates.processing)}/s, enqueue ${formatRate(rates.enqueue)}/s`,
-    );
-  }
-}
-const medianOf = (label: string, measure: keyof Rates) => median(runs.get(label)!.map((r) => r[measure]));
+});
+const medianOf = (label: string, measure: keyof Rates) => medians[label]![measure];
 
 const measures: [keyof Rates, string][] = [
   [

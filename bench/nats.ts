@@ -7,14 +7,14 @@
  *   JSON.parse and `ack()` each (no envelope, schema, dead-lettering, heartbeat or priority bands).
  * - enqueue: 50,000 `send`s vs 50,000 `js.publish`, 1,000 in flight at any time, each resolving
  *   on JetStream's publish ack in both cases.
- * Streams are deleted at the end. NATS must be reachable at SLUICE_NATS_URL (default 127.0.0.1:4222).
+ * Three interleaved runs, medians. Streams are deleted after each run. NATS must be reachable at SLUICE_NATS_URL (default 127.0.0.1:4222).
  */
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Pump } from '../src/queuing/pump.js';
 import { NatsQueue } from '../src/transports/nats/index.js';
 import { streamName } from '../src/transports/nats/names.js';
-import { concurrently, rate } from './support/load.js';
+import { concurrently, medianRates, type Rates, rate } from './support/load.js';
 import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
 
 const url = process.env.SLUICE_NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -23,8 +23,9 @@ const ENQUEUED = 50_000;
 const CONCURRENCY = 16;
 /** Sends in flight at once, for sluice and the floor alike (50,000 at once overrun publish timeouts). */
 const IN_FLIGHT = 1_000;
+const RUNS = 3;
 
-async function sluice(): Promise<{ processing: number; enqueue: number }> {
+async function sluice(): Promise<Rates> {
   const name = `sluice-bench-${process.pid}`;
   const producer = new NatsQueue<number>(name, { url });
   let start = performance.now();
@@ -48,7 +49,7 @@ async function sluice(): Promise<{ processing: number; enqueue: number }> {
   return { processing, enqueue };
 }
 
-async function floor(): Promise<{ processing: number; enqueue: number }> {
+async function floor(): Promise<Rates> {
   const stream = `floor-bench-${process.pid}`;
   const nc = await connect({ servers: url });
   const jsm = await jetstreamManager(nc);
@@ -72,7 +73,7 @@ async function measureFloor(
   stream: string,
   subject: string,
   js: ReturnType<typeof jetstream>,
-): Promise<{ processing: number; enqueue: number }> {
+): Promise<Rates> {
   let start = performance.now();
   await concurrently(ENQUEUED, IN_FLIGHT, (i) => js.publish(subject, JSON.stringify(i)));
   const enqueue = rate(ENQUEUED, start);
@@ -100,10 +101,12 @@ async function dropStreams(...names: string[]): Promise<void> {
   await nc.close();
 }
 
-const raw = await floor();
-const ours = await sluice();
+const { sluice: ours, raw } = (await medianRates(RUNS, { sluice, raw: floor })) as Record<
+  'sluice' | 'raw',
+  Rates
+>;
 
-console.log(`NatsQueue vs the raw JetStream client — ${machineLine()}\n`);
+console.log(`\nNatsQueue vs the raw JetStream client — ${machineLine()}, median of ${RUNS} runs\n`);
 console.log(
   markdownTable(
     ['measure', 'sluice', 'raw JetStream', 'sluice / raw'],
