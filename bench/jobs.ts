@@ -22,7 +22,7 @@ import {
 
 const JOBS = 200_000;
 const WARMUP = 20_000;
-const RUNS = 3;
+const RUNS = 5;
 const PRIORITIES = 10;
 const WORKERS = 10;
 const MAXSIZE = 1024;

@@ -25,7 +25,7 @@ import {
 } from './support/report.js';
 
 const MAXSIZE = 1024;
-const RUNS = 3;
+const RUNS = 5;
 const SLUICE = 'sluice';
 
 type Contender = (count: number, concurrency: number) => Promise<void>;
