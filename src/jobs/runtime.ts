@@ -203,28 +203,40 @@ export class JobRuntime implements JobOwner {
     return task.fn.apply(execution, envelope.args as unknown[]) as Promise<unknown>;
   };
 
-  /** `local`: pushed by this process, whose handle this is; otherwise a handle made by the worker. */
-  async #run(job: Job<any>, task: TaskDefinition, envelope: JobEnvelope, local: boolean): Promise<void> {
+  /**
+   * `local`: pushed by this process, whose handle this is; otherwise a handle made by the worker.
+   * Chained with `then` rather than written `async`: one suspended frame fewer per job.
+   */
+  #run(job: Job<any>, task: TaskDefinition, envelope: JobEnvelope, local: boolean): Promise<void> {
     job[setStatus]('running');
     const context = new JobExecution(job, envelope);
     job[execution] = context;
     this.#executing++;
-    let value: unknown;
+    let outcome: Promise<unknown>;
     try {
-      const outcome = this.#execute(envelope, context);
-      value = await (task.timeout === undefined ? outcome : limit(outcome, task.timeout, context));
-      const problem = serializationProblem(value, 'result');
-      if (problem !== undefined) {
-        throw new SerializationError(
+      outcome = Promise.resolve(this.#execute(envelope, context));
+    } catch (error) {
+      outcome = Promise.reject(error);
+    }
+    if (task.timeout !== undefined) outcome = limit(outcome, task.timeout, context);
+    return outcome.then(
+      (value) => {
+        this.#ran(job);
+        const problem = serializationProblem(value, 'result');
+        if (problem === undefined) {
+          this.#finish(job, 'success', value);
+          return;
+        }
+        const error = new SerializationError(
           `job ${job.id} of task "${task.name}" returned a value that cannot travel over a queue: ${problem}`,
         );
-      }
-    } catch (error) {
-      this.#ran(job);
-      return this.#failed(job, task, envelope, context, local, error);
-    }
-    this.#ran(job);
-    this.#finish(job, 'success', value);
+        return this.#failed(job, task, envelope, context, local, error);
+      },
+      (error) => {
+        this.#ran(job);
+        return this.#failed(job, task, envelope, context, local, error);
+      },
+    );
   }
 
   async #failed(
