@@ -9,6 +9,7 @@
  *   ack where they are contiguous; the floor sends one `basic.ack` per message.
  * - enqueue: 50,000 `send`s vs 50,000 raw `sendToQueue`s on a confirm channel, 1,000 in flight at
  *   any time, each resolving on the broker's publisher confirm in both cases.
+ *   Both send one message before the clock starts, so connecting and declaring are not timed.
  * Two pairings, each sluice run against the raw client on the same queue shape:
  * - plain queue: `AmqpQueue` with `priorities: false` vs the floor of the target (a plain durable
  *   queue, 1–6 byte bodies);
@@ -37,10 +38,11 @@ const RUNS = 3;
 async function sluice(priorities: boolean): Promise<Rates> {
   const name = `sluice-bench-${process.pid}`;
   const producer = new AmqpQueue<number>(name, { url, priorities });
+  await producer.send(-1); // connects and declares, as the floor does before its clock starts
   let start = performance.now();
   await concurrently(ENQUEUED, IN_FLIGHT, (i) => producer.send(i));
   const enqueue = rate(ENQUEUED, start);
-  await concurrently(PROCESSED - ENQUEUED, IN_FLIGHT, (i) => producer.send(i));
+  await concurrently(PROCESSED - ENQUEUED - 1, IN_FLIGHT, (i) => producer.send(i));
 
   const consumer = new AmqpQueue<number>(name, { url, prefetch: PREFETCH, priorities });
   let left = PROCESSED;
@@ -99,10 +101,11 @@ async function floor(shape: Shape): Promise<Rates> {
         error ? reject(error) : resolve(),
       );
     });
+  await publish(-1); // the same warm-up message as sluice's
   let start = performance.now();
   await concurrently(ENQUEUED, IN_FLIGHT, publish);
   const enqueue = rate(ENQUEUED, start);
-  await concurrently(PROCESSED - ENQUEUED, IN_FLIGHT, publish);
+  await concurrently(PROCESSED - ENQUEUED - 1, IN_FLIGHT, publish);
 
   const reader = await connect(url);
   const channel = await reader.createChannel();

@@ -7,6 +7,7 @@
  *   JSON.parse and `ack()` each (no envelope, schema, dead-lettering, heartbeat or priority bands).
  * - enqueue: 50,000 `send`s vs 50,000 `js.publish`, 1,000 in flight at any time, each resolving
  *   on JetStream's publish ack in both cases.
+ *   Both send one message before the clock starts, so connecting and declaring are not timed.
  * Three interleaved runs, medians. Streams are deleted after each run. NATS must be reachable at SLUICE_NATS_URL (default 127.0.0.1:4222).
  */
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
@@ -28,10 +29,11 @@ const RUNS = 3;
 async function sluice(): Promise<Rates> {
   const name = `sluice-bench-${process.pid}`;
   const producer = new NatsQueue<number>(name, { url });
+  await producer.send(-1); // connects and creates the stream, as the floor does before its clock starts
   let start = performance.now();
   await concurrently(ENQUEUED, IN_FLIGHT, (i) => producer.send(i));
   const enqueue = rate(ENQUEUED, start);
-  await concurrently(PROCESSED - ENQUEUED, IN_FLIGHT, (i) => producer.send(i));
+  await concurrently(PROCESSED - ENQUEUED - 1, IN_FLIGHT, (i) => producer.send(i));
 
   const consumer = new NatsQueue<number>(name, { url });
   let left = PROCESSED;
@@ -74,10 +76,11 @@ async function measureFloor(
   subject: string,
   js: ReturnType<typeof jetstream>,
 ): Promise<Rates> {
+  await js.publish(subject, JSON.stringify(-1)); // the same warm-up message as sluice's
   let start = performance.now();
   await concurrently(ENQUEUED, IN_FLIGHT, (i) => js.publish(subject, JSON.stringify(i)));
   const enqueue = rate(ENQUEUED, start);
-  await concurrently(PROCESSED - ENQUEUED, IN_FLIGHT, (i) => js.publish(subject, JSON.stringify(i)));
+  await concurrently(PROCESSED - ENQUEUED - 1, IN_FLIGHT, (i) => js.publish(subject, JSON.stringify(i)));
 
   const reader = await connect({ servers: url });
   const consumer = await jetstream(reader).consumers.get(stream, 'work');
