@@ -37,7 +37,7 @@ export async function medianRates(
   for (let run = 1; run <= runs; run++) {
     for (const [label, measure] of Object.entries(contenders)) {
       const rates = await measure();
-      (measured[label] ??= []).push(rates);
+      measured[label] = [...(measured[label] ?? []), rates];
       console.error(
         `run ${run}/${runs}  ${label}: processing ${formatRate(rates.processing)}/s, enqueue ${formatRate(rates.enqueue)}/s`,
       );
