@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import { Pump } from '../../src/queuing/pump.js';
+import type { Delivery, NackOptions } from '../../src/queuing/types.js';
 import { flush } from '../support/async.js';
 
 describe('Pump on a MemoryQueue: hand-off inside send', () => {
@@ -60,7 +61,7 @@ describe('Pump on a MemoryQueue: hand-off inside send', () => {
     expect(draining.stats).toEqual({ inFlight: 0, processed: concurrency, failed: 0 });
   });
 
-  it('releases a message handed to a loop of a stopping pump back to the queue', async () => {
+  it('does not dispatch a message sent after a stop: it stays on the queue', async () => {
     const queue = new MemoryQueue<string>();
     let release!: () => void;
     const handled: string[] = [];
@@ -76,5 +77,29 @@ describe('Pump on a MemoryQueue: hand-off inside send', () => {
     await stopped;
     expect(handled).toEqual(['slow']);
     expect(queue.size).toBe(1);
+  });
+
+  it('releases a delivery a consumer hands over only after the stop, without dispatching it', async () => {
+    let handOver!: (result: IteratorResult<Delivery<string>>) => void;
+    const nacks: NackOptions[] = [];
+    const late: Delivery<string> = {
+      message: 'late',
+      attempt: 1,
+      ack: async () => {},
+      nack: async (options = {}) => void nacks.push(options),
+      [Symbol.asyncDispose]: async () => {},
+    };
+    const consumer = {
+      [Symbol.asyncIterator]: () => ({
+        next: () => new Promise<IteratorResult<Delivery<string>>>((resolve) => (handOver = resolve)),
+      }),
+    };
+    const handled: string[] = [];
+    const draining = new Pump(consumer, (message: string) => void handled.push(message)).draining();
+    await draining.stop();
+    handOver({ value: late, done: false });
+    await flush();
+    expect(handled).toEqual([]);
+    expect(nacks).toEqual([{ requeue: true }]);
   });
 });
