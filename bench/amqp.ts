@@ -20,8 +20,8 @@
  * are deleted after each run. RabbitMQ must be reachable at SLUICE_AMQP_URL (default
  * amqp://guest:guest@127.0.0.1:5672).
  */
-import { randomUUID } from 'node:crypto';
 import { connect, type Options } from 'amqplib';
+import { encodeEnvelope } from '../src/queuing/envelope.js';
 import { Pump } from '../src/queuing/pump.js';
 import { AmqpQueue } from '../src/transports/amqp/index.js';
 import { concurrently, medianRates, type Rates, rate } from './support/load.js';
@@ -80,7 +80,7 @@ const PLAIN: Shape = {
 const SLUICE_SHAPED: Shape = {
   label: 'shaped',
   queueArguments: { 'x-max-priority': 10 },
-  body: (i) => Buffer.from(`{"id":"${randomUUID()}","payload":${JSON.stringify(i)}}`),
+  body: (i) => Buffer.from(encodeEnvelope(i, 'floor')),
   options: (i) => ({
     persistent: true,
     priority: 5,

@@ -6,9 +6,9 @@ import { MemoryQueue } from '../queuing/memory-queue.js';
 import type { Draining } from '../queuing/pump.js';
 import { RESOLVED } from '../queuing/settled.js';
 import type { Backoff, Queue } from '../queuing/types.js';
+import { uniqueId } from '../queuing/unique-id.js';
 import { JobExecution, PushContext } from './context.js';
 import { JobCancelledError, UnknownTaskError } from './errors.js';
-import { JobIds } from './ids.js';
 import { execution, isFinal, Job, type JobOwner, setStatus, settle } from './job.js';
 import { serializationProblem } from './json.js';
 import { LiveJobs } from './live-jobs.js';
@@ -48,7 +48,6 @@ export class JobRuntime implements JobOwner {
   readonly #hasPushMiddlewares: boolean;
   /** Worker side, ending in the task function. */
   readonly #execute: Chain<JobEnvelope, JobContext>;
-  readonly #ids = new JobIds();
   /** Under it, an envelope this runtime sends carries the job `push` returned. */
   readonly #carried = Symbol('sluice.job');
   /** Jobs not final yet: pushed here, or pushed elsewhere and executing here. */
@@ -94,7 +93,7 @@ export class JobRuntime implements JobOwner {
     if (problem !== undefined) {
       return Promise.reject(new SerializationError(`cannot push a job of task "${task.name}": ${problem}`));
     }
-    const jobId = id ?? this.#ids.next();
+    const jobId = id ?? uniqueId();
     const job = new Job(this, jobId, task.name, delay > 0 ? 'scheduled' : 'pending');
     const envelope = this.#envelope(jobId, task.name, args, task.priority, 1, job);
     this.#live.add(job);

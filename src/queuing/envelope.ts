@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { describe, SerializationError, ValidationError } from '../errors.js';
+import { uniqueId } from './unique-id.js';
 
 /**
  * The wire envelope, the same in every broker adapter: one JSON document per message,
@@ -7,7 +7,8 @@ import { describe, SerializationError, ValidationError } from '../errors.js';
  *   { "id": string, "type"?: string, "attempt"?: number, "headers"?: object, "payload": <message> }
  *
  * - `payload` is the message as sent; `type` is `message.type` when that is a string.
- * - `id` is a random UUID given when the message is sent; retries and dead-lettered copies keep it.
+ * - `id` is unique, given when the message is sent (`uniqueId()`); retries and dead-lettered copies
+ *   keep it. Receivers treat it as an opaque string.
  * - `attempt` is 1 when sent. Where the broker counts deliveries itself (a Redis stream entry's
  *   `attempt` field, the PostgreSQL row's `attempt` column, JetStream's delivery count) that count is
  *   the attempt and this one is not read; RabbitMQ counts in the envelope (a retry is a new copy with
@@ -38,9 +39,9 @@ export interface ReceivedEnvelope extends Omit<Envelope, 'id' | 'attempt'> {
 
 /**
  * The send hot path: builds the envelope by hand around one JSON.stringify of the message, rather
- * than stringifying an envelope object. `id` must need no JSON escaping (a UUID).
+ * than stringifying an envelope object. `id` must need no JSON escaping.
  */
-export function encodeEnvelope(message: unknown, queue: string, id: string = randomUUID()): string {
+export function encodeEnvelope(message: unknown, queue: string, id: string = uniqueId()): string {
   let payload: string | undefined;
   try {
     payload = JSON.stringify(message);
@@ -89,7 +90,7 @@ export function decodeEnvelope(body: string): ReceivedEnvelope {
 
 /** The envelope a body that is not one is dead-lettered in: its payload is the body as text. */
 export function wrapUndecodable(body: string): Envelope {
-  return { id: randomUUID(), type: null, attempt: 1, headers: {}, payload: body };
+  return { id: uniqueId(), type: null, attempt: 1, headers: {}, payload: body };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import { BrokerUnavailableError, QueueClosedError, ValidationError } from '../../errors.js';
 import {
@@ -12,6 +11,7 @@ import type { MessageCheck } from '../../queuing/message-schema.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, Delivery, SendOptions } from '../../queuing/types.js';
+import { uniqueId } from '../../queuing/unique-id.js';
 import { ACK, nakWithDelay, respond } from './ack-protocol.js';
 import { Link } from './connection.js';
 import { type DeliveryOwner, NatsDelivery } from './delivery.js';
@@ -194,7 +194,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
     if (!session.link.up) {
       throw new BrokerUnavailableError('NATS', `send to queue ${this.name} (disconnected)`);
     }
-    const id = randomUUID();
+    const id = uniqueId();
     const data = encoder.encode(encodeEnvelope(message, this.name, id));
     const band = bandToken(priority);
     const dedup = key === undefined ? {} : { msgID: key };
