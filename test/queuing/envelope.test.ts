@@ -17,7 +17,7 @@ describe('the wire envelope', () => {
   it('leaves type out for a message without a string type, and gives a fresh id per message', () => {
     const first = encodeEnvelope(7, 'q');
     const second = encodeEnvelope({ type: 7 }, 'q');
-    expect(first).toMatch(/^\{"id":"[\w-]{17,20}","payload":7\}$/);
+    expect(first).toMatch(/^\{"id":"[\w-]{17,}","payload":7\}$/);
     expect(decodeEnvelope(second)).toMatchObject({ type: null, attempt: 1, payload: { type: 7 } });
     expect(JSON.parse(first).id).not.toBe(JSON.parse(second).id);
   });
