@@ -125,7 +125,7 @@ class Bucket<E extends Prioritised> {
   push(element: E): void {
     const items = this.#items;
     const last = items[items.length - 1];
-    if (last === undefined || this.size === 0 || last.seq < element.seq) {
+    if (last === undefined || last.seq < element.seq) {
       items.push(element);
       return;
     }

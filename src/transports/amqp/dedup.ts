@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { uniqueId } from '../../queuing/unique-id.js';
 import type { Session } from './link.js';
 import { KEY_QUEUE_ARGUMENTS, keyQueueName } from './topology.js';
 
@@ -30,7 +30,7 @@ export class KeyMarkers {
         arguments: KEY_QUEUE_ARGUMENTS,
       });
       if (messageCount > 0) return false;
-      const id = randomUUID();
+      const id = uniqueId();
       if (!(await storeMarker(session, queue, id))) return false;
       // Returned unroutable: the marker queue was deleted (its key released) after our declaration.
       if (!session.returned.delete(id)) return true;
