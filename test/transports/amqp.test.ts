@@ -1,3 +1,5 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
 import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -7,6 +9,7 @@ import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { type AmqpDelivery, AmqpQueue, AmqpTopologyError } from '../../src/transports/amqp/index.js';
 import { toAmqpPriority } from '../../src/transports/amqp/topology.js';
+import { sleep, within } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
 import { AMQP_URL, leaseRabbit, open, purge, restartRabbit, withConnection } from './amqp-harness.js';
@@ -190,6 +193,23 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
       expect([d3!.message, d3!.attempt]).toEqual([{ n: 3 }, 1]);
       await d3!.ack();
     });
+
+    it('lets a keyed send under way when close() is called store its message, so the key is not stranded', async () => {
+      const name = queueName('dedup-close');
+      const pauses = [0, 1, 2, 5, 10]; // close() overtakes the send at its key, at its publish, or not at all
+      for (const pause of pauses) {
+        const queue = open<Numbered>(name, { closeTimeout: 0 });
+        await queue.send({ n: -1 }); // connected: the keyed send starts on the live connection
+        const sending = queue.send({ n: pause }, { key: `k${pause}` });
+        await sleep(pause);
+        await queue.close();
+        await expect(sending).resolves.toBeUndefined();
+      }
+      const deliveries = await receive(openQueue<Numbered>(name), pauses.length * 2);
+      await Promise.all(deliveries.map((d) => d.ack())); // frees the keys
+      const keyed = deliveries.map((d) => d.message.n).filter((n) => n >= 0);
+      expect(keyed.sort((a, b) => a - b)).toEqual(pauses);
+    });
   });
 
   it('counts every unsettled delivery as an attempt and dead-letters after maxAttempts, with the reason', async () => {
@@ -211,6 +231,30 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
       'not settled after 2 deliveries (consumer lost)',
     );
     await corpse!.ack();
+  });
+
+  it('consumes the envelope as a foreign producer publishes it, with only an id or with every field', async () => {
+    const name = queueName('foreign');
+    const queue = openQueue<Numbered>(name);
+    await queue.send({ n: 0 }); // declares the queue
+    await withConnection(async (connection) => {
+      const channel = await connection.createConfirmChannel();
+      const publish = (envelope: object) =>
+        channel.sendToQueue(name, Buffer.from(JSON.stringify(envelope)), {
+          persistent: true,
+          contentType: 'application/json',
+          priority: 5, // normal priority, as the README says
+        });
+      publish({ id: 'f1', payload: { n: 1 } });
+      publish({ id: 'f2', type: 'numbered', attempt: 2, headers: { traceparent: 'tp' }, payload: { n: 2 } });
+      await channel.waitForConfirms();
+    });
+    const deliveries = (await receive(queue, 3)) as AmqpDelivery<Numbered>[];
+    await Promise.all(deliveries.map((d) => d.ack()));
+    expect(deliveries.slice(1).map((d) => [d.id, d.message, d.attempt, d.headers])).toEqual([
+      ['f1', { n: 1 }, 1, {}],
+      ['f2', { n: 2 }, 2, { traceparent: 'tp' }],
+    ]);
   });
 
   it('dead-letters with the error message as the reason, and a message of an unknown type', async () => {
@@ -267,6 +311,44 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
     }
   });
 
+  it('leaves no listener on a connection it was given once closed', async () => {
+    const name = queueName('given-listeners');
+    const connection = await connect(AMQP_URL);
+    const listeners = () => connection.eventNames().map((event) => [event, connection.listenerCount(event)]);
+    try {
+      const before = listeners();
+      for (let n = 0; n < 3; n++) {
+        const queue = new AmqpQueue<Numbered>(name, { connection });
+        await queue.send({ n });
+        await queue.close();
+      }
+      expect(listeners()).toEqual(before);
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('closes the connection it opened on close, leaving no socket open', async () => {
+    const sockets: Socket[] = [];
+    const opened = (message: unknown) => sockets.push((message as { socket: Socket }).socket);
+    subscribe('net.client.socket', opened);
+    try {
+      const queue = open<Numbered>(queueName('owned'), { closeTimeout: 500 });
+      await queue.send({ n: 1 });
+      const [delivery] = await receive(queue, 1);
+      await delivery!.ack();
+      await queue.close();
+    } finally {
+      unsubscribe('net.client.socket', opened);
+    }
+    expect(sockets).toHaveLength(1);
+    // RabbitMQ may reset the socket after the AMQP close handshake: wait for 'close', not a clean end.
+    const closed = sockets.map(
+      (socket) => socket.closed || new Promise((resolve) => socket.once('close', resolve)),
+    );
+    await within(Promise.all(closed), 10_000, () => 'the socket of the connection the queue opened to close');
+  });
+
   it('consumes again by itself when the broker cancels its consumer (queue deleted)', async () => {
     const name = queueName('cancelled');
     const queue = openQueue<Numbered>(name);
@@ -280,6 +362,19 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
     const second = await pending;
     expect(second.value?.message).toEqual({ n: 2 });
     await (second.value as Delivery<Numbered>).ack();
+  });
+
+  it('lets close() wait for a send republished because its queue was deleted, which then stores it', async () => {
+    const name = queueName('republish-close');
+    const queue = open<Numbered>(name, { closeTimeout: 0 });
+    await queue.send({ n: 0 }); // connected: the next send is a single publish
+    await purge(name);
+    const sending = queue.send({ n: 1 }); // returned as unroutable, then declared and sent again
+    await queue.close();
+    await expect(sending).resolves.toBeUndefined();
+    const [delivery] = await receive(openQueue<Numbered>(name), 1);
+    expect(delivery!.message).toEqual({ n: 1 });
+    await delivery!.ack();
   });
 
   it('sends an ack at once even while an earlier delivery is still held (acks are coalesced)', async () => {

@@ -85,8 +85,8 @@ export class AmqpQueue<T> implements Queue<T> {
 
   /**
    * Stops sends and consuming, puts back prefetched messages, waits up to `closeTimeout` for
-   * handed-out deliveries to be settled (the broker requeues those that are not), then closes the
-   * connection if the queue opened it.
+   * handed-out deliveries to be settled (the broker requeues those that are not) and for the sends
+   * under way to end, then closes the connection if the queue opened it.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -104,6 +104,7 @@ export class AmqpQueue<T> implements Queue<T> {
     await Promise.race([Promise.all(consumers.map((consumer) => consumer.drained)), timeout]);
     clearTimeout(timer);
     await Promise.all(consumers.map((consumer) => consumer.abandon()));
+    await this.#core.sendsEnded();
     await this.#core.link.close();
   }
 }

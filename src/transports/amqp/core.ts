@@ -11,6 +11,7 @@ import { KeyMarkers } from './dedup.js';
 import type { Link, MessageProperties, Session } from './link.js';
 import type { Subscription } from './subscription.js';
 import { DEFAULT_AMQP_PRIORITY, declareQueue, toAmqpPriority } from './topology.js';
+import { UnderWay } from './under-way.js';
 
 /** AMQP header of a keyed message: its dedup key, released when the message leaves the queue. */
 export const KEY_HEADER = 'x-sluice-key';
@@ -56,6 +57,12 @@ export interface CoreConfig {
 export class Core {
   closed = false;
   readonly keys: KeyMarkers;
+  /**
+   * Sends of more than one step (connect, take a key, then publish) under way: close() waits for
+   * them, since closing the link in between would fail them and strand their dedup key. A send that
+   * is one publish needs no entry: the link waits for what it published.
+   */
+  readonly #sending = new UnderWay();
   readonly #declareMain = (channel: Channel) =>
     declareQueue(channel, this.config.name, this.config.priorities);
   readonly #defaultProperties: MessageProperties;
@@ -82,7 +89,12 @@ export class Core {
     if (options === undefined && session !== undefined) {
       return this.link.publish(session, name, body, this.#defaultProperties, this.#declareMain);
     }
-    return this.#sendWith(body, options ?? {});
+    return this.#sending.add(this.#sendWith(body, options ?? {}));
+  }
+
+  /** Resolves once the sends under way stored their message or failed; call once `closed` is set. */
+  sendsEnded(): Promise<void> {
+    return this.#sending.ended();
   }
 
   #assertSendOptions(options: SendOptions): void {

@@ -1,6 +1,7 @@
 import { type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
 import { BrokerUnavailableError, QueueClosedError, SluiceError } from '../../errors.js';
 import { AmqpTopologyError, DelayDeclarations, declareQueue } from './topology.js';
+import { UnderWay } from './under-way.js';
 
 /** What a publish carries besides its body; every publish is persistent and mandatory. */
 export type MessageProperties = Pick<Options.Publish, 'contentType' | 'priority' | 'headers'>;
@@ -15,6 +16,8 @@ export interface Session {
   readonly declared: Set<string>;
   /** Message ids of mandatory publishes the broker returned as unroutable. */
   readonly returned: Set<string>;
+  /** The connection's 'close' listener, removed on close so that a given connection keeps none. */
+  readonly lost: () => void;
 }
 
 const RECONNECT_FIRST_DELAY = 100;
@@ -40,6 +43,8 @@ export class Link {
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #published = 0;
+  /** Publishes returned as unroutable and being declared and sent again: close() waits for them. */
+  readonly #republishing = new UnderWay();
   readonly #options: Options.Publish = { persistent: true, mandatory: true };
 
   constructor(queue: string, priorities: boolean, target: { url: string } | { connection: ChannelModel }) {
@@ -91,7 +96,10 @@ export class Link {
       const id = this.#publishOnce(session, queue, body, properties, (error: unknown) => {
         if (error) reject(this.#explain(error));
         else if (!session.returned.delete(id)) resolve();
-        else this.#republish(session, queue, body, properties, redeclare).then(resolve, reject);
+        else {
+          const again = this.#republish(session, queue, body, properties, redeclare);
+          this.#republishing.add(again).then(resolve, reject);
+        }
       });
     });
   }
@@ -149,7 +157,10 @@ export class Link {
     return error instanceof SluiceError ? error : this.unavailable('publish', error);
   }
 
-  /** Closes the connection if this link opened it, after the broker confirmed what was published. */
+  /**
+   * Closes the connection if this link opened it, after the broker confirmed what was published
+   * (publishing again what it returned).
+   */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
@@ -157,9 +168,10 @@ export class Link {
     this.session = undefined;
     this.#listeners.clear();
     if (session === undefined) return;
+    // A confirm of a returned publish starts its republish before waitForConfirms resolves.
     await session.publisher.waitForConfirms().catch(() => {});
-    if (this.#given === undefined) await session.connection.close().catch(() => {});
-    else await session.publisher.close().catch(() => {});
+    await this.#republishing.ended();
+    await this.#dispose(session);
   }
 
   #connect(): Promise<Session> {
@@ -194,10 +206,11 @@ export class Link {
         delays: new DelayDeclarations(this.#queue),
         declared: new Set(),
         returned: new Set(),
+        lost: () => this.#lost(session),
       };
       this.#watchPublisher(session);
       await declareQueue(session.publisher, this.#queue, this.#priorities);
-      connection.once('close', () => this.#lost(session));
+      connection.once('close', session.lost);
       return session;
     } catch (error) {
       if (owned) await connection.close().catch(() => {});
@@ -243,6 +256,7 @@ export class Link {
   }
 
   async #dispose(session: Session): Promise<void> {
+    session.connection.off('close', session.lost);
     if (this.#given === undefined) await session.connection.close().catch(() => {});
     else await session.publisher.close().catch(() => {});
   }

@@ -1,0 +1,17 @@
+/** Operations under way that a close must let end first, rather than fail them by closing. */
+export class UnderWay {
+  readonly #operations = new Set<Promise<unknown>>();
+
+  /** Tracks `operation` until it settles; returns it. */
+  add<P extends Promise<unknown>>(operation: P): P {
+    this.#operations.add(operation);
+    const done = () => this.#operations.delete(operation);
+    operation.then(done, done);
+    return operation;
+  }
+
+  /** Resolves once every operation tracked so far settled. */
+  async ended(): Promise<void> {
+    await Promise.allSettled(this.#operations);
+  }
+}
