@@ -12,7 +12,11 @@ export function captureErrors<M = any, C extends Context<M> = Context<M>>(
   options: CaptureErrorsOptions = {},
 ): ClassicMiddleware<M, C> {
   if (typeof onError !== 'function') throw new InvalidOptionError('onError', onError, 'a function');
-  const rethrow = options.rethrow ?? false;
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('captureErrors options', options, 'an object');
+  }
+  const { rethrow = false } = options;
+  if (typeof rethrow !== 'boolean') throw new InvalidOptionError('rethrow', rethrow, 'a boolean');
   return async function captureErrorsMiddleware(message, next, context) {
     try {
       return await next(message, context);

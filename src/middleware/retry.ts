@@ -15,6 +15,9 @@ export interface RetryOptions {
 
 /** Retries the rest of the chain; stops early when the dispatch's signal aborts. */
 export function retry<M = any>(options: RetryOptions = {}): GeneratorMiddleware<M, Context<M>> {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidOptionError('retry options', options, 'an object');
+  }
   const { attempts = 3, delay = 0, backoff = 'fixed', when = () => true } = options;
   if (!Number.isInteger(attempts) || attempts < 1)
     throw new InvalidOptionError('attempts', attempts, 'an integer ≥ 1');
@@ -31,6 +34,8 @@ export function retry<M = any>(options: RetryOptions = {}): GeneratorMiddleware<
         return yield;
       } catch (error) {
         if (attempt >= attempts || context.signal.aborted || !when(error)) throw error;
+        // Not capped: the doubling asked for is honoured however long it gets (past Node's 24.8-day
+        // timer limit too); the dispatch's signal still cuts any wait short.
         const wait = backoff === 'exponential' ? delay * 2 ** (attempt - 1) : delay;
         if (wait > 0) await abortableSleep(wait, context.signal);
       }

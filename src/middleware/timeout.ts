@@ -1,4 +1,5 @@
 import { InvalidOptionError, TimeoutError } from '../errors.js';
+import { startTimer } from './timer.js';
 import type { ClassicMiddleware, Context } from './types.js';
 
 /**
@@ -15,18 +16,18 @@ export function timeout<M = any, C extends Context<M> = Context<M>>(ms: number):
     const forward = () => controller.abort(parent.reason);
     if (parent.aborted) forward();
     else parent.addEventListener('abort', forward, { once: true });
-    let timer: NodeJS.Timeout | undefined;
+    let cancelTimer!: () => void;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+      cancelTimer = startTimer(ms, () => {
         const error = new TimeoutError(`dispatch of ${describeMessage(message)}`, ms);
         controller.abort(error);
         reject(error);
-      }, ms);
+      });
     });
     try {
       return await Promise.race([next(message, { ...context, signal: controller.signal }), expired]);
     } finally {
-      clearTimeout(timer);
+      cancelTimer();
       parent.removeEventListener('abort', forward);
     }
   };

@@ -42,11 +42,23 @@ export type GeneratorMiddleware<M = any, C = Context<M>> = (
 ) => AsyncGenerator<unknown, unknown, any> | Generator<unknown, unknown, any>;
 
 /**
- * The type to annotate a middleware with. It is the classic signature so that an inline arrow gets its
- * parameter types; a generator that takes only the message is one too. A generator that also reads the
- * context is a `GeneratorMiddleware`; `use()` accepts both (`AnyMiddleware`).
+ * The type to annotate a classic middleware with; annotate a generator as a `GeneratorMiddleware`
+ * (under this type its `yield` has no type). It is the classic signature so that an inline arrow gets
+ * its parameter types; `use()` accepts both styles (`AnyMiddleware`).
  */
 export type Middleware<M = any, C = Context<M>> = ClassicMiddleware<M, C>;
+
+/**
+ * An inline generator passed to `use()` that takes only the message. `use()` lists it as its first
+ * overload: the classic signature gives no type to `yield` (TS7057 under `strict`), this one does. Its
+ * parameters are the classic ones because TypeScript keeps the parameter types an inline function
+ * got from the first overload when it falls through to the next: an inline classic arrow stays typed.
+ */
+export type InlineGeneratorMiddleware<M = any, C = Context<M>> = (
+  message: M,
+  next: Next<M, C>,
+  context: C,
+) => AsyncGenerator<unknown, unknown, any> | Generator<unknown, unknown, any>;
 
 export type AnyMiddleware<M = any, C = Context<M>> = ClassicMiddleware<M, C> | GeneratorMiddleware<M, C>;
 

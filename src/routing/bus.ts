@@ -1,6 +1,14 @@
+import { setMaxListeners } from 'node:events';
 import { describe, InvalidOptionError } from '../errors.js';
 import { assertMiddlewares, compose } from '../middleware/compose.js';
-import type { AnyMiddleware, Chain, Context, DispatchOptions, Middleware } from '../middleware/types.js';
+import type {
+  AnyMiddleware,
+  Chain,
+  Context,
+  DispatchOptions,
+  InlineGeneratorMiddleware,
+  Middleware,
+} from '../middleware/types.js';
 import type { Message, MessageDefinition } from './message.js';
 
 export type Handler<M, R = unknown> = (message: M, context: Context<M>) => R | Promise<R>;
@@ -11,6 +19,7 @@ export abstract class Bus<M extends Message> {
   #chain: Chain<M, Context<M>> | undefined;
 
   /** Adds middlewares; registration order is outer to inner. */
+  use(...middlewares: InlineGeneratorMiddleware<M, Context<M>>[]): this;
   use(...middlewares: Middleware<M, Context<M>>[]): this;
   use(...middlewares: AnyMiddleware<M, Context<M>>[]): this;
   use(...middlewares: AnyMiddleware<M, Context<M>>[]): this {
@@ -25,6 +34,9 @@ export abstract class Bus<M extends Message> {
       return Promise.reject(new InvalidOptionError('message', message, 'a { type, payload } message'));
     }
     const signal = options?.signal ?? neverAborted;
+    if (!(signal instanceof AbortSignal)) {
+      return Promise.reject(new InvalidOptionError('signal', signal, 'an AbortSignal'));
+    }
     if (signal.aborted) return Promise.reject(signal.reason);
     this.#chain ??= compose(this.#middlewares, (m, context) => this.handle(m, context));
     return this.#chain(message, { signal, message });
@@ -33,7 +45,12 @@ export abstract class Bus<M extends Message> {
   protected abstract handle(message: M, context: Context<M>): Promise<unknown>;
 }
 
+/**
+ * The signal of every dispatch given none. A `timeout` or a `retry` wait listens to it for as long as
+ * its dispatch runs, so any number of listeners is expected: Node's leak warning past 10 would be false.
+ */
 const neverAborted = new AbortController().signal;
+setMaxListeners(0, neverAborted);
 
 export function typeOf(definition: MessageDefinition<any> | string): string {
   const type = typeof definition === 'string' ? definition : definition?.type;

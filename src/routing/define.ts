@@ -14,19 +14,30 @@ import type {
 /**
  * Defines a command type. With a schema, the payload type is inferred from it and checked on creation:
  * the factory takes the schema's input type and the message carries its output (defaults applied).
+ * To give the result type too, pass the schema's type first: `defineCommand<typeof schema, User>(...)`.
  */
+export function defineCommand<S extends StandardSchemaV1, R = void, T extends string = string>(
+  type: T,
+  schema: S,
+): CommandDefinition<StandardSchemaV1.InferOutput<S>, R, T, StandardSchemaV1.InferInput<S>>;
 export function defineCommand<P = unknown, R = void, T extends string = string, I = P>(
   type: T,
   schema?: StandardSchemaV1<I, P>,
-): CommandDefinition<P, R, T, I> {
-  return define<Command<P, R, T>, I>(type, schema);
+): CommandDefinition<P, R, T, I>;
+export function defineCommand(type: string, schema?: StandardSchemaV1): CommandDefinition {
+  return define<Command, unknown>(type, schema);
 }
 
+export function defineQuery<S extends StandardSchemaV1, R = unknown, T extends string = string>(
+  type: T,
+  schema: S,
+): QueryDefinition<StandardSchemaV1.InferOutput<S>, R, T, StandardSchemaV1.InferInput<S>>;
 export function defineQuery<P = unknown, R = unknown, T extends string = string, I = P>(
   type: T,
   schema?: StandardSchemaV1<I, P>,
-): QueryDefinition<P, R, T, I> {
-  return define<Query<P, R, T>, I>(type, schema);
+): QueryDefinition<P, R, T, I>;
+export function defineQuery(type: string, schema?: StandardSchemaV1): QueryDefinition {
+  return define<Query, unknown>(type, schema);
 }
 
 export function defineEvent<P = unknown, T extends string = string, I = P>(
@@ -58,14 +69,11 @@ function define<M extends Message, I>(
     schema,
     is: (value: unknown): value is M => (value as { type?: unknown } | null)?.type === type,
     parse(value: unknown): M {
-      if (
-        value === null ||
-        typeof value !== 'object' ||
-        !('payload' in value) ||
-        (value as Message).type !== type
-      ) {
+      if (value === null || typeof value !== 'object' || (value as Message).type !== type) {
         throw new ValidationError(`expected a "${type}" message { type, payload }, got ${describe(value)}`);
       }
+      // JSON drops an `undefined` payload (`Ping()`), so a missing one is undefined: the schema, if
+      // any, decides whether that is valid.
       return factory((value as Message).payload as M['payload']);
     },
   }) as MessageDefinition<M, I>;

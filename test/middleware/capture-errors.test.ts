@@ -59,4 +59,14 @@ describe('captureErrors', () => {
     expect(() => captureErrors('log' as never)).toThrow(InvalidOptionError);
     expect(() => captureErrors('log' as never)).toThrow(/onError.*"log"/);
   });
+
+  it.each<[unknown, string]>([
+    [null, 'captureErrors options: null'],
+    ['rethrow', 'captureErrors options: "rethrow"'],
+    [{ rethrow: 'yes' }, 'rethrow: "yes"'],
+    [{ rethrow: 1 }, 'rethrow: 1'],
+  ])('rejects options %o naming the option and the value', (options, shown) => {
+    expect(() => captureErrors(() => {}, options as never)).toThrow(InvalidOptionError);
+    expect(() => captureErrors(() => {}, options as never)).toThrow(shown);
+  });
 });

@@ -66,6 +66,36 @@ describe('retry', () => {
     expect(tries.map((t) => t - start)).toEqual([0, 100, 300, 700]);
   });
 
+  it('waits a delay longer than the 2^31-1 ms a single Node timer can wait', async () => {
+    const { bus, tries } = flaky(1, { attempts: 2, delay: 2 ** 32 });
+    const dispatched = bus.dispatch(Flaky());
+    await vi.advanceTimersByTimeAsync(2 ** 32 - 1);
+    expect(tries).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(dispatched).resolves.toBe('ok on try 2');
+  });
+
+  it('keeps doubling an exponential delay past the 2^31-1 ms timer limit', async () => {
+    const { bus, tries } = flaky(2, { attempts: 3, delay: 2 ** 30, backoff: 'exponential' });
+    const start = Date.now();
+    const dispatched = bus.dispatch(Flaky());
+    await vi.advanceTimersByTimeAsync(2 ** 30 + 2 ** 31);
+    await expect(dispatched).resolves.toBe('ok on try 3');
+    expect(tries.map((t) => t - start)).toEqual([0, 2 ** 30, 2 ** 30 + 2 ** 31]);
+  });
+
+  it('stops a long wait that is chaining timers when the dispatch signal aborts', async () => {
+    const { bus, tries } = flaky(1, { attempts: 2, delay: 2 ** 33 });
+    const controller = new AbortController();
+    const dispatched = bus.dispatch(Flaky(), { signal: controller.signal });
+    await vi.advanceTimersByTimeAsync(2 ** 32);
+    const reason = new Error('caller gave up');
+    controller.abort(reason);
+    await expect(dispatched).rejects.toBe(reason);
+    expect(vi.getTimerCount()).toBe(0);
+    expect(tries).toHaveLength(1);
+  });
+
   it('retries only the errors `when` accepts', async () => {
     const transient = Object.assign(new Error('transient'), { transient: true });
     const fatal = new Error('fatal');
@@ -103,5 +133,10 @@ describe('retry', () => {
     expect(() => retry(options)).toThrow(InvalidOptionError);
     expect(() => retry(options)).toThrow(option);
     expect(() => retry(options)).toThrow(shown);
+  });
+
+  it.each([null, 3, 'fast'])('rejects options %o that are not an object', (options) => {
+    expect(() => retry(options as never)).toThrow(InvalidOptionError);
+    expect(() => retry(options as never)).toThrow(`retry options: ${JSON.stringify(options)}`);
   });
 });

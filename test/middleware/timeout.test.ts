@@ -75,6 +75,26 @@ describe('timeout', () => {
     expect(tries).toBe(3);
   });
 
+  it('waits out a timeout longer than the 2^31-1 ms a single Node timer can wait', async () => {
+    const ms = 2 ** 32;
+    const bus = new QueryBus().use(timeout(ms)).register(Slow, () => new Promise<string>(() => {}));
+    const dispatched = bus.dispatch(Slow(1));
+    await vi.advanceTimersByTimeAsync(ms - 1);
+    expect(await stateOf(dispatched)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    await expect(dispatched).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it('clears a long timeout that is still chaining timers when the handler answers', async () => {
+    const gate = deferred<string>();
+    const bus = new QueryBus().use(timeout(2 ** 33)).register(Slow, () => gate.promise);
+    const dispatched = bus.dispatch(Slow(1));
+    await vi.advanceTimersByTimeAsync(2 ** 32);
+    gate.resolve('late but in time');
+    await expect(dispatched).resolves.toBe('late but in time');
+    expect(vi.getTimerCount()).toBe(0);
+  });
+
   it.each([0, -1, Number.NaN, Number.POSITIVE_INFINITY])(
     'rejects %s naming the option and the value',
     (ms) => {

@@ -36,10 +36,17 @@ describe('message definitions', () => {
     const Ping = defineCommand<{ n: number }>('ping');
     const decoded: unknown = JSON.parse('{"type":"ping","payload":{"n":1}}');
     expect(Ping.parse(decoded)).toEqual({ type: 'ping', payload: { n: 1 } });
-    for (const bad of [null, 'ping', { type: 'pong', payload: {} }, { type: 'ping' }]) {
+    for (const bad of [null, 'ping', { type: 'pong', payload: {} }, [], 42]) {
       expect(() => Ping.parse(bad)).toThrow(ValidationError);
       expect(() => Ping.parse(bad)).toThrow('"ping"');
     }
+  });
+
+  it('parse() accepts a message without payload back from JSON, which drops an undefined payload', () => {
+    const Ping = defineCommand<void, string>('ping');
+    const decoded: unknown = JSON.parse(JSON.stringify(Ping()));
+    expect(decoded).toEqual({ type: 'ping' });
+    expect(Ping.parse(decoded)).toEqual({ type: 'ping', payload: undefined });
   });
 
   it('rejects an empty type and a schema that is not a Standard Schema', () => {
@@ -86,6 +93,14 @@ describe('message definitions with a zod 4 schema', () => {
     expect(CreateUser.parse({ type: 'users.create', payload: { name: 'Ada' } }).payload.name).toBe('Ada');
   });
 
+  it('let the schema decide on a missing payload in parse()', () => {
+    expect(() => CreateUser.parse({ type: 'users.create' })).toThrow(ValidationError);
+    expect(() => CreateUser.parse({ type: 'users.create' })).toThrow('invalid payload for "users.create"');
+    const Ping = defineCommand('ping', z.undefined());
+    const decoded: unknown = JSON.parse(JSON.stringify(Ping(undefined)));
+    expect(Ping.parse(decoded)).toEqual({ type: 'ping', payload: undefined });
+  });
+
   it('use the value the schema outputs (defaults and transforms applied)', () => {
     const Tag = defineEvent(
       'tag',
@@ -101,5 +116,30 @@ describe('message definitions with a zod 4 schema', () => {
     );
     expect(() => Slow('x')).toThrow(ValidationError);
     expect(() => Slow('x')).toThrow('"slow"');
+  });
+});
+
+describe('message definitions with a hand-written Standard Schema', () => {
+  it('format issue paths made of { key } segments, as valibot and arktype report them', () => {
+    const issues: StandardSchemaV1.Issue[] = [
+      { message: 'expected a string', path: [{ key: 'items' }, { key: 0 }, 'name'] },
+      { message: 'required', path: ['owner', { key: 'id' }] },
+      { message: 'too many fields' },
+    ];
+    const schema: StandardSchemaV1<{ items: { name: string }[] }> = {
+      '~standard': { version: 1, vendor: 'hand-written', validate: () => ({ issues }) },
+    };
+    const Order = defineCommand('orders.place', schema);
+    let error: unknown;
+    try {
+      Order({ items: [] });
+    } catch (thrown) {
+      error = thrown;
+    }
+    expect(error).toBeInstanceOf(ValidationError);
+    expect((error as Error).message).toBe(
+      'invalid payload for "orders.place": items.0.name: expected a string; owner.id: required; too many fields',
+    );
+    expect((error as ValidationError).issues).toBe(issues);
   });
 });

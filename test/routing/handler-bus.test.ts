@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { HandlerAlreadyRegisteredError, InvalidOptionError, NoHandlerError } from '../../src/errors.js';
+import { timeout } from '../../src/middleware/timeout.js';
 import type { Context, DispatchOptions } from '../../src/middleware/types.js';
 import { defineCommand, defineQuery } from '../../src/routing/define.js';
 import { CommandBus, QueryBus } from '../../src/routing/handler-bus.js';
 import type { Message } from '../../src/routing/message.js';
+import { deferred, flush } from '../support/async.js';
 
 const CreateUser = defineCommand<{ name: string }, { id: string; name: string }>('users.create');
 const GetUser = defineQuery<{ id: string }, string | undefined>('users.get');
@@ -87,6 +89,13 @@ describe.each<[string, () => SingleHandlerBus]>([
     expect(handlerSignal?.aborted).toBe(true);
   });
 
+  it('rejects an options.signal that is not an AbortSignal, naming the value', async () => {
+    const bus = create().register('ask', () => 0);
+    const dispatched = bus.dispatch(Ask(1), { signal: 42 as never });
+    await expect(dispatched).rejects.toBeInstanceOf(InvalidOptionError);
+    await expect(dispatched).rejects.toThrow('signal: 42');
+  });
+
   it('rejects at once with the reason when options.signal is already aborted', async () => {
     let called = false;
     const bus = create().register('ask', () => {
@@ -113,5 +122,27 @@ describe('CommandBus and QueryBus together', () => {
     await expect(queries.dispatch(GetUser({ id: created.id }))).resolves.toBe('Ada');
     await expect(queries.dispatch(CreateUser({ name: 'x' }) as never)).rejects.toBeInstanceOf(NoHandlerError);
     expect(() => queries.register(GetUser, () => undefined)).toThrow(HandlerAlreadyRegisteredError);
+  });
+});
+
+describe('the signal of a dispatch given none', () => {
+  it('takes a listener per timed dispatch in flight without a MaxListenersExceededWarning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const gate = deferred();
+      const bus = new CommandBus().use(timeout(60_000)).register(CreateUser, async ({ payload }) => {
+        await gate.promise;
+        return { id: '1', name: payload.name };
+      });
+      const dispatched = Array.from({ length: 20 }, () => bus.dispatch(CreateUser({ name: 'Ada' })));
+      await flush(); // every timeout listens now; a warning is emitted on the next tick
+      gate.resolve();
+      await Promise.all(dispatched);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).not.toContain('MaxListenersExceededWarning');
   });
 });

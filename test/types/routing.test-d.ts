@@ -51,6 +51,28 @@ describe('definitions', () => {
     expectTypeOf(Tagged({ tags: [] }).payload).toEqualTypeOf<{ tags: string[] }>();
   });
 
+  it('take the schema type first when a schema-checked command also answers a result', () => {
+    const Paged = z.object({ size: z.number().default(20) });
+    const ListUsers = defineQuery<typeof Paged, User[]>('users.list', Paged);
+    expectTypeOf(ListUsers).parameter(0).toEqualTypeOf<{ size?: number | undefined }>();
+    expectTypeOf(ListUsers({}).payload).toEqualTypeOf<{ size: number }>();
+    expectTypeOf<ResultOf<ReturnType<typeof ListUsers>>>().toEqualTypeOf<User[]>();
+    expectTypeOf(new QueryBus().dispatch(ListUsers({}))).toEqualTypeOf<Promise<User[]>>();
+
+    const Schema = z.object({ name: z.string() });
+    const Create = defineCommand<typeof Schema, User>('users.create', Schema);
+    expectTypeOf(Create({ name: 'Ada' })).toEqualTypeOf<Command<{ name: string }, User>>();
+    new CommandBus().register(Create, ({ payload }) => ({ id: '1', name: payload.name }));
+    // @ts-expect-error the handler must answer a User
+    new CommandBus().register(Create, () => 42);
+
+    // The payload type given as such works too while the schema's input and output are one type.
+    const Rename = defineCommand<{ name: string }, User>('users.rename', Schema);
+    expectTypeOf<ResultOf<ReturnType<typeof Rename>>>().toEqualTypeOf<User>();
+    // @ts-expect-error the schema must produce the payload type
+    defineCommand<{ name: number }, User>('users.renumber', Schema);
+  });
+
   it('narrow with is() and type what parse() returns', () => {
     const value: unknown = JSON.parse('{}');
     if (CreateUser.is(value)) expectTypeOf(value.payload).toEqualTypeOf<{ name: string }>();
@@ -97,6 +119,24 @@ describe('buses', () => {
     const commands = new CommandBus();
     expectTypeOf(commands.register(CreateUser, () => ({ id: '', name: '' }))).toEqualTypeOf<CommandBus>();
     expectTypeOf(commands.use(captureErrors(() => {}))).toEqualTypeOf<CommandBus>();
+  });
+
+  it('type an inline generator middleware without annotations, yield included', () => {
+    new CommandBus().use(async function* audit(message) {
+      expectTypeOf(message).toEqualTypeOf<Command<any, any>>();
+      const result = yield;
+      expectTypeOf(result).toBeAny();
+    });
+    new EventBus().use(function* audit(message) {
+      expectTypeOf(message).toEqualTypeOf<Event<any>>();
+      const result = yield;
+      expectTypeOf(result).toBeAny();
+    });
+    new QueryBus().use(async (message, next, context) => {
+      expectTypeOf(message).toEqualTypeOf<Query<any, any>>();
+      expectTypeOf(context).toEqualTypeOf<Context<Query<any, any>>>();
+      return next(message);
+    });
   });
 
   it('keep commands off the event bus and events off the command bus', () => {
