@@ -1,16 +1,27 @@
-import { connect } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import { takeNow } from '../../src/queuing/settled.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { STARVATION_LIMIT } from '../../src/transports/nats/fetcher.js';
-import { NatsQueue } from '../../src/transports/nats/index.js';
-import { streamName } from '../../src/transports/nats/names.js';
-import { sleep } from '../support/async.js';
-import { brokerAvailable } from '../support/broker.js';
+import { type NatsDelivery, NatsQueue } from '../../src/transports/nats/index.js';
+import { streamName, subjectPrefix } from '../../src/transports/nats/names.js';
+import { sleep, within } from '../support/async.js';
+import { brokerAvailable, services } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
-import { lockNatsServer, NATS_URL, open, purge, startNats, stopNats, withLink } from './nats-harness.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import {
+  lockNatsServer,
+  NATS_URL,
+  natsHarness,
+  open,
+  purge,
+  startNats,
+  stopNats,
+  withLink,
+} from './nats-harness.js';
 
 const up = await brokerAvailable('nats');
 
@@ -179,6 +190,143 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     await expect(queue.send({})).rejects.toBeInstanceOf(BrokerUnavailableError);
     await expect(queue[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(BrokerUnavailableError);
     await queue.close();
+  });
+
+  it('closes the connection it opened', async () => {
+    const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    const socketsOnceSettled = async (expected: number) => {
+      // A closed connection's socket goes away shortly after close() resolved.
+      for (const deadline = Date.now() + 5_000; sockets() !== expected && Date.now() < deadline; ) {
+        await sleep(50);
+      }
+      return sockets();
+    };
+    const before = await socketsOnceSettled(0); // the previous test's connections are closed by now
+    const queue = open<{ n: number }>(queueName('own-connection'));
+    await queue.send({ n: 1 });
+    expect(sockets()).toBe(before + 1);
+    await queue.close();
+    expect(await socketsOnceSettled(before)).toBe(before);
+  });
+
+  it('hands out nothing more once closing: what it prefetched goes back to the stream', async () => {
+    const name = queueName('close-buffered');
+    const queue = open<{ n: number }>(name);
+    for (let n = 0; n < 10; n++) await queue.send({ n });
+    const iterator = queue[Symbol.asyncIterator]();
+    const first = await iterator.next(); // handed out once the band answered: the other 9 are buffered
+    await (first.value as Delivery<{ n: number }>).ack();
+    const closing = queue.close();
+    expect(queue[takeNow]()).toBeUndefined();
+    expect(await iterator.next()).toEqual({ value: undefined, done: true });
+    await closing;
+    const rest = await receive(track(open<{ n: number }>(name)), 9);
+    expect(rest.map((d) => d.message.n).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await Promise.all(rest.map((d) => d.ack()));
+  });
+
+  it('consumes envelopes from foreign producers: only payload is required', async () => {
+    const name = queueName('foreign');
+    await natsHarness.sendRaw(name, JSON.stringify({ payload: { n: 1 } }));
+    const full = {
+      id: 'foreign-2',
+      type: 'two',
+      attempt: 3,
+      headers: { traceparent: '00-ab-01' },
+      payload: { n: 2 },
+    };
+    await natsHarness.sendRaw(name, JSON.stringify(full));
+    const queue = track(open<{ n: number }>(name));
+    const [bare, complete] = (await receive(queue, 2)) as NatsDelivery<{ n: number }>[];
+    expect(complete!.message).toEqual({ n: 2 });
+    expect(complete!.envelope.id).toBe('foreign-2');
+    expect(complete!.headers).toEqual({ traceparent: '00-ab-01' });
+    expect(complete!.attempt).toBe(1); // JetStream's delivery count, not the envelope's
+    await complete!.ack();
+
+    expect(bare!.message).toEqual({ n: 1 });
+    expect(bare!.envelope.id).toEqual(expect.any(String));
+    await bare!.nack({ requeue: true });
+    const [again] = (await receive(queue, 1)) as NatsDelivery<{ n: number }>[];
+    expect(again!.attempt).toBe(2);
+    // The same id on every delivery: a dead-lettering retried after a crash stores one copy.
+    expect(again!.envelope.id).toBe(bare!.envelope.id);
+    await again!.nack({ requeue: false });
+    const dead = track(open<{ n: number }>(`${name}.dead`));
+    const [corpse] = (await receive(dead, 1)) as NatsDelivery<{ n: number }>[];
+    expect(corpse!.message).toEqual({ n: 1 });
+    expect(corpse!.envelope.id).toBe(bare!.envelope.id);
+    await corpse!.ack();
+  });
+
+  it('rejects a delayed send it cannot prepare with BrokerUnavailableError naming the queue', async () => {
+    const name = queueName('taken-subjects');
+    const squatter = `squatter-${name}`; // another stream already holds the queue's subjects
+    await withLink((link) => link.jsm.streams.add({ name: squatter, subjects: [`${subjectPrefix(name)}*`] }));
+    try {
+      const sent = track(open<{ n: number }>(name)).send({ n: 1 }, { delay: 100 });
+      await expect(sent).rejects.toBeInstanceOf(BrokerUnavailableError);
+      await expect(sent).rejects.toThrow(name);
+    } finally {
+      await withLink((link) => link.jsm.streams.delete(squatter));
+    }
+  });
+
+  describe('across a dropped connection', () => {
+    let proxy: TcpProxy;
+    let connection: NatsConnection;
+
+    beforeEach(async () => {
+      proxy = await startTcpProxy(services.nats.port);
+      connection = await connect({ servers: `nats://127.0.0.1:${proxy.port}`, reconnectTimeWait: 100 });
+    });
+
+    afterEach(async () => {
+      await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+      await connection.close();
+      await proxy.close();
+    });
+
+    /** Drops the connection for `ms`; resolves once the client reconnected. */
+    async function blip(ms: number): Promise<void> {
+      const statuses = connection.status();
+      proxy.cut(ms);
+      for await (const status of statuses) if (status.type === 'reconnect') return;
+    }
+
+    it('keeps delivering when a band held more than half its prefetch at the reconnect', async () => {
+      const name = queueName('blip');
+      const producer = track(open<{ n: number }>(name));
+      for (let n = 0; n < 30; n++) await producer.send({ n });
+      const queue = track(new NatsQueue<{ n: number }>(name, { connection, prefetch: 10 }));
+      const iterator = queue[Symbol.asyncIterator]();
+      const first = (await iterator.next()).value as Delivery<{ n: number }>; // 9 more are buffered
+      await first.ack();
+      await blip(300);
+      const seen = [first.message.n];
+      while (seen.length < 30) {
+        const next = await within(iterator.next(), 10_000, () => `message ${seen.length + 1} of 30`);
+        const delivery = next.value as Delivery<{ n: number }>;
+        seen.push(delivery.message.n);
+        await delivery.ack();
+      }
+      expect(seen.sort((a, b) => a - b)).toEqual([...Array(30).keys()]);
+      await iterator.return?.();
+    }, 30_000);
+
+    it('closes when the connection drops and comes back while the pulls in flight end', async () => {
+      const name = queueName('close-blip');
+      const queue = track(new NatsQueue<{ n: number }>(name, { connection }));
+      await queue.send({ n: 1 });
+      const iterator = queue[Symbol.asyncIterator]();
+      await ((await iterator.next()).value as Delivery<{ n: number }>).ack();
+      const pending = iterator.next(); // every band has a pull in flight
+      const closing = queue.close();
+      // Longer than a pull lives (1 s): the pulls in flight expire while nobody listens, unanswered.
+      await blip(1_200);
+      await within(closing, 15_000, () => 'close() still waiting');
+      expect(await pending).toEqual({ value: undefined, done: true });
+    }, 30_000);
   });
 
   describe('across a nats-server restart', () => {

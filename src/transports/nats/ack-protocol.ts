@@ -25,13 +25,23 @@ export function respond(msg: Msg, answer: Uint8Array): boolean {
  * What a JetStream message's ack subject says about it. Two formats exist:
  *   $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
  *   $JS.ACK.<domain>.<account>.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>[.<token>]
- * Returns undefined for anything else: a status message (408 request expired, 503, ...) has no ack subject.
+ * Each returns undefined for anything else: a status message (408 request expired, 503, ...) has no ack subject.
  */
 export function deliveryCount(reply: string | undefined): number | undefined {
+  return ackField(reply, 4);
+}
+
+/** The message's sequence in its stream: the same on every delivery of it. */
+export function streamSequence(reply: string | undefined): number | undefined {
+  return ackField(reply, 5);
+}
+
+/** A positive integer field, by its index in the first format (the second has two tokens more before it). */
+function ackField(reply: string | undefined, index: number): number | undefined {
   if (reply === undefined || !reply.startsWith('$JS.ACK.')) return undefined;
   const tokens = reply.split('.');
-  const count = Number(tokens[tokens.length === 9 ? 4 : 6]);
-  return Number.isInteger(count) && count > 0 ? count : undefined;
+  const value = Number(tokens[tokens.length === 9 ? index : index + 2]);
+  return Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
 /** The last token of a subject: the band or `delayed` of a stored message, of a pull's reply subject. */

@@ -1,5 +1,5 @@
 import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
-import { BrokerUnavailableError, QueueClosedError, ValidationError } from '../../errors.js';
+import { BrokerUnavailableError, QueueClosedError } from '../../errors.js';
 import {
   decodeEnvelope,
   type Envelope,
@@ -12,7 +12,7 @@ import { assertSendOptions } from '../../queuing/send-options.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, Delivery, SendOptions } from '../../queuing/types.js';
 import { uniqueId } from '../../queuing/unique-id.js';
-import { ACK, nakWithDelay, respond } from './ack-protocol.js';
+import { ACK, nakWithDelay, respond, streamSequence } from './ack-protocol.js';
 import { Link } from './connection.js';
 import { type DeliveryOwner, NatsDelivery } from './delivery.js';
 import { type Admitted, Fetcher, type FetchOwner, type Session } from './fetcher.js';
@@ -119,7 +119,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
     const body = decoder.decode(raw.data);
     let envelope: Envelope;
     try {
-      envelope = withId(decodeEnvelope(body));
+      envelope = withId(decodeEnvelope(body), this.stream, raw);
     } catch (error) {
       const corpse = new NatsDelivery(this, raw, wrapUndecodable(body), undefined, attempt, priority);
       void this.deadLetter(corpse, (error as Error).message).catch(() => {});
@@ -203,7 +203,13 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
     due.set(DUE, String(Date.now() + delay));
     due.set(PRIORITY, String(priority));
     due.set(ID, id);
-    await session.topology.ensureConsumer(this.name, band); // so consumers find the band
+    try {
+      await session.topology.ensureConsumer(this.name, band); // so consumers find the band
+    } catch (error) {
+      throw new BrokerUnavailableError('NATS', `storing a delayed message on queue ${this.name}`, {
+        cause: error,
+      });
+    }
     return this.#publish(session, this.name, DELAYED, data, { headers: due, ...dedup });
   }
 
@@ -267,8 +273,11 @@ class NatsIterator<T> implements AsyncIterator<Delivery<T>> {
   }
 }
 
-/** The dead-letter copy's `Nats-Msg-Id` is made of the envelope's id, so this adapter needs one. */
-function withId(envelope: ReceivedEnvelope): Envelope {
-  if (envelope.id === undefined) throw new ValidationError('undecodable envelope: id is not a string');
-  return envelope as Envelope;
+/**
+ * The dead-letter copy's `Nats-Msg-Id` is made of the envelope's id, so it must be the same on every
+ * delivery: an envelope a foreign producer sent without one is named by its stream and sequence.
+ */
+function withId(envelope: ReceivedEnvelope, stream: string, raw: Msg): Envelope {
+  if (envelope.id !== undefined) return envelope as Envelope;
+  return { ...envelope, id: `${stream}:${streamSequence(raw.reply)}` } as Envelope;
 }

@@ -52,7 +52,7 @@ interface Band {
   requested: number;
   received: number;
   issuedAt: number;
-  /** Answered a first pull (`no_wait`) in this run: what it holds now is in the buffer. */
+  /** Answered a first pull (`no_wait`) in this run, or needed none: what it holds now is in the buffer. */
   primed: boolean;
   /** Deliveries handed out from higher bands while this one had a message ready. */
   passedOver: number;
@@ -92,7 +92,8 @@ interface Waiter {
  *   what fills it to `prefetch` (like the raw client's `consume()`): what arrives is handed out at
  *   once, so a message sent to any band reaches a waiting consumer without polling. A run's first
  *   pull on each band is `no_wait`, and nothing is handed out before every band answered it, so the
- *   first delivery is already the highest one stored.
+ *   first delivery is already the highest one stored. The same holds after a reconnect, where a band
+ *   whose buffer is still more than half full needs no such pull.
  * - Picking takes the highest band with a buffered message, except that a band passed over
  *   `STARVATION_LIMIT` times while it had one ready is served next: no band starves.
  * - Every received, unsettled message (buffered or handed out) gets a `+WPI` heartbeat about every
@@ -143,6 +144,7 @@ export class Fetcher {
 
   /** A buffered delivery, synchronously, when nobody is waiting before the caller. */
   take(): NatsDelivery<unknown> | undefined {
+    if (this.#closed) return undefined; // what is buffered goes back to the stream
     return this.#waiters.size === 0 && this.#unprimed === 0 ? this.#pick() : undefined;
   }
 
@@ -278,9 +280,13 @@ export class Fetcher {
     this.#pull(run, band);
   }
 
-  /** The connection came back: pulls in flight were probably lost with the server. */
+  /**
+   * The connection came back: pulls in flight were probably lost with the server. A winding run
+   * still counts them in flight until they end (answered, or counted lost by a tick): it ends then,
+   * and never leaves a pull behind that the server might still hold.
+   */
   #resume(run: Run): void {
-    for (const band of this.#byToken.values()) band.requested = 0;
+    if (!run.winding) for (const band of this.#byToken.values()) band.requested = 0;
     this.#unprime();
     void this.#discover(run);
   }
@@ -298,7 +304,10 @@ export class Fetcher {
   #pull(run: Run, band: Band): void {
     if (run.stopped || run.winding || band.requested > 0 || !run.session!.link.up) return;
     const batch = this.#owner.prefetch - band.buffer.size;
-    if (batch < this.#owner.prefetch / 2) return;
+    if (batch < this.#owner.prefetch / 2) {
+      this.#prime(band); // no first pull needed: what the band holds is in its buffer
+      return;
+    }
     const wait = band.primed ? `"expires":${PULL_EXPIRES_MS * 1e6}` : '"no_wait":true';
     try {
       run.session!.link.nc.publish(
@@ -336,12 +345,15 @@ export class Fetcher {
   /** A pull request ended: renew it, or end the run if it is winding down and nothing is in flight. */
   #ended(run: Run, band: Band, renew: boolean): void {
     band.requested = 0;
-    if (!band.primed) {
-      band.primed = true;
-      if (--this.#unprimed === 0) this.#serve();
-    }
+    this.#prime(band);
     if (renew) this.#pull(run, band);
     if (run.winding) this.#finishIfQuiet(run);
+  }
+
+  #prime(band: Band): void {
+    if (band.primed) return;
+    band.primed = true;
+    if (--this.#unprimed === 0) this.#serve();
   }
 
   #admit(run: Run, band: Band, admitted: Admitted): void {
