@@ -3,6 +3,7 @@ import type { NackOptions, SendOptions } from './types.js';
 
 /** Checks send options at the boundary so nothing invalid is accepted. Shared by every queue. */
 export function assertSendOptions(options: SendOptions): void {
+  assertObject('send options', options);
   const { priority, delay, key } = options;
   if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) {
     throw new InvalidOptionError('priority', priority, 'a finite number');
@@ -14,10 +15,16 @@ export function assertSendOptions(options: SendOptions): void {
 }
 
 export function assertNackOptions(options: NackOptions): void {
+  assertObject('nack options', options);
   if (options.delay !== undefined) assertDelay(options.delay);
   if (options.requeue !== undefined && typeof options.requeue !== 'boolean') {
     throw new InvalidOptionError('requeue', options.requeue, 'a boolean');
   }
+}
+
+function assertObject(name: string, options: unknown): void {
+  if (options === null || typeof options !== 'object')
+    throw new InvalidOptionError(name, options, 'an object');
 }
 
 function assertDelay(delay: unknown): void {

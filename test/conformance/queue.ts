@@ -25,7 +25,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeliverySettledError, InvalidOptionError, QueueClosedError } from '../../src/errors.js';
-import type { Delivery, Queue } from '../../src/queuing/types.js';
+import type { Delivery, NackOptions, Queue, SendOptions } from '../../src/queuing/types.js';
 import { within } from '../support/async.js';
 
 export interface QueueHarness {
@@ -182,6 +182,18 @@ export function queueConformanceSuite(harness: QueueHarness): void {
         await expect(nacked.nack()).rejects.toBeInstanceOf(DeliverySettledError);
       });
 
+      it('rejects nack options that are not an object, leaving the delivery to settle', async () => {
+        const queue = await open();
+        const iterator = queue[Symbol.asyncIterator]();
+        await queue.send({ n: 1 });
+        const delivery = await take(iterator);
+        const nacked = delivery.nack(null as unknown as NackOptions);
+        await expect(nacked).rejects.toBeInstanceOf(InvalidOptionError);
+        await expect(nacked).rejects.toThrow('nack options');
+        await delivery.ack();
+        expect(await settlesWithin(iterator.next(), QUIET_MS)).toBe(false);
+      });
+
       it('disposing an unsettled delivery nacks it (redelivered), a settled one is left alone', async () => {
         const queue = await open();
         const iterator = queue[Symbol.asyncIterator]();
@@ -220,6 +232,7 @@ export function queueConformanceSuite(harness: QueueHarness): void {
         ['priority', { priority: Number.POSITIVE_INFINITY }],
         ['delay', { delay: -1 }],
         ['delay', { delay: Number.NaN }],
+        ['send options', null as unknown as SendOptions],
       ])('rejects %s %o with InvalidOptionError and accepts nothing', async (option, options) => {
         const queue = await open();
         const sent = queue.send({ n: 1 }, options);
