@@ -317,6 +317,26 @@ export function durableQueueSuite(harness: DurableHarness): void {
       await Promise.all(rest.map((d) => d.ack()));
     });
 
+    it('close releases a handed-out delivery still unsettled at closeTimeout, and refuses to settle it later', async () => {
+      const name = queueName('abandon');
+      const producer = open<Numbered>(name);
+      for (let n = 1; n <= 4; n++) await producer.send({ n });
+      // Leases far longer than the test: only the release by close() can bring the delivery back.
+      const lease = { visibilityTimeout: 30_000 };
+      const first = open<Numbered>(name, { ...lease, closeTimeout: 300 });
+      const [abandoned, acked] = await receive(first, 2);
+      await acked!.ack();
+      await first.close();
+      await expect(abandoned!.ack()).rejects.toMatchObject({ code: 'DELIVERY_SETTLED' });
+
+      const second = open<Numbered>(name, lease);
+      const rest = byNumber(await receive(second, 3, 15_000));
+      expect(rest.map((d) => d.message.n)).toEqual([1, 2, 3, 4].filter((n) => n !== acked!.message.n));
+      const again = rest.find((d) => d.message.n === abandoned!.message.n);
+      expect(again!.attempt).toBe(abandoned!.attempt + 1); // it was handed out: the attempt counts
+      await Promise.all(rest.map((d) => d.ack()));
+    });
+
     it('spreads 10,000 messages over 4 consumers with no loss and no duplicate', async () => {
       const name = queueName('fanout');
       const total = 10_000;

@@ -1,9 +1,11 @@
-import { Pool } from 'pg';
+import { randomBytes } from 'node:crypto';
+import { Pool, type QueryResult } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import { takeNow } from '../../src/queuing/settled.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import type { PostgresDelivery } from '../../src/transports/postgres/delivery.js';
-import { PostgresQueue } from '../../src/transports/postgres/index.js';
+import { PostgresQueryError, PostgresQueue } from '../../src/transports/postgres/index.js';
 import { statements } from '../../src/transports/postgres/sql.js';
 import { sleep, within } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
@@ -177,6 +179,47 @@ describe.runIf(up)('PostgresQueue', () => {
       await second.ack();
       await iterator.return?.();
     });
+
+    it('hands out nothing more once close() was called, not even what is buffered', async () => {
+      const name = queueName('closing');
+      const queue = track(open<Numbered>(name, { closeTimeout: 200 }));
+      for (let n = 1; n <= 4; n++) await queue.send({ n });
+      const iterator = queue[Symbol.asyncIterator]();
+      await (await within(iterator.next(), 5_000)).value!.ack(); // 2 to 4 wait in the buffer
+      const closing = queue.close();
+      expect(queue[takeNow]()).toBeUndefined(); // how a pump takes buffered deliveries
+      await closing;
+      const [again] = await receive(track(open<Numbered>(name)), 1);
+      expect([again!.message, again!.attempt]).toEqual([{ n: 2 }, 1]);
+      await again!.ack();
+    });
+
+    it('gives back rows whose claim came back after the last iterator returned', async () => {
+      const name = queueName('late-claim');
+      const { pool } = ownPool();
+      let claimed = 0;
+      const query = pool.query.bind(pool) as (text: string, values?: unknown[]) => Promise<QueryResult>;
+      pool.query = (async (text: string, values?: unknown[]) => {
+        const result = await query(text, values);
+        if (text.includes('.claim(')) claimed += result.rowCount ?? 0;
+        return result;
+      }) as unknown as Pool['query'];
+      const queue = track(new PostgresQueue<Numbered>(name, { pool }));
+      await queue.send({ n: 1 });
+      const iterator = queue[Symbol.asyncIterator]();
+      const pending = iterator.next(); // starts a claim
+      await iterator.return!();
+      expect((await pending).done).toBe(true);
+      await waitFor(() => claimed === 1, 'the claim to come back with the row');
+      // Released: not leased until the visibility timeout, and the claim did not count.
+      await waitFor(async () => {
+        const { rows } = await adminPool().query(
+          'SELECT attempt, locked_until FROM sluice.messages WHERE queue = $1',
+          [name],
+        );
+        return rows[0]?.attempt === 0 && rows[0]?.locked_until === null;
+      }, 'the claimed row to be released');
+    });
   });
 
   describe('deduplication key', () => {
@@ -219,12 +262,91 @@ describe.runIf(up)('PostgresQueue', () => {
       await expect(queue.send({ n: 1 })).rejects.toBeInstanceOf(BrokerUnavailableError);
     });
 
+    it('stores a send made just before close(), while the handle was still creating the tables', async () => {
+      const name = queueName('close-send');
+      const queue = open<Numbered>(name);
+      const sent = queue.send({ n: 1 });
+      await queue.close();
+      await sent;
+      expect(await countRows(name)).toBe(1);
+    });
+
+    it('stores any JSON message, a string holding a NUL character too, with those sent beside it', async () => {
+      const name = queueName('nul');
+      const queue = track(open<unknown>(name));
+      await queue.migrate();
+      const messages = [{ n: 1 }, { note: 'a\u0000b' }, { n: 3 }];
+      await Promise.all(messages.map((message) => queue.send(message)));
+      const deliveries = await receive(queue, 3);
+      expect(deliveries.map((d) => d.message)).toEqual(messages);
+      await Promise.all(deliveries.map((d) => d.ack()));
+    });
+
+    it.each([
+      ['a key holding a NUL character', { key: 'order\u0000-1' }, /invalid key.*cannot hold/],
+      ['a delay past what a timestamp can hold', { delay: 1e17 }, /invalid delay: 100000000000000000/],
+    ])(
+      'refuses %s with InvalidOptionError, alone: the sends beside it are stored',
+      async (_, options, why) => {
+        const name = queueName('refused');
+        const queue = track(open<Numbered>(name));
+        await queue.migrate();
+        const [first, refused, third] = await Promise.allSettled([
+          queue.send({ n: 1 }),
+          queue.send({ n: 2 }, options),
+          queue.send({ n: 3 }),
+        ]);
+        expect([first!.status, third!.status]).toEqual(['fulfilled', 'fulfilled']);
+        const { reason } = refused as PromiseRejectedResult;
+        expect(reason).toBeInstanceOf(InvalidOptionError);
+        expect(reason.message).toMatch(why);
+        expect(reason.message).toContain(name);
+        expect(await countRows(name)).toBe(2);
+      },
+    );
+
+    it('fails only the send whose row PostgreSQL refuses, and stores the others of its batch in order', async () => {
+      const name = queueName('row-refused');
+      const queue = track(open<Numbered>(name));
+      await queue.migrate();
+      const unindexable = randomBytes(3_000).toString('hex'); // larger than a btree entry may be
+      const results = await Promise.allSettled(
+        [1, 2, 3, 4, 5].map((n) => queue.send({ n }, n === 2 ? { key: unindexable } : undefined)),
+      );
+      expect(results.map((result) => result.status)).toEqual([
+        'fulfilled',
+        'rejected',
+        'fulfilled',
+        'fulfilled',
+        'fulfilled',
+      ]);
+      const { reason } = results[1] as PromiseRejectedResult;
+      expect(reason).toBeInstanceOf(PostgresQueryError);
+      expect(reason.message).toMatch(new RegExp(`send to queue ${name}: index row size`));
+      const deliveries = await receive(queue, 4);
+      expect(deliveries.map((d) => d.message.n)).toEqual([1, 3, 4, 5]);
+      await Promise.all(deliveries.map((d) => d.ack()));
+    });
+
     it('rejects a message that is not JSON-serialisable and accepts the next one', async () => {
       const name = queueName('json');
       const queue = track(open<unknown>(name));
       await expect(queue.send({ big: 1n })).rejects.toMatchObject({ code: 'NOT_SERIALIZABLE' });
       await queue.send({ n: 1 });
       expect(await countRows(name)).toBe(1);
+    });
+  });
+
+  describe('settling', () => {
+    it('refuses a nack delay past what a timestamp can hold, and the delivery can still be settled', async () => {
+      const name = queueName('nack-delay');
+      const queue = track(open<Numbered>(name));
+      await queue.send({ n: 1 });
+      const [delivery] = await receive(queue, 1);
+      await expect(delivery!.nack({ delay: 1e17 })).rejects.toBeInstanceOf(InvalidOptionError);
+      await delivery!.ack();
+      await queue.close();
+      expect(await countRows(name)).toBe(0);
     });
   });
 
@@ -297,6 +419,22 @@ describe.runIf(up)('PostgresQueue', () => {
         await queue.close();
       } finally {
         await Promise.all(racers.map((pool) => pool.end()));
+        await adminPool().query(`DROP SCHEMA ${dbSchema} CASCADE`);
+      }
+    });
+
+    it('ends a waiting next() with the error when the tables cannot be created', async () => {
+      const dbSchema = `sluice_broken_${process.pid}`;
+      await adminPool().query(`CREATE SCHEMA ${dbSchema}`);
+      try {
+        await adminPool().query(`CREATE TABLE ${dbSchema}.messages (x int)`); // in the way
+        const queue = track(new PostgresQueue<Numbered>('m', { url, dbSchema }));
+        await expect(queue.send({ n: 1 })).rejects.toBeInstanceOf(PostgresQueryError);
+        const iterator = queue[Symbol.asyncIterator]();
+        const next = within(iterator.next(), 5_000, () => 'next() to fail');
+        await expect(next).rejects.toThrow(`postgres rejected migrating schema ${dbSchema}`);
+        await queue.close();
+      } finally {
         await adminPool().query(`DROP SCHEMA ${dbSchema} CASCADE`);
       }
     });

@@ -6,8 +6,10 @@ import { Pump } from '../../src/queuing/pump.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { type RedisDelivery, RedisQueue, type RedisQueueOptions } from '../../src/transports/redis/index.js';
 import { ownKeys } from '../../src/transports/redis/keys.js';
-import { brokerAvailable } from '../support/broker.js';
+import { sleep, within } from '../support/async.js';
+import { brokerAvailable, services } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { lockRedis, purge, REDIS_URL, restartRedis, withRedis } from './redis-harness.js';
 
 const up = await brokerAvailable('redis');
@@ -195,6 +197,80 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     await expect(queue.send('lost?')).rejects.toBeInstanceOf(BrokerUnavailableError);
   });
 
+  it('leaves no listener behind on a client it was given', async () => {
+    const client = new Redis(REDIS_URL);
+    try {
+      const before = client.listenerCount('ready');
+      for (let i = 0; i < 20; i++) {
+        const queue = open<number>(queueName('shared'), { client, url: undefined });
+        await queue.send(i); // the first queues are made while the client still connects
+        await queue.close();
+      }
+      expect(client.listenerCount('ready')).toBe(before);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('gives back its prefetched messages once its last iterator returned, while the handle stays open', async () => {
+    const name = queueName('stopped');
+    // Heartbeats every 100 ms: whatever a handle still holds is never reclaimed by another one.
+    const lease = { visibilityTimeout: 300 };
+    const first = open<number>(name, lease);
+    for (let n = 0; n < 40; n++) await first.send(n);
+    const done: number[] = [];
+    const draining = new Pump(first, async (n: number) => {
+      done.push(n);
+      await sleep(5);
+    }).draining();
+    await waitUntil(() => done.length >= 10);
+    await draining.stop();
+
+    const rest = await receive(open<number>(name, lease), 40 - done.length, 10_000);
+    const all = [...done, ...rest.map((d) => d.message)].sort((a, b) => a - b);
+    expect(all).toEqual(Array.from({ length: 40 }, (_, n) => n));
+    await Promise.all(rest.map((d) => d.ack()));
+  });
+
+  it('closes within its closeTimeout while Redis cannot be reached, though its client waits for ever', async () => {
+    // A client told to wait for Redis for ever: ioredis keeps every command until it reconnects.
+    const client = new Redis('redis://127.0.0.1:1', { maxRetriesPerRequest: null });
+    client.on('error', () => {});
+    try {
+      const queue = open<number>(queueName('never-reached'), { client, url: undefined, closeTimeout: 300 });
+      const iterator = queue[Symbol.asyncIterator]();
+      const pending = iterator.next(); // a fetch now waits for Redis
+      await within(queue.close(), 5_000, () => 'close() while Redis cannot be reached');
+      expect((await pending).done).toBe(true);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('closes within its closeTimeout when Redis goes away mid-delivery, and the messages come back', async () => {
+    const name = queueName('gone');
+    const proxy = await startTcpProxy(services.redis.port);
+    const client = new Redis(proxy.port, '127.0.0.1', { maxRetriesPerRequest: null });
+    client.on('error', () => {});
+    try {
+      const first = open<number>(name, { client, url: undefined, closeTimeout: 300 });
+      await first.send(1);
+      await first.send(2);
+      const [held] = await receive(first, 1);
+      proxy.cut(60_000); // the delivery cannot be settled, nor released, while this lasts
+      await within(first.close(), 5_000, () => 'close() while Redis went away');
+      await expect(held!.ack()).rejects.toMatchObject({ code: 'DELIVERY_SETTLED' });
+
+      const second = open<number>(name, { visibilityTimeout: 300 }); // reclaims what first held
+      const back = await receive(second, 2, 10_000);
+      expect(back.map((d) => d.message).sort()).toEqual([1, 2]);
+      await Promise.all(back.map((d) => d.ack()));
+    } finally {
+      client.disconnect();
+      await proxy.close();
+    }
+  });
+
   it('resumes consuming by itself after Redis restarted without persistence', async () => {
     const name = queueName('resume');
     const consumer = open<number>(name);
@@ -218,3 +294,7 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     expect(received).toEqual([1, 2]);
   }, 60_000);
 });
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(5);
+}

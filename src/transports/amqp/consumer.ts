@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
+import { DeliverySettledError } from '../../errors.js';
 import { Fifo } from '../../queuing/buffers.js';
 import { wrapUndecodable } from '../../queuing/envelope.js';
 import type { MessageCheck } from '../../queuing/message-schema.js';
@@ -75,11 +76,18 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
   }
 
   ack(delivery: AmqpDelivery<unknown>): Promise<void> {
+    if (this.#closed !== undefined) return this.#released();
     return this.#settled(this.#core.ack(delivery));
   }
 
   nack(delivery: AmqpDelivery<unknown>, options: NackOptions): Promise<void> {
+    if (this.#closed !== undefined) return this.#released();
     return this.#settled(this.#core.nack(delivery, options));
+  }
+
+  /** The channel closed with the delivery unsettled (at the queue's close timeout): the broker has it back. */
+  #released(): Promise<void> {
+    return Promise.reject(new DeliverySettledError(this.queueName));
   }
 
   /** Stops consuming; see the class comment. */

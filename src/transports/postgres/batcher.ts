@@ -14,18 +14,29 @@ export class Batcher<I> {
   readonly #write: (items: I[]) => Promise<void>;
   readonly #maxItems: number;
   readonly #maxInFlight: number;
+  readonly #blamesItems: (error: unknown) => boolean;
   #pending: Pending<I>[] = [];
   #inFlight = 0;
   #scheduled = false;
   #onIdle: (() => void)[] = [];
 
-  constructor(write: (items: I[]) => Promise<void>, maxItems: number, maxInFlight: number) {
+  /**
+   * `blamesItems(error)` tells whether a failed write failed because of some items' content: the
+   * batch is then split until those items fail alone and the others are written.
+   */
+  constructor(
+    write: (items: I[]) => Promise<void>,
+    maxItems: number,
+    maxInFlight: number,
+    blamesItems: (error: unknown) => boolean = () => false,
+  ) {
     this.#write = write;
     this.#maxItems = maxItems;
     this.#maxInFlight = maxInFlight;
+    this.#blamesItems = blamesItems;
   }
 
-  /** Resolves once the batch holding `item` was written; rejects with that batch's error. */
+  /** Resolves once the batch holding `item` was written; rejects with the error of the write that held it. */
   add(item: I): Promise<void> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ item, resolve, reject });
@@ -63,15 +74,29 @@ export class Batcher<I> {
   async #run(batch: Pending<I>[]): Promise<void> {
     this.#inFlight++;
     try {
-      await this.#write(batch.map((pending) => pending.item));
-      for (const pending of batch) pending.resolve();
-    } catch (error) {
-      for (const pending of batch) pending.reject(error);
+      await this.#writeApart(batch);
     } finally {
       this.#inFlight--;
       if (this.#pending.length > 0) this.#schedule();
       else if (this.#inFlight === 0) for (const resolve of this.#onIdle.splice(0)) resolve();
     }
+  }
+
+  /** Halving costs a few statements only when a write fails, and keeps the items in their order. */
+  async #writeApart(batch: Pending<I>[]): Promise<void> {
+    try {
+      await this.#write(batch.map((pending) => pending.item));
+    } catch (error) {
+      if (batch.length > 1 && this.#blamesItems(error)) {
+        const half = batch.length >> 1;
+        await this.#writeApart(batch.slice(0, half));
+        await this.#writeApart(batch.slice(half));
+      } else {
+        for (const pending of batch) pending.reject(error);
+      }
+      return;
+    }
+    for (const pending of batch) pending.resolve();
   }
 }
 

@@ -89,6 +89,7 @@ export class Consumer<T> {
 
   /** A prefetched delivery, if one is buffered; Pump calls this to skip `next()` when it can. */
   take(): PostgresDelivery<T> | undefined {
+    if (this.#closed) return undefined; // what is buffered goes back to the table
     const delivery = this.#buffer.shift();
     if (delivery === undefined) return undefined;
     if (performance.now() - delivery.claimedAt > this.#context.visibilityTimeout / 2) {
@@ -247,7 +248,8 @@ export class Consumer<T> {
         continue;
       }
       const delivery = new PostgresDelivery<T>(this, message, row.id, row.attempt, row.ready_at, claimedAt);
-      if (this.#closed) late.push(delivery);
+      // Claimed as the handle closed or its last iterator returned: nobody will take it.
+      if (this.#closed || this.#iterators === 0) late.push(delivery);
       else this.#handOut(delivery);
     }
     if (late.length > 0) await this.#settler.release(late).catch(() => {});

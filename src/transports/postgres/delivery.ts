@@ -2,6 +2,7 @@ import { DeliverySettledError } from '../../errors.js';
 import { assertNackOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, NackOptions } from '../../queuing/types.js';
+import { assertDelayFits } from './limits.js';
 import type { Claim } from './settler.js';
 
 /** What a delivery reports to: the consumer that handed it out. */
@@ -35,6 +36,7 @@ export class PostgresDelivery<T> implements Delivery<T>, Claim {
     if (this.settled) return Promise.reject(new DeliverySettledError(this.owner.name));
     try {
       assertNackOptions(options);
+      if (options.delay !== undefined) assertDelayFits(options.delay, this.owner.name);
     } catch (error) {
       return Promise.reject(error);
     }

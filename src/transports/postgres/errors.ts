@@ -15,9 +15,23 @@ export class PostgresQueryError extends SluiceError {
  * 57 (shutdown, admin termination) and 40 (serialization, deadlock).
  */
 export function isTransient(error: unknown): boolean {
+  // Already classified by `failure()` (a failed migration, say): only an outage is waited out.
+  if (error instanceof SluiceError) return error instanceof BrokerUnavailableError;
   if (!(error instanceof DatabaseError)) return true;
   const sqlClass = error.code?.slice(0, 2);
   return sqlClass === '08' || sqlClass === '53' || sqlClass === '57' || sqlClass === '40';
+}
+
+/**
+ * Whether PostgreSQL refused a statement because of the values of some row: SQLSTATE class 22
+ * (data exception, e.g. an untranslatable character) or 54 (a limit, e.g. an index entry too
+ * large). The other rows of a multi-row statement would be accepted on their own.
+ */
+export function isRowError(error: unknown): boolean {
+  const cause = error instanceof SluiceError ? error.cause : error;
+  if (!(cause instanceof DatabaseError)) return false;
+  const sqlClass = cause.code?.slice(0, 2);
+  return sqlClass === '22' || sqlClass === '54';
 }
 
 /** The SluiceError to reject with when `operation` failed with `error` from pg. */

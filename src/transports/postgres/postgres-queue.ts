@@ -7,7 +7,8 @@ import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
 import { Batcher } from './batcher.js';
 import { Consumer } from './consumer.js';
 import type { PostgresDelivery } from './delivery.js';
-import { failure } from './errors.js';
+import { failure, isRowError } from './errors.js';
+import { assertDelayFits, assertKeyFits } from './limits.js';
 import { ensureMigrated } from './migrate.js';
 import { type Context, type PostgresQueueOptions, resolveOptions } from './options.js';
 import { Settler } from './settler.js';
@@ -46,8 +47,9 @@ export class PostgresQueue<T> implements Queue<T> {
     this.#context = resolveOptions(name, options);
     this.name = name;
     this.#settler = new Settler(this.#context);
-    // Up to 4 multi-row inserts in flight; whatever is sent meanwhile waits for the next one.
-    this.#sends = new Batcher((rows) => this.#insert(rows), 1000, 4);
+    // Up to 4 multi-row inserts in flight; whatever is sent meanwhile waits for the next one. A row
+    // PostgreSQL refuses fails alone: its batch is split until the others are stored.
+    this.#sends = new Batcher((rows) => this.#insert(rows), 1000, 4, isRowError);
   }
 
   /** Creates or upgrades the tables now (otherwise done on first use). Idempotent, safe to race. */
@@ -64,8 +66,7 @@ export class PostgresQueue<T> implements Queue<T> {
       return Promise.reject(error);
     }
     if (options?.client !== undefined) return this.#insertIn(options.client, row);
-    if (this.#migrated) return this.#sends.add(row);
-    return this.#ready().then(() => this.#sends.add(row));
+    return this.#sends.add(row);
   }
 
   /**
@@ -104,22 +105,35 @@ export class PostgresQueue<T> implements Queue<T> {
       return { body: encodeEnvelope(message, this.name), priority: 0, delay: 0, key: null };
     assertSendOptions(options);
     const { priority = 0, delay = 0, key = null, client } = options;
+    assertDelayFits(delay, this.name);
+    if (key !== null) assertKeyFits(key, this.name);
     if (client !== undefined && typeof (client as ClientBase | null)?.query !== 'function') {
       throw new InvalidOptionError('client', client, 'a pg client (inside your transaction)');
     }
     return { body: encodeEnvelope(message, this.name), priority, delay, key };
   }
 
-  /** One statement for the whole batch: the rows travel as one JSON array (bodies are JSON already). */
+  /**
+   * One statement for the whole batch, each column as one array. Bodies travel as text, never
+   * parsed by PostgreSQL: a JSON escape such as `\u0000` stays the six characters it is.
+   */
   async #insert(rows: Row[]): Promise<void> {
-    let json = '[';
-    for (let i = 0; i < rows.length; i++) {
-      const { body, priority, delay, key } = rows[i]!;
-      json += `${i === 0 ? '' : ','}{"b":${body},"p":${priority},"d":${delay},"k":${key === null ? 'null' : JSON.stringify(key)}}`;
+    // Here rather than before queuing the rows: close() waits for the batch, so a first send
+    // still waiting for the tables is stored before the pool ends.
+    await this.#ready();
+    const bodies: string[] = [];
+    const priorities: number[] = [];
+    const delays: number[] = [];
+    const keys: (string | null)[] = [];
+    for (const { body, priority, delay, key } of rows) {
+      bodies.push(body);
+      priorities.push(priority);
+      delays.push(delay);
+      keys.push(key);
     }
-    json += ']';
+    const { pool, sql } = this.#context;
     try {
-      await this.#context.pool.query(this.#context.sql.insertMany, [this.name, json]);
+      await pool.query(sql.insertMany, [this.name, bodies, priorities, delays, keys]);
     } catch (error) {
       throw failure(`send to queue ${this.name}`, error);
     }

@@ -11,7 +11,7 @@ export interface Statements {
   /** The LISTEN/NOTIFY channel: the schema's name, so separate schemas never wake each other. */
   readonly channel: string;
   readonly listen: string;
-  /** $1 queue name. Returns `json_to_recordset` rows: b (envelope), p (priority), d (delay ms), k (key). */
+  /** $1 queue, then one array per column: $2 bodies, $3 priorities, $4 delays (ms), $5 keys. */
   readonly insertMany: string;
   /** $1 queue, $2 body, $3 priority, $4 delay ms, $5 key. */
   readonly insertOne: string;
@@ -43,8 +43,8 @@ export function statements(dbSchema: string): Statements {
     channel: dbSchema,
     listen: `LISTEN ${s}`,
     insertMany: `INSERT INTO ${table} (queue, body, priority, run_at, key)
-      SELECT $1, r.b::text, r.p, now() + r.d * interval '1 millisecond', r.k
-      FROM json_to_recordset($2::json) AS r(b json, p float8, d float8, k text)
+      SELECT $1, r.b, r.p, now() + r.d * interval '1 millisecond', r.k
+      FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[]) AS r(b, p, d, k)
       ON CONFLICT (queue, key) WHERE key IS NOT NULL DO NOTHING`,
     insertOne: `INSERT INTO ${table} (queue, body, priority, run_at, key)
       VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond', $5)

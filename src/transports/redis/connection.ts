@@ -18,6 +18,9 @@ export class Connection {
   readonly owned: boolean;
   #everReady: boolean;
   #lastError: unknown;
+  readonly #onReady = () => {
+    this.#everReady = true;
+  };
 
   constructor(source: { url: string | undefined; client: Redis | undefined }, name: string) {
     this.owned = source.client === undefined;
@@ -28,9 +31,8 @@ export class Connection {
     // BrokerUnavailableError of the operation that needed the connection.
     if (this.owned) client.on('error', (error) => this.#remember(error));
     this.#everReady = client.status === 'ready';
-    client.on('ready', () => {
-      this.#everReady = true;
-    });
+    // Removed by close(): a caller's client outlives its queues.
+    if (!this.#everReady) client.once('ready', this.#onReady);
     this.client = withScripts(client);
   }
 
@@ -76,7 +78,11 @@ export class Connection {
   }
 
   async close(): Promise<void> {
+    this.client.off('ready', this.#onReady);
     if (!this.owned) return;
+    // Not connected: QUIT would wait behind the commands queued for a reconnection, which the
+    // queue's close() stopped waiting for. Dropping them rejects their callers.
+    if (this.client.status !== 'ready') return this.client.disconnect();
     try {
       await this.client.quit();
     } catch {

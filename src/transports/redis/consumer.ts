@@ -9,6 +9,7 @@ import type { MessageCheck } from '../../queuing/message-schema.js';
 import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, Delivery, NackOptions } from '../../queuing/types.js';
 import { AckBatcher } from './acker.js';
+import { atMost } from './at-most.js';
 import { type Connection, unavailable } from './connection.js';
 import { type Entry, type Settler, StreamDelivery } from './delivery.js';
 import { GROUP } from './keys.js';
@@ -49,7 +50,8 @@ interface Waiter<T> {
  *   idle time) every visibilityTimeout / 3, so only a handle that died or lost Redis sees its
  *   deliveries reclaimed, and the same timer runs the reclaim script for such deliveries.
  * - Close: waiters end, the buffer is released as is, handed-out deliveries get `closeTimeout` to
- *   settle and are then released with attempt + 1.
+ *   settle and are then released with attempt + 1. The last iterator returning releases the buffer
+ *   too: a stopped pump leaves nothing held while the handle stays open.
  */
 export class RedisConsumer<T> implements Settler<T> {
   readonly queueName: string;
@@ -117,7 +119,10 @@ export class RedisConsumer<T> implements Settler<T> {
     this.#iterators++;
   }
 
-  /** An iterator was returned: its pending `next()` calls end. */
+  /**
+   * An iterator was returned: its pending `next()` calls end. With the last one the buffer goes
+   * back, else its deliveries stay held (and heartbeated) for as long as the handle lives.
+   */
   returned(iterator: RedisIterator<T>): void {
     this.#iterators--;
     const kept = new Fifo<Waiter<T>>();
@@ -126,6 +131,7 @@ export class RedisConsumer<T> implements Settler<T> {
       else kept.push(w);
     }
     this.#waiters = kept;
+    if (this.#iterators === 0) this.#releaseBuffer();
   }
 
   /**
@@ -160,25 +166,29 @@ export class RedisConsumer<T> implements Settler<T> {
     return this.#settle(delivery.entry, 'retry', attempt + 1, delay, '');
   }
 
+  /**
+   * Each wait is bounded by `closeTimeout`, so a Redis that cannot be reached does not hold it up:
+   * the fetch in flight and the handed-out deliveries share one such window from the call on, the
+   * writes of the releases get another. What is not written by then is reclaimed after the
+   * visibility timeout; what a late fetch brings is released (see #accept).
+   */
   async close(closeTimeout: number): Promise<void> {
+    const settleBy = performance.now() + closeTimeout;
     this.#closed = true;
     this.#stop.abort();
     for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) w.resolve(DONE);
     this.#reader?.disconnect(); // ends a blocking read now; its entries, if any, are reclaimed later
-    await this.#fetched;
-    for (let d = this.#buffer.shift(); d !== undefined; d = this.#buffer.shift()) this.#release(d, d.attempt);
+    await atMost(this.#fetched, settleBy - performance.now());
+    this.#releaseBuffer();
     if (this.#held.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
+      const settled = new Promise<void>((resolve) => {
         this.#onIdle = resolve;
-        timer = setTimeout(resolve, closeTimeout);
       });
-      clearTimeout(timer);
+      await atMost(settled, settleBy - performance.now());
     }
     for (const delivery of [...this.#held]) this.#release(delivery, delivery.attempt + 1);
     clearInterval(this.#timer);
-    await this.#acks.drain();
-    await Promise.allSettled([...this.#settling]);
+    await atMost(Promise.allSettled([this.#acks.drain(), ...this.#settling]), closeTimeout);
   }
 
   #pull(): void {
@@ -336,7 +346,8 @@ export class RedisConsumer<T> implements Settler<T> {
       delivery.seq = this.#seq++;
       this.#held.add(delivery);
       accepted++;
-      if (this.#closed) {
+      // Fetched as the handle closed or its last iterator returned: nobody will take it.
+      if (this.#closed || this.#iterators === 0) {
         this.#release(delivery, attempt);
         continue;
       }
@@ -388,6 +399,11 @@ export class RedisConsumer<T> implements Settler<T> {
       () => this.#settling.delete(settled),
     );
     return settled;
+  }
+
+  /** Prefetched deliveries go back as they were: never handed out, they were no attempt. */
+  #releaseBuffer(): void {
+    for (let d = this.#buffer.shift(); d !== undefined; d = this.#buffer.shift()) this.#release(d, d.attempt);
   }
 
   /** Puts a delivery this handle will not finish back as ready (close); at worst it is reclaimed later. */

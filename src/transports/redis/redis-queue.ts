@@ -3,6 +3,7 @@ import { InvalidOptionError, QueueClosedError } from '../../errors.js';
 import { type BrokerQueueOptions, resolveBrokerOptions } from '../../queuing/broker-options.js';
 import { DONE_PROMISE, takeNow } from '../../queuing/settled.js';
 import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
+import { atMost } from './at-most.js';
 import { Connection } from './connection.js';
 import { RedisConsumer } from './consumer.js';
 import { queueKeys } from './keys.js';
@@ -80,7 +81,8 @@ export class RedisQueue<T> implements Queue<T> {
   /**
    * Stops sending and fetching: pending `next()` calls end, prefetched messages go back to Redis,
    * handed-out deliveries may still be settled for `closeTimeout`, then are released too; sends
-   * already made are stored first. Closes the connections the queue opened.
+   * already made are stored first. While Redis cannot be reached, each of these waits lasts at most
+   * `closeTimeout`. Closes the connections the queue opened.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -88,7 +90,7 @@ export class RedisQueue<T> implements Queue<T> {
   }
 
   async #close(): Promise<void> {
-    await this.#producer.drain();
+    await atMost(this.#producer.drain(), this.#closeTimeout);
     await this.#consumer?.close(this.#closeTimeout);
     await this.#connection.close();
   }
