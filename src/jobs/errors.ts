@@ -14,7 +14,7 @@ export class UnknownTaskError extends SluiceError {
   }
 }
 
-/** A cron expression the parser rejects; `cause` is the parser's own error. */
+/** A cron expression that is not 5 or 6 fields, or that the parser rejects; `cause` says why. */
 export class InvalidCronError extends SluiceError {
   constructor(expression: unknown, cause: unknown) {
     const reason = cause instanceof Error ? `: ${cause.message}` : '';

@@ -2,7 +2,7 @@ import { InvalidOptionError, InvalidStateError, SerializationError } from '../er
 import { assertMiddlewares } from '../middleware/compose.js';
 import { assertBackoff } from '../queuing/backoff.js';
 import type { Backoff, Queue } from '../queuing/types.js';
-import { CronSchedule, resumeSchedule } from './cron.js';
+import { CronSchedule, startSchedule } from './cron.js';
 import { TaskAlreadyRegisteredError } from './errors.js';
 import type { Job } from './job.js';
 import { serializationProblem } from './json.js';
@@ -98,15 +98,17 @@ export class Jobs implements AsyncDisposable {
       backoff: this.#backoff,
     });
     this.#state = 'running';
-    for (const schedule of this.#schedules.values()) schedule[resumeSchedule]();
+    for (const schedule of this.#schedules.values()) schedule[startSchedule]();
   }
 
   /**
    * Stops the cron schedules and refuses new jobs, then (graceful, the default) lets queued and
    * running jobs finish up to `timeout`, then aborts what still runs. `graceful: false` aborts at
-   * once. Never takes much longer than `timeout`. Jobs that did not finish end `cancelled`; what the
-   * workers held is released to the queue, which is then closed. Rejects with the error that stopped
-   * the workers early, if one did (the queue's iteration failing).
+   * once. Never takes much longer than `timeout`. A job that ends before then keeps its outcome (its
+   * message is acked); jobs that did not finish end `cancelled`, and the messages of those the stop
+   * aborted or that still run go back to the queue, which is then closed. Rejects, once every job
+   * handle has settled, with the error that stopped the workers early, if one did (the queue's
+   * iteration failing), or else with the queue's `close()` error.
    */
   stop(options: StopOptions = {}): Promise<void> {
     const { graceful = true, timeout = 10_000 } = options;
@@ -167,7 +169,7 @@ export class Jobs implements AsyncDisposable {
       (stopped) => this.#schedules.delete(stopped.id),
     );
     this.#schedules.set(id, schedule);
-    if (this.#state === 'running') schedule[resumeSchedule]();
+    if (this.#state === 'running') schedule[startSchedule]();
     return schedule;
   }
 

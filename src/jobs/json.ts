@@ -2,8 +2,9 @@
  * Why `value` would not survive `JSON.stringify` / `JSON.parse` unchanged in meaning (as
  * "args[0].when is an instance of Date"), or `undefined` when it would: so a job that runs
  * in-process today can run over a broker tomorrow. Rejected: functions, symbols, bigints, non-finite
- * numbers, class instances (Date, Map, ...), cycles, and `undefined` where JSON would turn it into
- * `null` (array items). An object property set to `undefined` is accepted: JSON drops it, and
+ * numbers, class instances (Date, Map, ...), cycles, `undefined` where JSON would turn it into
+ * `null` (array items), and what the walk cannot get through (nesting deeper than the stack, a
+ * getter that throws). An object property set to `undefined` is accepted: JSON drops it, and
  * reading it back gives `undefined` again. Callers build their error only when there is a problem.
  */
 export function serializationProblem(value: unknown, root: string): string | undefined {
@@ -12,6 +13,11 @@ export function serializationProblem(value: unknown, root: string): string | und
   let problem: string | undefined;
   try {
     problem = check(value, path, visiting);
+  } catch (error) {
+    // Nesting deeper than the stack allows (JSON.stringify would overflow too), or a getter or proxy
+    // that throws: either way the value cannot be serialised, and the check itself never throws.
+    const why = error instanceof Error ? error.message : String(error);
+    return `${root} cannot be walked (${why}), so it is not JSON-serialisable`;
   } finally {
     visiting.clear();
   }

@@ -1,4 +1,4 @@
-import { SerializationError, TimeoutError } from '../errors.js';
+import { InvalidStateError, SerializationError, TimeoutError } from '../errors.js';
 import { compose } from '../middleware/compose.js';
 import type { Chain } from '../middleware/types.js';
 import { backoffDelay } from '../queuing/backoff.js';
@@ -68,6 +68,13 @@ export class JobRuntime implements JobOwner {
   readonly #enqueued = new WeakSet<Job<any>>();
   /** Set while `stop` waits for the work to settle; called whenever a job settles. */
   #onSettled: (() => void) | undefined;
+  /**
+   * Set by `stop` (with a queue) once no job may start. A worker's dispatch waits on it instead of
+   * running a message taken after that, or instead of settling a job the stop aborted: the workers,
+   * stopped later, then release those messages to the queue (for the next start) rather than ack
+   * them. Rejected once the workers stopped.
+   */
+  #givingBack: Promise<never> | undefined;
 
   constructor(config: RuntimeConfig) {
     this.#tasks = config.tasks;
@@ -135,27 +142,41 @@ export class JobRuntime implements JobOwner {
   }
 
   /**
-   * Graceful: let every job pushed here and every execution here finish, up to `timeout`. Then stop
-   * the workers (what they still hold is released to the queue), abort what still runs, wait for it
-   * up to what is left of `timeout`, and mark every job that did not finish as `cancelled`.
+   * Graceful: let every job pushed here and every execution here finish, up to `timeout`. Then no
+   * job starts any more: abort what still runs and let the executions settle up to what is left of
+   * `timeout` (a job that ends meanwhile is acked like any other). Then stop the workers: the
+   * messages of jobs still running and of jobs the stop aborted go back to the queue. Close the
+   * queue and mark every job that did not finish as `cancelled`.
    */
   async stop(graceful: boolean, timeout: number): Promise<void> {
     const deadline = performance.now() + timeout;
     if (graceful) await this.#settled(() => this.#live.size === 0, timeout);
-    const workersStopped = this.#draining?.stop();
+    let endHolding: (() => void) | undefined;
+    if (this.#draining !== undefined) {
+      const givingBack = new Promise<never>((_resolve, reject) => {
+        endHolding = () => reject(new InvalidStateError('the jobs app stopped'));
+      });
+      givingBack.catch(() => {}); // rejected only once the workers released what waited on it
+      this.#givingBack = givingBack;
+    }
     for (const job of this.#live.toArray()) {
       job[execution]?.abort(new JobCancelledError(job.id, job.task, 'the jobs app stopped'));
     }
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
+    await this.#settled(() => this.#executing === 0, deadline - performance.now());
     let failure: { error: unknown } | undefined;
     try {
-      await workersStopped;
+      await this.#draining?.stop(); // releases what the workers still hold
     } catch (error) {
-      failure = { error }; // the queue's iteration failed: reported once the app is stopped
+      failure = { error }; // the queue failed the workers: reported once the app is stopped
     }
-    await this.#queue?.close();
-    await this.#settled(() => this.#executing === 0, deadline - performance.now());
+    endHolding?.();
+    try {
+      await this.#queue?.close();
+    } catch (error) {
+      failure ??= { error }; // reported too, but only once every handle has settled
+    }
     for (const job of this.#live.toArray()) job[settle]('cancelled');
     this.#live.clear();
     this.#byId?.clear();
@@ -187,6 +208,7 @@ export class JobRuntime implements JobOwner {
     ) {
       return RESOLVED; // cancelled while it waited on the queue
     }
+    if (this.#givingBack !== undefined) return this.#givingBack; // taken while the app stops: not run
     const task = this.#tasks.get(envelope.task);
     if (task === undefined) return Promise.reject(new UnknownTaskError(envelope.task, envelope.id));
     if (job !== undefined) return this.#run(job, task, envelope, true);
@@ -248,9 +270,9 @@ export class JobRuntime implements JobOwner {
   ): Promise<void> {
     const reason = context.abortReason;
     if (reason instanceof JobCancelledError) {
-      // job.cancel() made it final already: the message is acked. A stop did not: rejecting makes the
-      // stopping pump release the message to the queue, since the job did not complete.
-      if (this.#finish(job, 'cancelled') && this.#queue !== undefined) throw error;
+      // job.cancel() made it final already: the message is acked. A stop did not: the job did not
+      // complete, so its message goes back to the queue.
+      if (this.#finish(job, 'cancelled') && this.#givingBack !== undefined) return this.#givingBack;
       return;
     }
     if (envelope.attempt <= task.retry) return this.#retry(job, task, envelope, local);
@@ -273,13 +295,16 @@ export class JobRuntime implements JobOwner {
     // Never 0: a delayed send does not wait for room in a full queue, so a worker never blocks on it.
     const delay = Math.max(1, backoffDelay(this.#backoff, attempt));
     if (this.#queue === undefined) return this.#later(job, task, next, delay);
-    // A worker in any process may take the retry: only the pushing process keeps following the job.
-    if (!local) this.#live.delete(job);
     try {
       await this.#queue.send(next, { priority, delay });
     } catch (error) {
       this.#finish(job, 'failed', undefined, error);
+      return;
     }
+    // A worker in any process may take the retry: only the pushing process keeps following the job.
+    // This worker's handle stops here, `cancelled` as in "not completed here", like a pushing
+    // handle whose job another process ran: not `failed`, since a retry may still succeed.
+    if (!local) this.#finish(job, 'cancelled');
   }
 
   /** `job`: the handle to carry, or `undefined` for a job this process does not follow. */

@@ -84,6 +84,9 @@ export class ScheduleBuilder<R> {
    * running the same schedule push each run once. Throws `InvalidCronError` on a bad expression.
    */
   cron(expression: string, options: { id?: string } = {}): CronSchedule {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError('cron options', options, 'an object such as { id }');
+    }
     return this.#host.cron(this.#definition, this.#args, expression, options.id);
   }
 }

@@ -5,11 +5,14 @@ import { type Buffer, Fifo, Lifo, PriorityHeap } from './buffers.js';
 import { DrainingQueue } from './draining-queue.js';
 import { Pump, type PumpContext, type PumpDispatcher } from './pump.js';
 import { assertNackOptions, assertSendOptions } from './send-options.js';
-import { DONE, DONE_PROMISE, RESOLVED, takeNow, type Waiter, waitNow } from './settled.js';
+import { DONE, DONE_PROMISE, RESOLVED, takeNow, unwaitNow, type Waiter, waitNow } from './settled.js';
 import type { Backoff, Delivery, NackOptions, Producer, Queue, RetryPolicy, SendOptions } from './types.js';
 
 export interface MemoryQueueOptions<T> extends RetryPolicy<T> {
-  /** Messages buffered before `send` waits. `Infinity` (default); `0` hands each message straight to a consumer. */
+  /**
+   * Messages held (ready or delayed) before `send` waits. `Infinity` (default); `0` hands each message
+   * straight to a consumer. Delayed sends and retries are never held back, but count too.
+   */
   maxsize?: number;
   /** `fifo` (default), `lifo` (newest first) or `priority` (highest first, FIFO among equals). */
   order?: 'fifo' | 'lifo' | 'priority';
@@ -28,7 +31,9 @@ export interface MemoryDrainingOptions<T> {
  *
  * Invariants the code below keeps:
  * - consumers wait only while nothing is buffered, so a sent message goes to a waiting consumer first;
- * - senders wait only while the buffer is full (or `maxsize` is 0) and are admitted in arrival order;
+ * - senders wait only while the queue is full (buffered plus scheduled messages reach `maxsize`, or
+ *   `maxsize` is 0) and are admitted in arrival order. A delayed send never waits: a jobs worker
+ *   scheduling its job's retry would otherwise wait for room that only workers free;
  * - iteration ends once the queue is closed and holds nothing, scheduled (delayed or backing-off)
  *   messages included.
  */
@@ -43,16 +48,16 @@ export class MemoryQueue<T> implements Queue<T> {
     return this.#core.name;
   }
 
-  /** Messages buffered now (not counting delayed ones or deliveries being processed). */
+  /** Messages held for consumers: ready, delayed or backing off (not deliveries being processed). */
   get size(): number {
-    return this.#core.buffer.size;
+    return this.#core.buffer.size + this.#core.scheduled;
   }
 
   get maxsize(): number {
     return this.#core.maxsize;
   }
 
-  /** Growing wakes waiting senders; shrinking never drops what is buffered. */
+  /** Growing wakes waiting senders; shrinking never drops what is held. */
   set maxsize(value: number) {
     this.#core.resize(value);
   }
@@ -65,7 +70,10 @@ export class MemoryQueue<T> implements Queue<T> {
     return this.#core.send(message, options);
   }
 
-  /** Rejects waiting senders; consumers drain what the queue holds, then their iteration ends. */
+  /**
+   * Rejects senders not accepted yet; consumers drain what the queue holds, then their iteration
+   * ends. From then on its timers keep the process alive only while an iterator is open on it.
+   */
   close(): Promise<void> {
     this.#core.close();
     return RESOLVED;
@@ -81,12 +89,16 @@ export class MemoryQueue<T> implements Queue<T> {
 
   /**
    * Starts a graceful pump on this queue and returns its producer end. Disposing it (or `stop()`)
-   * closes the queue and resolves once every accepted message was dispatched.
+   * closes the queue and resolves once every accepted message was dispatched. A pump stopped by an
+   * error closes the queue: nothing would take what is sent, so senders are refused (those waiting
+   * for room too) rather than left waiting, and disposal rethrows the error.
    */
   draining(dispatcher: PumpDispatcher<NoInfer<T>>, options: MemoryDrainingOptions<T> = {}): DrainingQueue<T> {
     const { concurrency, failSilently, middlewares = [] } = options;
     const pump = new Pump(this, dispatcher, { failSilently }).use(...middlewares);
-    return new DrainingQueue(this, pump.draining({ concurrency, graceful: true }));
+    const draining = pump.draining({ concurrency, graceful: true });
+    draining.done.catch(() => this.#core.close());
+    return new DrainingQueue(this, draining);
   }
 }
 
@@ -99,12 +111,20 @@ interface WaitingSender<T> {
   reject(error: unknown): void;
 }
 
+/** A message waiting out a delay or a backoff. */
+interface Scheduled<T> {
+  readonly delivery: MemoryDelivery<T>;
+  timer: NodeJS.Timeout;
+}
+
 /** The queue's state, shared with its deliveries and iterators (kept off the public class). */
 class Core<T> {
   readonly name: string;
   readonly buffer: Buffer<MemoryDelivery<T>>;
   maxsize: number;
   closed = false;
+  /** Accepted messages waiting out a delay or a backoff: they count toward `maxsize`. */
+  scheduled = 0;
   readonly #maxAttempts: number;
   readonly #backoff: Backoff;
   readonly #deadLetter: Producer<T> | undefined;
@@ -112,8 +132,13 @@ class Core<T> {
   #consumers = new Fifo<Waiter<Delivery<T>>>();
   /** Deduplication keys of messages held anywhere: buffered, scheduled, waiting or being processed. */
   readonly #keys = new Set<string>();
+  /** The pending `send` of each keyed message still waiting to be accepted: its duplicates share it. */
+  readonly #waitingKeys = new Map<string, Promise<void>>();
+  /** Every timer running, so a closed queue nobody consumes any more lets the process exit. */
+  readonly #timers = new Set<Scheduled<T>>();
+  /** Iterators not returned yet: while one is, a closed queue's timers keep the process alive. */
+  #iterators = 0;
   #seq = 0;
-  #scheduled = 0;
 
   constructor(options: MemoryQueueOptions<T>) {
     const { maxsize = Number.POSITIVE_INFINITY, order = 'fifo', name = 'memory' } = options;
@@ -140,7 +165,7 @@ class Core<T> {
   }
 
   get ended(): boolean {
-    return this.closed && this.buffer.size === 0 && this.#scheduled === 0;
+    return this.closed && this.buffer.size === 0 && this.scheduled === 0;
   }
 
   send(message: T, options: SendOptions | undefined): Promise<void> {
@@ -154,7 +179,8 @@ class Core<T> {
     }
     const { priority = 0, delay = 0, key } = options;
     if (key !== undefined) {
-      if (this.#keys.has(key)) return RESOLVED;
+      // A duplicate adds no copy; while the message holding the key waits for room, it shares its fate.
+      if (this.#keys.has(key)) return this.#waitingKeys.get(key) ?? RESOLVED;
       this.#keys.add(key);
     }
     const delivery = new MemoryDelivery(this, message, 1, priority, this.#seq++, key);
@@ -162,19 +188,27 @@ class Core<T> {
       this.#schedule(delivery, delay);
       return RESOLVED;
     }
-    return this.#accept(delivery);
+    const accepted = this.#accept(delivery);
+    if (key !== undefined && accepted !== RESOLVED) this.#waitingKeys.set(key, accepted);
+    return accepted;
   }
 
   /** The next delivery if one is ready now; admits a waiting sender into the freed slot. */
   take(): MemoryDelivery<T> | undefined {
     const delivery = this.buffer.shift();
     if (delivery !== undefined) {
-      if (this.#senders.size > 0 && this.buffer.size < this.maxsize) this.#admit(this.#senders.shift()!);
+      // The freed slot goes to the first waiting sender (no consumer waits while something is buffered).
+      if (this.#senders.size > 0 && this.#hasRoom()) {
+        const sender = this.#senders.shift()!;
+        this.buffer.push(sender.delivery);
+        this.#accepted(sender);
+      }
       return delivery;
     }
-    const sender = this.#senders.shift(); // rendezvous: take straight from the sender
+    if (this.#overfull()) return undefined;
+    const sender = this.#senders.shift(); // nothing buffered: take straight from the sender
     if (sender === undefined) return undefined;
-    sender.resolve();
+    this.#accepted(sender);
     return sender.delivery;
   }
 
@@ -182,29 +216,37 @@ class Core<T> {
     this.#consumers.push(consumer);
   }
 
+  /** Withdraws a waiting consumer; `false` if it was not waiting. */
+  unwait(consumer: Waiter<Delivery<T>>): boolean {
+    return this.#withdraw((waiting) => waiting === consumer).length > 0;
+  }
+
+  /** A new iterator: while one is open, a closed queue's timers still keep the process alive. */
+  opened(): void {
+    this.#iterators++;
+    if (this.closed && this.#iterators === 1) this.#holdProcess(true);
+  }
+
   /** Resolves the pending `next()` calls of an iterator that was returned. */
   release(iterator: MemoryIterator<T>): void {
-    const kept = new Fifo<Waiter<Delivery<T>>>();
-    for (let c = this.#consumers.shift(); c !== undefined; c = this.#consumers.shift()) {
-      if (c.iterator === iterator) c.received(undefined);
-      else kept.push(c);
+    for (const consumer of this.#withdraw((waiting) => waiting.iterator === iterator)) {
+      consumer.received(undefined);
     }
-    this.#consumers = kept;
+    this.#iterators--;
+    if (this.closed && this.#iterators === 0) this.#holdProcess(false);
   }
 
   resize(maxsize: number): void {
     assertMaxsize(maxsize);
     this.maxsize = maxsize;
-    while (this.#senders.size > 0 && this.buffer.size < maxsize) this.#admit(this.#senders.shift()!);
+    this.#admitWhileRoom();
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (let s = this.#senders.shift(); s !== undefined; s = this.#senders.shift()) {
-      this.#forget(s.delivery);
-      s.reject(new QueueClosedError(this.name));
-    }
+    for (let s = this.#senders.shift(); s !== undefined; s = this.#senders.shift()) this.#refused(s);
+    if (this.#iterators === 0) this.#holdProcess(false);
     this.#endIfDrained();
   }
 
@@ -212,6 +254,7 @@ class Core<T> {
     this.#forget(delivery);
   }
 
+  /** Throws (a backoff function that does) or rejects (the dead-letter send) leaving nothing changed. */
   nack(delivery: MemoryDelivery<T>, options: NackOptions): Promise<void> {
     const spent = delivery.attempt >= this.#maxAttempts;
     if (options.requeue === false || (options.requeue !== true && spent)) return this.#deadLetterOf(delivery);
@@ -223,9 +266,22 @@ class Core<T> {
     return RESOLVED;
   }
 
+  #hasRoom(): boolean {
+    return this.buffer.size + this.scheduled < this.maxsize;
+  }
+
+  /**
+   * Delayed messages and retries, never held back, hold more than `maxsize`: a new message does not
+   * even go straight to an idle consumer then. Otherwise jobs that keep failing would each add a
+   * retry, and a jobs queue would hold far more than `maxsize + workers` jobs.
+   */
+  #overfull(): boolean {
+    return this.scheduled > this.maxsize;
+  }
+
   #accept(delivery: MemoryDelivery<T>): Promise<void> {
-    if (this.#handOff(delivery)) return RESOLVED;
-    if (this.buffer.size < this.maxsize) {
+    if (!this.#overfull() && this.#handOff(delivery)) return RESOLVED;
+    if (this.#hasRoom()) {
       this.buffer.push(delivery);
       return RESOLVED;
     }
@@ -244,36 +300,92 @@ class Core<T> {
     return true;
   }
 
-  #admit(sender: WaitingSender<T>): void {
-    this.buffer.push(sender.delivery);
+  /** Admits waiting senders while there is room, or, if not overfull, a consumer to take them. */
+  #admitWhileRoom(): void {
+    while (this.#senders.size > 0 && (this.#hasRoom() || (!this.#overfull() && this.#consumers.size > 0))) {
+      const sender = this.#senders.shift()!;
+      this.#enqueue(sender.delivery);
+      this.#accepted(sender);
+    }
+  }
+
+  #accepted(sender: WaitingSender<T>): void {
+    if (sender.delivery.key !== undefined) this.#waitingKeys.delete(sender.delivery.key);
     sender.resolve();
   }
 
-  #schedule(delivery: MemoryDelivery<T>, delay: number): void {
-    this.#scheduled++;
-    this.#wait(delivery, delay);
-  }
-
-  #wait(delivery: MemoryDelivery<T>, delay: number): void {
-    if (delay > MAX_TIMER_MS) {
-      setTimeout(() => this.#wait(delivery, delay - MAX_TIMER_MS), MAX_TIMER_MS);
-      return;
+  #refused(sender: WaitingSender<T>): void {
+    const { key } = sender.delivery;
+    if (key !== undefined) {
+      this.#keys.delete(key);
+      this.#waitingKeys.delete(key);
     }
-    setTimeout(() => {
-      this.#scheduled--;
-      delivery.seq = this.#seq++; // ready now: it queues behind what was ready before it
-      this.#enqueue(delivery);
-      this.#endIfDrained();
-    }, delay);
+    sender.reject(new QueueClosedError(this.name));
   }
 
+  /** Accepted: it holds a slot until it is ready, even past `maxsize`. */
+  #schedule(delivery: MemoryDelivery<T>, delay: number): void {
+    this.scheduled++;
+    const scheduled: Scheduled<T> = { delivery, timer: undefined! };
+    this.#timers.add(scheduled);
+    this.#arm(scheduled, delay);
+  }
+
+  #arm(scheduled: Scheduled<T>, delay: number): void {
+    scheduled.timer =
+      delay > MAX_TIMER_MS
+        ? setTimeout(() => this.#arm(scheduled, delay - MAX_TIMER_MS), MAX_TIMER_MS)
+        : setTimeout(() => this.#ready(scheduled), delay);
+    if (this.closed && this.#iterators === 0) scheduled.timer.unref();
+  }
+
+  #ready(scheduled: Scheduled<T>): void {
+    this.#timers.delete(scheduled);
+    const { delivery } = scheduled;
+    delivery.seq = this.#seq++; // ready now: it queues behind what was ready before it
+    this.scheduled--;
+    this.#enqueue(delivery);
+    this.#admitWhileRoom(); // a consumer took it at once: its slot is free
+    this.#endIfDrained();
+  }
+
+  /**
+   * On a closed queue, timers keep the process alive only while an iterator may still take what
+   * they make ready (a pump draining it); an open queue keeps them, as `setTimeout` does.
+   */
+  #holdProcess(hold: boolean): void {
+    for (const { timer } of this.#timers) {
+      if (hold) timer.ref();
+      else timer.unref();
+    }
+  }
+
+  /**
+   * The key stays held until the dead-letter queue accepted the message: if it refuses it, the nack
+   * rejects and the delivery stays unsettled (the message is still this queue's), so its holder can
+   * nack it again, e.g. requeue it, instead of losing it.
+   */
   #deadLetterOf(delivery: MemoryDelivery<T>): Promise<void> {
-    this.#forget(delivery);
-    return this.#deadLetter ? this.#deadLetter.send(delivery.message) : RESOLVED;
+    if (this.#deadLetter === undefined) {
+      this.#forget(delivery);
+      return RESOLVED;
+    }
+    return this.#deadLetter.send(delivery.message).then(() => this.#forget(delivery));
   }
 
   #forget(delivery: MemoryDelivery<T>): void {
     if (delivery.key !== undefined) this.#keys.delete(delivery.key);
+  }
+
+  #withdraw(matches: (consumer: Waiter<Delivery<T>>) => boolean): Waiter<Delivery<T>>[] {
+    const kept = new Fifo<Waiter<Delivery<T>>>();
+    const withdrawn: Waiter<Delivery<T>>[] = [];
+    for (let c = this.#consumers.shift(); c !== undefined; c = this.#consumers.shift()) {
+      if (matches(c)) withdrawn.push(c);
+      else kept.push(c);
+    }
+    this.#consumers = kept;
+    return withdrawn;
   }
 
   #endIfDrained(): void {
@@ -301,15 +413,23 @@ class MemoryDelivery<T> implements Delivery<T> {
     return RESOLVED;
   }
 
+  /** A nack that fails (a backoff that throws, a dead-letter queue that refuses) leaves it unsettled. */
   nack(options: NackOptions = {}): Promise<void> {
     if (this.#settled) return Promise.reject(new DeliverySettledError(this.core.name));
+    let nacked: Promise<void>;
+    this.#settled = true; // already while a dead-letter send is under way
     try {
       assertNackOptions(options);
+      nacked = this.core.nack(this, options);
     } catch (error) {
+      this.#settled = false;
       return Promise.reject(error);
     }
-    this.#settled = true;
-    return this.core.nack(this, options);
+    if (nacked === RESOLVED) return nacked;
+    return nacked.catch((error) => {
+      this.#settled = false;
+      throw error;
+    });
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -320,7 +440,9 @@ class MemoryDelivery<T> implements Delivery<T> {
 class MemoryIterator<T> implements AsyncIterator<Delivery<T>> {
   #returned = false;
 
-  constructor(private readonly core: Core<T>) {}
+  constructor(private readonly core: Core<T>) {
+    core.opened();
+  }
 
   next(): Promise<IteratorResult<Delivery<T>>> {
     if (this.#returned) return DONE_PROMISE;
@@ -341,7 +463,13 @@ class MemoryIterator<T> implements AsyncIterator<Delivery<T>> {
     else this.core.wait(waiter);
   }
 
+  /** For a waiter of this iterator that waits no more (its pump's concurrency was lowered). */
+  [unwaitNow](waiter: Waiter<Delivery<T>>): boolean {
+    return this.core.unwait(waiter);
+  }
+
   return(): Promise<IteratorResult<Delivery<T>>> {
+    if (this.#returned) return DONE_PROMISE;
     this.#returned = true;
     this.core.release(this);
     return DONE_PROMISE;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { InvalidOptionError } from '../errors.js';
 import { assertMiddlewares, compose } from '../middleware/compose.js';
 import { toChain } from '../middleware/dispatcher.js';
@@ -9,11 +10,17 @@ import type {
   DispatcherObject,
   Middleware,
 } from '../middleware/types.js';
-import { RESOLVED, takeNow, type Waiter, waitNow } from './settled.js';
-import type { Consumer, Delivery } from './types.js';
+import { Fifo } from './buffers.js';
+import { RESOLVED, takeNow, unwaitNow, type Waiter, waitNow } from './settled.js';
+import type { Consumer, Delivery, NackOptions } from './types.js';
 
 export interface PumpOptions {
-  /** `false` (default): the first dispatch or middleware error stops the pump. `true`: nack it and go on. */
+  /**
+   * `false` (default): the first dispatch or middleware error stops the pump, as does a failed ack.
+   * `true`: nack it and go on; a failed ack is swallowed too (the queue redelivers the message). A
+   * failed nack stops the pump either way: the queue could not apply its retry policy, and going on
+   * would redeliver the message (put back) at once, again and again.
+   */
   failSilently?: boolean | undefined;
 }
 
@@ -88,12 +95,16 @@ export class Pump<T> {
  * A running pump. States: running → stopping → stopped.
  *
  * - running: `concurrency` loops pull deliveries and dispatch them one at a time each. A loop exits
- *   when the consumer ends, or when there are more loops than `concurrency` (after it finished its
- *   current message). When the last loop exits on its own, the pump is stopped.
+ *   when the consumer ends, or when there are more loops than `concurrency`: at once if it waits on a
+ *   consumer that can withdraw it (`unwaitNow`), else after its current message. A surplus loop that
+ *   receives a delivery hands it to the others (`#handed`) unless a dispatch slot is free. When the
+ *   last loop exits on its own, the pump is stopped.
  * - stopping (a non-graceful stop, or the first error without `failSilently`): the shared signal
  *   aborts, the iterator is returned, and in-flight dispatches get `shutdownTimeout` to settle; what
- *   is still running then is released (nack with requeue). A loop still waiting on the consumer is
- *   not waited for: whatever it receives later is released at once.
+ *   is still running then is released (nack with requeue). A dispatch that rejects because of the
+ *   abort (see `causedByAbort`) is released too; one that fails for its own reason is a failure like
+ *   any other. A loop still waiting on the consumer is not waited for: whatever it receives later is
+ *   released at once.
  * - stopped: `done` resolves, or rejects with the error that stopped the pump.
  *
  * A loop is a chain of callbacks rather than an `async` function so that a queue offering `waitNow`
@@ -106,12 +117,15 @@ export class Draining<T> implements AsyncDisposable {
   readonly #iterator: AsyncIterator<Delivery<T>>;
   readonly #take: (() => Delivery<T> | undefined) | undefined;
   readonly #wait: ((waiter: Waiter<Delivery<T>>) => void) | undefined;
+  readonly #unwait: ((waiter: Waiter<Delivery<T>>) => boolean) | undefined;
   readonly #chain: Chain<T, PumpContext<T>>;
   readonly #graceful: boolean;
   readonly #shutdownTimeout: number;
   readonly #failSilently: boolean;
   readonly #controller = new AbortController();
   readonly #loops = new Set<Loop<T>>();
+  /** Deliveries surplus loops received after `concurrency` was lowered, in the order received. */
+  readonly #handed = new Fifo<Delivery<T>>();
   /**
    * Acks under way. A loop does not wait for its ack before taking the next message (a durable
    * queue's ack is a write: waiting would cap each write at `concurrency` acks), but stopping does.
@@ -139,6 +153,9 @@ export class Draining<T> implements AsyncDisposable {
     const wait = (this.#iterator as { [waitNow]?: (waiter: Waiter<Delivery<T>>) => void })[waitNow];
     this.#wait =
       this.#take !== undefined && typeof wait === 'function' ? wait.bind(this.#iterator) : undefined;
+    const unwait = (this.#iterator as { [unwaitNow]?: (waiter: Waiter<Delivery<T>>) => boolean })[unwaitNow];
+    this.#unwait =
+      this.#wait !== undefined && typeof unwait === 'function' ? unwait.bind(this.#iterator) : undefined;
     this.#chain = chain;
     this.#concurrency = options.concurrency;
     this.#graceful = options.graceful;
@@ -148,6 +165,8 @@ export class Draining<T> implements AsyncDisposable {
       this.#settleDone = (error) => (error ? reject(error.reason) : resolve());
     });
     this.done.catch(() => {}); // surfaced through stop() / disposal; never an unhandled rejection
+    // Each in-flight dispatch may listen on the signal (timeout(), retry()): not a leak.
+    setMaxListeners(0, this.#controller.signal);
     this.#spawn();
   }
 
@@ -155,10 +174,11 @@ export class Draining<T> implements AsyncDisposable {
     return this.#concurrency;
   }
 
-  /** Re-tunes while running: more loops start now; surplus loops exit after their current message. */
+  /** Re-tunes while running: more loops start now; fewer never run more dispatches than `value`. */
   set concurrency(value: number) {
     assertConcurrency(value);
     this.#concurrency = value;
+    this.#retireIdle();
     this.#spawn();
   }
 
@@ -203,16 +223,39 @@ export class Draining<T> implements AsyncDisposable {
 
   /** Dispatches what is ready until a dispatch is pending, nothing is ready, or the loop must exit. */
   #continue(loop: Loop<T>): void {
-    while (this.#state === 'running' && this.#loops.size <= this.#concurrency) {
-      const delivery = this.#take?.();
-      if (delivery === undefined) {
-        if (this.#wait !== undefined) this.#wait(loop);
-        else this.#next(loop);
-        return;
+    while (this.#state === 'running') {
+      let delivery: Delivery<T> | undefined;
+      if (this.#handed.size > 0 || this.#loops.size > this.#concurrency) {
+        delivery = this.#handedOver(); // concurrency was lowered
+        if (delivery === undefined) break;
+      } else {
+        delivery = this.#take?.();
+        if (delivery === undefined) {
+          if (this.#wait !== undefined) this.#wait(loop);
+          else this.#next(loop);
+          return;
+        }
       }
       if (this.#dispatch(loop, delivery)) return;
     }
     this.#exit(loop);
+  }
+
+  /**
+   * What surplus loops handed over, oldest first, if a dispatch slot is free (always so for a loop
+   * that is not surplus: the others hold fewer than `concurrency` dispatches); else the loop exits.
+   */
+  #handedOver(): Delivery<T> | undefined {
+    return this.#handed.size > 0 && this.#inFlight() < this.#concurrency ? this.#handed.shift() : undefined;
+  }
+
+  /** Surplus loops waiting on a consumer that can withdraw them exit now: they hold nothing. */
+  #retireIdle(): void {
+    if (this.#unwait === undefined) return; // a pending `next()` cannot be withdrawn: see `#received`
+    for (const loop of this.#loops) {
+      if (this.#loops.size <= this.#concurrency) return;
+      if (this.#unwait(loop)) this.#exit(loop);
+    }
   }
 
   #next(loop: Loop<T>): void {
@@ -233,7 +276,11 @@ export class Draining<T> implements AsyncDisposable {
       return;
     }
     if (this.#depth > 0) queueMicrotask(() => this.#received(loop, delivery));
-    else if (!this.#dispatch(loop, delivery)) this.#continue(loop);
+    else if (this.#handed.size > 0 || this.#loops.size > this.#concurrency) {
+      // concurrency was lowered while this loop waited: dispatch in turn, within the new cap
+      this.#handed.push(delivery);
+      this.#continue(loop);
+    } else if (!this.#dispatch(loop, delivery)) this.#continue(loop);
   }
 
   /** Starts a dispatch; `true` while it is pending (the loop resumes from its callbacks). */
@@ -254,6 +301,11 @@ export class Draining<T> implements AsyncDisposable {
       result.then(loop.dispatched, loop.failed);
       return true;
     }
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+      // a promise of another realm or library, or any thenable: adopted like an `await` would
+      Promise.resolve(result).then(loop.dispatched, loop.failed);
+      return true;
+    }
     this.#succeeded(loop);
     return false;
   }
@@ -264,7 +316,12 @@ export class Draining<T> implements AsyncDisposable {
     if (delivery === undefined) return; // released by a stop that timed out
     loop.delivery = undefined;
     this.#processed++;
-    const acked = delivery.ack();
+    let acked: Promise<void>;
+    try {
+      acked = delivery.ack();
+    } catch (error) {
+      acked = Promise.reject(error); // a queue whose ack throws instead of rejecting
+    }
     if (acked !== RESOLVED) this.#trackAck(acked);
     if (this.#onIdle !== undefined) this.#idleCheck();
   }
@@ -276,16 +333,20 @@ export class Draining<T> implements AsyncDisposable {
       return;
     }
     let settled: Promise<void>;
-    if (this.#controller.signal.aborted) {
+    const signal = this.#controller.signal;
+    if (signal.aborted && causedByAbort(error, signal)) {
       settled = this.#release(delivery); // aborted by a stop: not an error, the message goes back
     } else {
       this.#failed++;
-      settled = delivery
-        .nack({ error })
-        .catch((nackError) => this.#settlementFailed(nackError))
-        .then(() => {
-          if (!this.#failSilently) this.#fail(error);
-        });
+      // Recorded first, so that it is what the pump reports even if the nack fails; the stop begins
+      // once the nack is done (returning the iterator may close what the nack goes through).
+      if (!this.#failSilently) this.#error ??= { reason: error };
+      settled = nackOf(delivery, { error }).then(
+        () => {
+          if (!this.#failSilently) this.#beginStop();
+        },
+        (nackError) => this.#nackFailed(delivery, nackError),
+      );
     }
     void settled.then(() => {
       loop.delivery = undefined;
@@ -299,12 +360,17 @@ export class Draining<T> implements AsyncDisposable {
     if (this.#loops.size === 0 && this.#state === 'running') void this.#finishAfterAcks();
   }
 
-  #settlementFailed(error: unknown): void {
-    if (!this.#failSilently) this.#fail(error);
+  /**
+   * Stops whatever `failSilently` says, so the message is neither lost nor silently retried for
+   * ever; then puts it back, since a failed nack leaves the delivery unsettled (as a MemoryQueue does).
+   */
+  #nackFailed(delivery: Delivery<T>, error: unknown): Promise<void> {
+    this.#fail(error);
+    return this.#release(delivery);
   }
 
   async #release(delivery: Delivery<T>): Promise<void> {
-    await delivery.nack({ requeue: true }).catch(() => {}); // at worst the queue redelivers it later
+    await nackOf(delivery, { requeue: true }).catch(() => {}); // at worst the queue redelivers it later
   }
 
   #fail(reason: unknown): void {
@@ -316,13 +382,16 @@ export class Draining<T> implements AsyncDisposable {
     if (this.#state !== 'running') return;
     this.#state = 'stopping';
     this.#controller.abort();
+    for (let d = this.#handed.shift(); d !== undefined; d = this.#handed.shift()) void this.#release(d);
     this.#iterator.return?.().catch(() => {});
     void this.#settleInFlight();
   }
 
   #trackAck(acked: Promise<void>): void {
     const settled: Promise<unknown> = acked
-      .catch((error) => this.#settlementFailed(error))
+      .catch((error) => {
+        if (!this.#failSilently) this.#fail(error);
+      })
       .then(() => {
         this.#acking.delete(settled);
         this.#idleCheck();
@@ -382,6 +451,29 @@ interface Loop<T> extends Waiter<Delivery<T>> {
   readonly received: (delivery: Delivery<T> | undefined) => void;
   readonly next: (result: IteratorResult<Delivery<T>>) => void;
   readonly broken: (error: unknown) => void;
+}
+
+/** `delivery.nack(options)`, a queue whose nack throws instead of rejecting included. */
+function nackOf<T>(delivery: Delivery<T>, options: NackOptions): Promise<void> {
+  try {
+    return delivery.nack(options);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
+ * Whether a dispatch that failed during a stop failed because of the stop's abort: it rejected with
+ * the signal's reason (what `signal.throwIfAborted()`, timeout() and retry() do) or an `AbortError`
+ * (what fetch, `timers/promises` and `events.once` reject with), or with an error wrapping one of
+ * these as its direct `cause`. Anything else is the dispatch's own failure.
+ */
+function causedByAbort(error: unknown, signal: AbortSignal): boolean {
+  return isAbort(error, signal) || isAbort((error as { cause?: unknown } | null | undefined)?.cause, signal);
+}
+
+function isAbort(error: unknown, signal: AbortSignal): boolean {
+  return error === signal.reason || (error as { name?: unknown } | null | undefined)?.name === 'AbortError';
 }
 
 function assertConcurrency(concurrency: unknown): asserts concurrency is number {

@@ -23,3 +23,9 @@ export interface Waiter<D> {
   readonly iterator: object;
   received(delivery: D | undefined): void;
 }
+
+/**
+ * Withdraws a waiter from a `waitNow` iterator (`false` if it was not waiting), so a pump whose
+ * concurrency was lowered retires an idle loop instead of letting it take more work.
+ */
+export const unwaitNow: unique symbol = Symbol('sluice.unwaitNow');

@@ -10,7 +10,7 @@ import {
 import { JobCancelledError, TaskAlreadyRegisteredError } from '../../src/jobs/errors.js';
 import { type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
 import type { ClassicMiddleware } from '../../src/middleware/types.js';
-import { deferred, flush } from '../support/async.js';
+import { deferred, flush, within } from '../support/async.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -146,6 +146,13 @@ describe('Jobs: tasks and job handles', () => {
   });
 });
 
+/** `{ next: { next: ... } }`, `depth` levels: deeper than a recursive walk (or JSON.stringify) can go. */
+function nested(depth: number): unknown {
+  let value: unknown = null;
+  for (let i = 0; i < depth; i++) value = { next: value };
+  return value;
+}
+
 describe('Jobs: JSON-serialisable arguments and results', () => {
   it.each([
     ['a Date', [new Date()], /args\[0\] is an instance of Date/],
@@ -179,6 +186,36 @@ describe('Jobs: JSON-serialisable arguments and results', () => {
     await expect(
       task.push({ x: shared, y: shared, z: undefined }, null, 'ok', [true]),
     ).resolves.toBeDefined();
+  });
+
+  it('rejects arguments nested too deeply to check: push rejects, it does not throw', async () => {
+    await using jobs = new Jobs();
+    const task = jobs.task('t', async (_value: unknown) => {});
+    await jobs.start();
+    let push: Promise<unknown> | undefined;
+    expect(() => {
+      push = task.push(nested(100_000));
+    }).not.toThrow();
+    await expect(push).rejects.toThrow(SerializationError);
+    await expect(push).rejects.toThrow(/args cannot be walked/);
+  });
+
+  it.each([
+    ['behind a QueueMiddleware', true],
+    ['without a queue', false],
+  ])('fails a job whose result is nested too deeply to check (%s)', async (_mode, queued) => {
+    await using jobs = new Jobs();
+    if (queued) jobs.use(new QueueMiddleware());
+    const task = jobs.task('t', async () => nested(100_000));
+    await jobs.start();
+    const job = await task.push();
+    expect(await within(job.wait(), 5_000, () => `job still ${job.status}`)).toBe('failed');
+    expect(() => job.result()).toThrow(JobFailedError);
+    try {
+      job.result();
+    } catch (error) {
+      expect((error as Error).cause).toBeInstanceOf(SerializationError);
+    }
   });
 
   it('fails a job whose result cannot travel over a queue', async () => {

@@ -3,7 +3,7 @@ import { QueueClosedError } from '../../src/errors.js';
 import { type Job, type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import type { SendOptions } from '../../src/queuing/types.js';
-import { type Deferred, deferred, flush, stateOf } from '../support/async.js';
+import { type Deferred, deferred, flush, sleep, stateOf, within } from '../support/async.js';
 
 /** An app (not started) with a `hold` task that keeps its worker busy until `release()`. */
 function busyApp(queue: MemoryQueue<JobEnvelope>, workers = 1) {
@@ -113,6 +113,41 @@ describe('QueueMiddleware: backpressure', () => {
     await Promise.all(all.map((job) => job.wait()));
     expect(app.ran).toHaveLength(10);
     await app.jobs.stop();
+  });
+
+  it('keeps the bound while failing jobs wait for their retry: retries count toward maxsize', async () => {
+    const maxsize = 2;
+    const workers = 1;
+    const jobs = new Jobs({ backoff: { type: 'fixed', delay: 60_000 } });
+    jobs.use(
+      new QueueMiddleware({ queue: new MemoryQueue<JobEnvelope>({ order: 'priority', maxsize }), workers }),
+    );
+    const failing = jobs.task('failing', async () => Promise.reject(new Error('down')), { retry: 1 });
+    await jobs.start();
+    const accepted: Job<void>[] = [];
+    const pushes = Array.from({ length: 20 }, () => failing.push().then((job) => accepted.push(job)));
+    for (let i = 0; i < 10; i++) await flush();
+    expect(accepted.length).toBe(maxsize + workers);
+    expect(accepted.every((job) => job.status === 'scheduled')).toBe(true);
+    await jobs.stop({ graceful: false, timeout: 100 });
+    await Promise.allSettled(pushes);
+  });
+
+  it('never makes a worker wait for room to schedule a retry, even on a full queue', async () => {
+    const jobs = new Jobs({ backoff: { type: 'fixed', delay: 10 } });
+    jobs.use(new QueueMiddleware({ queue: new MemoryQueue<JobEnvelope>({ maxsize: 1 }), workers: 1 }));
+    const once = jobs.task(
+      'fails-once',
+      async function (this: JobContext) {
+        if (this.attempt === 1) throw new Error('first try');
+      },
+      { retry: 1 },
+    );
+    await jobs.start();
+    const pushed = await within(Promise.all(Array.from({ length: 5 }, () => once.push())), 5_000);
+    await within(Promise.all(pushed.map((job) => job.wait())), 5_000);
+    expect(pushed.map((job) => job.status)).toEqual(Array(5).fill('success'));
+    await jobs.stop();
   });
 
   it('wakes waiting pushes when queue.maxsize grows at run time', async () => {
@@ -239,6 +274,28 @@ describe('QueueMiddleware: workers', () => {
     await jobs.stop();
   });
 
+  it('ends its own handle of a job pushed elsewhere `cancelled` once the retry is on the queue', async () => {
+    const queue = new MemoryQueue<JobEnvelope>({ order: 'priority' });
+    const jobs = new Jobs({ backoff: () => 60_000 });
+    jobs.use(new QueueMiddleware({ queue }));
+    const ranAs = deferred<Job<unknown>>();
+    jobs.task(
+      'flaky',
+      async function (this: JobContext) {
+        ranAs.resolve(this.job);
+        throw new Error('down');
+      },
+      { retry: 1 },
+    );
+    await jobs.start();
+    await queue.send({ id: 'elsewhere-1', task: 'flaky', args: [], priority: 0, attempt: 1 });
+    const handle = await ranAs.promise;
+    // Not completed here: the retry does not carry this handle and may run in any process.
+    expect(await within(handle.wait(), 5_000, () => `handle still ${handle.status}`)).toBe('cancelled');
+    expect(queue.size).toBe(1);
+    await jobs.stop({ graceful: false });
+  });
+
   it('nacks an envelope naming an unknown task to the queue (dead letter) instead of running it', async () => {
     const dead = new MemoryQueue<JobEnvelope>();
     const queue = new MemoryQueue<JobEnvelope>({ deadLetter: dead });
@@ -327,6 +384,29 @@ describe('QueueMiddleware: two apps sharing one MemoryQueue', () => {
   });
 });
 
+/** A queue whose close() fails, as a broker's may when its connection dropped. */
+class FailingCloseQueue<T> extends MemoryQueue<T> {
+  override async close(): Promise<void> {
+    await super.close();
+    throw new Error('connection lost while closing');
+  }
+}
+
+/** An app whose `charge(n)` ignores its signal: it ends when the test settles `gates[n]`. */
+function stubbornApp(queue: MemoryQueue<JobEnvelope>, workers: number) {
+  const jobs = new Jobs();
+  jobs.use(new QueueMiddleware({ queue, workers }));
+  const gates = [deferred<string>(), deferred<string>(), deferred<string>()];
+  const started = [deferred(), deferred(), deferred()];
+  const ran: number[] = [];
+  const charge = jobs.task('charge', async (n: number) => {
+    ran.push(n);
+    started[n]!.resolve();
+    return gates[n]!.promise;
+  });
+  return { jobs, charge, gates, started, ran };
+}
+
 describe('Jobs.stop', () => {
   it('graceful: lets queued and running jobs finish', async () => {
     const app = busyApp(new MemoryQueue({ order: 'priority', maxsize: 10 }));
@@ -363,6 +443,8 @@ describe('Jobs.stop', () => {
       expect(stopped).toBe(false);
       expect(signals[0]?.aborted).toBe(false);
       await vi.advanceTimersByTimeAsync(1);
+      expect(signals[0]?.aborted).toBe(true);
+      await vi.advanceTimersByTimeAsync(1); // the workers release what they hold on the next tick
       await stopping;
       expect(signals).toHaveLength(1);
       expect(signals[0]?.aborted).toBe(true);
@@ -395,6 +477,60 @@ describe('Jobs.stop', () => {
     expect(ran).not.toHaveBeenCalled();
   });
 
+  it('not graceful: a job that succeeds during the stop is acked; the others go back to the queue', async () => {
+    const queue = new MemoryQueue<JobEnvelope>({ order: 'priority' });
+    const app = stubbornApp(queue, 2);
+    await app.jobs.start();
+    const paid = await app.charge.push(0);
+    const aborted = await app.charge.push(1);
+    const queued = await app.charge.push(2);
+    await Promise.all(app.started.slice(0, 2).map((started) => started.promise));
+    const stopping = app.jobs.stop({ graceful: false, timeout: 10_000 });
+    await sleep(20); // the stop is well under way: a worker that gives back early has done so
+    app.gates[0]!.resolve('charged');
+    // Failing once the stop aborted it counts as aborted (the failure may be the abort's doing).
+    app.gates[1]!.reject(new Error('gave up'));
+    await stopping;
+    expect([paid.status, aborted.status, queued.status]).toEqual(['success', 'cancelled', 'cancelled']);
+    expect(paid.result()).toBe('charged');
+    // Once stopping, the workers ran nothing more: the aborted and the queued job wait for a next start.
+    expect(app.ran).toEqual([0, 1]);
+    expect(queue.size).toBe(2);
+  });
+
+  it('acks a running job cancelled with cancel() once its function returns: it is not given back', async () => {
+    const queue = new MemoryQueue<JobEnvelope>({ order: 'priority' });
+    const app = stubbornApp(queue, 1);
+    await app.jobs.start();
+    const job = await app.charge.push(0);
+    await app.started[0]!.promise;
+    await job.cancel();
+    const stopping = app.jobs.stop({ graceful: true, timeout: 10_000 });
+    expect(await stateOf(stopping)).toBe('pending'); // its function still runs
+    await sleep(20); // the stop is well under way: a worker that gives back early has done so
+    app.gates[0]!.resolve('charged anyway');
+    await stopping;
+    expect(job.status).toBe('cancelled');
+    expect(queue.size).toBe(0);
+  });
+
+  it('settles every handle when the queue fails to close, then rejects with its error', async () => {
+    const jobs = new Jobs();
+    jobs.use(
+      new QueueMiddleware({ queue: new FailingCloseQueue<JobEnvelope>({ order: 'priority' }), workers: 1 }),
+    );
+    const started = deferred();
+    const endless = jobs.task('endless', function (this: JobContext) {
+      started.resolve();
+      return new Promise<void>((_resolve, reject) => this.signal.addEventListener('abort', reject));
+    });
+    await jobs.start();
+    const pushed = [await endless.push(), await endless.push(), await endless.schedule().delay(60_000)];
+    await started.promise;
+    await expect(jobs.stop({ graceful: false })).rejects.toThrow('connection lost while closing');
+    expect(pushed.map((job) => job.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+  });
+
   it('never hangs on a task that ignores its signal', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     try {
@@ -404,7 +540,7 @@ describe('Jobs.stop', () => {
       await jobs.start();
       const job = await stuck.push();
       const stopping = jobs.stop({ graceful: false, timeout: 1_000 });
-      await vi.advanceTimersByTimeAsync(1_000);
+      await vi.advanceTimersByTimeAsync(1_001); // the timeout, then the workers release what they hold
       await stopping;
       expect(job.status).toBe('cancelled');
     } finally {

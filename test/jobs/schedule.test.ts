@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { InvalidOptionError, InvalidStateError } from '../../src/errors.js';
 import { InvalidCronError } from '../../src/jobs/errors.js';
@@ -93,6 +95,29 @@ describe.each([
     await jobs.stop();
   });
 
+  it('a stop cancels a delayed job and a job waiting for its retry: neither runs afterwards', async () => {
+    const jobs = new Jobs({ backoff: { type: 'fixed', delay: 1_000 } });
+    if (queued) jobs.use(new QueueMiddleware());
+    const runs: string[] = [];
+    const task = jobs.task(
+      'flaky',
+      async (name: string) => {
+        runs.push(name);
+        throw new Error('down');
+      },
+      { retry: 1 },
+    );
+    await jobs.start();
+    const delayed = await task.schedule('delayed').delay(1_000);
+    const retrying = await task.push('retrying');
+    await vi.advanceTimersByTimeAsync(0);
+    expect([delayed.status, retrying.status]).toEqual(['scheduled', 'scheduled']);
+    await jobs.stop({ graceful: false });
+    await vi.advanceTimersByTimeAsync(5_000);
+    expect([delayed.status, retrying.status]).toEqual(['cancelled', 'cancelled']);
+    expect(runs).toEqual(['retrying']);
+  });
+
   it('stops cron schedules when the app stops', async () => {
     const { jobs, task, runs } = app();
     await jobs.start();
@@ -107,15 +132,21 @@ describe.each([
 });
 
 describe('cron validation', () => {
-  it.each(['not a cron', '61 * * * *', '* * * *', '* * 32 * *'])(
-    'rejects %j with InvalidCronError naming it',
-    (expression) => {
-      const jobs = new Jobs();
-      const task = jobs.task('t', async () => {});
-      expect(() => task.schedule().cron(expression)).toThrow(InvalidCronError);
-      expect(() => task.schedule().cron(expression)).toThrow(JSON.stringify(expression));
-    },
-  );
+  // croner would take the date-time as a one-off run and '@daily' as a nickname: neither is 5 or 6 fields.
+  it.each([
+    'not a cron',
+    '61 * * * *',
+    '* * * *',
+    '* * 32 * *',
+    '2030-01-01T00:00:05Z',
+    '@daily',
+    '0 0 0 * * * *',
+  ])('rejects %j with InvalidCronError naming it', (expression) => {
+    const jobs = new Jobs();
+    const task = jobs.task('t', async () => {});
+    expect(() => task.schedule().cron(expression)).toThrow(InvalidCronError);
+    expect(() => task.schedule().cron(expression)).toThrow(JSON.stringify(expression));
+  });
 
   it('rejects a non-string expression and a second schedule with the same id', () => {
     const jobs = new Jobs();
@@ -125,9 +156,39 @@ describe('cron validation', () => {
     expect(() => task.schedule().cron('30 * * * *', { id: 'hourly' })).toThrow(/"hourly"/);
   });
 
+  it('rejects options that are not an object with InvalidOptionError', () => {
+    const jobs = new Jobs();
+    const task = jobs.task('t', async () => {});
+    expect(() => task.schedule().cron('0 * * * *', null as unknown as { id?: string })).toThrow(
+      InvalidOptionError,
+    );
+  });
+
   it('rejects arguments that are not JSON-serialisable when the schedule is made', () => {
     const jobs = new Jobs();
     const task = jobs.task('t', async (_when: unknown) => {});
     expect(() => task.schedule(new Date()).cron('0 * * * *')).toThrow(/args\[0\] is an instance of/);
+  });
+});
+
+describe('cron schedule of an app that never starts', () => {
+  it('arms no timer: the process exits by itself', () => {
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const entry = pathToFileURL(fileURLToPath(new URL('../../src/jobs/index.ts', import.meta.url))).href;
+    const child = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        '--input-type=module',
+        '-e',
+        `import { Jobs } from ${JSON.stringify(entry)};
+         new Jobs().task('tick', async () => {}).schedule().cron('* * * * * *');
+         console.log('configured');`,
+      ],
+      { cwd: root, encoding: 'utf8', timeout: 10_000, killSignal: 'SIGKILL' },
+    );
+    expect(child.stdout, child.stderr).toContain('configured');
+    expect(child.signal).toBe(null); // killed after 10 s: a timer kept the process alive
   });
 });

@@ -5,7 +5,7 @@ import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import type { PumpContext } from '../../src/queuing/pump.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { CommandBus } from '../../src/routing/handler-bus.js';
-import { flush } from '../support/async.js';
+import { flush, within } from '../support/async.js';
 
 /** Finishes a macrotask later, so the messages are still being dispatched when the block ends. */
 function slowly(done: string[]) {
@@ -86,6 +86,33 @@ describe('MemoryQueue.draining', () => {
     await q.send('c3');
     await expect(q.stop()).rejects.toBe(failure);
     expect(done).toEqual(['c1']);
+  });
+
+  it('closes a bounded queue when the pump stops on an error: senders are refused, disposal rethrows', async () => {
+    const failure = new Error('c2 failed');
+    const queue = new MemoryQueue<string>({ maxsize: 1 });
+    const sent: string[] = [];
+    const run = async () => {
+      await using q = queue.draining((message: string) => {
+        if (message === 'c2') throw failure;
+      });
+      for (let n = 1; n <= 10; n++) {
+        await q.send(`c${n}`);
+        sent.push(`c${n}`);
+      }
+    };
+    const outcome = await within(
+      run().then(
+        () => 'completed',
+        (error: unknown) => error,
+      ),
+      5_000,
+      () => `sends still waiting after ${sent.join(', ')}`,
+    );
+    // disposal rethrew the pump's error; the send it interrupted was refused
+    expect(outcome).toMatchObject({ name: 'SuppressedError', error: failure });
+    expect((outcome as { suppressed: unknown }).suppressed).toBeInstanceOf(QueueClosedError);
+    expect(queue.closed).toBe(true);
   });
 
   it('with failSilently, swallows errors and dispatches the rest', async () => {

@@ -242,3 +242,28 @@ describe('MemoryQueue with several consumers', () => {
     expect(queue.size).toBe(1);
   });
 });
+
+describe('MemoryQueue timers and the process', () => {
+  /** Timers holding the process alive (an unref'd timer is not listed). */
+  const heldTimers = () =>
+    process.getActiveResourcesInfo().filter((resource) => resource === 'Timeout').length;
+
+  it('holds the process for delays and backoffs only while the queue is open or an iterator is live', async () => {
+    const queue = new MemoryQueue<string>({ maxAttempts: 2, backoff: { type: 'fixed', delay: 60_000 } });
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    const first = await iterator.next();
+    const before = heldTimers();
+    await queue.send('b', { delay: 60_000 });
+    await (first.value as Delivery<string>).nack();
+    expect(heldTimers()).toBe(before + 2); // an open queue holds it, as setTimeout does
+    await queue.close();
+    expect(heldTimers()).toBe(before + 2); // a live iterator may still take what they make ready
+    await iterator.return?.();
+    expect(heldTimers()).toBe(before); // closed, and nobody consumes: the process may exit
+    const again = queue[Symbol.asyncIterator]();
+    expect(heldTimers()).toBe(before + 2);
+    await again.return?.();
+    expect(heldTimers()).toBe(before);
+  });
+});

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { QueueClosedError } from '../../src/errors.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import type { Delivery } from '../../src/queuing/types.js';
 import { stateOf } from '../support/async.js';
@@ -140,6 +141,40 @@ describe('MemoryQueue retry policy', () => {
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 
+  it('a backoff function that throws: nack rejects with its error and the delivery stays unsettled', async () => {
+    const bug = new Error('backoff bug');
+    const queue = new MemoryQueue<string>({
+      maxAttempts: 3,
+      backoff: () => {
+        throw bug;
+      },
+    });
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    const delivery = await nextNow(iterator);
+    let nacked: Promise<void> | undefined;
+    expect(() => {
+      nacked = delivery.nack();
+    }).not.toThrow();
+    await expect(nacked).rejects.toBe(bug);
+    await delivery.nack({ requeue: true });
+    expect(await nextNow(iterator)).toMatchObject({ message: 'a', attempt: 2 });
+  });
+
+  it('a dead-letter queue that refuses: nack rejects, the delivery stays unsettled and keeps its key', async () => {
+    const dead = new MemoryQueue<string>({ name: 'dead' });
+    await dead.close();
+    const queue = new MemoryQueue<string>({ deadLetter: dead });
+    await queue.send('a', { key: 'k' });
+    const iterator = queue[Symbol.asyncIterator]();
+    const delivery = await nextNow(iterator);
+    await expect(delivery.nack()).rejects.toBeInstanceOf(QueueClosedError);
+    await queue.send('a again', { key: 'k' }); // the message is still this queue's: no second copy
+    expect(queue.size).toBe(0);
+    await delivery.nack({ requeue: true });
+    expect(await nextNow(iterator)).toMatchObject({ message: 'a', attempt: 2 });
+  });
+
   it('keeps a closed queue iterating while a nacked message waits out its backoff', async () => {
     const queue = new MemoryQueue<string>({ maxAttempts: 2, backoff: { type: 'fixed', delay: 100 } });
     await queue.send('a');
@@ -161,7 +196,7 @@ describe('MemoryQueue delays', () => {
     const queue = new MemoryQueue<string>();
     await queue.send('slow', { delay: 300 });
     await queue.send('fast', { delay: 100 });
-    expect(queue.size).toBe(0);
+    expect(queue.size).toBe(2); // held, though not ready
     const iterator = queue[Symbol.asyncIterator]();
     const first = iterator.next();
     await vi.advanceTimersByTimeAsync(99);
@@ -199,6 +234,64 @@ describe('MemoryQueue delays', () => {
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 
+  it('counts delayed messages toward maxsize: a ready send waits behind them, a delayed send never', async () => {
+    const queue = new MemoryQueue<string>({ maxsize: 2 });
+    await queue.send('ready');
+    await queue.send('delayed', { delay: 100 });
+    const plain = queue.send('plain');
+    expect(await stateOf(plain)).toBe('pending'); // 'ready' and 'delayed' fill the queue
+    expect(await stateOf(queue.send('later', { delay: 50 }))).toBe('fulfilled'); // past maxsize
+    expect(queue.size).toBe(3);
+    const iterator = queue[Symbol.asyncIterator]();
+    expect((await nextNow(iterator)).message).toBe('ready');
+    expect(await stateOf(plain)).toBe('pending'); // still 2 held: 'delayed' and 'later'
+    await vi.advanceTimersByTimeAsync(50);
+    expect((await nextNow(iterator)).message).toBe('later');
+    expect(await stateOf(plain)).toBe('fulfilled');
+    expect((await nextNow(iterator)).message).toBe('plain');
+    await vi.advanceTimersByTimeAsync(50);
+    expect((await nextNow(iterator)).message).toBe('delayed');
+  });
+
+  it('while delayed messages hold more than maxsize, a send waits even for an idle consumer', async () => {
+    const queue = new MemoryQueue<string>({ maxsize: 1 });
+    await queue.send('d1', { delay: 100 });
+    await queue.send('d2', { delay: 200 });
+    const iterator = queue[Symbol.asyncIterator]();
+    const idle = iterator.next();
+    const plain = queue.send('plain');
+    expect(await stateOf(plain)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(100);
+    expect((await delivered(idle)).message).toBe('d1');
+    expect(await stateOf(plain)).toBe('pending'); // 'd2' fills the queue, and nobody waits
+    expect((await nextNow(iterator)).message).toBe('plain'); // straight to the consumer: not overfull now
+    expect(await stateOf(plain)).toBe('fulfilled');
+    await vi.advanceTimersByTimeAsync(100);
+    expect((await nextNow(iterator)).message).toBe('d2');
+  });
+
+  it('with maxsize 0, accepts a delayed send at once and hands it to a consumer once due', async () => {
+    const queue = new MemoryQueue<string>({ maxsize: 0 });
+    expect(await stateOf(queue.send('a', { delay: 100 }))).toBe('fulfilled');
+    const next = queue[Symbol.asyncIterator]().next();
+    await vi.advanceTimersByTimeAsync(99);
+    expect(await stateOf(next)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await delivered(next)).message).toBe('a');
+  });
+
+  it('close() keeps the delayed messages it accepted, past maxsize too', async () => {
+    const queue = new MemoryQueue<string>({ maxsize: 1 });
+    await queue.send('first', { delay: 100 });
+    await queue.send('second', { delay: 100 });
+    await queue.close();
+    const iterator = queue[Symbol.asyncIterator]();
+    const next = iterator.next();
+    await vi.advanceTimersByTimeAsync(100);
+    expect((await delivered(next)).message).toBe('first');
+    expect((await nextNow(iterator)).message).toBe('second');
+  });
+
   it('holds a message delayed beyond the 24.8-day setTimeout limit until its time', async () => {
     const thirtyDays = 30 * 24 * 60 * 60 * 1_000;
     const queue = new MemoryQueue<string>();
@@ -224,7 +317,7 @@ describe('MemoryQueue deduplication key', () => {
     const queue = new MemoryQueue<string>({ maxAttempts: 2, backoff: { type: 'fixed', delay: 100 } });
     await queue.send('a', { key: 'k', delay: 50 });
     await queue.send('dup', { key: 'k' });
-    expect(queue.size).toBe(0);
+    expect(queue.size).toBe(1);
     await vi.advanceTimersByTimeAsync(50);
     const iterator = queue[Symbol.asyncIterator]();
     const first = await nextNow(iterator);
@@ -238,6 +331,31 @@ describe('MemoryQueue deduplication key', () => {
     await retried.ack();
     await queue.send('b', { key: 'k' });
     expect((await nextNow(iterator)).message).toBe('b');
+  });
+
+  it('a duplicate of a message still waiting for room is accepted with it, never before', async () => {
+    const queue = new MemoryQueue<string>({ maxsize: 1 });
+    await queue.send('filler');
+    const original = queue.send('a', { key: 'k' });
+    const duplicate = queue.send('a again', { key: 'k' });
+    expect(await stateOf(duplicate)).toBe('pending');
+    const iterator = queue[Symbol.asyncIterator]();
+    expect((await nextNow(iterator)).message).toBe('filler');
+    expect(await stateOf(original)).toBe('fulfilled');
+    expect(await stateOf(duplicate)).toBe('fulfilled');
+    expect(queue.size).toBe(1);
+  });
+
+  it('a duplicate of a message still waiting for room is refused with it when the queue closes', async () => {
+    for (const maxsize of [0, 1]) {
+      const queue = new MemoryQueue<string>({ maxsize });
+      if (maxsize > 0) await queue.send('filler');
+      const original = queue.send('a', { key: 'k' });
+      const duplicate = queue.send('a again', { key: 'k' });
+      await queue.close();
+      await expect(original).rejects.toBeInstanceOf(QueueClosedError);
+      await expect(duplicate).rejects.toBeInstanceOf(QueueClosedError);
+    }
   });
 
   it('frees the key when the message is dropped or dead-lettered', async () => {

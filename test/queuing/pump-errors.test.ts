@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { QueueClosedError } from '../../src/errors.js';
 import type { Context, Next } from '../../src/middleware/types.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import { Pump, type PumpContext } from '../../src/queuing/pump.js';
@@ -15,6 +16,38 @@ async function queueOf(...messages: string[]): Promise<MemoryQueue<string>> {
 function failOn(bad: string, error: Error) {
   return (message: string) => {
     if (message === bad) throw error;
+  };
+}
+
+/** A queue whose dead-letter queue refuses everything (it was closed first). */
+async function refusingDeadLetter(): Promise<MemoryQueue<string>> {
+  const dead = new MemoryQueue<string>({ name: 'dead' });
+  await dead.close();
+  return new MemoryQueue<string>({ name: 'orders', deadLetter: dead });
+}
+
+async function remaining(queue: MemoryQueue<string>): Promise<[string, number][]> {
+  await queue.close();
+  const left: [string, number][] = [];
+  for await (const delivery of queue) left.push([delivery.message, delivery.attempt]);
+  return left;
+}
+
+/** A consumer of one delivery whose ack and nack throw synchronously, as a broken queue might. */
+function throwingSettlements(failure: Error): Consumer<string> {
+  const settle = (): Promise<void> => {
+    throw failure;
+  };
+  const delivery = { message: 'a', attempt: 1, ack: settle, nack: settle, [Symbol.asyncDispose]: settle };
+  let given = false;
+  return {
+    [Symbol.asyncIterator]: () => ({
+      next: async (): Promise<IteratorResult<Delivery<string>>> => {
+        if (given) return new Promise(() => {});
+        given = true;
+        return { done: false, value: delivery };
+      },
+    }),
   };
 }
 
@@ -141,6 +174,56 @@ describe('Pump with failSilently: true', () => {
     await draining.stop();
     expect(attempts).toEqual([1, 2, 3]);
     expect(draining.stats.failed).toBe(3);
+  });
+});
+
+describe('Pump settlement failures', () => {
+  it('reports the dispatch error, not the nack that failed after it, and puts the message back', async () => {
+    const queue = await refusingDeadLetter();
+    await queue.send('a');
+    const failure = new Error('a failed');
+    const draining = new Pump(queue, failOn('a', failure)).draining();
+    await expect(draining.done).rejects.toBe(failure);
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 0, failed: 1 });
+    expect(await remaining(queue)).toEqual([['a', 2]]);
+  });
+
+  it('with failSilently, a nack that fails still stops the pump: the message is kept, not lost', async () => {
+    const queue = await refusingDeadLetter();
+    const draining = new Pump(queue, failOn('a', new Error('a failed')), { failSilently: true }).draining({
+      graceful: true,
+    });
+    await queue.send('a');
+    await expect(draining.done).rejects.toBeInstanceOf(QueueClosedError);
+    expect(await remaining(queue)).toEqual([['a', 2]]);
+  });
+
+  it('a nack that throws (a backoff function that does) never reaches the sender nor hangs the pump', async () => {
+    const bug = new Error('backoff bug');
+    const queue = new MemoryQueue<string>({
+      maxAttempts: 3,
+      backoff: () => {
+        throw bug;
+      },
+    });
+    const draining = new Pump(queue, failOn('a', new Error('a failed')), { failSilently: true }).draining();
+    await queue.send('a'); // handed to the idle loop, which dispatches and nacks inside send
+    await expect(draining.done).rejects.toBe(bug);
+    expect(await remaining(queue)).toEqual([['a', 2]]);
+  });
+
+  it('turns an ack or a nack that throws synchronously into a failure that stops the pump', async () => {
+    const failure = new Error('queue broken');
+    const acking = new Pump(throwingSettlements(failure), () => {}).draining();
+    await expect(acking.done).rejects.toBe(failure);
+    const nacking = new Pump(
+      throwingSettlements(failure),
+      () => {
+        throw new Error('dispatch failed');
+      },
+      { failSilently: true },
+    ).draining();
+    await expect(nacking.done).rejects.toBe(failure);
   });
 });
 

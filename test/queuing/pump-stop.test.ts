@@ -85,6 +85,21 @@ describe('Pump non-graceful stop (the default)', () => {
     expect(await remaining(queue)).toEqual([{ message: 'slow', attempt: 2 }]);
   });
 
+  it('waits 10 s by default for a dispatch that ignores the signal, then requeues it', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const queue = new MemoryQueue<string>();
+    const consumer = new RecordingConsumer(queue);
+    await queue.send('slow');
+    const draining = new Pump(consumer, () => new Promise(() => {})).draining();
+    await flush();
+    const stopped = draining.stop();
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(await stateOf(stopped)).toBe('pending');
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await stateOf(stopped)).toBe('fulfilled');
+    expect(consumer.settlements).toEqual([{ message: 'slow', nack: { requeue: true } }]);
+  });
+
   it('with shutdownTimeout: Infinity, waits for a dispatch that ignores the signal however long', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const queue = new MemoryQueue<string>();
@@ -117,6 +132,39 @@ describe('Pump non-graceful stop (the default)', () => {
     expect(consumer.settlements).toEqual([{ message: 'a', ack: true }]);
     expect(draining.stats).toEqual({ inFlight: 0, processed: 1, failed: 0 });
     expect(await remaining(queue)).toEqual([{ message: 'b', attempt: 1 }]);
+  });
+
+  it('treats a dispatch failing for its own reason during the stop as a failure: counted, nacked, reported', async () => {
+    const dead = new MemoryQueue<string>();
+    const queue = new MemoryQueue<string>({ deadLetter: dead });
+    await queue.send('poison');
+    const failure = new Error('constraint violated');
+    const gate = deferred();
+    const draining = new Pump(queue, async () => {
+      await gate.promise; // ignores the signal, then fails on its own
+      throw failure;
+    }).draining();
+    await flush();
+    const stopped = draining.stop();
+    gate.resolve();
+    await expect(stopped).rejects.toBe(failure);
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 0, failed: 1 });
+    expect(dead.size).toBe(1);
+    expect(queue.size).toBe(0);
+  });
+
+  it('releases a dispatch that rejects with the abort wrapped as the cause of its own error', async () => {
+    const queue = new MemoryQueue<string>();
+    await queue.send('a');
+    const draining = new Pump(queue, (message: string, context: Context<string>) =>
+      untilAborted(message, context).catch((error: unknown) => {
+        throw new Error('request cancelled', { cause: error });
+      }),
+    ).draining();
+    await flush();
+    await draining.stop();
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 0, failed: 0 });
+    expect(await remaining(queue)).toEqual([{ message: 'a', attempt: 2 }]);
   });
 
   it('resolves at once with nothing in flight, and stop() is idempotent', async () => {

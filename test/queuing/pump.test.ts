@@ -1,5 +1,7 @@
+import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
+import { timeout } from '../../src/middleware/timeout.js';
 import type { Context } from '../../src/middleware/types.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import { Pump, type PumpContext } from '../../src/queuing/pump.js';
@@ -164,6 +166,97 @@ describe('Pump', () => {
     expect(draining.concurrency).toBe(1);
     dispatcher.openAll();
     await draining.stop();
+  });
+
+  it('lowering concurrency retires idle loops at once: never more dispatches than the new cap', async () => {
+    const queue = new MemoryQueue<number>();
+    const dispatcher = gated<number>();
+    const draining = new Pump(queue, (n: number) => dispatcher.dispatch(n)).draining({ concurrency: 4 });
+    await flush(); // four loops wait on the empty queue
+    draining.concurrency = 1;
+    for (let n = 0; n < 4; n++) await queue.send(n);
+    await flush();
+    expect(dispatcher.running).toBe(1);
+    for (let i = 0; i < 4; i++) {
+      dispatcher.openAll();
+      await flush();
+      expect(dispatcher.running).toBeLessThanOrEqual(1);
+    }
+    expect(dispatcher.started).toEqual([0, 1, 2, 3]);
+    await draining.stop();
+  });
+
+  it('with a consumer whose waiting loops cannot be withdrawn, still caps dispatches and keeps the order', async () => {
+    const queue = new MemoryQueue<number>();
+    const dispatcher = gated<number>();
+    const draining = new Pump(new RecordingConsumer(queue), (n: number) => dispatcher.dispatch(n)).draining({
+      concurrency: 4,
+    });
+    await flush(); // four pending next() calls
+    draining.concurrency = 1;
+    for (let n = 0; n < 4; n++) await queue.send(n);
+    await flush();
+    expect(dispatcher.running).toBe(1);
+    for (let i = 0; i < 4; i++) {
+      dispatcher.openAll();
+      await flush();
+      expect(dispatcher.running).toBeLessThanOrEqual(1);
+    }
+    expect(dispatcher.started).toEqual([0, 1, 2, 3]);
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 4, failed: 0 });
+    await draining.stop();
+  });
+
+  it('waits for a thenable that is not a native promise, and nacks on its rejection', async () => {
+    const queue = new MemoryQueue<string>();
+    const consumer = new RecordingConsumer(queue);
+    const failure = new Error('thenable rejected');
+    const draining = new Pump(
+      consumer,
+      () => ({
+        // biome-ignore lint/suspicious/noThenProperty: a thenable that is not a native promise is the point
+        then(_resolve: () => void, reject: (error: unknown) => void) {
+          setTimeout(() => reject(failure), 1);
+        },
+      }),
+      { failSilently: true },
+    ).draining({ graceful: true });
+    await queue.send('a');
+    await queue.close();
+    await draining.stop();
+    expect(consumer.settlements).toEqual([{ message: 'a', nack: { error: failure } }]);
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 0, failed: 1 });
+  });
+
+  it('waits for a promise made in another realm', async () => {
+    const queue = new MemoryQueue<string>();
+    const foreign = runInNewContext(
+      'async () => { await new Promise((resolve) => setTimeout(resolve, 1)); throw new Error("failed later"); }',
+      { setTimeout },
+    ) as () => Promise<void>;
+    const draining = new Pump(queue, foreign, { failSilently: true }).draining({ graceful: true });
+    await queue.send('a');
+    await queue.close();
+    await draining.stop();
+    expect(draining.stats).toEqual({ inFlight: 0, processed: 0, failed: 1 });
+  });
+
+  it('lets every in-flight dispatch listen on its signal without a listener-leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.name);
+    process.on('warning', onWarning);
+    try {
+      const queue = await filled(32);
+      await queue.close();
+      const draining = new Pump(queue, () => flush())
+        .use(timeout(10_000))
+        .draining({ concurrency: 16, graceful: true });
+      await draining.stop();
+      await flush();
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('runs pump middlewares of both styles around each dispatch, outer first', async () => {

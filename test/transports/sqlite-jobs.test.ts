@@ -6,9 +6,9 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
+import { type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
 import { SqliteQueue } from '../../src/transports/sqlite/index.js';
-import { within } from '../support/async.js';
+import { deferred, sleep, within } from '../support/async.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const moduleUrl = (relative: string) => pathToFileURL(fileURLToPath(new URL(relative, import.meta.url))).href;
@@ -39,7 +39,81 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return child;
 }
 
+/** An app on the file whose `work(name)` records each run and runs `body` (a plain record by default). */
+function fileApp(
+  path: string,
+  runs: string[],
+  workers: number,
+  body: (this: JobContext, name: string) => Promise<unknown> = async () => {},
+) {
+  const jobs = new Jobs();
+  jobs.use(new QueueMiddleware({ queue: new SqliteQueue<JobEnvelope>('jobs', { path }), workers }));
+  const work = jobs.task('work', function (this: JobContext, name: string) {
+    runs.push(name);
+    return body.call(this, name);
+  });
+  return { jobs, work };
+}
+
+/** Starts an app on the file, pushes a last job and waits for it: the jobs left before it ran first. */
+async function runLeftovers(path: string, runs: string[]): Promise<void> {
+  const { jobs, work } = fileApp(path, runs, 1);
+  await jobs.start();
+  try {
+    const last = await work.push('last');
+    await within(last.wait(), 15_000, () => `ran ${runs.join(', ')}`);
+  } finally {
+    await jobs.stop();
+  }
+}
+
 describe('durable jobs on SqliteQueue', () => {
+  it('graceful: false leaves the aborted job and the queued ones in the file for the next start', async () => {
+    const path = tempDb();
+    const runs: string[] = [];
+    const started = deferred();
+    const first = fileApp(path, runs, 1, function (this: JobContext) {
+      started.resolve();
+      return new Promise((_resolve, reject) => this.signal.addEventListener('abort', reject));
+    });
+    await first.jobs.start();
+    const pushed = [await first.work.push('a'), await first.work.push('b'), await first.work.push('c')];
+    await started.promise;
+    await first.jobs.stop({ graceful: false });
+    expect(pushed.map((job) => job.status)).toEqual(['cancelled', 'cancelled', 'cancelled']);
+    await runLeftovers(path, runs);
+    expect(runs).toEqual(['a', 'a', 'b', 'c', 'last']);
+  });
+
+  it('does not run again a job that succeeded during a stop, or that was cancelled while running', async () => {
+    const path = tempDb();
+    const runs: string[] = [];
+    const started = new Map([
+      ['paid', deferred()],
+      ['cancelled', deferred()],
+    ]);
+    const gates = new Map([
+      ['paid', deferred()],
+      ['cancelled', deferred()],
+    ]);
+    const first = fileApp(path, runs, 2, (name) => {
+      started.get(name)!.resolve();
+      return gates.get(name)!.promise; // ignores its signal
+    });
+    await first.jobs.start();
+    const paid = await first.work.push('paid');
+    const cancelled = await first.work.push('cancelled');
+    await Promise.all([...started.values()].map((one) => one.promise));
+    await cancelled.cancel();
+    const stopping = first.jobs.stop({ graceful: false });
+    await sleep(20); // the stop is well under way: a worker that gives back early has done so
+    for (const gate of gates.values()) gate.resolve();
+    await stopping;
+    expect([paid.status, cancelled.status]).toEqual(['success', 'cancelled']);
+    await runLeftovers(path, runs);
+    expect(runs).toEqual(['paid', 'cancelled', 'last']);
+  });
+
   it('runs the jobs a SIGKILLed process left queued when another process starts on the file', async () => {
     const path = tempDb();
     const total = 20;
