@@ -168,44 +168,35 @@ describe('Pump', () => {
     await draining.stop();
   });
 
-  it('lowering concurrency retires idle loops at once: never more dispatches than the new cap', async () => {
-    const queue = new MemoryQueue<number>();
-    const dispatcher = gated<number>();
-    const draining = new Pump(queue, (n: number) => dispatcher.dispatch(n)).draining({ concurrency: 4 });
-    await flush(); // four loops wait on the empty queue
-    draining.concurrency = 1;
-    for (let n = 0; n < 4; n++) await queue.send(n);
-    await flush();
-    expect(dispatcher.running).toBe(1);
-    for (let i = 0; i < 4; i++) {
-      dispatcher.openAll();
+  it.each([
+    ['waiting on the queue (withdrawn at once)', (queue: MemoryQueue<number>) => queue],
+    [
+      'whose pending next() cannot be withdrawn',
+      (queue: MemoryQueue<number>) => new RecordingConsumer(queue),
+    ],
+  ])(
+    'lowering concurrency with idle loops %s: never more dispatches than the new cap, in order',
+    async (_, consumerOf) => {
+      const queue = new MemoryQueue<number>();
+      const dispatcher = gated<number>();
+      const draining = new Pump(consumerOf(queue), (n: number) => dispatcher.dispatch(n)).draining({
+        concurrency: 4,
+      });
+      await flush(); // four loops wait on the empty queue
+      draining.concurrency = 1;
+      for (let n = 0; n < 4; n++) await queue.send(n);
       await flush();
-      expect(dispatcher.running).toBeLessThanOrEqual(1);
-    }
-    expect(dispatcher.started).toEqual([0, 1, 2, 3]);
-    await draining.stop();
-  });
-
-  it('with a consumer whose waiting loops cannot be withdrawn, still caps dispatches and keeps the order', async () => {
-    const queue = new MemoryQueue<number>();
-    const dispatcher = gated<number>();
-    const draining = new Pump(new RecordingConsumer(queue), (n: number) => dispatcher.dispatch(n)).draining({
-      concurrency: 4,
-    });
-    await flush(); // four pending next() calls
-    draining.concurrency = 1;
-    for (let n = 0; n < 4; n++) await queue.send(n);
-    await flush();
-    expect(dispatcher.running).toBe(1);
-    for (let i = 0; i < 4; i++) {
-      dispatcher.openAll();
-      await flush();
-      expect(dispatcher.running).toBeLessThanOrEqual(1);
-    }
-    expect(dispatcher.started).toEqual([0, 1, 2, 3]);
-    expect(draining.stats).toEqual({ inFlight: 0, processed: 4, failed: 0 });
-    await draining.stop();
-  });
+      expect(dispatcher.running).toBe(1);
+      for (let i = 0; i < 4; i++) {
+        dispatcher.openAll();
+        await flush();
+        expect(dispatcher.running).toBeLessThanOrEqual(1);
+      }
+      expect(dispatcher.started).toEqual([0, 1, 2, 3]);
+      expect(draining.stats).toEqual({ inFlight: 0, processed: 4, failed: 0 });
+      await draining.stop();
+    },
+  );
 
   it('waits for a thenable that is not a native promise, and nacks on its rejection', async () => {
     const queue = new MemoryQueue<string>();
