@@ -56,8 +56,9 @@ export class TimeoutError extends SluiceError {
 
 /** `send` on a closed queue, or a sender still waiting for room when the queue closed. */
 export class QueueClosedError extends SluiceError {
-  constructor(queue: string) {
-    super('QUEUE_CLOSED', `queue ${queue} is closed: the message was not accepted`);
+  /** `cause`: what closed the queue, when it was not `close()` (a draining pump's error). */
+  constructor(queue: string, options?: ErrorOptions) {
+    super('QUEUE_CLOSED', `queue ${queue} is closed: the message was not accepted`, options);
   }
 }
 

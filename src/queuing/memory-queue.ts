@@ -97,7 +97,7 @@ export class MemoryQueue<T> implements Queue<T> {
     const { concurrency, failSilently, middlewares = [] } = options;
     const pump = new Pump(this, dispatcher, { failSilently }).use(...middlewares);
     const draining = pump.draining({ concurrency, graceful: true });
-    draining.done.catch(() => this.#core.close());
+    draining.done.catch((error: unknown) => this.#core.close({ cause: error }));
     return new DrainingQueue(this, draining);
   }
 }
@@ -138,6 +138,7 @@ class Core<T> {
   readonly #timers = new Set<Scheduled<T>>();
   /** Iterators not returned yet: while one is, a closed queue's timers keep the process alive. */
   #iterators = 0;
+  #closedBy: ErrorOptions | undefined;
   #seq = 0;
 
   constructor(options: MemoryQueueOptions<T>) {
@@ -169,7 +170,7 @@ class Core<T> {
   }
 
   send(message: T, options: SendOptions | undefined): Promise<void> {
-    if (this.closed) return Promise.reject(new QueueClosedError(this.name));
+    if (this.closed) return Promise.reject(this.#closedError());
     if (options === undefined)
       return this.#accept(new MemoryDelivery(this, message, 1, 0, this.#seq++, undefined));
     try {
@@ -242,9 +243,11 @@ class Core<T> {
     this.#admitWhileRoom();
   }
 
-  close(): void {
+  /** `closedBy`: why, when not `close()`; every refused sender's error carries it. */
+  close(closedBy?: ErrorOptions): void {
     if (this.closed) return;
     this.closed = true;
+    this.#closedBy = closedBy;
     for (let s = this.#senders.shift(); s !== undefined; s = this.#senders.shift()) this.#refused(s);
     if (this.#iterators === 0) this.#holdProcess(false);
     this.#endIfDrained();
@@ -264,6 +267,10 @@ class Core<T> {
     if (delay > 0) this.#schedule(retry, delay);
     else this.#enqueue(retry);
     return RESOLVED;
+  }
+
+  #closedError(): QueueClosedError {
+    return new QueueClosedError(this.name, this.#closedBy);
   }
 
   #hasRoom(): boolean {
@@ -320,7 +327,7 @@ class Core<T> {
       this.#keys.delete(key);
       this.#waitingKeys.delete(key);
     }
-    sender.reject(new QueueClosedError(this.name));
+    sender.reject(this.#closedError());
   }
 
   /** Accepted: it holds a slot until it is ready, even past `maxsize`. */

@@ -111,7 +111,9 @@ describe('MemoryQueue.draining', () => {
     );
     // disposal rethrew the pump's error; the send it interrupted was refused
     expect(outcome).toMatchObject({ name: 'SuppressedError', error: failure });
-    expect((outcome as { suppressed: unknown }).suppressed).toBeInstanceOf(QueueClosedError);
+    const refused = (outcome as { suppressed: unknown }).suppressed;
+    expect(refused).toBeInstanceOf(QueueClosedError);
+    expect((refused as Error).cause).toBe(failure);
     expect(queue.closed).toBe(true);
   });
 
