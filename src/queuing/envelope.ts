@@ -89,8 +89,8 @@ export function decodeEnvelope(body: string): ReceivedEnvelope {
 }
 
 /** The envelope a body that is not one is dead-lettered in: its payload is the body as text. */
-export function wrapUndecodable(body: string): Envelope {
-  return { id: uniqueId(), type: null, attempt: 1, headers: {}, payload: body };
+export function wrapUndecodable(body: string, id: string = uniqueId()): Envelope {
+  return { id, type: null, attempt: 1, headers: {}, payload: body };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -259,6 +259,20 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     await corpse!.ack();
   });
 
+  it('names a body that is no envelope by its stream sequence, so its dead-letter copy is stored once', async () => {
+    const name = queueName('garbage-id');
+    await natsHarness.sendRaw(name, 'not json');
+    const queue = track(open<unknown>(name));
+    const waiting = queue[Symbol.asyncIterator]().next(); // receiving dead-letters it
+    const dead = track(open<unknown>(`${name}.dead`));
+    const [corpse] = (await receive(dead, 1)) as NatsDelivery<unknown>[];
+    expect(corpse!.message).toBe('not json');
+    expect(corpse!.envelope.id).toBe(`${streamName(name)}:1`);
+    await corpse!.ack();
+    await queue.close();
+    expect(await waiting).toEqual({ value: undefined, done: true });
+  });
+
   it('rejects a delayed send it cannot prepare with BrokerUnavailableError naming the queue', async () => {
     const name = queueName('taken-subjects');
     const squatter = `squatter-${name}`; // another stream already holds the queue's subjects

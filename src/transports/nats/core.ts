@@ -121,7 +121,8 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
     try {
       envelope = withId(decodeEnvelope(body), this.stream, raw);
     } catch (error) {
-      const corpse = new NatsDelivery(this, raw, wrapUndecodable(body), undefined, attempt, priority);
+      const wrapped = wrapUndecodable(body, storedId(this.stream, raw));
+      const corpse = new NatsDelivery(this, raw, wrapped, undefined, attempt, priority);
       void this.deadLetter(corpse, (error as Error).message).catch(() => {});
       return undefined;
     }
@@ -279,5 +280,10 @@ class NatsIterator<T> implements AsyncIterator<Delivery<T>> {
  */
 function withId(envelope: ReceivedEnvelope, stream: string, raw: Msg): Envelope {
   if (envelope.id !== undefined) return envelope as Envelope;
-  return { ...envelope, id: `${stream}:${streamSequence(raw.reply)}` } as Envelope;
+  return { ...envelope, id: storedId(stream, raw) } as Envelope;
+}
+
+/** The same on every delivery of a stored message (so is a body that is no envelope at all). */
+function storedId(stream: string, raw: Msg): string {
+  return `${stream}:${streamSequence(raw.reply)}`;
 }
