@@ -1,5 +1,6 @@
 import { InvalidOptionError, InvalidStateError, SerializationError } from '../errors.js';
 import { assertMiddlewares } from '../middleware/compose.js';
+import type { InlineGeneratorMiddleware } from '../middleware/types.js';
 import { assertBackoff } from '../queuing/backoff.js';
 import type { Backoff, Queue } from '../queuing/types.js';
 import { CronSchedule, startSchedule } from './cron.js';
@@ -9,7 +10,7 @@ import { serializationProblem } from './json.js';
 import { QueueMiddleware } from './queue-middleware.js';
 import { JobRuntime } from './runtime.js';
 import { defineTask, Task, type TaskDefinition, type TaskHost } from './task.js';
-import type { JobMiddleware, TaskFunction, TaskOptions } from './types.js';
+import type { JobContext, JobEnvelope, JobMiddleware, TaskFunction, TaskOptions } from './types.js';
 
 export interface JobsOptions {
   /** Wait before each retry. Default `{ type: 'exponential', delay: 100, max: 30_000 }`. */
@@ -65,6 +66,8 @@ export class Jobs implements AsyncDisposable {
    * Adds job middlewares, outer first, and at most one QueueMiddleware: those before it run in
    * `push`, those after it in the worker around each execution.
    */
+  use(...middlewares: (InlineGeneratorMiddleware<JobEnvelope, JobContext> | QueueMiddleware<any>)[]): this;
+  use(...middlewares: (JobMiddleware | QueueMiddleware<any>)[]): this;
   use(...middlewares: (JobMiddleware | QueueMiddleware<any>)[]): this {
     this.#assertConfiguring('add middlewares');
     let queueMiddlewares = this.#middlewares.some((m) => m instanceof QueueMiddleware) ? 1 : 0;

@@ -8,6 +8,7 @@ import type {
   Context,
   Dispatcher,
   DispatcherObject,
+  InlineGeneratorMiddleware,
   Middleware,
 } from '../middleware/types.js';
 import { Fifo } from './buffers.js';
@@ -67,6 +68,7 @@ export class Pump<T> {
   }
 
   /** Middlewares around each dispatch, outer first; they apply to drainings started afterwards. */
+  use(...middlewares: InlineGeneratorMiddleware<T, PumpContext<T>>[]): this;
   use(...middlewares: Middleware<T, PumpContext<T>>[]): this;
   use(...middlewares: AnyMiddleware<T, PumpContext<T>>[]): this;
   use(...middlewares: AnyMiddleware<T, PumpContext<T>>[]): this {

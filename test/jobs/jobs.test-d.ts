@@ -13,6 +13,19 @@ import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 describe('task typing', () => {
   const jobs = new Jobs();
 
+  it('types inline job middlewares of both styles, yield included', () => {
+    new Jobs().use(async function* audit(envelope) {
+      expectTypeOf(envelope).toEqualTypeOf<JobEnvelope>();
+      const result = yield;
+      expectTypeOf(result).toBeAny();
+    });
+    new Jobs().use(async (envelope, next, context) => {
+      expectTypeOf(envelope).toEqualTypeOf<JobEnvelope>();
+      expectTypeOf(context).toEqualTypeOf<JobContext>();
+      return next(envelope);
+    });
+  });
+
   it('types push from the task function and the handle from its result', () => {
     const charge = jobs.task('charge', async (orderId: string, cents: number) => ({ orderId, cents }));
     expectTypeOf(charge.push('o', 1)).toEqualTypeOf<Promise<Job<{ orderId: string; cents: number }>>>();

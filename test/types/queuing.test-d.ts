@@ -34,6 +34,20 @@ describe('queue generics', () => {
 });
 
 describe('pump generics', () => {
+  it('type inline pump middlewares of both styles by the message type, yield included', () => {
+    const pump = new Pump(new MemoryQueue<{ n: number }>(), () => {});
+    pump.use(async function* audit(message) {
+      expectTypeOf(message).toEqualTypeOf<{ n: number }>();
+      const result = yield;
+      expectTypeOf(result).toBeAny();
+    });
+    pump.use(async (message, next, context) => {
+      expectTypeOf(message).toEqualTypeOf<{ n: number }>();
+      expectTypeOf(context.attempt).toEqualTypeOf<number>();
+      return next(message);
+    });
+  });
+
   it('type a function dispatcher parameter by the consumer message type', () => {
     const queue = new MemoryQueue<{ n: number }>();
     const pump = new Pump(queue, (message) => {
