@@ -24,7 +24,8 @@ export const startWorkers: unique symbol = Symbol('sluice.queueMiddleware.startW
  * backpressure); those after it run in a worker around the execution. `workers` caps executions.
  *
  * The workers are a Pump draining the queue with `concurrency = workers`, so re-tuning `workers`
- * starts loops at once and retires surplus ones after their current job.
+ * starts loops at once and retires surplus ones: idle ones at once (on a MemoryQueue), busy ones
+ * after their current job.
  */
 export class QueueMiddleware<Q extends Queue<any> = MemoryQueue<JobEnvelope>> {
   readonly queue: Q;
@@ -46,7 +47,7 @@ export class QueueMiddleware<Q extends Queue<any> = MemoryQueue<JobEnvelope>> {
     return this.#workers;
   }
 
-  /** More workers start now; surplus workers retire once their current job is finished. */
+  /** More workers start now; surplus workers retire when idle, or once their current job is finished. */
   set workers(value: number) {
     assertWorkers(value);
     this.#workers = value;

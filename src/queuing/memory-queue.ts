@@ -30,7 +30,8 @@ export interface MemoryDrainingOptions<T> {
  * The in-process queue: bounded, ordered, safe for several consumers on one event loop.
  *
  * Invariants the code below keeps:
- * - consumers wait only while nothing is buffered, so a sent message goes to a waiting consumer first;
+ * - consumers wait only while nothing is buffered, so a sent message goes to a waiting consumer first
+ *   (unless delayed messages overfill a bounded queue, see `#overfull`);
  * - senders wait only while the queue is full (buffered plus scheduled messages reach `maxsize`, or
  *   `maxsize` is 0) and are admitted in arrival order. A delayed send never waits: a jobs worker
  *   scheduling its job's retry would otherwise wait for room that only workers free;
@@ -280,10 +281,11 @@ class Core<T> {
   /**
    * Delayed messages and retries, never held back, hold more than `maxsize`: a new message does not
    * even go straight to an idle consumer then. Otherwise jobs that keep failing would each add a
-   * retry, and a jobs queue would hold far more than `maxsize + workers` jobs.
+   * retry, and a jobs queue would hold far more than `maxsize + workers` jobs. A rendezvous queue
+   * (`maxsize` 0) holds nothing of its own: it always hands over.
    */
   #overfull(): boolean {
-    return this.scheduled > this.maxsize;
+    return this.maxsize > 0 && this.scheduled > this.maxsize;
   }
 
   #accept(delivery: MemoryDelivery<T>): Promise<void> {

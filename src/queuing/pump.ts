@@ -103,10 +103,11 @@ export class Pump<T> {
  *   last loop exits on its own, the pump is stopped.
  * - stopping (a non-graceful stop, or the first error without `failSilently`): the shared signal
  *   aborts, the iterator is returned, and in-flight dispatches get `shutdownTimeout` to settle; what
- *   is still running then is released (nack with requeue). A dispatch that rejects because of the
- *   abort (see `causedByAbort`) is released too; one that fails for its own reason is a failure like
- *   any other. A loop still waiting on the consumer is not waited for: whatever it receives later is
- *   released at once.
+ *   is still running then is released (nack with requeue). A dispatch that rejects once the signal
+ *   aborted is released too, whatever its error: the abort's doing cannot be told apart reliably
+ *   (an EventBus rejects with an AggregateError of its handlers' aborts), and a failure released
+ *   by mistake is retried, where an abort nacked by mistake could be dropped. A loop still waiting
+ *   on the consumer is not waited for: whatever it receives later is released at once.
  * - stopped: `done` resolves, or rejects with the error that stopped the pump.
  *
  * A loop is a chain of callbacks rather than an `async` function so that a queue offering `waitNow`
@@ -335,8 +336,7 @@ export class Draining<T> implements AsyncDisposable {
       return;
     }
     let settled: Promise<void>;
-    const signal = this.#controller.signal;
-    if (signal.aborted && causedByAbort(error, signal)) {
+    if (this.#controller.signal.aborted) {
       settled = this.#release(delivery); // aborted by a stop: not an error, the message goes back
     } else {
       this.#failed++;
@@ -462,20 +462,6 @@ function nackOf<T>(delivery: Delivery<T>, options: NackOptions): Promise<void> {
   } catch (error) {
     return Promise.reject(error);
   }
-}
-
-/**
- * Whether a dispatch that failed during a stop failed because of the stop's abort: it rejected with
- * the signal's reason (what `signal.throwIfAborted()`, timeout() and retry() do) or an `AbortError`
- * (what fetch, `timers/promises` and `events.once` reject with), or with an error wrapping one of
- * these as its direct `cause`. Anything else is the dispatch's own failure.
- */
-function causedByAbort(error: unknown, signal: AbortSignal): boolean {
-  return isAbort(error, signal) || isAbort((error as { cause?: unknown } | null | undefined)?.cause, signal);
-}
-
-function isAbort(error: unknown, signal: AbortSignal): boolean {
-  return error === signal.reason || (error as { name?: unknown } | null | undefined)?.name === 'AbortError';
 }
 
 function assertConcurrency(concurrency: unknown): asserts concurrency is number {

@@ -266,6 +266,30 @@ describe('Jobs: retries and timeouts', () => {
     expect(() => job.result()).toThrow(/ended with status failed/);
   });
 
+  it('waits out a delay and a timeout longer than the 24.8-day timer limit (no queue)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const thirtyDays = 30 * 24 * 60 * 60 * 1_000;
+    const jobs = new Jobs();
+    let runs = 0;
+    const task = jobs.task(
+      'slow',
+      async () => {
+        runs++;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      },
+      { timeout: thirtyDays },
+    );
+    await jobs.start();
+    const delayed = await task.schedule().delay(thirtyDays);
+    const now = await task.push();
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(now.status).toBe('success'); // its timeout did not fire after 1 ms
+    expect(delayed.status).toBe('scheduled');
+    expect(runs).toBe(1);
+    await jobs.stop({ graceful: false });
+    expect(delayed.status).toBe('cancelled');
+  });
+
   it('succeeds on a retry', async () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     await using jobs = new Jobs();

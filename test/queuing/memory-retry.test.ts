@@ -270,10 +270,15 @@ describe('MemoryQueue delays', () => {
     expect((await nextNow(iterator)).message).toBe('d2');
   });
 
-  it('with maxsize 0, accepts a delayed send at once and hands it to a consumer once due', async () => {
+  it('with maxsize 0, accepts a delayed send at once, and hands a later plain send to a consumer first', async () => {
     const queue = new MemoryQueue<string>({ maxsize: 0 });
     expect(await stateOf(queue.send('a', { delay: 100 }))).toBe('fulfilled');
-    const next = queue[Symbol.asyncIterator]().next();
+    const iterator = queue[Symbol.asyncIterator]();
+    const first = iterator.next();
+    const now = queue.send('now');
+    expect((await delivered(first)).message).toBe('now');
+    expect(await stateOf(now)).toBe('fulfilled');
+    const next = iterator.next();
     await vi.advanceTimersByTimeAsync(99);
     expect(await stateOf(next)).toBe('pending');
     await vi.advanceTimersByTimeAsync(1);

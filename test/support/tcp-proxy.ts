@@ -6,11 +6,14 @@ export interface TcpProxy {
   readonly port: number;
   /** Drops every connection now and refuses new ones for `ms`. */
   cut(ms: number): void;
+  /** Stops forwarding on the open connections without closing them: a server that stopped answering. */
+  stall(): void;
   close(): Promise<void>;
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let refusing = false;
   const server = createServer((client) => {
     if (refusing) {
@@ -19,8 +22,11 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     }
     const upstream = dial(targetPort, '127.0.0.1');
     sockets.add(client).add(upstream);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
     client.pipe(upstream).pipe(client);
     const end = () => {
+      pairs.delete(pair);
       client.destroy();
       upstream.destroy();
       sockets.delete(client);
@@ -41,6 +47,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       setTimeout(() => {
         refusing = false;
       }, ms);
+    },
+    stall() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream).pause();
+        upstream.unpipe(client).pause();
+      }
     },
     close() {
       cutAll();

@@ -271,6 +271,21 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     }
   });
 
+  it('closes within its closeTimeout when Redis stops answering on an open connection', async () => {
+    const proxy = await startTcpProxy(services.redis.port);
+    try {
+      const queue = open<number>(queueName('mute'), {
+        url: `redis://127.0.0.1:${proxy.port}`,
+        closeTimeout: 300,
+      });
+      await queue.send(1);
+      proxy.stall(); // the socket stays open: QUIT is sent and never answered
+      await within(queue.close(), 5_000, () => 'close() while Redis did not answer');
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('resumes consuming by itself after Redis restarted without persistence', async () => {
     const name = queueName('resume');
     const consumer = open<number>(name);

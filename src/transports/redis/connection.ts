@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { BrokerUnavailableError } from '../../errors.js';
+import { atMost } from './at-most.js';
 import { type ScriptCommands, withScripts } from './scripts.js';
 
 export function unavailable(operation: string, cause: unknown): BrokerUnavailableError {
@@ -77,17 +78,15 @@ export class Connection {
     return blocking;
   }
 
-  async close(): Promise<void> {
+  /** `timeout`: how long QUIT may take; a server that stopped answering is then dropped. */
+  async close(timeout: number): Promise<void> {
     this.client.off('ready', this.#onReady);
     if (!this.owned) return;
     // Not connected: QUIT would wait behind the commands queued for a reconnection, which the
     // queue's close() stopped waiting for. Dropping them rejects their callers.
     if (this.client.status !== 'ready') return this.client.disconnect();
-    try {
-      await this.client.quit();
-    } catch {
-      this.client.disconnect();
-    }
+    await atMost(this.client.quit(), timeout);
+    this.client.disconnect(); // nothing left to do once QUIT answered; else stops waiting for it
   }
 
   #remember(error: unknown): void {

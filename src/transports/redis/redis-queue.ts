@@ -92,6 +92,6 @@ export class RedisQueue<T> implements Queue<T> {
   async #close(): Promise<void> {
     await atMost(this.#producer.drain(), this.#closeTimeout);
     await this.#consumer?.close(this.#closeTimeout);
-    await this.#connection.close();
+    await this.#connection.close(this.#closeTimeout);
   }
 }
