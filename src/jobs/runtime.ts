@@ -1,6 +1,6 @@
 import { InvalidStateError, SerializationError, TimeoutError } from '../errors.js';
 import { compose } from '../middleware/compose.js';
-import { startTimer } from '../middleware/timer.js';
+import { Timer } from '../middleware/timer.js';
 import type { Chain } from '../middleware/types.js';
 import { backoffDelay } from '../queuing/backoff.js';
 import { MemoryQueue } from '../queuing/memory-queue.js';
@@ -64,7 +64,7 @@ export class JobRuntime implements JobOwner {
   /** With `#byId`: jobs cancelled while on the queue, so the worker that takes a copy drops it. */
   readonly #tombstones = new Set<string>();
   /** Without a queue: delayed jobs and retries waiting to run. */
-  readonly #timers = new Map<Job<any>, () => void>();
+  readonly #timers = new Map<Job<any>, Timer>();
   /** With push middlewares: jobs that reached the queue (a middleware may not call `next`). */
   readonly #enqueued = new WeakSet<Job<any>>();
   /** Set while `stop` waits for the work to settle; called whenever a job settles. */
@@ -131,11 +131,11 @@ export class JobRuntime implements JobOwner {
   cancel(job: Job<any>): void {
     if (!this.#finish(job, 'cancelled')) return;
     const running = job[execution];
-    const cancelTimer = this.#timers.get(job);
+    const timer = this.#timers.get(job);
     if (running !== undefined) {
       running.abort(new JobCancelledError(job.id, job.task, 'job.cancel() was called'));
-    } else if (cancelTimer !== undefined) {
-      cancelTimer();
+    } else if (timer !== undefined) {
+      timer.cancel();
       this.#timers.delete(job);
     } else if (this.#byId !== undefined) {
       this.#tombstones.add(job.id);
@@ -163,7 +163,7 @@ export class JobRuntime implements JobOwner {
     for (const job of this.#live.toArray()) {
       job[execution]?.abort(new JobCancelledError(job.id, job.task, 'the jobs app stopped'));
     }
-    for (const cancelTimer of this.#timers.values()) cancelTimer();
+    for (const timer of this.#timers.values()) timer.cancel();
     this.#timers.clear();
     await this.#settled(() => this.#executing === 0, deadline - performance.now());
     let failure: { error: unknown } | undefined;
@@ -325,11 +325,11 @@ export class JobRuntime implements JobOwner {
   }
 
   #later(job: Job<any>, task: TaskDefinition, envelope: JobEnvelope, delay: number): void {
-    const cancelTimer = startTimer(delay, () => {
+    const timer = new Timer(delay, () => {
       this.#timers.delete(job);
       void this.#run(job, task, envelope, true);
     });
-    this.#timers.set(job, cancelTimer);
+    this.#timers.set(job, timer);
   }
 
   #pushed(job: Job<any>): Job<any> {
@@ -366,11 +366,11 @@ export class JobRuntime implements JobOwner {
     if (done() || !(ms > 0)) return RESOLVED;
     return new Promise((resolve) => {
       const finish = () => {
-        cancelTimer();
+        timer.cancel();
         this.#onSettled = undefined;
         resolve();
       };
-      const cancelTimer = startTimer(ms, finish);
+      const timer = new Timer(ms, finish);
       this.#onSettled = () => {
         if (done()) finish();
       };
@@ -381,18 +381,18 @@ export class JobRuntime implements JobOwner {
 /** Settles like `outcome`, or rejects with a `TimeoutError` (and aborts the execution) after `ms`. */
 function limit(outcome: Promise<unknown>, ms: number, execution: JobExecution): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const cancelTimer = startTimer(ms, () => {
+    const timer = new Timer(ms, () => {
       const error = new TimeoutError(`job ${execution.job.id} of task "${execution.job.task}"`, ms);
       execution.abort(error);
       reject(error);
     });
     Promise.resolve(outcome).then(
       (value) => {
-        cancelTimer();
+        timer.cancel();
         resolve(value);
       },
       (error) => {
-        cancelTimer();
+        timer.cancel();
         reject(error);
       },
     );

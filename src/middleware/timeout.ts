@@ -1,5 +1,5 @@
 import { InvalidOptionError, TimeoutError } from '../errors.js';
-import { startTimer } from './timer.js';
+import { Timer } from './timer.js';
 import type { ClassicMiddleware, Context } from './types.js';
 
 /**
@@ -16,9 +16,9 @@ export function timeout<M = any, C extends Context<M> = Context<M>>(ms: number):
     const forward = () => controller.abort(parent.reason);
     if (parent.aborted) forward();
     else parent.addEventListener('abort', forward, { once: true });
-    let cancelTimer!: () => void;
+    let timer!: Timer;
     const expired = new Promise<never>((_, reject) => {
-      cancelTimer = startTimer(ms, () => {
+      timer = new Timer(ms, () => {
         const error = new TimeoutError(`dispatch of ${describeMessage(message)}`, ms);
         controller.abort(error);
         reject(error);
@@ -27,7 +27,7 @@ export function timeout<M = any, C extends Context<M> = Context<M>>(ms: number):
     try {
       return await Promise.race([next(message, { ...context, signal: controller.signal }), expired]);
     } finally {
-      cancelTimer();
+      timer.cancel();
       parent.removeEventListener('abort', forward);
     }
   };

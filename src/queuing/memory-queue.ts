@@ -1,4 +1,5 @@
 import { DeliverySettledError, InvalidOptionError, QueueClosedError } from '../errors.js';
+import { Timer } from '../middleware/timer.js';
 import type { AnyMiddleware } from '../middleware/types.js';
 import { assertBackoff, assertMaxAttempts, backoffDelay } from './backoff.js';
 import { type Buffer, Fifo, Lifo, PriorityHeap } from './buffers.js';
@@ -103,19 +104,10 @@ export class MemoryQueue<T> implements Queue<T> {
   }
 }
 
-/** Node fires a longer `setTimeout` after 1 ms, so longer waits are chained. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 interface WaitingSender<T> {
   readonly delivery: MemoryDelivery<T>;
   resolve(): void;
   reject(error: unknown): void;
-}
-
-/** A message waiting out a delay or a backoff. */
-interface Scheduled<T> {
-  readonly delivery: MemoryDelivery<T>;
-  timer: NodeJS.Timeout;
 }
 
 /** The queue's state, shared with its deliveries and iterators (kept off the public class). */
@@ -124,8 +116,6 @@ class Core<T> {
   readonly buffer: Buffer<MemoryDelivery<T>>;
   maxsize: number;
   closed = false;
-  /** Accepted messages waiting out a delay or a backoff: they count toward `maxsize`. */
-  scheduled = 0;
   readonly #maxAttempts: number;
   readonly #backoff: Backoff;
   readonly #deadLetter: Producer<T> | undefined;
@@ -135,8 +125,11 @@ class Core<T> {
   readonly #keys = new Set<string>();
   /** The pending `send` of each keyed message still waiting to be accepted: its duplicates share it. */
   readonly #waitingKeys = new Map<string, Promise<void>>();
-  /** Every timer running, so a closed queue nobody consumes any more lets the process exit. */
-  readonly #timers = new Set<Scheduled<T>>();
+  /**
+   * One per accepted message waiting out a delay or a backoff (these count toward `maxsize`); kept
+   * so that a closed queue nobody consumes any more lets the process exit.
+   */
+  readonly #timers = new Set<Timer>();
   /** Iterators not returned yet: while one is, a closed queue's timers keep the process alive. */
   #iterators = 0;
   #closedBy: ErrorOptions | undefined;
@@ -164,6 +157,11 @@ class Core<T> {
     this.#maxAttempts = maxAttempts;
     this.#backoff = backoff;
     this.#deadLetter = deadLetter;
+  }
+
+  /** Accepted messages waiting out a delay or a backoff. */
+  get scheduled(): number {
+    return this.#timers.size;
   }
 
   get ended(): boolean {
@@ -334,25 +332,16 @@ class Core<T> {
 
   /** Accepted: it holds a slot until it is ready, even past `maxsize`. */
   #schedule(delivery: MemoryDelivery<T>, delay: number): void {
-    this.scheduled++;
-    const scheduled: Scheduled<T> = { delivery, timer: undefined! };
-    this.#timers.add(scheduled);
-    this.#arm(scheduled, delay);
+    const timer = new Timer(delay, () => {
+      this.#timers.delete(timer);
+      this.#ready(delivery);
+    });
+    if (this.closed && this.#iterators === 0) timer.hold(false);
+    this.#timers.add(timer);
   }
 
-  #arm(scheduled: Scheduled<T>, delay: number): void {
-    scheduled.timer =
-      delay > MAX_TIMER_MS
-        ? setTimeout(() => this.#arm(scheduled, delay - MAX_TIMER_MS), MAX_TIMER_MS)
-        : setTimeout(() => this.#ready(scheduled), delay);
-    if (this.closed && this.#iterators === 0) scheduled.timer.unref();
-  }
-
-  #ready(scheduled: Scheduled<T>): void {
-    this.#timers.delete(scheduled);
-    const { delivery } = scheduled;
+  #ready(delivery: MemoryDelivery<T>): void {
     delivery.seq = this.#seq++; // ready now: it queues behind what was ready before it
-    this.scheduled--;
     this.#enqueue(delivery);
     this.#admitWhileRoom(); // a consumer took it at once: its slot is free
     this.#endIfDrained();
@@ -363,10 +352,7 @@ class Core<T> {
    * they make ready (a pump draining it); an open queue keeps them, as `setTimeout` does.
    */
   #holdProcess(hold: boolean): void {
-    for (const { timer } of this.#timers) {
-      if (hold) timer.ref();
-      else timer.unref();
-    }
+    for (const timer of this.#timers) timer.hold(hold);
   }
 
   /**

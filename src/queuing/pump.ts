@@ -2,6 +2,7 @@ import { setMaxListeners } from 'node:events';
 import { InvalidOptionError } from '../errors.js';
 import { assertMiddlewares, compose } from '../middleware/compose.js';
 import { toChain } from '../middleware/dispatcher.js';
+import { Timer } from '../middleware/timer.js';
 import type {
   AnyMiddleware,
   Chain,
@@ -409,14 +410,13 @@ export class Draining<T> implements AsyncDisposable {
 
   async #settleInFlight(): Promise<void> {
     if (this.#inFlight() > 0 || this.#acking.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
+      let timer: Timer | undefined;
       await new Promise<void>((resolve) => {
         this.#onIdle = resolve;
-        // Infinity waits for ever; Node would fire a longer timer after 1 ms, so cap at its maximum.
-        if (Number.isFinite(this.#shutdownTimeout))
-          timer = setTimeout(resolve, Math.min(this.#shutdownTimeout, 2 ** 31 - 1));
+        // Infinity waits for ever, with no timer that would keep the process alive meanwhile.
+        if (Number.isFinite(this.#shutdownTimeout)) timer = new Timer(this.#shutdownTimeout, resolve);
       });
-      clearTimeout(timer);
+      timer?.cancel();
     }
     const unfinished: Delivery<T>[] = [];
     for (const loop of this.#loops) {

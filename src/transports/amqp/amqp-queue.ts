@@ -1,5 +1,6 @@
 import type { ChannelModel } from 'amqplib';
 import { InvalidOptionError } from '../../errors.js';
+import { atMost } from '../../queuing/at-most.js';
 import { type BrokerQueueOptions, resolveBrokerOptions } from '../../queuing/broker-options.js';
 import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
 import { AmqpConsumer } from './consumer.js';
@@ -97,12 +98,7 @@ export class AmqpQueue<T> implements Queue<T> {
     this.#core.closed = true;
     const consumers = [...this.#consumers];
     for (const consumer of consumers) consumer.end();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, this.#core.config.closeTimeout);
-    });
-    await Promise.race([Promise.all(consumers.map((consumer) => consumer.drained)), timeout]);
-    clearTimeout(timer);
+    await atMost(Promise.all(consumers.map((consumer) => consumer.drained)), this.#core.config.closeTimeout);
     await Promise.all(consumers.map((consumer) => consumer.abandon()));
     await this.#core.sendsEnded();
     await this.#core.link.close();

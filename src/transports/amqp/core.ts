@@ -6,12 +6,12 @@ import type { MessageCheck } from '../../queuing/message-schema.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, NackOptions, SendOptions } from '../../queuing/types.js';
+import { UnderWay } from '../../queuing/under-way.js';
 import { encodeRetry } from './attempt.js';
 import { KeyMarkers } from './dedup.js';
 import type { Link, MessageProperties, Session } from './link.js';
 import type { Subscription } from './subscription.js';
 import { DEFAULT_AMQP_PRIORITY, declareQueue, toAmqpPriority } from './topology.js';
-import { UnderWay } from './under-way.js';
 
 /** AMQP header of a keyed message: its dedup key, released when the message leaves the queue. */
 export const KEY_HEADER = 'x-sluice-key';

@@ -1,7 +1,7 @@
 import { type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
 import { BrokerUnavailableError, QueueClosedError, SluiceError } from '../../errors.js';
+import { UnderWay } from '../../queuing/under-way.js';
 import { AmqpTopologyError, DelayDeclarations, declareQueue } from './topology.js';
-import { UnderWay } from './under-way.js';
 
 /** What a publish carries besides its body; every publish is persistent and mandatory. */
 export type MessageProperties = Pick<Options.Publish, 'contentType' | 'priority' | 'headers'>;

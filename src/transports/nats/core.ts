@@ -11,6 +11,7 @@ import type { MessageCheck } from '../../queuing/message-schema.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, Delivery, SendOptions } from '../../queuing/types.js';
+import { UnderWay } from '../../queuing/under-way.js';
 import { uniqueId } from '../../queuing/unique-id.js';
 import { ACK, nakWithDelay, respond, streamSequence } from './ack-protocol.js';
 import { Link } from './connection.js';
@@ -52,7 +53,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
   #ready: Session | undefined;
   #closing: Promise<void> | undefined;
   /** Sends, dead-letterings and moves under way: close waits for them before closing the connection. */
-  readonly #busy = new Set<Promise<unknown>>();
+  readonly #busy = new UnderWay();
 
   constructor(name: string, options: NatsQueueOptions<T> = {}) {
     this.#options = resolveOptions(name, options);
@@ -76,7 +77,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
         return Promise.reject(error);
       }
     }
-    return this.#track(this.#store(message, options?.priority ?? 0, options?.delay ?? 0, options?.key));
+    return this.#busy.add(this.#store(message, options?.priority ?? 0, options?.delay ?? 0, options?.key));
   }
 
   iterator(): AsyncIterator<Delivery<T>> {
@@ -90,7 +91,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#fetcher.close(this.#options.closeTimeout);
-      while (this.#busy.size > 0) await Promise.allSettled([...this.#busy]);
+      await this.#busy.ended();
       const session = await this.#session?.catch(() => undefined);
       await session?.link.close();
     })();
@@ -162,7 +163,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
         headers: natsHeaders,
       }),
     );
-    return this.#track(copied.then(() => delivery.remove()));
+    return this.#busy.add(copied.then(() => delivery.remove()));
   }
 
   /**
@@ -182,12 +183,14 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
         msgID: `due:${raw.headers?.get(ID)}`,
       }),
     );
-    void this.#track(
-      moved.then(
-        () => respond(raw, ACK),
-        () => respond(raw, nakWithDelay(MOVE_RETRY_MS)),
-      ),
-    ).catch(() => {});
+    void this.#busy
+      .add(
+        moved.then(
+          () => respond(raw, ACK),
+          () => respond(raw, nakWithDelay(MOVE_RETRY_MS)),
+        ),
+      )
+      .catch(() => {});
   }
 
   async #store(message: T, priority: number, delay: number, key: string | undefined): Promise<void> {
@@ -238,15 +241,6 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
         throw new BrokerUnavailableError('NATS', `storing a message on queue ${queue}`, { cause: error });
       }
     }
-  }
-
-  #track<R>(promise: Promise<R>): Promise<R> {
-    this.#busy.add(promise);
-    void promise.then(
-      () => this.#busy.delete(promise),
-      () => this.#busy.delete(promise),
-    );
-    return promise;
   }
 }
 

@@ -1,9 +1,9 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, QueueClosedError } from '../../errors.js';
+import { atMost } from '../../queuing/at-most.js';
 import { type BrokerQueueOptions, resolveBrokerOptions } from '../../queuing/broker-options.js';
 import { DONE_PROMISE, takeNow } from '../../queuing/settled.js';
 import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
-import { atMost } from './at-most.js';
 import { Connection } from './connection.js';
 import { RedisConsumer } from './consumer.js';
 import { queueKeys } from './keys.js';

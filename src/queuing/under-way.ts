@@ -10,8 +10,8 @@ export class UnderWay {
     return operation;
   }
 
-  /** Resolves once every operation tracked so far settled. */
+  /** Resolves once no operation is under way, those added meanwhile included. */
   async ended(): Promise<void> {
-    await Promise.allSettled(this.#operations);
+    while (this.#operations.size > 0) await Promise.allSettled(this.#operations);
   }
 }
