@@ -30,17 +30,10 @@ export type {
   Middleware,
   Next,
 } from './middleware/types.js';
+export type { Draining, DrainingOptions, PumpStats } from './queuing/draining.js';
 export type { DrainingQueue } from './queuing/draining-queue.js';
 export { type MemoryDrainingOptions, MemoryQueue, type MemoryQueueOptions } from './queuing/memory-queue.js';
-export {
-  type Draining,
-  type DrainingOptions,
-  Pump,
-  type PumpContext,
-  type PumpDispatcher,
-  type PumpOptions,
-  type PumpStats,
-} from './queuing/pump.js';
+export { Pump, type PumpContext, type PumpDispatcher, type PumpOptions } from './queuing/pump.js';
 export type {
   Backoff,
   Consumer,

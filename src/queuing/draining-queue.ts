@@ -1,4 +1,4 @@
-import type { Draining, PumpStats } from './pump.js';
+import type { Draining, PumpStats } from './draining.js';
 import type { Producer, Queue, SendOptions } from './types.js';
 
 /** The producer end of a queue with a graceful pump attached; disposing it drains everything sent. */
