@@ -10,6 +10,7 @@ import { statements } from '../../src/transports/postgres/sql.js';
 import { sleep, within } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { receive } from '../support/deliveries.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 import { adminPool, lockPostgres, open, purge, url } from './postgres-harness.js';
 
 const up = await brokerAvailable('postgres');
@@ -269,6 +270,26 @@ describe.runIf(up)('PostgresQueue', () => {
       await queue.close();
       await sent;
       expect(await countRows(name)).toBe(1);
+    });
+
+    it('closes within its closeTimeout when PostgreSQL stops answering, and a send it cut off rejects', async () => {
+      const name = queueName('mute');
+      const proxy = await startTcpProxy(5432);
+      try {
+        const queue = new PostgresQueue<Numbered>(name, {
+          url: url.replace(':5432/', `:${proxy.port}/`),
+          closeTimeout: 300,
+        });
+        await queue.send({ n: 1 });
+        const [held] = await receive(queue, 1); // the consumer listens and holds a delivery
+        proxy.stall(); // the sockets stay open: nothing sent on them is ever answered
+        const cutOff = queue.send({ n: 2 });
+        await within(queue.close(), 5_000, () => 'close() while PostgreSQL did not answer');
+        await expect(cutOff).rejects.toBeInstanceOf(BrokerUnavailableError);
+        await expect(held!.ack()).rejects.toMatchObject({ code: 'DELIVERY_SETTLED' });
+      } finally {
+        await proxy.close();
+      }
     });
 
     it('stores any JSON message, a string holding a NUL character too, with those sent beside it', async () => {

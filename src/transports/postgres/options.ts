@@ -1,3 +1,4 @@
+import { Socket } from 'node:net';
 import { Pool } from 'pg';
 import { InvalidOptionError } from '../../errors.js';
 import {
@@ -27,6 +28,8 @@ export interface Context<T> extends ResolvedBrokerOptions<T> {
   readonly name: string;
   readonly pool: Pool;
   readonly ownsPool: boolean;
+  /** Destroys the connections of the queue's own pool (none of a pool it was given). */
+  readonly dropConnections: () => void;
   readonly dbSchema: string;
   readonly sql: Statements;
   readonly prefetch: number;
@@ -52,7 +55,10 @@ export function resolveOptions<T>(name: string, options: PostgresQueueOptions<T>
   };
 }
 
-function connection(url: unknown, pool: unknown): { pool: Pool; ownsPool: boolean } {
+function connection(
+  url: unknown,
+  pool: unknown,
+): { pool: Pool; ownsPool: boolean; dropConnections: () => void } {
   if (pool !== undefined) {
     if (url !== undefined) throw new InvalidOptionError('url', url, 'either url or pool, not both');
     if (typeof (pool as Pool | null)?.connect !== 'function' || typeof (pool as Pool).query !== 'function') {
@@ -63,18 +69,30 @@ function connection(url: unknown, pool: unknown): { pool: Pool; ownsPool: boolea
     if (typeof max === 'number' && max < 2) {
       throw new InvalidOptionError('pool', `a pool of max ${max}`, 'a pool of at least 2 connections');
     }
-    return { pool: pool as Pool, ownsPool: false };
+    return { pool: pool as Pool, ownsPool: false, dropConnections: () => {} };
   }
   if (typeof url !== 'string' || url.length === 0) {
     throw new InvalidOptionError('url', url, 'a postgres:// connection string (or pass pool)');
   }
+  // Kept so that close() can drop the connections of a server that stopped answering: pg can only
+  // end a connection politely, which waits for the server's reply for ever.
+  const sockets = new Set<Socket>();
   const own = new Pool({
     connectionString: url,
     connectionTimeoutMillis: 10_000,
     application_name: 'sluice',
+    stream: () => {
+      const socket = new Socket();
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+      return socket;
+    },
   });
   // An idle connection dropped by the server (restart, admin kill) is discarded by the pool and
   // replaced on next use; without a listener that event would crash the process.
   own.on('error', () => {});
-  return { pool: own, ownsPool: true };
+  const dropConnections = () => {
+    for (const socket of sockets) socket.destroy();
+  };
+  return { pool: own, ownsPool: true, dropConnections };
 }

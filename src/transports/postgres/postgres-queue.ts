@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import { InvalidOptionError, QueueClosedError } from '../../errors.js';
+import { atMost } from '../../queuing/at-most.js';
 import { encodeEnvelope } from '../../queuing/envelope.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { DONE_PROMISE, RESOLVED, takeNow } from '../../queuing/settled.js';
@@ -154,10 +155,18 @@ export class PostgresQueue<T> implements Queue<T> {
     }
   }
 
+  /**
+   * A server that stopped answering is waited for at most `closeTimeout` twice (the deliveries'
+   * grace, then the writes), then given up: the queue's own connections are dropped, which rejects
+   * the sends still waiting on them. What the consumer held comes back once its leases run out.
+   */
   async #close(): Promise<void> {
+    const { closeTimeout, ownsPool, pool, dropConnections } = this.#context;
     // Sends accepted before close still complete, while the consumer ends its waiting next() now.
-    await Promise.all([this.#sends.idle(), this.#consumer?.close()]);
-    await this.#settler.idle();
-    if (this.#context.ownsPool) await this.#context.pool.end();
+    const wound = Promise.all([this.#sends.idle(), this.#consumer?.close()]).then(() => this.#settler.idle());
+    await atMost(wound, 2 * closeTimeout);
+    if (!ownsPool) return;
+    await atMost(pool.end(), closeTimeout);
+    dropConnections();
   }
 }
