@@ -1,4 +1,4 @@
-import { abortableSleep } from '../../middleware/sleep.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Fifo } from '../../queuing/buffers.js';
 import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../../queuing/envelope.js';
 import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
@@ -222,7 +222,7 @@ export class Consumer<T> {
       // A lost connection is waited out; anything else is the iteration's error (it stops a pump).
       if (!isTransient(error)) this.#endWaiters(() => true, failure(`claiming from queue ${name}`, error));
       const delay = Math.min(RETRY_FIRST * 2 ** this.#failures++, RETRY_MAX);
-      await abortableSleep(delay, this.#stop.signal).catch(() => {});
+      await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => {});
       return undefined;
     }
   }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import { abortableSleep } from '../../middleware/sleep.js';
 import { atMost } from '../../queuing/at-most.js';
 import { backoffDelay } from '../../queuing/backoff.js';
 import { Fifo, PriorityHeap } from '../../queuing/buffers.js';
@@ -245,7 +245,10 @@ export class RedisConsumer<T> implements Settler<T> {
       } catch (error) {
         if (this.#closed) break;
         if (String(error).includes('NOGROUP')) this.#groupReady = false;
-        else await abortableSleep(Math.min(50 * 2 ** failures++, 2_000), this.#stop.signal).catch(() => {});
+        else
+          await sleep(Math.min(50 * 2 ** failures++, 2_000), undefined, { signal: this.#stop.signal }).catch(
+            () => {},
+          );
       }
     }
     if (deferred.length > 0) await this.#accept(deferred, 's');

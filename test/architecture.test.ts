@@ -1,0 +1,130 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * ARCHITECTURE.md's import rules and the published package's dependencies, read off the sources: a
+ * user installing sluice gets every package its code and its type declarations import.
+ */
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  dependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+};
+
+/** The client packages each transport is written against. */
+const clients: Record<string, string[]> = {
+  redis: ['ioredis'],
+  postgres: ['pg'],
+  amqp: ['amqplib'],
+  nats: ['@nats-io/transport-node', '@nats-io/jetstream'],
+  sqlite: ['better-sqlite3'],
+};
+
+/** Which layer folders each layer may import (its own included). */
+const allowedLayers: Record<string, string[]> = {
+  'errors.ts': [],
+  middleware: ['middleware', 'errors.ts'],
+  routing: ['routing', 'middleware', 'errors.ts'],
+  queuing: ['queuing', 'middleware', 'errors.ts'],
+  jobs: ['jobs', 'queuing', 'routing', 'middleware', 'errors.ts'],
+  'index.ts': ['jobs', 'queuing', 'routing', 'middleware', 'errors.ts'],
+};
+
+interface SourceImport {
+  file: string;
+  specifier: string;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+function importsOf(file: string): SourceImport[] {
+  const text = readFileSync(file, 'utf8');
+  const found: SourceImport[] = [];
+  for (const match of text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
+    found.push({ file: relative(join(root, 'src'), file), specifier: match[1]! });
+  }
+  return found;
+}
+
+const imports = sourceFiles(join(root, 'src')).flatMap(importsOf);
+const isBuiltin = (specifier: string) => specifier.startsWith('node:') || builtinModules.includes(specifier);
+const packageOf = (specifier: string) =>
+  specifier
+    .split('/')
+    .slice(0, specifier.startsWith('@') ? 2 : 1)
+    .join('/');
+
+/** The top folder (or root file) of `src/` a source path belongs to. */
+function layerOf(path: string): string {
+  const [top, second] = path.split('/');
+  return top === 'transports' ? `transports/${second}` : top!;
+}
+
+function targetLayer(from: SourceImport): string {
+  const target = resolve(join(root, 'src'), dirname(from.file), from.specifier).replace(/\.js$/, '.ts');
+  return layerOf(relative(join(root, 'src'), target));
+}
+
+describe('layers (ARCHITECTURE.md)', () => {
+  it('the core imports only the layers below it; routing and queuing never import each other', () => {
+    const wrong = imports
+      .filter(({ file, specifier }) => specifier.startsWith('.') && !file.startsWith('transports/'))
+      .filter((from) => !allowedLayers[layerOf(from.file)]!.includes(targetLayer(from)))
+      .map(({ file, specifier }) => `${file} → ${specifier}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('a transport imports only queuing, errors, its own files and its client', () => {
+    const wrong = imports
+      .filter(({ file }) => file.startsWith('transports/'))
+      .filter((from) => {
+        const own = layerOf(from.file);
+        if (isBuiltin(from.specifier)) return false;
+        if (!from.specifier.startsWith('.'))
+          return !clients[own.split('/')[1]!]!.includes(packageOf(from.specifier));
+        return ![own, 'queuing', 'errors.ts'].includes(targetLayer(from));
+      })
+      .map(({ file, specifier }) => `${file} → ${specifier}`);
+    expect(wrong).toEqual([]);
+  });
+});
+
+describe('package dependencies', () => {
+  it('every package the core imports, for types too, is a dependency (never a broker client)', () => {
+    const missing = imports
+      .filter(({ file, specifier }) => !file.startsWith('transports/') && !specifier.startsWith('.'))
+      .filter(({ specifier }) => !isBuiltin(specifier))
+      .filter(({ specifier }) => manifest.dependencies?.[packageOf(specifier)] === undefined)
+      .map(({ file, specifier }) => `${file} → ${specifier}`);
+    expect(missing).toEqual([]);
+  });
+
+  it('each broker client is an optional peer dependency, with its @types package when it has no types', () => {
+    const peers = manifest.peerDependencies ?? {};
+    const optional = (name: string) => manifest.peerDependenciesMeta?.[name]?.optional === true;
+    for (const client of Object.values(clients).flat()) {
+      expect(peers[client], client).toBeDefined();
+      expect(optional(client), client).toBe(true);
+      const own = JSON.parse(readFileSync(join(root, 'node_modules', client, 'package.json'), 'utf8'));
+      const typed =
+        own.types !== undefined ||
+        own.typings !== undefined ||
+        existsSync(join(root, 'node_modules', client, 'index.d.ts'));
+      if (!typed) {
+        const types = `@types/${client.replace('@', '').replace('/', '__')}`;
+        expect(peers[types], types).toBeDefined();
+        expect(optional(types), types).toBe(true);
+      }
+    }
+  });
+});
