@@ -223,12 +223,16 @@ export class MemoryCore<T> {
     return true;
   }
 
-  /** Admits waiting senders while there is room, or, if not overfull, a consumer to take them. */
+  /**
+   * Admits waiting senders while there is room, or, if not overfull, a consumer to take them. Each is
+   * accepted before it is handed over: the pump loop taking it may dispatch it at once and take the
+   * next sender, which must not resolve first.
+   */
   #admitWhileRoom(): void {
     while (this.#senders.size > 0 && (this.#hasRoom() || (!this.#overfull() && this.#consumers.size > 0))) {
       const sender = this.#senders.shift()!;
-      this.#enqueue(sender.delivery);
       this.#accepted(sender);
+      this.#enqueue(sender.delivery);
     }
   }
 

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { QueueClosedError } from '../../src/errors.js';
 import { MemoryQueue } from '../../src/queuing/memory-queue.js';
+import { Pump } from '../../src/queuing/pump.js';
 import type { Delivery } from '../../src/queuing/types.js';
 import { stateOf } from '../support/async.js';
 
@@ -268,6 +269,23 @@ describe('MemoryQueue delays', () => {
     expect(await stateOf(plain)).toBe('fulfilled');
     await vi.advanceTimersByTimeAsync(100);
     expect((await nextNow(iterator)).message).toBe('d2');
+  });
+
+  it('resolves waiting senders in arrival order when one admitted to an idle pump loop lets it take the next', async () => {
+    const queue = new MemoryQueue<string>({ maxsize: 1 });
+    // 'd1' keeps one loop busy; the other dispatches each sender it is handed at once and takes the next
+    const draining = new Pump(queue, (message: string) =>
+      message === 'd1' ? new Promise<void>(() => {}) : undefined,
+    ).draining({ concurrency: 2 });
+    await queue.send('d1', { delay: 100 });
+    await queue.send('d2', { delay: 200 });
+    const resolved: string[] = [];
+    const sends = ['a', 'b'].map((message) => queue.send(message).then(() => resolved.push(message)));
+    expect(await stateOf(sends[0]!)).toBe('pending'); // the delayed messages overfill the queue
+    await vi.advanceTimersByTimeAsync(100); // 'd1' is ready: the queue is no longer overfull
+    await Promise.all(sends);
+    expect(resolved).toEqual(['a', 'b']);
+    expect(draining.stats).toMatchObject({ processed: 2 });
   });
 
   it('with maxsize 0, accepts a delayed send at once, and hands a later plain send to a consumer first', async () => {
