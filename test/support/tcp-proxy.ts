@@ -6,6 +6,12 @@ export interface TcpProxy {
   readonly port: number;
   /** Drops every connection now and refuses new ones for `ms`. */
   cut(ms: number): void;
+  /**
+   * Calls `listener` (until replaced; `undefined` stops it) with each chunk from the target before
+   * passing it on: a `cut()` made in it keeps that chunk from the client, a `stall()` holds back
+   * only what follows.
+   */
+  inspect(listener: ((chunk: Buffer) => void) | undefined): void;
   /** Stops forwarding on the open connections without closing them: a server that stopped answering. */
   stall(): void;
   close(): Promise<void>;
@@ -15,6 +21,7 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
   const pairs = new Set<[Socket, Socket]>();
   let refusing = false;
+  let inspector: ((chunk: Buffer) => void) | undefined;
   const server = createServer((client) => {
     if (refusing) {
       client.destroy();
@@ -24,6 +31,8 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     sockets.add(client).add(upstream);
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
+    // Before the pipe's own listener, so that a chunk is seen before it is passed on.
+    upstream.on('data', (chunk: Buffer) => inspector?.(chunk));
     client.pipe(upstream).pipe(client);
     const end = () => {
       pairs.delete(pair);
@@ -39,14 +48,18 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
     for (const socket of sockets) socket.destroy();
     sockets.clear();
   };
+  const cut = (ms: number) => {
+    refusing = true;
+    cutAll();
+    setTimeout(() => {
+      refusing = false;
+    }, ms);
+  };
   return {
     port: (server.address() as { port: number }).port,
-    cut(ms) {
-      refusing = true;
-      cutAll();
-      setTimeout(() => {
-        refusing = false;
-      }, ms);
+    cut,
+    inspect(listener) {
+      inspector = listener;
     },
     stall() {
       for (const [client, upstream] of pairs) {

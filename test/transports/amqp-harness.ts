@@ -46,6 +46,14 @@ export function purge(...names: string[]): Promise<void> {
   });
 }
 
+/** Deletes queues by name, e.g. the delay and key marker queues a test left behind. */
+export function deleteQueues(...names: string[]): Promise<void> {
+  return withConnection(async (connection) => {
+    const channel = await connection.createChannel();
+    for (const name of names) await channel.deleteQueue(name);
+  });
+}
+
 export function sendRaw(name: string, body: string): Promise<void> {
   return withConnection(async (connection) => {
     const channel = await connection.createConfirmChannel();

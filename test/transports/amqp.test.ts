@@ -10,14 +10,58 @@ import { defineCommand } from '../../src/routing/define.js';
 import { type AmqpDelivery, AmqpQueue, AmqpTopologyError } from '../../src/transports/amqp/index.js';
 import { toAmqpPriority } from '../../src/transports/amqp/topology.js';
 import { sleep, within } from '../support/async.js';
-import { brokerAvailable } from '../support/broker.js';
+import { brokerAvailable, services } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
-import { AMQP_URL, leaseRabbit, open, purge, restartRabbit, withConnection } from './amqp-harness.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
+import {
+  AMQP_URL,
+  deleteQueues,
+  leaseRabbit,
+  open,
+  purge,
+  restartRabbit,
+  withConnection,
+} from './amqp-harness.js';
 
 const up = await brokerAvailable('rabbitmq');
 
 interface Numbered {
   n: number;
+}
+
+/** Whether a chunk from RabbitMQ holds a publisher confirm (method frame basic.ack: class 60, method 80). */
+function isConfirm(chunk: Buffer): boolean {
+  return chunk.includes(Buffer.from([0x00, 0x3c, 0x00, 0x50]));
+}
+
+/**
+ * Follows the publisher confirms (basic.ack or basic.nack) RabbitMQ sends on channel 1, a queue's
+ * publishing channel, from a moment when `published` publishes were made and confirmed, up to
+ * `last`: the returned function, given each chunk from RabbitMQ, tells whether a publish is
+ * confirmed while an earlier one and a later one are not yet.
+ */
+function confirmsOutOfOrder(published: number, last: number): (chunk: Buffer) => boolean {
+  let unread = Buffer.alloc(0);
+  let next = BigInt(published + 1); // the first publish not confirmed yet
+  const ahead = new Set<bigint>(); // confirmed before `next`
+  let highest = 0n;
+  return (chunk) => {
+    unread = Buffer.concat([unread, chunk]);
+    // A frame: type (1 byte), channel (2), payload size (4), payload, end (1). A method payload
+    // starts with its class and method ids (2 + 2), then basic.ack's delivery tag (8) and flags (1).
+    while (unread.length >= 7 && unread.length >= 8 + unread.readUInt32BE(3)) {
+      const method = unread[0] === 1 && unread.readUInt16BE(1) === 1 ? unread.readUInt32BE(7) : 0;
+      if (method === 0x003c0050 || method === 0x003c0078) {
+        const tag = unread.readBigUInt64BE(11);
+        const multiple = (unread[19]! & 1) === 1;
+        for (let t = multiple ? next : tag; t <= tag; t++) ahead.add(t);
+        if (tag > highest) highest = tag;
+        while (ahead.delete(next)) next++;
+      }
+      unread = unread.subarray(8 + unread.readUInt32BE(3));
+    }
+    return ahead.size > 0 && highest < last;
+  };
 }
 
 describe('toAmqpPriority', () => {
@@ -73,6 +117,16 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
     await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
     await purge(...names.splice(0));
   }, 60_000);
+
+  /** Runs `use` with the URL of a proxy to RabbitMQ whose connections it can cut. */
+  async function throughProxy<R>(use: (url: string, proxy: TcpProxy) => Promise<R>): Promise<R> {
+    const proxy = await startTcpProxy(services.rabbitmq.port);
+    try {
+      return await use(AMQP_URL.replace(/:\d+$/, `:${proxy.port}`), proxy);
+    } finally {
+      await proxy.close();
+    }
+  }
 
   it('declares a durable priority queue and stores persistent messages with the mapped priority', async () => {
     const name = queueName('topology');
@@ -209,6 +263,118 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
       await Promise.all(deliveries.map((d) => d.ack())); // frees the keys
       const keyed = deliveries.map((d) => d.message.n).filter((n) => n >= 0);
       expect(keyed.sort((a, b) => a - b)).toEqual(pauses);
+    });
+
+    it('resolves the ack of a keyed delivery whose connection drops mid-ack: the broker has it back', async () => {
+      await throughProxy(async (url, proxy) => {
+        const queue = openQueue<Numbered>(queueName('dedup-ack-cut'), { url });
+        await queue.send({ n: 1 }, { key: 'k' });
+        const [held] = await receive(queue, 1);
+        const acked = held!.ack(); // releases the key on the broker, then acks
+        proxy.cut(300); // before the release is answered: the channel dies and the message is requeued
+        await expect(acked).resolves.toBeUndefined();
+        const [again] = await receive(queue, 1, 10_000);
+        expect([again!.message, again!.attempt]).toEqual([{ n: 1 }, 2]);
+        await again!.ack();
+      });
+    });
+
+    it('stores a keyed message when the send is retried after its key was stored unconfirmed', async () => {
+      await throughProxy(async (url, proxy) => {
+        const queue = openQueue<Numbered>(queueName('dedup-marker-cut'), { url });
+        await queue.send({ n: 0 }); // connected, and that confirm is behind us
+        proxy.inspect((chunk) => {
+          if (!isConfirm(chunk)) return;
+          proxy.inspect(undefined);
+          proxy.cut(300); // the broker stored the key's marker; its confirm never arrives
+        });
+        await expect(queue.send({ n: 1 }, { key: 'k' })).rejects.toBeInstanceOf(BrokerUnavailableError);
+        for (;;) {
+          try {
+            await queue.send({ n: 1 }, { key: 'k' }); // the retry a caller makes: not deduplicated away
+            break;
+          } catch (error) {
+            expect(error).toBeInstanceOf(BrokerUnavailableError); // until it reconnected
+            await sleep(50);
+          }
+        }
+        const deliveries = await receive(queue, 2, 10_000);
+        expect(deliveries.map((d) => d.message.n).sort()).toEqual([0, 1]);
+        await Promise.all(deliveries.map((d) => d.ack()));
+      });
+    });
+  });
+
+  it('rejects every send under way when the connection drops after RabbitMQ confirmed one out of order', async () => {
+    const name = queueName('confirms-cut');
+    await throughProxy(async (url, proxy) => {
+      const queue = openQueue<Numbered>(name, { url });
+      await queue.send({ n: -1 }, { delay: 60_000 }); // connected, that delay queue declared: 1 publish
+      let published = 1;
+      let dropped = false;
+      // Each queue confirms on its own: publishes alternating between two queues are confirmed out of
+      // order now and then. Rounds of them until that happened and the connection was dropped then.
+      for (let round = 0; round < 20 && !dropped; round++, published += 200) {
+        const outOfOrder = confirmsOutOfOrder(published, published + 200);
+        proxy.inspect((chunk) => {
+          if (!outOfOrder(chunk)) return;
+          proxy.inspect(undefined);
+          dropped = true;
+          proxy.stall(); // the client gets this chunk, not the confirms that would close the gap
+          setTimeout(() => proxy.cut(60_000), 100);
+        });
+        const sends = Array.from({ length: 200 }, (_, n) =>
+          queue.send({ n }, n % 2 === 0 ? undefined : { delay: 60_000 }),
+        );
+        const results = await within(Promise.allSettled(sends), 5_000, () => 'sends waiting for a confirm');
+        for (const result of results) {
+          if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(BrokerUnavailableError);
+        }
+      }
+      expect(dropped).toBe(true);
+    });
+    await deleteQueues(`${name}.delay.60000`); // thousands of messages, gone with it
+  });
+
+  it('settles a delivery of an ended consumer whose connection dropped as a no-op: the broker has it back', async () => {
+    await throughProxy(async (url, proxy) => {
+      const queue = openQueue<Numbered>(queueName('ended-cut'), { url });
+      await queue.send({ n: 1 });
+      const [held] = await receive(queue, 1); // its iterator ended, as a stopping pump's does
+      proxy.cut(300);
+      await sleep(100); // the client saw the connection drop
+      await expect(held!.ack()).resolves.toBeUndefined();
+      const [again] = await receive(queue, 1, 10_000);
+      expect([again!.message, again!.attempt]).toEqual([{ n: 1 }, 2]);
+      await again!.ack();
+    });
+  });
+
+  describe('when the connection drops before the broker answered a close', () => {
+    it('closes: the connection close is not answered', async () => {
+      await throughProxy(async (url, proxy) => {
+        const queue = openQueue<Numbered>(queueName('close-cut'), { url });
+        await queue.send({ n: 1 });
+        proxy.stall(); // the broker's CloseOk never comes through
+        const closing = queue.close();
+        await sleep(200);
+        proxy.cut(60_000);
+        await within(closing, 5_000, () => 'close() after the connection dropped mid-close');
+      });
+    });
+
+    it('closes: the channel close of a consumer that ended is not answered', async () => {
+      await throughProxy(async (url, proxy) => {
+        const queue = openQueue<Numbered>(queueName('close-channel-cut'), { url });
+        await queue.send({ n: 1 });
+        const [held] = await receive(queue, 1); // its iterator ended: its channel closes once it is settled
+        await sleep(200); // the broker confirmed the consumer's cancel
+        proxy.stall();
+        await held!.ack();
+        await sleep(200);
+        proxy.cut(60_000);
+        await within(queue.close(), 5_000, () => 'close() after the connection dropped mid-close');
+      });
     });
   });
 

@@ -271,6 +271,26 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     }
   });
 
+  it('rejects a send cut off mid-flight when the queue closes before Redis is back', async () => {
+    const proxy = await startTcpProxy(services.redis.port);
+    try {
+      const queue = open<number>(queueName('cut-send'), {
+        url: `redis://127.0.0.1:${proxy.port}`,
+        closeTimeout: 300,
+      });
+      await queue.send(1); // connected
+      const cutOff = queue.send(2); // written to a connection that is dropped before any answer
+      proxy.cut(60_000);
+      await sleep(100); // the client waits to reconnect, holding the send to replay it
+      await within(queue.close(), 5_000, () => 'close() while Redis went away');
+      await expect(within(cutOff, 5_000, () => 'the send cut off')).rejects.toBeInstanceOf(
+        BrokerUnavailableError,
+      );
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('closes within its closeTimeout when Redis stops answering on an open connection', async () => {
     const proxy = await startTcpProxy(services.redis.port);
     try {

@@ -46,6 +46,8 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
   readonly #settling = new Set<Promise<void>>();
   readonly #drained: () => void;
   #closed: Promise<void> | undefined;
+  /** The queue's close stopped waiting for handed-out deliveries: they go back to the queue. */
+  #abandoned = false;
   /** Resolves once the consumer ended and its channel closed. */
   readonly drained: Promise<void>;
 
@@ -76,12 +78,12 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
   }
 
   ack(delivery: AmqpDelivery<unknown>): Promise<void> {
-    if (this.#closed !== undefined) return this.#released();
+    if (this.#abandoned) return this.#released();
     return this.#settled(this.#core.ack(delivery));
   }
 
   nack(delivery: AmqpDelivery<unknown>, options: NackOptions): Promise<void> {
-    if (this.#closed !== undefined) return this.#released();
+    if (this.#abandoned) return this.#released();
     return this.#settled(this.#core.nack(delivery, options));
   }
 
@@ -120,6 +122,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
     this.end();
     await this.#cancelling;
     while (this.#settling.size > 0) await Promise.allSettled(this.#settling);
+    this.#abandoned = true;
     await this.#finish();
   }
 

@@ -207,8 +207,9 @@ export class Core {
 
   /**
    * Runs `work` (confirmed publishes), then acks the original. When the consumer channel is gone the
-   * broker has already requeued the original: nothing to do, it comes back as a redelivery. When
-   * `work` fails, the original is handed back to the broker now rather than held.
+   * broker has already requeued the original: nothing to do, it comes back as a redelivery. That is
+   * also so when the channel died while `work` ran (a lost connection fails both). When `work` fails
+   * otherwise, the original is handed back to the broker now rather than held.
    */
   async #settle(held: Held, work: (session: Session) => Promise<void>): Promise<void> {
     const { subscription, raw } = held;
@@ -216,6 +217,7 @@ export class Core {
     try {
       await this.#guard('settle a delivery', async () => work(await this.link.ready('settle a delivery')));
     } catch (error) {
+      if (!subscription.open) return;
       subscription.requeue(raw);
       throw error;
     }

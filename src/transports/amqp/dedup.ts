@@ -1,5 +1,5 @@
 import { uniqueId } from '../../queuing/unique-id.js';
-import type { Session } from './link.js';
+import { publishConfirmed, type Session } from './link.js';
 import { KEY_QUEUE_ARGUMENTS, keyQueueName } from './topology.js';
 
 const MARKER = Buffer.alloc(0);
@@ -31,7 +31,16 @@ export class KeyMarkers {
       });
       if (messageCount > 0) return false;
       const id = uniqueId();
-      if (!(await storeMarker(session, queue, id))) return false;
+      let stored: boolean;
+      try {
+        stored = await storeMarker(session, queue, id);
+      } catch (error) {
+        // The broker may have stored the marker and lost only its confirm: a retry must not be
+        // deduplicated against it (the message was never sent).
+        this.#stale.add(key);
+        throw error;
+      }
+      if (!stored) return false;
       // Returned unroutable: the marker queue was deleted (its key released) after our declaration.
       if (!session.returned.delete(id)) return true;
     }
@@ -55,7 +64,7 @@ export class KeyMarkers {
 function storeMarker(session: Session, queue: string, id: string): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const options = { persistent: true, mandatory: true, messageId: id };
-    session.publisher.sendToQueue(queue, MARKER, options, (error: unknown) => {
+    publishConfirmed(session, queue, MARKER, options, (error: unknown) => {
       if (error === null || error === undefined) resolve(true);
       else if ((error as Error).message === 'message nacked') resolve(false);
       else reject(error);

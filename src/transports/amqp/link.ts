@@ -1,4 +1,4 @@
-import { type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
+import { type Channel, type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
 import { BrokerUnavailableError, QueueClosedError, SluiceError } from '../../errors.js';
 import { UnderWay } from '../../queuing/under-way.js';
 import { AmqpTopologyError, DelayDeclarations, declareQueue } from './topology.js';
@@ -16,8 +16,44 @@ export interface Session {
   readonly declared: Set<string>;
   /** Message ids of mandatory publishes the broker returned as unroutable. */
   readonly returned: Set<string>;
+  /** The confirm callbacks of the publishes on `publisher` that the broker has not answered yet. */
+  readonly unconfirmed: Set<(error: unknown) => void>;
   /** The connection's 'close' listener, removed on close so that a given connection keeps none. */
   readonly lost: () => void;
+}
+
+/**
+ * Closes a channel or connection; resolves once it is closed. amqplib settles `close()` when the
+ * broker answers it, so never when the connection drops first, but the 'close' event comes either way.
+ */
+export function closed(closeable: Channel | ChannelModel): Promise<void> {
+  return new Promise((resolve) => {
+    closeable.once('close', () => resolve());
+    closeable.close().catch(() => resolve()); // already closed or closing
+  });
+}
+
+/**
+ * Publishes on the session's confirm channel. `confirmed` is called once: with the broker's answer,
+ * or with an error if the channel closed first (see `#watchPublisher`).
+ */
+export function publishConfirmed(
+  session: Session,
+  queue: string,
+  body: Buffer,
+  options: Options.Publish,
+  confirmed: (error: unknown) => void,
+): void {
+  const { unconfirmed } = session;
+  const settle = (error: unknown) => {
+    if (unconfirmed.delete(settle)) confirmed(error);
+  };
+  unconfirmed.add(settle);
+  try {
+    session.publisher.sendToQueue(queue, body, options, settle);
+  } catch (error) {
+    settle(error);
+  }
 }
 
 const RECONNECT_FIRST_DELAY = 100;
@@ -91,7 +127,8 @@ export class Link {
     properties: MessageProperties,
     redeclare: (channel: ConfirmChannel) => Promise<unknown>,
   ): Promise<void> {
-    // The hot path of every send: one promise and one confirm callback per message, nothing else.
+    // The hot path of every send: one promise and one confirm callback (tracked in `unconfirmed`)
+    // per message, nothing else.
     return new Promise((resolve, reject) => {
       const id = this.#publishOnce(session, queue, body, properties, (error: unknown) => {
         if (error) reject(this.#explain(error));
@@ -145,11 +182,7 @@ export class Link {
     options.priority = properties.priority;
     options.headers = properties.headers;
     options.messageId = id;
-    try {
-      session.publisher.sendToQueue(queue, body, options, confirmed);
-    } catch (error) {
-      confirmed(error);
-    }
+    publishConfirmed(session, queue, body, options, confirmed);
     return id;
   }
 
@@ -206,6 +239,7 @@ export class Link {
         delays: new DelayDeclarations(this.#queue),
         declared: new Set(),
         returned: new Set(),
+        unconfirmed: new Set(),
         lost: () => this.#lost(session),
       };
       this.#watchPublisher(session);
@@ -213,7 +247,7 @@ export class Link {
       connection.once('close', session.lost);
       return session;
     } catch (error) {
-      if (owned) await connection.close().catch(() => {});
+      if (owned) await closed(connection);
       throw error;
     }
   }
@@ -228,6 +262,9 @@ export class Link {
     const { publisher } = session;
     publisher.on('return', (message) => session.returned.add(message.properties.messageId));
     publisher.once('close', () => {
+      // amqplib fails the publishes it holds unconfirmed, but stops at the first one confirmed out of
+      // order (RabbitMQ confirms each queue's publishes on its own): the rest would wait for ever.
+      for (const settle of session.unconfirmed) settle(new Error('channel closed'));
       if (this.session !== session) return;
       this.#openPublisher(session.connection).then(
         (replacement) => {
@@ -257,7 +294,6 @@ export class Link {
 
   async #dispose(session: Session): Promise<void> {
     session.connection.off('close', session.lost);
-    if (this.#given === undefined) await session.connection.close().catch(() => {});
-    else await session.publisher.close().catch(() => {});
+    await closed(this.#given === undefined ? session.connection : session.publisher);
   }
 }

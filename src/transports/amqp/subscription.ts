@@ -1,4 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
+import { closed } from './link.js';
 
 const HELD = 0;
 const ACKED = 1;
@@ -92,6 +93,6 @@ export class Subscription {
   /** Sends the pending acks, then closes the channel. */
   close(): Promise<void> {
     this.flush();
-    return this.channel.close();
+    return closed(this.channel);
   }
 }

@@ -51,6 +51,15 @@ export class SendBatcher {
     return this.#batches.drain();
   }
 
+  /**
+   * Rejects the sends still waiting for Redis: the queue closed without their answer. (A client
+   * closed while it waits to reconnect never rejects the commands it holds for replaying.)
+   */
+  abandon(): void {
+    const operation = `send to queue ${this.#name}`;
+    this.#batches.abandon(unavailable(operation, new Error('the queue closed before Redis answered')));
+  }
+
   #store(batch: SendBatch): Promise<void> {
     const operation = `send to queue ${this.#name}`;
     // Stored at once while connected: waiting for `ready` only when it is not.

@@ -82,7 +82,7 @@ export class RedisQueue<T> implements Queue<T> {
    * Stops sending and fetching: pending `next()` calls end, prefetched messages go back to Redis,
    * handed-out deliveries may still be settled for `closeTimeout`, then are released too; sends
    * already made are stored first. While Redis cannot be reached, each of these waits lasts at most
-   * `closeTimeout`. Closes the connections the queue opened.
+   * `closeTimeout`, and the sends still unanswered then reject. Closes the connections the queue opened.
    */
   close(): Promise<void> {
     this.#closing ??= this.#close();
@@ -93,5 +93,6 @@ export class RedisQueue<T> implements Queue<T> {
     await atMost(this.#producer.drain(), this.#closeTimeout);
     await this.#consumer?.close(this.#closeTimeout);
     await this.#connection.close(this.#closeTimeout);
+    this.#producer.abandon();
   }
 }

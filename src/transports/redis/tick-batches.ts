@@ -20,7 +20,7 @@ export class TickBatches<B> {
   readonly #send: (batch: B) => Promise<unknown>;
   /** Batches filled this tick, sent on the next microtask. */
   #queued: Pending<B>[] = [];
-  readonly #inFlight = new Set<Promise<void>>();
+  readonly #inFlight = new Set<Pending<B>>();
 
   /** `create` makes an empty batch; `send` sends a full one, rejecting with the error its callers get. */
   constructor(create: () => B, send: (batch: B) => Promise<unknown>) {
@@ -44,7 +44,13 @@ export class TickBatches<B> {
   /** Resolves once every call made so far has settled. */
   async drain(): Promise<void> {
     await Promise.resolve(); // lets the current tick's batches go out first
-    await Promise.allSettled([...this.#inFlight]);
+    await Promise.allSettled([...this.#inFlight].map((pending) => pending.promise));
+  }
+
+  /** Rejects the calls whose batch is still unanswered with `error`, whatever becomes of it. */
+  abandon(error: unknown): void {
+    for (const pending of this.#inFlight) pending.reject(error);
+    this.#inFlight.clear();
   }
 
   #pending(): Pending<B> {
@@ -60,10 +66,11 @@ export class TickBatches<B> {
   #flush(): void {
     const queued = this.#queued;
     this.#queued = [];
-    for (const { batch, resolve, reject } of queued) {
-      const sent = this.#send(batch).then(() => resolve(), reject);
-      this.#inFlight.add(sent);
-      sent.finally(() => this.#inFlight.delete(sent));
+    for (const pending of queued) {
+      this.#inFlight.add(pending);
+      this.#send(pending.batch)
+        .then(() => pending.resolve(), pending.reject)
+        .finally(() => this.#inFlight.delete(pending));
     }
   }
 }
