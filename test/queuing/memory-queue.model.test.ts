@@ -331,15 +331,28 @@ interface InHand {
   readonly dispatch?: { succeed(): void; fail(): void };
 }
 
+/** The configuration of one run's queue: order, maxsize, retry policy and a dead-letter queue or none. */
+function randomQueueConfig(random: Random) {
+  return {
+    order: random.pick(ORDERS),
+    maxsize: random.pick(MAXSIZES),
+    maxAttempts: 1 + random.int(3),
+    backoff: 1 + random.int(3),
+    deadLetter: random.chance(0.5) ? new MemoryQueue<Message>({ name: 'dead' }) : undefined,
+  };
+}
+
+function queueFor(setup: ReturnType<typeof randomQueueConfig>): MemoryQueue<Message> {
+  const { backoff, ...options } = setup;
+  return new MemoryQueue<Message>({ ...options, backoff: { type: 'fixed', delay: backoff } });
+}
+
 const format = (entry: Entry | 'done') => (entry === 'done' ? 'done' : `#${entry.id}@${entry.attempt}`);
 
 async function runExactModel(seed: number): Promise<void> {
   const random = new Random(seed);
-  const order = random.pick(ORDERS);
-  const maxsize = random.pick(MAXSIZES);
-  const maxAttempts = 1 + random.int(3);
-  const backoff = 1 + random.int(3);
-  const deadLetter = random.chance(0.5) ? new MemoryQueue<Message>({ name: 'dead' }) : undefined;
+  const setup = randomQueueConfig(random);
+  const { order, maxsize, maxAttempts, backoff, deadLetter } = setup;
   const kinds = Array.from({ length: 1 + random.int(2) }, (_, c) =>
     c === 0 && random.chance(0.4) ? 'pump' : 'iterator',
   );
@@ -352,13 +365,7 @@ async function runExactModel(seed: number): Promise<void> {
     consumers: kinds,
   };
   const history = new History(`exact model, seed ${seed}: ${describeConfig(config)}`);
-  const queue = new MemoryQueue<Message>({
-    order,
-    maxsize,
-    maxAttempts,
-    backoff: { type: 'fixed', delay: backoff },
-    deadLetter,
-  });
+  const queue = queueFor(setup);
   const spec = new QueueSpec(kinds.length, order, maxsize, maxAttempts, backoff, deadLetter !== undefined);
   const sendStates = new Map<number, string>();
   const inHand: InHand[] = [];
@@ -806,11 +813,8 @@ const MAX_STEPS = 5_000;
 
 async function runActors(seed: number): Promise<void> {
   const random = new Random(seed);
-  const order = random.pick(ORDERS);
-  const maxsize = random.pick(MAXSIZES);
-  const maxAttempts = 1 + random.int(3);
-  const backoff = 1 + random.int(3);
-  const deadLetter = random.chance(0.5) ? new MemoryQueue<Message>({ name: 'dead' }) : undefined;
+  const setup = randomQueueConfig(random);
+  const { order, maxsize, maxAttempts, backoff, deadLetter } = setup;
   const producers = 1 + random.int(3);
   const consumers = Array.from({ length: 1 + random.int(3) }, () =>
     random.pick(['iterator', 'pump', 'plain pump', 'draining'] as const),
@@ -820,13 +824,7 @@ async function runActors(seed: number): Promise<void> {
   const history = new History(
     `actors, seed ${seed}: ${describeConfig({ ...config, producers, consumers, transient })}`,
   );
-  const queue = new MemoryQueue<Message>({
-    order,
-    maxsize,
-    maxAttempts,
-    backoff: { type: 'fixed', delay: backoff },
-    deadLetter,
-  });
+  const queue = queueFor(setup);
   const model = new Invariants(queue, maxAttempts, deadLetter !== undefined);
   const tunable: { concurrency: number }[] = [];
   const pumps: { name: string; stats: () => { processed: number; failed: number } }[] = [];
