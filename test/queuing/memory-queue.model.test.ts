@@ -20,6 +20,7 @@ import { MemoryQueue } from '../../src/queuing/memory-queue.js';
 import { Pump, type PumpContext } from '../../src/queuing/pump.js';
 import type { Consumer, Delivery, NackOptions, SendOptions } from '../../src/queuing/types.js';
 import { flush } from '../support/async.js';
+import { Random } from '../support/random.js';
 
 // Only timers are faked: flush() relies on a real setImmediate to let promise callbacks run.
 beforeEach(() => {
@@ -36,46 +37,6 @@ const KEYS = ['a', 'b', 'c'];
 
 interface Message {
   readonly id: number;
-}
-
-/** mulberry32: a small PRNG with a 32-bit state, enough to replay a run from its seed. */
-class Random {
-  #state: number;
-
-  constructor(seed: number) {
-    this.#state = seed >>> 0;
-  }
-
-  next(): number {
-    this.#state = (this.#state + 0x6d2b79f5) >>> 0;
-    let t = this.#state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  }
-
-  int(below: number): number {
-    return Math.floor(this.next() * below);
-  }
-
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
-
-  /** A key of `weights` drawn in proportion to its weight. */
-  weighted<K extends string>(weights: Record<K, number>): K {
-    const entries = Object.entries(weights) as [K, number][];
-    let roll = this.next() * entries.reduce((sum, [, weight]) => sum + weight, 0);
-    for (const [key, weight] of entries) {
-      roll -= weight;
-      if (roll < 0) return key;
-    }
-    return entries[entries.length - 1]![0];
-  }
 }
 
 /** The operations of one run, so that a failure shows how it got there. */

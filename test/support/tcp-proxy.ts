@@ -18,7 +18,7 @@ export interface TcpProxy {
 }
 
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
-  const sockets = new Set<Socket>();
+  /** Each client connection with its connection to the target. */
   const pairs = new Set<[Socket, Socket]>();
   let refusing = false;
   let inspector: ((chunk: Buffer) => void) | undefined;
@@ -28,7 +28,6 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       return;
     }
     const upstream = dial(targetPort, '127.0.0.1');
-    sockets.add(client).add(upstream);
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
     // Before the pipe's own listener, so that a chunk is seen before it is passed on.
@@ -38,26 +37,23 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       pairs.delete(pair);
       client.destroy();
       upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
     };
-    for (const socket of [client, upstream]) socket.on('error', end).on('close', end);
+    for (const socket of pair) socket.on('error', end).on('close', end);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const cutAll = () => {
-    for (const socket of sockets) socket.destroy();
-    sockets.clear();
-  };
-  const cut = (ms: number) => {
-    refusing = true;
-    cutAll();
-    setTimeout(() => {
-      refusing = false;
-    }, ms);
+    for (const pair of pairs) for (const socket of pair) socket.destroy();
+    pairs.clear();
   };
   return {
     port: (server.address() as { port: number }).port,
-    cut,
+    cut(ms) {
+      refusing = true;
+      cutAll();
+      setTimeout(() => {
+        refusing = false;
+      }, ms);
+    },
     inspect(listener) {
       inspector = listener;
     },

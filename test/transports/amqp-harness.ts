@@ -37,13 +37,7 @@ export async function withConnection<R>(use: (connection: ChannelModel) => Promi
 
 /** Deletes the queue and its dead-letter queue (delay queues expire on their own, `x-expires`). */
 export function purge(...names: string[]): Promise<void> {
-  return withConnection(async (connection) => {
-    const channel = await connection.createChannel();
-    for (const name of names) {
-      await channel.deleteQueue(name);
-      await channel.deleteQueue(`${name}.dead`);
-    }
-  });
+  return deleteQueues(...names.flatMap((name) => [name, `${name}.dead`]));
 }
 
 /** Deletes queues by name, e.g. the delay and key marker queues a test left behind. */

@@ -1,9 +1,9 @@
 /**
  * Chaos under load, against the real brokers: a producer handle and a consumer handle (drained by a
  * Pump) talk to the broker through TCP proxies (one each) whose connections are cut at random
- * moments for short outages: the producer's, the consumer's, or both. Whatever send resolved must be handled at least once (duplicates are allowed, and
- * counted), nothing that was never sent may be handled, nothing may be dead-lettered, and close()
- * must return. The schedule comes from a seeded PRNG: the seed is printed, `CHAOS_SEED=<n>` replays it
+ * moments for short outages: the producer's, the consumer's, or both. Whatever send resolved must
+ * be handled at least once (duplicates are allowed, and counted), nothing that was never sent may be
+ * handled, nothing may be dead-lettered, and close() must return. The schedule comes from a seeded PRNG: the seed is printed, `CHAOS_SEED=<n>` replays it
  * and `CHAOS_SEED=random` explores (the broker's timing still varies from run to run).
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ import { RedisQueue } from '../../src/transports/redis/index.js';
 import { sleep, within } from '../support/async.js';
 import { brokerAvailable, type Service, services } from '../support/broker.js';
 import { expectNothing } from '../support/deliveries.js';
+import { Random } from '../support/random.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import * as amqp from './amqp-harness.js';
 import * as nats from './nats-harness.js';
@@ -39,17 +40,16 @@ const OPTIONS: ChaosOptions = { maxAttempts: 100, visibilityTimeout: 1_000, clos
  * What message `n` is sent with: most plainly, some with a priority, a delay or a dedup key, so every
  * path of each adapter (streams and sorted sets, bands, delay queues, key markers) sees the cuts.
  */
-function sendOptions(n: number, random: () => number): SendOptions | undefined {
-  switch (n % 10) {
-    case 1:
-      return { priority: [-1, 1, 2][Math.floor(random() * 3)]! };
-    case 2:
-      return { delay: DELAYS[Math.floor(random() * DELAYS.length)]! };
-    case 3:
-      return { key: `key-${n}` };
-    default:
-      return undefined;
-  }
+function sendOptions(n: number, random: Random): SendOptions | undefined {
+  const key = keyOf(n);
+  if (key !== undefined) return { key };
+  if (n % 10 === 1) return { priority: random.pick([-1, 1, 2]) };
+  if (n % 10 === 2) return { delay: random.pick(DELAYS) };
+  return undefined;
+}
+
+function keyOf(n: number): string | undefined {
+  return n % 10 === 3 ? `key-${n}` : undefined;
 }
 
 /** What the chaos suite needs of an adapter: handles that reach the broker through a given port. */
@@ -100,9 +100,9 @@ const targets: ChaosTarget[] = [
     // Key markers and delay queues are queues of their own: left behind, they would pile up.
     purge: async (name) => {
       await amqp.purge(name);
-      const keys = Array.from({ length: MESSAGES }, (_, n) => sendOptions(n, () => 0)?.key);
+      const keys = Array.from({ length: MESSAGES }, (_, n) => keyOf(n)).filter((key) => key !== undefined);
       await amqp.deleteQueues(
-        ...keys.filter((key) => key !== undefined).map((key) => keyQueueName(name, key)),
+        ...keys.map((key) => keyQueueName(name, key)),
         ...DELAYS.map((delay) => `${name}.delay.${delay}`),
       );
     },
@@ -124,16 +124,6 @@ const seed =
     : Number(process.env.CHAOS_SEED ?? 20_261_123);
 console.log(`chaos seed: ${seed} (replay with CHAOS_SEED=${seed})`);
 
-/** mulberry32: a small seeded PRNG returning floats in [0, 1). */
-function prng(state: number): () => number {
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** The load and what became of it: which sends resolved, why the others failed, what was handled. */
 class Load {
   readonly resolved = new Set<number>();
@@ -148,7 +138,7 @@ class Load {
 
   constructor(
     readonly producer: Queue<Numbered>,
-    readonly random: () => number,
+    readonly random: Random,
   ) {}
 
   /** Drains `consumer` like an application would: concurrency 4, some handlers take a few ms. */
@@ -192,7 +182,7 @@ class Load {
             this.#pending.delete(n);
           }
         }
-        await sleep(Math.floor(this.random() * 20));
+        await sleep(this.random.int(20));
       }
     };
     return Promise.all(Array.from({ length: inFlight }, loop)).then(() => {});
@@ -291,7 +281,7 @@ for (const [index, target] of targets.entries()) {
     }
 
     it('loses no resolved send and hangs nowhere while connections are cut under load', async () => {
-      const random = prng(seed + 2 * index);
+      const random = new Random(seed + 2 * index);
       const name = queueName(target.name);
       const producer = await openBehindProxy<Numbered>(name);
       const consumer = await openBehindProxy<Numbered>(name);
@@ -302,9 +292,9 @@ for (const [index, target] of targets.entries()) {
       const chaos = async () => {
         await load.started(10_000);
         for (let cut = 0; cut < CUTS; cut++) {
-          await sleep(Math.floor(random() * 800));
-          const outage = 50 + Math.floor(random() * 450);
-          const which = Math.floor(random() * 3); // the producer's connections, the consumer's, or both
+          await sleep(random.int(800));
+          const outage = 50 + random.int(450);
+          const which = random.int(3); // the producer's connections, the consumer's, or both
           const cutOff = [producer.proxy, consumer.proxy].filter((_, side) => which === 2 || which === side);
           cuts.push(
             `${['producer', 'consumer', 'both'][which]} ${outage} ms after ${load.sent} sends, ${load.handled.size} handled`,
@@ -330,7 +320,7 @@ for (const [index, target] of targets.entries()) {
     }, 60_000);
 
     it('closes while the broker is out of reach, and what it held comes back to the next consumer', async () => {
-      const random = prng(seed + 2 * index + 1);
+      const random = new Random(seed + 2 * index + 1);
       const name = queueName(`${target.name}-close`);
       const producer = await openBehindProxy<Numbered>(name);
       const consumer = await openBehindProxy<Numbered>(name);
@@ -339,7 +329,7 @@ for (const [index, target] of targets.entries()) {
 
       const sending = load.send(MESSAGES, SENDS_IN_FLIGHT);
       await load.started(10_000);
-      await sleep(Math.floor(random() * 700));
+      await sleep(random.int(700));
       // Longer than every close step's bound.
       producer.proxy.cut(5_000);
       consumer.proxy.cut(5_000);

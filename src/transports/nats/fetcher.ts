@@ -1,5 +1,6 @@
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { createInbox } from '@nats-io/transport-node';
+import { atMost } from '../../queuing/at-most.js';
 import { Fifo } from '../../queuing/buffers.js';
 import { DONE, DONE_PROMISE } from '../../queuing/settled.js';
 import type { Delivery } from '../../queuing/types.js';
@@ -169,12 +170,10 @@ export class Fetcher {
       await run.ended;
     }
     if (this.#held.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
+      const idle = new Promise<void>((resolve) => {
         this.#onIdle = resolve;
-        timer = setTimeout(resolve, deadline - Date.now());
       });
-      clearTimeout(timer);
+      await atMost(idle, deadline - Date.now());
     }
     for (const delivery of [...this.#held]) delivery.release();
     clearInterval(this.#tick);

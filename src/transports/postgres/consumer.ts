@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { atMost } from '../../queuing/at-most.js';
 import { Fifo } from '../../queuing/buffers.js';
 import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../../queuing/envelope.js';
 import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
@@ -317,12 +318,10 @@ export class Consumer<T> {
 
   async #drain(): Promise<void> {
     if (this.#handedOut.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
+      const drained = new Promise<void>((resolve) => {
         this.#onDrained = resolve;
-        timer = setTimeout(resolve, this.#context.closeTimeout);
       });
-      clearTimeout(timer);
+      await atMost(drained, this.#context.closeTimeout);
     }
     const unsettled = [...this.#handedOut].filter((delivery) => !delivery.settled);
     for (const delivery of unsettled) delivery.settled = true;

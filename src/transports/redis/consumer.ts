@@ -245,10 +245,10 @@ export class RedisConsumer<T> implements Settler<T> {
       } catch (error) {
         if (this.#closed) break;
         if (String(error).includes('NOGROUP')) this.#groupReady = false;
-        else
-          await sleep(Math.min(50 * 2 ** failures++, 2_000), undefined, { signal: this.#stop.signal }).catch(
-            () => {},
-          );
+        else {
+          const delay = Math.min(50 * 2 ** failures++, 2_000);
+          await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => {});
+        }
       }
     }
     if (deferred.length > 0) await this.#accept(deferred, 's');

@@ -1,3 +1,4 @@
+import { atMost } from '../../queuing/at-most.js';
 import { backoffDelay } from '../../queuing/backoff.js';
 import { Fifo } from '../../queuing/buffers.js';
 import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../../queuing/envelope.js';
@@ -157,12 +158,10 @@ export class ConsumerCore<T> implements Claimer {
     for (const waiter of this.#drainWaiters()) waiter.resolve(DONE);
     this.#releaseReady();
     if (this.#inFlight.size > 0 || this.#checking > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
+      const settled = new Promise<void>((resolve) => {
         this.#onSettled = resolve;
-        timer = setTimeout(resolve, this.options.closeTimeout);
       });
-      clearTimeout(timer);
+      await atMost(settled, this.options.closeTimeout);
     }
     const writes: Promise<void>[] = [];
     for (const delivery of this.#inFlight) {
