@@ -22,9 +22,10 @@
  * amqp://guest:guest@127.0.0.1:5672).
  */
 import { connect, type Options } from 'amqplib';
-import { encodeEnvelope } from '../src/queuing/envelope.js';
-import { Pump } from '../src/queuing/pump.js';
+import { Pump } from '../src/queuing/pump/pump.js';
 import { AmqpQueue } from '../src/transports/amqp/index.js';
+import { DEFAULT_MAX_MESSAGE_SIZE } from '../src/transports/shared/broker-options.js';
+import { encodeEnvelope } from '../src/transports/shared/envelope.js';
 import { concurrently, medianRates, type Rates, rate } from './support/load.js';
 import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
 
@@ -87,7 +88,7 @@ const PLAIN_MANDATORY: Shape = {
 const SLUICE_SHAPED: Shape = {
   label: 'shaped',
   queueArguments: { 'x-max-priority': 10 },
-  body: (i) => Buffer.from(encodeEnvelope(i, 'floor')),
+  body: (i) => Buffer.from(encodeEnvelope(i, 'floor', DEFAULT_MAX_MESSAGE_SIZE)),
   options: (i) => ({
     persistent: true,
     priority: 5,

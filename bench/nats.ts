@@ -15,7 +15,7 @@
  */
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { Pump } from '../src/queuing/pump.js';
+import { Pump } from '../src/queuing/pump/pump.js';
 import { NatsQueue } from '../src/transports/nats/index.js';
 import { streamName } from '../src/transports/nats/names.js';
 import { concurrently, medianRates, type Rates, rate } from './support/load.js';

@@ -14,7 +14,7 @@
  */
 import { Pool } from 'pg';
 import PgBoss from 'pg-boss';
-import { Pump } from '../src/queuing/pump.js';
+import { Pump } from '../src/queuing/pump/pump.js';
 import { PostgresQueue } from '../src/transports/postgres/index.js';
 
 const url = process.env.SLUICE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

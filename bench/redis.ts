@@ -12,7 +12,7 @@
  */
 import { Queue as BullQueue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { Pump } from '../src/queuing/pump.js';
+import { Pump } from '../src/queuing/pump/pump.js';
 import { RedisQueue } from '../src/transports/redis/index.js';
 import { ownKeys } from '../src/transports/redis/keys.js';
 import { rate } from './support/load.js';

@@ -11,8 +11,8 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryQueue } from '../src/queuing/memory-queue.js';
-import { Pump } from '../src/queuing/pump.js';
+import { MemoryQueue } from '../src/queuing/memory/memory-queue.js';
+import { Pump } from '../src/queuing/pump/pump.js';
 import type { Queue } from '../src/queuing/types.js';
 import { SqliteQueue } from '../src/transports/sqlite/index.js';
 import { childArgs, reportToParent, runInChild } from './support/child.js';

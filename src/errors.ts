@@ -83,6 +83,21 @@ export class SerializationError extends SluiceError {
   }
 }
 
+/** A message whose encoded body is larger than its queue's `maxMessageSize` (nothing was sent). */
+export class MessageTooLargeError extends SluiceError {
+  readonly size: number;
+  readonly limit: number;
+
+  constructor(queue: string, size: number, limit: number) {
+    super(
+      'MESSAGE_TOO_LARGE',
+      `a message sent to queue ${queue} is ${size} bytes encoded, over the queue's maxMessageSize of ${limit} bytes`,
+    );
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
 /** Configuration was attempted after it was frozen (e.g. registering a task after `jobs.start()`). */
 export class InvalidStateError extends SluiceError {
   constructor(message: string) {

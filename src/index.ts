@@ -6,6 +6,7 @@ export {
   InvalidStateError,
   JobFailedError,
   JobNotCompletedError,
+  MessageTooLargeError,
   MiddlewareError,
   NoHandlerError,
   QueueClosedError,
@@ -30,10 +31,11 @@ export type {
   Middleware,
   Next,
 } from './middleware/types.js';
-export type { Draining, DrainingOptions, PumpStats } from './queuing/draining.js';
-export type { DrainingQueue } from './queuing/draining-queue.js';
-export { type MemoryDrainingOptions, MemoryQueue, type MemoryQueueOptions } from './queuing/memory-queue.js';
-export { Pump, type PumpContext, type PumpDispatcher, type PumpOptions } from './queuing/pump.js';
+export { type MemoryDrainingOptions, MemoryQueue } from './queuing/memory/memory-queue.js';
+export type { MemoryQueueOptions } from './queuing/memory/options.js';
+export type { Draining, DrainingOptions, PumpStats } from './queuing/pump/draining.js';
+export type { DrainingQueue } from './queuing/pump/draining-queue.js';
+export { Pump, type PumpContext, type PumpDispatcher, type PumpOptions } from './queuing/pump/pump.js';
 export type {
   Backoff,
   Consumer,

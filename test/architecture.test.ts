@@ -27,11 +27,13 @@ const clients: Record<string, string[]> = {
 /** Which layer folders each layer may import (its own included). */
 const allowedLayers: Record<string, string[]> = {
   'errors.ts': [],
-  middleware: ['middleware', 'errors.ts'],
+  'timer.ts': [],
+  middleware: ['middleware', 'errors.ts', 'timer.ts'],
   routing: ['routing', 'middleware', 'errors.ts'],
-  queuing: ['queuing', 'middleware', 'errors.ts'],
-  jobs: ['jobs', 'queuing', 'routing', 'middleware', 'errors.ts'],
+  queuing: ['queuing', 'middleware', 'errors.ts', 'timer.ts'],
+  jobs: ['jobs', 'queuing', 'routing', 'middleware', 'errors.ts', 'timer.ts'],
   'index.ts': ['jobs', 'queuing', 'routing', 'middleware', 'errors.ts'],
+  'transports/shared': ['transports/shared', 'queuing', 'errors.ts', 'timer.ts'],
 };
 
 interface SourceImport {
@@ -78,24 +80,58 @@ function targetLayer(from: SourceImport): string {
 describe('layers (ARCHITECTURE.md)', () => {
   it('the core imports only the layers below it; routing and queuing never import each other', () => {
     const wrong = imports
-      .filter(({ file, specifier }) => specifier.startsWith('.') && !file.startsWith('transports/'))
+      .filter(
+        ({ file, specifier }) =>
+          specifier.startsWith('.') &&
+          (!file.startsWith('transports/') || layerOf(file) === 'transports/shared'),
+      )
       .filter((from) => !allowedLayers[layerOf(from.file)]!.includes(targetLayer(from)))
       .map(({ file, specifier }) => `${file} → ${specifier}`);
     expect(wrong).toEqual([]);
   });
 
-  it('a transport imports only queuing, errors, its own files and its client', () => {
+  it('a transport imports only queuing, transports/shared, errors, its own files and its client', () => {
     const wrong = imports
-      .filter(({ file }) => file.startsWith('transports/'))
+      .filter(({ file }) => file.startsWith('transports/') && layerOf(file) !== 'transports/shared')
       .filter((from) => {
         const own = layerOf(from.file);
         if (isBuiltin(from.specifier)) return false;
         if (!from.specifier.startsWith('.'))
           return !clients[own.split('/')[1]!]!.includes(packageOf(from.specifier));
-        return ![own, 'queuing', 'errors.ts'].includes(targetLayer(from));
+        return ![own, 'transports/shared', 'queuing', 'errors.ts', 'timer.ts'].includes(targetLayer(from));
       })
       .map(({ file, specifier }) => `${file} → ${specifier}`);
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('layout', () => {
+  it('no import cycles, type-only imports included', () => {
+    const graph = new Map<string, string[]>();
+    for (const { file, specifier } of imports) {
+      if (!specifier.startsWith('.')) continue;
+      const target = relative(
+        join(root, 'src'),
+        resolve(join(root, 'src'), dirname(file), specifier),
+      ).replace(/\.js$/, '.ts');
+      graph.set(file, [...(graph.get(file) ?? []), target]);
+    }
+    const cycles: string[] = [];
+    const state = new Map<string, 'visiting' | 'done'>();
+    const path: string[] = [];
+    const visit = (file: string) => {
+      state.set(file, 'visiting');
+      path.push(file);
+      for (const target of graph.get(file) ?? []) {
+        if (state.get(target) === 'visiting')
+          cycles.push([...path.slice(path.indexOf(target)), target].join(' → '));
+        else if (!state.has(target)) visit(target);
+      }
+      path.pop();
+      state.set(file, 'done');
+    };
+    for (const file of graph.keys()) if (!state.has(file)) visit(file);
+    expect(cycles).toEqual([]);
   });
 });
 

@@ -17,6 +17,7 @@ const errors: { code: string; error: Error }[] = [
   { code: 'QUEUE_CLOSED', error: new core.QueueClosedError('orders') },
   { code: 'DELIVERY_SETTLED', error: new core.DeliverySettledError('orders') },
   { code: 'BROKER_UNAVAILABLE', error: new core.BrokerUnavailableError('redis', 'send') },
+  { code: 'MESSAGE_TOO_LARGE', error: new core.MessageTooLargeError('orders', 2048, 1024) },
   { code: 'NOT_SERIALIZABLE', error: new core.SerializationError('not JSON') },
   { code: 'INVALID_STATE', error: new core.InvalidStateError('started') },
   { code: 'JOB_FAILED', error: new core.JobFailedError('job-1', 'charge', 'failed', new Error('no')) },

@@ -1,5 +1,9 @@
 import { JobFailedError, JobNotCompletedError } from '../errors.js';
-import type { FinalStatus, JobStatus } from './types.js';
+
+export type JobStatus = 'pending' | 'scheduled' | 'running' | 'success' | 'failed' | 'timeout' | 'cancelled';
+
+/** Statuses a job never leaves. */
+export type FinalStatus = 'success' | 'failed' | 'timeout' | 'cancelled';
 
 /** What a job handle asks of the app that made it; kept off the public surface. */
 export interface JobOwner {

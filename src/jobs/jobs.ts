@@ -6,7 +6,7 @@ import type { Backoff, Queue } from '../queuing/types.js';
 import { CronSchedule, startSchedule } from './cron.js';
 import { TaskAlreadyRegisteredError } from './errors.js';
 import type { Job } from './job.js';
-import { serializationProblem } from './json.js';
+import { serializationProblem } from '../queuing/json.js';
 import { QueueMiddleware } from './queue-middleware.js';
 import { JobRuntime } from './runtime.js';
 import { defineTask, Task, type TaskDefinition, type TaskHost } from './task.js';

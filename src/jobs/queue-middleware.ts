@@ -1,8 +1,8 @@
 import { InvalidOptionError, InvalidStateError } from '../errors.js';
 import type { DispatcherObject } from '../middleware/types.js';
-import type { Draining } from '../queuing/draining.js';
-import { MemoryQueue } from '../queuing/memory-queue.js';
-import { Pump } from '../queuing/pump.js';
+import { MemoryQueue } from '../queuing/memory/memory-queue.js';
+import type { Draining } from '../queuing/pump/draining.js';
+import { Pump } from '../queuing/pump/pump.js';
 import type { Queue } from '../queuing/types.js';
 import type { JobEnvelope } from './types.js';
 

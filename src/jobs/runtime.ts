@@ -1,21 +1,21 @@
 import { InvalidStateError, SerializationError, TimeoutError } from '../errors.js';
 import { compose } from '../middleware/compose.js';
-import { Timer } from '../middleware/timer.js';
 import type { Chain } from '../middleware/types.js';
 import { backoffDelay } from '../queuing/backoff.js';
-import type { Draining } from '../queuing/draining.js';
-import { MemoryQueue } from '../queuing/memory-queue.js';
+import { MemoryQueue } from '../queuing/memory/memory-queue.js';
+import type { Draining } from '../queuing/pump/draining.js';
 import { RESOLVED } from '../queuing/settled.js';
 import type { Backoff, Queue } from '../queuing/types.js';
 import { uniqueId } from '../queuing/unique-id.js';
+import { Timer } from '../timer.js';
 import { JobExecution, PushContext } from './context.js';
 import { JobCancelledError, UnknownTaskError } from './errors.js';
-import { execution, isFinal, Job, type JobOwner, setStatus, settle } from './job.js';
-import { serializationProblem } from './json.js';
+import { execution, type FinalStatus, isFinal, Job, type JobOwner, setStatus, settle } from './job.js';
+import { serializationProblem } from '../queuing/json.js';
 import { LiveJobs } from './live-jobs.js';
 import { type QueueMiddleware, startWorkers } from './queue-middleware.js';
 import type { TaskDefinition } from './task.js';
-import type { FinalStatus, JobContext, JobEnvelope, JobMiddleware } from './types.js';
+import type { JobContext, JobEnvelope, JobMiddleware } from './types.js';
 
 export interface RuntimeConfig {
   readonly tasks: ReadonlyMap<string, TaskDefinition>;

@@ -1,11 +1,6 @@
 import type { Context, Middleware } from '../middleware/types.js';
 import type { Job } from './job.js';
 
-export type JobStatus = 'pending' | 'scheduled' | 'running' | 'success' | 'failed' | 'timeout' | 'cancelled';
-
-/** Statuses a job never leaves. */
-export type FinalStatus = 'success' | 'failed' | 'timeout' | 'cancelled';
-
 export interface TaskOptions {
   /** Higher runs first behind a QueueMiddleware. Default `metadata.priority`, else 0. */
   priority?: number;

@@ -1,4 +1,4 @@
-import { Timer } from './timer.js';
+import { Timer } from '../timer.js';
 
 /** Resolves after `ms`, or rejects with the signal's reason as soon as it aborts. */
 export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,5 +1,5 @@
 import { InvalidOptionError, TimeoutError } from '../errors.js';
-import { Timer } from './timer.js';
+import { Timer } from '../timer.js';
 import type { ClassicMiddleware, Context } from './types.js';
 
 /**

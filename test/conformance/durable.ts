@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { QueueClosedError } from '../../src/errors.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Backoff, Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { deferred, sleep, within } from '../support/async.js';

@@ -1,4 +1,4 @@
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
 import { queueConformanceSuite } from './queue.js';
 
 const retrying = { maxAttempts: 3, backoff: { type: 'fixed', delay: 10 } } as const;

@@ -8,7 +8,7 @@ import {
   Jobs,
   QueueMiddleware,
 } from '../../src/jobs/index.js';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
 
 describe('task typing', () => {
   const jobs = new Jobs();

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { QueueClosedError } from '../../src/errors.js';
 import { type Job, type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
 import type { SendOptions } from '../../src/queuing/types.js';
 import { type Deferred, deferred, flush, sleep, stateOf, within } from '../support/async.js';
 

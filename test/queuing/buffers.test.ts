@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PriorityHeap } from '../../src/queuing/buffers.js';
+import { PriorityHeap } from '../../src/queuing/memory/buffers.js';
 
 interface Element {
   priority: number;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { QueueClosedError } from '../../src/errors.js';
 import type { Next } from '../../src/middleware/types.js';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
-import type { PumpContext } from '../../src/queuing/pump.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
+import type { PumpContext } from '../../src/queuing/pump/pump.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { CommandBus } from '../../src/routing/handler-bus.js';
 import { flush, within } from '../support/async.js';

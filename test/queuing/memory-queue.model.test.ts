@@ -15,9 +15,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DeliverySettledError, QueueClosedError } from '../../src/errors.js';
-import type { Draining } from '../../src/queuing/draining.js';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
-import { Pump, type PumpContext } from '../../src/queuing/pump.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
+import type { Draining } from '../../src/queuing/pump/draining.js';
+import { Pump, type PumpContext } from '../../src/queuing/pump/pump.js';
 import type { Consumer, Delivery, NackOptions, SendOptions } from '../../src/queuing/types.js';
 import { flush } from '../support/async.js';
 import { Random } from '../support/random.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { QueueClosedError } from '../../src/errors.js';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
 import type { Delivery } from '../../src/queuing/types.js';
 import { flush, stateOf } from '../support/async.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { QueueClosedError } from '../../src/errors.js';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Delivery } from '../../src/queuing/types.js';
 import { stateOf } from '../support/async.js';
 

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
-import { MemoryQueue, type MemoryQueueOptions } from '../../src/queuing/memory-queue.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
+import type { MemoryQueueOptions } from '../../src/queuing/memory/options.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import type { SendOptions } from '../../src/queuing/types.js';
 
 /** The error must be an InvalidOptionError whose message names the option and shows the value. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { QueueClosedError } from '../../src/errors.js';
 import type { Context, Next } from '../../src/middleware/types.js';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
-import { Pump, type PumpContext } from '../../src/queuing/pump.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
+import { Pump, type PumpContext } from '../../src/queuing/pump/pump.js';
 import type { Consumer, Delivery } from '../../src/queuing/types.js';
 import { flush } from '../support/async.js';
 import { RecordingConsumer } from './recording.js';

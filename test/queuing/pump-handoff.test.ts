@@ -3,8 +3,8 @@
  * These pin what that must not change for the sender and the handler.
  */
 import { describe, expect, it } from 'vitest';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Delivery, NackOptions } from '../../src/queuing/types.js';
 import { flush } from '../support/async.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Context } from '../../src/middleware/types.js';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import { deferred, flush, stateOf } from '../support/async.js';
 import { RecordingConsumer } from './recording.js';
 

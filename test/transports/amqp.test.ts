@@ -4,7 +4,7 @@ import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { type AmqpDelivery, AmqpQueue, AmqpTopologyError } from '../../src/transports/amqp/index.js';

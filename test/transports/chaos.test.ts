@@ -8,7 +8,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { QueueClosedError, SluiceError } from '../../src/errors.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Queue, SendOptions } from '../../src/queuing/types.js';
 import { AmqpQueue } from '../../src/transports/amqp/index.js';
 import { keyQueueName } from '../../src/transports/amqp/topology.js';

@@ -2,7 +2,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
-import { takeNow } from '../../src/queuing/settled.js';
+import { takeNow } from '../../src/queuing/hand-off.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { STARVATION_LIMIT } from '../../src/transports/nats/fetcher.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Pool, type QueryResult } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
-import { takeNow } from '../../src/queuing/settled.js';
+import { takeNow } from '../../src/queuing/hand-off.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import type { PostgresDelivery } from '../../src/transports/postgres/delivery.js';
 import { PostgresQueryError, PostgresQueue } from '../../src/transports/postgres/index.js';

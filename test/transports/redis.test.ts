@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { BrokerUnavailableError, InvalidOptionError, SerializationError } from '../../src/errors.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { type RedisDelivery, RedisQueue, type RedisQueueOptions } from '../../src/transports/redis/index.js';
 import { ownKeys } from '../../src/transports/redis/keys.js';

@@ -14,7 +14,7 @@ import {
   InvalidOptionError,
   SerializationError,
 } from '../../src/errors.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Delivery } from '../../src/queuing/types.js';
 import { SqliteQueue, type SqliteQueueOptions } from '../../src/transports/sqlite/index.js';
 import { deferred, sleep, within } from '../support/async.js';

@@ -1,8 +1,8 @@
 import { describe, expectTypeOf, it } from 'vitest';
-import type { Draining, PumpStats } from '../../src/queuing/draining.js';
-import type { DrainingQueue } from '../../src/queuing/draining-queue.js';
-import { MemoryQueue } from '../../src/queuing/memory-queue.js';
-import { Pump } from '../../src/queuing/pump.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
+import type { Draining, PumpStats } from '../../src/queuing/pump/draining.js';
+import type { DrainingQueue } from '../../src/queuing/pump/draining-queue.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Consumer, Delivery, Producer, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { CommandBus } from '../../src/routing/handler-bus.js';

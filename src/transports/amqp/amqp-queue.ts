@@ -1,8 +1,8 @@
 import type { ChannelModel } from 'amqplib';
 import { InvalidOptionError } from '../../errors.js';
-import { atMost } from '../../queuing/at-most.js';
-import { type BrokerQueueOptions, resolveBrokerOptions } from '../../queuing/broker-options.js';
 import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
+import { atMost } from '../shared/at-most.js';
+import { type BrokerQueueOptions, resolveBrokerOptions } from '../shared/broker-options.js';
 import { AmqpConsumer } from './consumer.js';
 import { Core } from './core.js';
 import { Link } from './link.js';
@@ -41,7 +41,10 @@ export class AmqpQueue<T> implements Queue<T> {
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: AmqpQueueOptions = {}) {
-    const { maxAttempts, backoff, deadLetter, closeTimeout, check } = resolveBrokerOptions(name, options);
+    const { maxAttempts, backoff, deadLetter, closeTimeout, maxMessageSize, check } = resolveBrokerOptions(
+      name,
+      options,
+    );
     const { url, connection, prefetch = 50, priorities = true } = options;
     if (Buffer.byteLength(name) > 200)
       throw new InvalidOptionError('name', name, 'a queue name of 1 to 200 bytes');
@@ -64,7 +67,7 @@ export class AmqpQueue<T> implements Queue<T> {
       connection !== undefined ? { connection } : { url: url ?? DEFAULT_URL },
     );
     this.#core = new Core(
-      { name, maxAttempts, backoff, deadLetter, check, prefetch, closeTimeout, priorities },
+      { name, maxAttempts, backoff, deadLetter, check, prefetch, closeTimeout, priorities, maxMessageSize },
       link,
     );
   }

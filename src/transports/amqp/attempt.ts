@@ -1,4 +1,4 @@
-import { decodeEnvelope, type Envelope } from '../../queuing/envelope.js';
+import { decodeEnvelope, type Envelope } from '../shared/envelope.js';
 
 /*
  * RabbitMQ does not count deliveries across a requeue, so this adapter keeps the attempt in the

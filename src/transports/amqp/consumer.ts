@@ -1,10 +1,10 @@
 import type { ConsumeMessage } from 'amqplib';
 import { DeliverySettledError } from '../../errors.js';
-import { Fifo } from '../../queuing/buffers.js';
-import { wrapUndecodable } from '../../queuing/envelope.js';
-import type { MessageCheck } from '../../queuing/message-schema.js';
+import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, NackOptions } from '../../queuing/types.js';
+import { wrapUndecodable } from '../shared/envelope.js';
+import type { MessageCheck } from '../shared/message-schema.js';
 import { receiveEnvelope } from './attempt.js';
 import { type Core, type Held, KEY_HEADER, type Received } from './core.js';
 import { AmqpDelivery, type Settler } from './delivery.js';

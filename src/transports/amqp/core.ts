@@ -1,12 +1,12 @@
 import type { Channel, ConsumeMessage, MessagePropertyHeaders } from 'amqplib';
 import { InvalidOptionError, QueueClosedError, SluiceError } from '../../errors.js';
 import { backoffDelay } from '../../queuing/backoff.js';
-import { type Envelope, encodeEnvelope } from '../../queuing/envelope.js';
-import type { MessageCheck } from '../../queuing/message-schema.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, NackOptions, SendOptions } from '../../queuing/types.js';
-import { UnderWay } from '../../queuing/under-way.js';
+import { type Envelope, encodeEnvelope } from '../shared/envelope.js';
+import type { MessageCheck } from '../shared/message-schema.js';
+import { UnderWay } from '../shared/under-way.js';
 import { encodeRetry } from './attempt.js';
 import { KeyMarkers } from './dedup.js';
 import type { Link, MessageProperties, Session } from './link.js';
@@ -45,6 +45,7 @@ export interface CoreConfig {
   readonly closeTimeout: number;
   /** `false`: a plain classic queue; sends with a priority other than 0 are refused. */
   readonly priorities: boolean;
+  readonly maxMessageSize: number;
 }
 
 /**
@@ -81,7 +82,7 @@ export class Core {
     let body: Buffer;
     try {
       if (options !== undefined) this.#assertSendOptions(options);
-      body = Buffer.from(encodeEnvelope(message, name));
+      body = Buffer.from(encodeEnvelope(message, name, this.config.maxMessageSize));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -1,9 +1,9 @@
 import type { ConsumeMessage } from 'amqplib';
 import { DeliverySettledError } from '../../errors.js';
-import type { Envelope } from '../../queuing/envelope.js';
 import { assertNackOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, NackOptions } from '../../queuing/types.js';
+import type { Envelope } from '../shared/envelope.js';
 import { REASON_HEADER, type Received } from './core.js';
 import type { Subscription } from './subscription.js';
 

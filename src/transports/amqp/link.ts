@@ -1,6 +1,6 @@
 import { type Channel, type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
 import { BrokerUnavailableError, QueueClosedError, SluiceError } from '../../errors.js';
-import { UnderWay } from '../../queuing/under-way.js';
+import { UnderWay } from '../shared/under-way.js';
 import { AmqpTopologyError, DelayDeclarations, declareQueue } from './topology.js';
 
 /** What a publish carries besides its body; every publish is persistent and mandatory. */

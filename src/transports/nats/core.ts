@@ -1,18 +1,18 @@
 import { headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import { BrokerUnavailableError, QueueClosedError } from '../../errors.js';
+import { assertSendOptions } from '../../queuing/send-options.js';
+import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
+import type { Backoff, Delivery, SendOptions } from '../../queuing/types.js';
+import { uniqueId } from '../../queuing/unique-id.js';
 import {
   decodeEnvelope,
   type Envelope,
   encodeEnvelope,
   type ReceivedEnvelope,
   wrapUndecodable,
-} from '../../queuing/envelope.js';
-import type { MessageCheck } from '../../queuing/message-schema.js';
-import { assertSendOptions } from '../../queuing/send-options.js';
-import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
-import type { Backoff, Delivery, SendOptions } from '../../queuing/types.js';
-import { UnderWay } from '../../queuing/under-way.js';
-import { uniqueId } from '../../queuing/unique-id.js';
+} from '../shared/envelope.js';
+import type { MessageCheck } from '../shared/message-schema.js';
+import { UnderWay } from '../shared/under-way.js';
 import { ACK, nakWithDelay, respond, streamSequence } from './ack-protocol.js';
 import { Link } from './connection.js';
 import { type DeliveryOwner, NatsDelivery } from './delivery.js';
@@ -199,7 +199,7 @@ export class QueueCore<T> implements DeliveryOwner, FetchOwner {
       throw new BrokerUnavailableError('NATS', `send to queue ${this.name} (disconnected)`);
     }
     const id = uniqueId();
-    const data = encoder.encode(encodeEnvelope(message, this.name, id));
+    const data = encoder.encode(encodeEnvelope(message, this.name, this.#options.maxMessageSize, id));
     const band = bandToken(priority);
     const dedup = key === undefined ? {} : { msgID: key };
     if (delay === 0) return this.#publish(session, this.name, band, data, dedup);

@@ -1,10 +1,10 @@
 import type { Msg } from '@nats-io/transport-node';
 import { BrokerUnavailableError, DeliverySettledError } from '../../errors.js';
 import { backoffDelay } from '../../queuing/backoff.js';
-import type { Envelope } from '../../queuing/envelope.js';
 import { assertNackOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { Backoff, Delivery, NackOptions } from '../../queuing/types.js';
+import type { Envelope } from '../shared/envelope.js';
 import { ACK, NAK, nakWithDelay, respond, WORKING } from './ack-protocol.js';
 
 /** What a delivery needs from its queue. */

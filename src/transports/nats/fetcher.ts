@@ -1,9 +1,9 @@
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { createInbox } from '@nats-io/transport-node';
-import { atMost } from '../../queuing/at-most.js';
-import { Fifo } from '../../queuing/buffers.js';
+import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE, DONE_PROMISE } from '../../queuing/settled.js';
 import type { Delivery } from '../../queuing/types.js';
+import { atMost } from '../shared/at-most.js';
 import { deliveryCount, lastToken, NAK, respond } from './ack-protocol.js';
 import type { Link } from './connection.js';
 import type { NatsDelivery } from './delivery.js';

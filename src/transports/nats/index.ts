@@ -1,4 +1,4 @@
-export type { MessageParser, MessageSchema } from '../../queuing/message-schema.js';
+export type { MessageParser, MessageSchema } from '../shared/message-schema.js';
 export type { NatsDelivery } from './delivery.js';
 export { NatsQueue } from './nats-queue.js';
 export type { NatsQueueOptions } from './options.js';

@@ -1,4 +1,4 @@
-import { takeNow } from '../../queuing/settled.js';
+import { takeNow } from '../../queuing/hand-off.js';
 import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
 import { QueueCore } from './core.js';
 import type { NatsQueueOptions } from './options.js';

@@ -4,7 +4,7 @@ import {
   type BrokerQueueOptions,
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
-} from '../../queuing/broker-options.js';
+} from '../shared/broker-options.js';
 
 export interface NatsQueueOptions<T = unknown> extends BrokerQueueOptions<T> {
   /** `nats://host:port`, or several comma-separated for a cluster. Default `nats://127.0.0.1:4222`. */
@@ -25,7 +25,7 @@ export interface ResolvedOptions<T> extends ResolvedBrokerOptions<T> {
 
 export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): ResolvedOptions<T> {
   // JetStream's ack_wait is at least a second.
-  const common = resolveBrokerOptions(name, options, 1_000);
+  const common = resolveBrokerOptions(name, options, { minVisibilityTimeout: 1_000, maxMessageSize: 1024 * 1024 });
   const { url, connection, prefetch = 128 } = options;
   if (url !== undefined && (typeof url !== 'string' || url.trim().length === 0)) {
     throw new InvalidOptionError('url', url, 'a NATS URL, or several comma-separated');

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { atMost } from '../../queuing/at-most.js';
-import { Fifo } from '../../queuing/buffers.js';
-import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../../queuing/envelope.js';
+import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, NackOptions } from '../../queuing/types.js';
+import { atMost } from '../shared/at-most.js';
+import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../shared/envelope.js';
 import { PostgresDelivery } from './delivery.js';
 import { failure, isTransient } from './errors.js';
 import { Listener } from './listener.js';

@@ -5,7 +5,7 @@ import {
   type BrokerQueueOptions,
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
-} from '../../queuing/broker-options.js';
+} from '../shared/broker-options.js';
 import { type Statements, statements } from './sql.js';
 
 export interface PostgresQueueOptions<T> extends BrokerQueueOptions<T> {

@@ -1,10 +1,11 @@
 import type { ClientBase } from 'pg';
 import { InvalidOptionError, QueueClosedError } from '../../errors.js';
-import { atMost } from '../../queuing/at-most.js';
-import { encodeEnvelope } from '../../queuing/envelope.js';
+import { takeNow } from '../../queuing/hand-off.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
-import { DONE_PROMISE, RESOLVED, takeNow } from '../../queuing/settled.js';
+import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
+import { atMost } from '../shared/at-most.js';
+import { encodeEnvelope } from '../shared/envelope.js';
 import { Batcher } from './batcher.js';
 import { Consumer } from './consumer.js';
 import type { PostgresDelivery } from './delivery.js';
@@ -103,7 +104,7 @@ export class PostgresQueue<T> implements Queue<T> {
 
   #row(message: T, options: PostgresSendOptions | undefined): Row {
     if (options === undefined)
-      return { body: encodeEnvelope(message, this.name), priority: 0, delay: 0, key: null };
+      return { body: encodeEnvelope(message, this.name, this.#context.maxMessageSize), priority: 0, delay: 0, key: null };
     assertSendOptions(options);
     const { priority = 0, delay = 0, key = null, client } = options;
     assertDelayFits(delay, this.name);
@@ -111,7 +112,7 @@ export class PostgresQueue<T> implements Queue<T> {
     if (client !== undefined && typeof (client as ClientBase | null)?.query !== 'function') {
       throw new InvalidOptionError('client', client, 'a pg client (inside your transaction)');
     }
-    return { body: encodeEnvelope(message, this.name), priority, delay, key };
+    return { body: encodeEnvelope(message, this.name, this.#context.maxMessageSize), priority, delay, key };
   }
 
   /**

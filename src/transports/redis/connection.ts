@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { BrokerUnavailableError } from '../../errors.js';
-import { atMost } from '../../queuing/at-most.js';
+import { atMost } from '../shared/at-most.js';
 import { type ScriptCommands, withScripts } from './scripts.js';
 
 export function unavailable(operation: string, cause: unknown): BrokerUnavailableError {

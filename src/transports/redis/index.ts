@@ -1,3 +1,3 @@
-export type { MessageParser, MessageSchema } from '../../queuing/message-schema.js';
+export type { MessageParser, MessageSchema } from '../shared/message-schema.js';
 export type { RedisDelivery } from './delivery.js';
 export { RedisQueue, type RedisQueueOptions } from './redis-queue.js';

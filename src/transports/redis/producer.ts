@@ -1,6 +1,6 @@
-import { encodeEnvelope } from '../../queuing/envelope.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
+import { encodeEnvelope } from '../shared/envelope.js';
 import { type Connection, unavailable } from './connection.js';
 import { GROUP } from './keys.js';
 import { TickBatches } from './tick-batches.js';
@@ -25,7 +25,12 @@ export class SendBatcher {
     (batch) => this.#store(batch),
   );
 
-  constructor(connection: Connection, keys: string[], name: string) {
+  constructor(
+    connection: Connection,
+    keys: string[],
+    name: string,
+    private readonly maxMessageSize: number,
+  ) {
     this.#connection = connection;
     this.#keys = keys;
     this.#name = name;
@@ -35,7 +40,7 @@ export class SendBatcher {
     let body: string;
     try {
       if (options !== undefined) assertSendOptions(options);
-      body = encodeEnvelope(message, this.#name);
+      body = encodeEnvelope(message, this.#name, this.maxMessageSize);
     } catch (error) {
       return Promise.reject(error);
     }

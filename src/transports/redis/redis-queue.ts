@@ -1,9 +1,10 @@
 import type { Redis } from 'ioredis';
 import { InvalidOptionError, QueueClosedError } from '../../errors.js';
-import { atMost } from '../../queuing/at-most.js';
-import { type BrokerQueueOptions, resolveBrokerOptions } from '../../queuing/broker-options.js';
-import { DONE_PROMISE, takeNow } from '../../queuing/settled.js';
+import { takeNow } from '../../queuing/hand-off.js';
+import { DONE_PROMISE } from '../../queuing/settled.js';
 import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
+import { atMost } from '../shared/at-most.js';
+import { type BrokerQueueOptions, resolveBrokerOptions } from '../shared/broker-options.js';
 import { Connection } from './connection.js';
 import { RedisConsumer } from './consumer.js';
 import { queueKeys } from './keys.js';
@@ -34,7 +35,7 @@ export class RedisQueue<T> implements Queue<T> {
 
   constructor(name: string, options: RedisQueueOptions = {}) {
     // At least 30 ms: heartbeats come every visibilityTimeout / 3, and no more often than every 10 ms.
-    const resolved = resolveBrokerOptions(name, options, 30);
+    const resolved = resolveBrokerOptions(name, options, { minVisibilityTimeout: 30 });
     const { maxAttempts, backoff, deadLetter, visibilityTimeout, closeTimeout, check } = resolved;
     const { url, client } = options;
     if (url !== undefined && client !== undefined) {
@@ -49,7 +50,7 @@ export class RedisQueue<T> implements Queue<T> {
     const keys = queueKeys(name, deadLetter);
     this.name = name;
     this.#connection = new Connection({ url, client }, name);
-    this.#producer = new SendBatcher(this.#connection, keys, name);
+    this.#producer = new SendBatcher(this.#connection, keys, name, resolved.maxMessageSize);
     this.#consumerSettings = {
       name,
       keys,

@@ -1,10 +1,10 @@
-import { atMost } from '../../queuing/at-most.js';
 import { backoffDelay } from '../../queuing/backoff.js';
-import { Fifo } from '../../queuing/buffers.js';
-import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../../queuing/envelope.js';
-import type { MessageCheck } from '../../queuing/message-schema.js';
+import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE, DONE_PROMISE } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
+import { atMost } from '../shared/at-most.js';
+import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../shared/envelope.js';
+import type { MessageCheck } from '../shared/message-schema.js';
 import { ClaimedDelivery, type SqliteDelivery } from './delivery.js';
 import type { ResolvedOptions } from './options.js';
 import type { Claimer, Store } from './store.js';

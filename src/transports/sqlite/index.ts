@@ -1,4 +1,4 @@
-export type { MessageParser as Parser, MessageSchema } from '../../queuing/message-schema.js';
+export type { MessageParser, MessageSchema } from '../shared/message-schema.js';
 export type { SqliteDelivery } from './delivery.js';
 export type { SqliteQueueOptions } from './options.js';
 export { SqliteQueue } from './sqlite-queue.js';

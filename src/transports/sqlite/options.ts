@@ -3,7 +3,7 @@ import {
   type BrokerQueueOptions,
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
-} from '../../queuing/broker-options.js';
+} from '../shared/broker-options.js';
 
 export interface SqliteQueueOptions<T> extends BrokerQueueOptions<T> {
   /** Database file, created if missing; every queue of the file shares one table. */

@@ -1,8 +1,8 @@
 import { QueueClosedError } from '../../errors.js';
-import { encodeEnvelope } from '../../queuing/envelope.js';
+import { takeNow } from '../../queuing/hand-off.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
-import { takeNow } from '../../queuing/settled.js';
 import type { Queue, SendOptions } from '../../queuing/types.js';
+import { encodeEnvelope } from '../shared/envelope.js';
 import { ConsumerCore, SqliteIterator } from './consumer.js';
 import type { SqliteDelivery } from './delivery.js';
 import { resolveOptions, type SqliteQueueOptions } from './options.js';
@@ -16,11 +16,13 @@ export class SqliteQueue<T> implements Queue<T> {
   readonly name: string;
   readonly #store: Store;
   readonly #core: ConsumerCore<T>;
+  readonly #maxMessageSize: number;
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: SqliteQueueOptions<T>) {
     const resolved = resolveOptions(name, options);
     this.name = name;
+    this.#maxMessageSize = resolved.maxMessageSize;
     this.#store = Store.acquire(resolved.path);
     this.#core = new ConsumerCore(name, this.#store, resolved);
   }
@@ -35,7 +37,7 @@ export class SqliteQueue<T> implements Queue<T> {
     let body: string;
     try {
       if (options !== undefined) assertSendOptions(options);
-      body = encodeEnvelope(message, this.name);
+      body = encodeEnvelope(message, this.name, this.#maxMessageSize);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -1,4 +1,4 @@
-import { Timer } from '../middleware/timer.js';
+import { Timer } from '../../timer.js';
 
 /**
  * Resolves once `work` settled or `ms` passed: how a queue's `close()` waits on what may never end

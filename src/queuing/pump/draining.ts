@@ -1,11 +1,16 @@
 import { setMaxListeners } from 'node:events';
-import { InvalidOptionError } from '../errors.js';
-import { Timer } from '../middleware/timer.js';
-import type { Chain } from '../middleware/types.js';
-import { Fifo } from './buffers.js';
-import type { PumpContext } from './pump.js';
-import { RESOLVED, takeNow, unwaitNow, type Waiter, waitNow } from './settled.js';
-import type { Consumer, Delivery, NackOptions } from './types.js';
+import { InvalidOptionError } from '../../errors.js';
+import type { Chain, Context } from '../../middleware/types.js';
+import { Timer } from '../../timer.js';
+import { takeNow, unwaitNow, type Waiter, waitNow } from '../hand-off.js';
+import { Fifo } from '../memory/buffers.js';
+import { RESOLVED } from '../settled.js';
+import type { Consumer, Delivery, NackOptions } from '../types.js';
+
+/** What a pump's dispatcher and middlewares see: the dispatch context plus the delivery's attempt. */
+export interface PumpContext<T> extends Context<T> {
+  readonly attempt: number;
+}
 
 export interface DrainingOptions {
   /** Drain loops pulling from the consumer at once. Default 1 (dispatch in the consumer's order). */

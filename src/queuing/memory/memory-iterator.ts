@@ -1,11 +1,21 @@
-import type { MemoryCore } from './memory-core.js';
-import { DONE, DONE_PROMISE, unwaitNow, type Waiter, waitNow } from './settled.js';
-import type { Delivery } from './types.js';
+import { unwaitNow, type Waiter, waitNow } from '../hand-off.js';
+import { DONE, DONE_PROMISE } from '../settled.js';
+import type { Delivery } from '../types.js';
+
+/** What an iterator takes from and waits on: the queue's core. */
+export interface IteratorOwner<T> {
+  readonly ended: boolean;
+  opened(): void;
+  take(): Delivery<T> | undefined;
+  wait(waiter: Waiter<Delivery<T>>): void;
+  unwait(waiter: Waiter<Delivery<T>>): boolean;
+  release(iterator: MemoryIterator<T>): void;
+}
 
 export class MemoryIterator<T> implements AsyncIterator<Delivery<T>> {
   #returned = false;
 
-  constructor(private readonly core: MemoryCore<T>) {
+  constructor(private readonly core: IteratorOwner<T>) {
     core.opened();
   }
 

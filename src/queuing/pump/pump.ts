@@ -1,6 +1,6 @@
-import { InvalidOptionError } from '../errors.js';
-import { assertMiddlewares, compose } from '../middleware/compose.js';
-import { toChain } from '../middleware/dispatcher.js';
+import { InvalidOptionError } from '../../errors.js';
+import { assertMiddlewares, compose } from '../../middleware/compose.js';
+import { toChain } from '../../middleware/dispatcher.js';
 import type {
   AnyMiddleware,
   Chain,
@@ -9,9 +9,12 @@ import type {
   DispatcherObject,
   InlineGeneratorMiddleware,
   Middleware,
-} from '../middleware/types.js';
-import { assertConcurrency, Draining, type DrainingOptions } from './draining.js';
-import type { Consumer } from './types.js';
+} from '../../middleware/types.js';
+import { assertConcurrency, Draining, type DrainingOptions, type PumpContext } from './draining.js';
+
+export type { PumpContext };
+
+import type { Consumer } from '../types.js';
 
 export interface PumpOptions {
   /**
@@ -21,11 +24,6 @@ export interface PumpOptions {
    * would redeliver the message (put back) at once, again and again.
    */
   failSilently?: boolean | undefined;
-}
-
-/** What a pump's dispatcher and middlewares see: the dispatch context plus the delivery's attempt. */
-export interface PumpContext<T> extends Context<T> {
-  readonly attempt: number;
 }
 
 /** A bus (anything with `dispatch`) or a function of the message and the pump's context. */

@@ -1,14 +1,21 @@
-import { DeliverySettledError } from '../errors.js';
-import type { MemoryCore } from './memory-core.js';
-import { assertNackOptions } from './send-options.js';
-import { RESOLVED } from './settled.js';
-import type { Delivery, NackOptions } from './types.js';
+import { DeliverySettledError } from '../../errors.js';
+import { assertNackOptions } from '../send-options.js';
+import { RESOLVED } from '../settled.js';
+import type { Delivery, NackOptions } from '../types.js';
+
+/** What a delivery settles through: the queue's core. */
+export interface DeliveryOwner<T> {
+  readonly name: string;
+  ack(delivery: MemoryDelivery<T>): void;
+  /** Returns `RESOLVED` when done at once (no dead-letter send under way). */
+  nack(delivery: MemoryDelivery<T>, options: NackOptions): Promise<void>;
+}
 
 export class MemoryDelivery<T> implements Delivery<T> {
   #settled = false;
 
   constructor(
-    private readonly core: MemoryCore<T>,
+    private readonly core: DeliveryOwner<T>,
     readonly message: T,
     readonly attempt: number,
     readonly priority: number,

@@ -1,5 +1,5 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { describe, InvalidOptionError, ValidationError } from '../errors.js';
+import { describe, InvalidOptionError, ValidationError } from '../../errors.js';
 
 /** Anything with a `parse` that returns the message or throws, like a definition from `defineCommand`. */
 export interface MessageParser<T = unknown> {

@@ -1,8 +1,10 @@
-import { describe, SerializationError, ValidationError } from '../errors.js';
-import { uniqueId } from './unique-id.js';
+import { describe, MessageTooLargeError, SerializationError, ValidationError } from '../../errors.js';
+import { serializationProblem } from '../../queuing/json.js';
+import { uniqueId } from '../../queuing/unique-id.js';
 
 /**
- * The wire envelope, the same in every broker adapter: one JSON document per message,
+ * The wire envelope, the same in every broker adapter (docs/wire-protocol.md is its specification):
+ * one JSON document per message,
  *
  *   { "id": string, "type"?: string, "attempt"?: number, "headers"?: object, "payload": <message> }
  *
@@ -12,8 +14,8 @@ import { uniqueId } from './unique-id.js';
  * - `attempt` is 1 when sent. Where the broker counts deliveries itself (a Redis stream entry's
  *   `attempt` field, the PostgreSQL row's `attempt` column, JetStream's delivery count) that count is
  *   the attempt and this one is not read; RabbitMQ counts in the envelope (a retry is a new copy with
- *   `attempt + 1`); a dead-lettered copy on NATS carries the attempt it failed.
- * - `headers` are the producer's (e.g. a trace parent); NATS adds the dead-letter reason there.
+ *   `attempt + 1`).
+ * - `headers` are the producer's (e.g. a trace parent).
  * - Fields at their defaults (no type, attempt 1, no headers) are left out when sending: a small body
  *   is cheaper for every broker (RabbitMQ handles bodies under 64 bytes as Erlang heap binaries).
  *
@@ -30,26 +32,29 @@ export interface Envelope {
 }
 
 /** An envelope as received: a foreign producer may have left out (or mistyped) all but `payload`. */
-export interface ReceivedEnvelope extends Omit<Envelope, 'id' | 'attempt'> {
-  /** The `id` when it is a string. */
+export interface ReceivedEnvelope extends Omit<Envelope, 'id'> {
+  /** The `id` when it is a non-empty string. */
   readonly id: string | undefined;
-  /** The `attempt`: 1 when left out, `undefined` when it is not an integer ≥ 1. */
-  readonly attempt: number | undefined;
 }
 
 /**
  * The send hot path: builds the envelope by hand around one JSON.stringify of the message, rather
  * than stringifying an envelope object. `id` must need no JSON escaping.
+ *
+ * Refuses, naming the path, a message that would not arrive equal to what was sent (NaN, a Date, a
+ * class instance, a function...), and one whose body is over `maxMessageSize` bytes.
  */
-export function encodeEnvelope(message: unknown, queue: string, id: string = uniqueId()): string {
-  let payload: string | undefined;
-  try {
-    payload = JSON.stringify(message);
-  } catch (error) {
-    throw new SerializationError(`a message sent to queue ${queue} is not JSON-serialisable`, {
-      cause: error,
-    });
+export function encodeEnvelope(
+  message: unknown,
+  queue: string,
+  maxMessageSize: number,
+  id: string = uniqueId(),
+): string {
+  const problem = serializationProblem(message, 'message');
+  if (problem !== undefined) {
+    throw new SerializationError(`a message sent to queue ${queue} was refused: ${problem}`);
   }
+  const payload = JSON.stringify(message);
   if (payload === undefined) {
     throw new SerializationError(
       `a message sent to queue ${queue} is not JSON-serialisable: ${describe(message)}`,
@@ -57,7 +62,13 @@ export function encodeEnvelope(message: unknown, queue: string, id: string = uni
   }
   const type = (message as { type?: unknown } | null)?.type;
   const typeField = typeof type === 'string' ? `"type":${JSON.stringify(type)},` : '';
-  return `{"id":"${id}",${typeField}"payload":${payload}}`;
+  const body = `{"id":"${id}",${typeField}"payload":${payload}}`;
+  // A UTF-8 byte is at most 3 per UTF-16 code unit: short bodies need no count.
+  if (body.length * 3 > maxMessageSize) {
+    const size = Buffer.byteLength(body);
+    if (size > maxMessageSize) throw new MessageTooLargeError(queue, size, maxMessageSize);
+  }
+  return body;
 }
 
 /** Parses a body; throws a ValidationError whose message is why it is not an envelope. */
@@ -73,16 +84,14 @@ export function decodeEnvelope(body: string): ReceivedEnvelope {
       'undecodable body: not a sluice envelope { id, type, attempt, headers, payload }',
     );
   }
-  const { id, type, attempt, headers, payload } = value as Record<string, unknown>;
+  const { id, type, attempt = 1, headers, payload } = value as Record<string, unknown>;
+  if (!Number.isInteger(attempt) || (attempt as number) < 1) {
+    throw new ValidationError(`undecodable body: attempt ${describe(attempt)} is not an integer ≥ 1`);
+  }
   return {
-    id: typeof id === 'string' ? id : undefined,
+    id: typeof id === 'string' && id.length > 0 ? id : undefined,
     type: typeof type === 'string' ? type : null,
-    attempt:
-      attempt === undefined
-        ? 1
-        : Number.isInteger(attempt) && (attempt as number) >= 1
-          ? (attempt as number)
-          : undefined,
+    attempt: attempt as number,
     headers: isRecord(headers) ? headers : {},
     payload,
   };

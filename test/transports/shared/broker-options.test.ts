@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { InvalidOptionError } from '../../src/errors.js';
-import { type BrokerQueueOptions, resolveBrokerOptions } from '../../src/queuing/broker-options.js';
+import { InvalidOptionError } from '../../../src/errors.js';
+import {
+  type BrokerQueueOptions,
+  resolveBrokerOptions,
+} from '../../../src/transports/shared/broker-options.js';
 
 describe('resolveBrokerOptions', () => {
   it('fills in the defaults, the dead-letter queue named after the queue', () => {
@@ -11,8 +14,16 @@ describe('resolveBrokerOptions', () => {
       deadLetter: 'orders.dead',
       visibilityTimeout: 30_000,
       closeTimeout: 10_000,
+      maxMessageSize: 16 * 1024 * 1024,
       check: undefined,
     });
+  });
+
+  it("takes the broker's default maxMessageSize unless one is given", () => {
+    expect(resolveBrokerOptions('q', {}, { maxMessageSize: 1_024 }).maxMessageSize).toBe(1_024);
+    expect(resolveBrokerOptions('q', { maxMessageSize: 10 }, { maxMessageSize: 1_024 }).maxMessageSize).toBe(
+      10,
+    );
   });
 
   it('keeps given values and compiles the schema', () => {
@@ -44,15 +55,21 @@ describe('resolveBrokerOptions', () => {
     ['closeTimeout', 'q', { closeTimeout: -1 }, /invalid closeTimeout: -1/],
     ['closeTimeout', 'q', { closeTimeout: Number.POSITIVE_INFINITY }, /invalid closeTimeout: Infinity/],
     ['schema', 'q', { schema: 42 as never }, /invalid schema: 42/],
+    ['maxMessageSize', 'q', { maxMessageSize: 0 }, /invalid maxMessageSize: 0/],
+    ['maxMessageSize', 'q', { maxMessageSize: 1.5 }, /invalid maxMessageSize: 1.5/],
+    ['maxMessageSize', 'q', { maxMessageSize: '1mb' as never }, /invalid maxMessageSize: "1mb"/],
   ])('rejects a bad %s naming it and the value', (_, name, options, message) => {
     expect(() => resolveBrokerOptions(name, options)).toThrow(InvalidOptionError);
     expect(() => resolveBrokerOptions(name, options)).toThrow(message);
   });
 
   it("enforces the broker's shortest visibility timeout", () => {
-    expect(() => resolveBrokerOptions('q', { visibilityTimeout: 999 }, 1_000)).toThrow(
-      /invalid visibilityTimeout: 999 \(expected an integer ≥ 1000 \(milliseconds\)\)/,
-    );
-    expect(resolveBrokerOptions('q', { visibilityTimeout: 1_000 }, 1_000).visibilityTimeout).toBe(1_000);
+    expect(() =>
+      resolveBrokerOptions('q', { visibilityTimeout: 999 }, { minVisibilityTimeout: 1_000 }),
+    ).toThrow(/invalid visibilityTimeout: 999 \(expected an integer ≥ 1000 \(milliseconds\)\)/);
+    expect(
+      resolveBrokerOptions('q', { visibilityTimeout: 1_000 }, { minVisibilityTimeout: 1_000 })
+        .visibilityTimeout,
+    ).toBe(1_000);
   });
 });

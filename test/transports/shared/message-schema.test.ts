@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { InvalidOptionError, ValidationError } from '../../src/errors.js';
-import { compileMessageSchema } from '../../src/queuing/message-schema.js';
-import { defineCommand } from '../../src/routing/define.js';
+import { InvalidOptionError, ValidationError } from '../../../src/errors.js';
+import { defineCommand } from '../../../src/routing/define.js';
+import { compileMessageSchema } from '../../../src/transports/shared/message-schema.js';
 
 const Place = defineCommand('orders.place', z.object({ quantity: z.number().int().positive() }));
 const Cancel = defineCommand('orders.cancel', z.object({ id: z.string() }));

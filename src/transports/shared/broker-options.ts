@@ -1,7 +1,7 @@
-import { InvalidOptionError } from '../errors.js';
-import { assertBackoff, assertMaxAttempts } from './backoff.js';
+import { InvalidOptionError } from '../../errors.js';
+import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
+import type { Backoff } from '../../queuing/types.js';
 import { compileMessageSchema, type MessageCheck, type MessageSchema } from './message-schema.js';
-import type { Backoff } from './types.js';
 
 /** The options every broker queue takes, next to its own connection options. */
 export interface BrokerQueueOptions<T = unknown> {
@@ -17,7 +17,23 @@ export interface BrokerQueueOptions<T = unknown> {
   schema?: MessageSchema<T>;
   /** Milliseconds `close()` lets handed-out deliveries settle before releasing them. Default 10 s. */
   closeTimeout?: number;
+  /**
+   * Bytes an encoded message may take; a larger one is refused at `send` with MessageTooLargeError.
+   * Default 16 MiB (RabbitMQ 4's own limit); on NATS the server's `max_payload` (1 MiB by default).
+   */
+  maxMessageSize?: number;
 }
+
+/** What a broker allows, given by its adapter. */
+export interface BrokerLimits {
+  /** The shortest lease the broker can honour (ms). Default 1. */
+  minVisibilityTimeout?: number;
+  /** `maxMessageSize` when the user gives none. Default 16 MiB. */
+  maxMessageSize?: number;
+}
+
+/** The default `maxMessageSize`: RabbitMQ 4's own limit, and far above what a message should be. */
+export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
 
 export interface ResolvedBrokerOptions<T> {
   readonly maxAttempts: number;
@@ -25,19 +41,18 @@ export interface ResolvedBrokerOptions<T> {
   readonly deadLetter: string;
   readonly visibilityTimeout: number;
   readonly closeTimeout: number;
+  readonly maxMessageSize: number;
   /** The compiled `schema`, if one was given. */
   readonly check: MessageCheck<T> | undefined;
 }
 
-/**
- * Checks the queue name and the common options, filling in the defaults. `minVisibilityTimeout` is
- * the shortest lease the broker can honour (ms).
- */
+/** Checks the queue name and the common options, filling in the defaults. */
 export function resolveBrokerOptions<T>(
   name: string,
   options: BrokerQueueOptions<T>,
-  minVisibilityTimeout = 1,
+  limits: BrokerLimits = {},
 ): ResolvedBrokerOptions<T> {
+  const { minVisibilityTimeout = 1, maxMessageSize: defaultMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE } = limits;
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidOptionError('name', name, 'a non-empty string');
   }
@@ -48,6 +63,7 @@ export function resolveBrokerOptions<T>(
     visibilityTimeout = 30_000,
     schema,
     closeTimeout = 10_000,
+    maxMessageSize = defaultMaxMessageSize,
   } = options;
   assertMaxAttempts(maxAttempts);
   assertBackoff(backoff);
@@ -64,6 +80,9 @@ export function resolveBrokerOptions<T>(
   if (typeof closeTimeout !== 'number' || !Number.isFinite(closeTimeout) || closeTimeout < 0) {
     throw new InvalidOptionError('closeTimeout', closeTimeout, 'a finite number of milliseconds ≥ 0');
   }
+  if (!Number.isSafeInteger(maxMessageSize) || maxMessageSize < 1) {
+    throw new InvalidOptionError('maxMessageSize', maxMessageSize, 'a whole number of bytes ≥ 1');
+  }
   const check = compileMessageSchema(schema);
-  return { maxAttempts, backoff, deadLetter, visibilityTimeout, closeTimeout, check };
+  return { maxAttempts, backoff, deadLetter, visibilityTimeout, closeTimeout, maxMessageSize, check };
 }

@@ -1,22 +1,12 @@
-import type { AnyMiddleware } from '../middleware/types.js';
-import { DrainingQueue } from './draining-queue.js';
+import type { AnyMiddleware } from '../../middleware/types.js';
+import { takeNow } from '../hand-off.js';
+import { DrainingQueue } from '../pump/draining-queue.js';
+import { Pump, type PumpContext, type PumpDispatcher } from '../pump/pump.js';
+import { RESOLVED } from '../settled.js';
+import type { Delivery, Queue, SendOptions } from '../types.js';
 import { MemoryCore } from './memory-core.js';
 import { MemoryIterator } from './memory-iterator.js';
-import { Pump, type PumpContext, type PumpDispatcher } from './pump.js';
-import { RESOLVED, takeNow } from './settled.js';
-import type { Delivery, Queue, RetryPolicy, SendOptions } from './types.js';
-
-export interface MemoryQueueOptions<T> extends RetryPolicy<T> {
-  /**
-   * Messages held (ready or delayed) before `send` waits. `Infinity` (default); `0` hands each message
-   * straight to a consumer. Delayed sends and retries are never held back, but count too.
-   */
-  maxsize?: number;
-  /** `fifo` (default), `lifo` (newest first) or `priority` (highest first, FIFO among equals). */
-  order?: 'fifo' | 'lifo' | 'priority';
-  /** Names the queue in error messages. Default `memory`. */
-  name?: string;
-}
+import type { MemoryQueueOptions } from './options.js';
 
 export interface MemoryDrainingOptions<T> {
   concurrency?: number;

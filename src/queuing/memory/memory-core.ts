@@ -1,13 +1,14 @@
-import { InvalidOptionError, QueueClosedError } from '../errors.js';
-import { Timer } from '../middleware/timer.js';
-import { assertBackoff, assertMaxAttempts, backoffDelay } from './backoff.js';
+import { InvalidOptionError, QueueClosedError } from '../../errors.js';
+import { Timer } from '../../timer.js';
+import { assertBackoff, assertMaxAttempts, backoffDelay } from '../backoff.js';
+import type { Waiter } from '../hand-off.js';
+import { assertSendOptions } from '../send-options.js';
+import { RESOLVED } from '../settled.js';
+import type { Backoff, Delivery, NackOptions, Producer, SendOptions } from '../types.js';
 import { type Buffer, Fifo, Lifo, PriorityHeap } from './buffers.js';
-import { MemoryDelivery } from './memory-delivery.js';
-import type { MemoryIterator } from './memory-iterator.js';
-import type { MemoryQueueOptions } from './memory-queue.js';
-import { assertSendOptions } from './send-options.js';
-import { RESOLVED, type Waiter } from './settled.js';
-import type { Backoff, Delivery, NackOptions, Producer, SendOptions } from './types.js';
+import { type DeliveryOwner, MemoryDelivery } from './memory-delivery.js';
+import type { IteratorOwner, MemoryIterator } from './memory-iterator.js';
+import type { MemoryQueueOptions } from './options.js';
 
 interface WaitingSender<T> {
   readonly delivery: MemoryDelivery<T>;
@@ -27,7 +28,7 @@ interface WaitingSender<T> {
  * - iteration ends once the queue is closed and holds nothing, scheduled (delayed or backing-off)
  *   messages included.
  */
-export class MemoryCore<T> {
+export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
   readonly name: string;
   readonly buffer: Buffer<MemoryDelivery<T>>;
   maxsize: number;

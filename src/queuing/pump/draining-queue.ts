@@ -1,5 +1,5 @@
+import type { Producer, Queue, SendOptions } from '../types.js';
 import type { Draining, PumpStats } from './draining.js';
-import type { Producer, Queue, SendOptions } from './types.js';
 
 /** The producer end of a queue with a graceful pump attached; disposing it drains everything sent. */
 export class DrainingQueue<T> implements Producer<T>, AsyncDisposable {

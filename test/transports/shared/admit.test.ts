@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { defineCommand } from '../../../src/routing/define.js';
+import { admit } from '../../../src/transports/shared/admit.js';
+import { compileMessageSchema } from '../../../src/transports/shared/message-schema.js';
+import { errorText, nackReason } from '../../../src/transports/shared/reasons.js';
+
+const stored = () => 'orders:7';
+
+describe('admit: the decode-and-admit step of every broker consumer', () => {
+  it('admits an envelope, keeping its id, type, attempt and headers', () => {
+    const body = '{"id":"a1","type":"t","attempt":2,"headers":{"traceparent":"00-x"},"payload":{"n":1}}';
+    expect(admit(body, undefined, stored)).toEqual({
+      admitted: true,
+      envelope: { id: 'a1', type: 't', attempt: 2, headers: { traceparent: '00-x' }, payload: { n: 1 } },
+      message: { n: 1 },
+    });
+  });
+
+  it("gives an envelope without id the broker's stored id, the same on every redelivery", () => {
+    const admission = admit('{"payload":5}', undefined, stored);
+    expect(admission).toMatchObject({ admitted: true, envelope: { id: 'orders:7' }, message: 5 });
+  });
+
+  it('refuses a body that is no envelope, wrapping it as the payload of one under the stored id', () => {
+    const admission = admit('not json {', undefined, stored);
+    expect(admission).toMatchObject({ admitted: false, id: 'orders:7' });
+    if (admission instanceof Promise || admission.admitted) throw new Error('expected a refusal');
+    expect(admission.reason).toMatch(/^undecodable body: /);
+    expect(JSON.parse(admission.body)).toEqual({
+      id: 'orders:7',
+      type: null,
+      attempt: 1,
+      headers: {},
+      payload: 'not json {',
+    });
+  });
+
+  it('refuses a payload that fails the schema with the reason, keeping the body as received', () => {
+    const Place = defineCommand('orders.place', z.object({ quantity: z.number().int().positive() }));
+    const check = compileMessageSchema([Place]);
+    const body =
+      '{"id":"a2","type":"orders.place","payload":{"type":"orders.place","payload":{"quantity":0}}}';
+    const admission = admit(body, check, stored);
+    expect(admission).toMatchObject({ admitted: false, id: 'a2', body });
+    expect((admission as { reason: string }).reason).toMatch(/^invalid message: .*quantity/);
+  });
+
+  it('waits for an asynchronous Standard Schema', async () => {
+    const check = compileMessageSchema(z.number().refine(async (n) => n > 0));
+    await expect(admit('{"payload":1}', check, stored)).resolves.toMatchObject({
+      admitted: true,
+      message: 1,
+    });
+    await expect(admit('{"payload":-1}', check, stored)).resolves.toMatchObject({ admitted: false });
+  });
+});
+
+describe('dead-letter reasons: one wording on every broker', () => {
+  it.each([
+    [{}, 2, 2, 'failed 2 of 2 attempts'],
+    [{ error: new Error('card declined') }, 3, 3, 'failed 3 of 3 attempts: card declined'],
+    [{ error: new TypeError('x is undefined') }, 1, 1, 'failed 1 of 1 attempts: TypeError: x is undefined'],
+    [{ requeue: false }, 1, 5, 'rejected'],
+    [{ requeue: false, error: 'poison' }, 1, 5, 'rejected: poison'],
+  ])('%o at attempt %i of %i → %s', (options, attempt, max, reason) => {
+    expect(nackReason(options, attempt, max)).toBe(reason);
+  });
+
+  it('names an error by its message, prefixed by its class unless plain Error', () => {
+    expect(errorText(new Error('boom'))).toBe('boom');
+    expect(errorText(new RangeError('too far'))).toBe('RangeError: too far');
+    expect(errorText(42)).toBe('42');
+  });
+});
