@@ -2,11 +2,11 @@ import { InvalidOptionError, InvalidStateError, SerializationError } from '../er
 import { assertMiddlewares } from '../middleware/compose.js';
 import type { InlineGeneratorMiddleware } from '../middleware/types.js';
 import { assertBackoff } from '../queuing/backoff.js';
+import { serializationProblem } from '../queuing/json.js';
 import type { Backoff, Queue } from '../queuing/types.js';
 import { CronSchedule, startSchedule } from './cron.js';
 import { TaskAlreadyRegisteredError } from './errors.js';
 import type { Job } from './job.js';
-import { serializationProblem } from '../queuing/json.js';
 import { QueueMiddleware } from './queue-middleware.js';
 import { JobRuntime } from './runtime.js';
 import { defineTask, Task, type TaskDefinition, type TaskHost } from './task.js';

@@ -2,6 +2,7 @@ import { InvalidStateError, SerializationError, TimeoutError } from '../errors.j
 import { compose } from '../middleware/compose.js';
 import type { Chain } from '../middleware/types.js';
 import { backoffDelay } from '../queuing/backoff.js';
+import { serializationProblem } from '../queuing/json.js';
 import { MemoryQueue } from '../queuing/memory/memory-queue.js';
 import type { Draining } from '../queuing/pump/draining.js';
 import { RESOLVED } from '../queuing/settled.js';
@@ -11,7 +12,6 @@ import { Timer } from '../timer.js';
 import { JobExecution, PushContext } from './context.js';
 import { JobCancelledError, UnknownTaskError } from './errors.js';
 import { execution, type FinalStatus, isFinal, Job, type JobOwner, setStatus, settle } from './job.js';
-import { serializationProblem } from '../queuing/json.js';
 import { LiveJobs } from './live-jobs.js';
 import { type QueueMiddleware, startWorkers } from './queue-middleware.js';
 import type { TaskDefinition } from './task.js';

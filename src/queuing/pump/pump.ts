@@ -4,7 +4,6 @@ import { toChain } from '../../middleware/dispatcher.js';
 import type {
   AnyMiddleware,
   Chain,
-  Context,
   Dispatcher,
   DispatcherObject,
   InlineGeneratorMiddleware,

@@ -25,7 +25,10 @@ export interface ResolvedOptions<T> extends ResolvedBrokerOptions<T> {
 
 export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): ResolvedOptions<T> {
   // JetStream's ack_wait is at least a second.
-  const common = resolveBrokerOptions(name, options, { minVisibilityTimeout: 1_000, maxMessageSize: 1024 * 1024 });
+  const common = resolveBrokerOptions(name, options, {
+    minVisibilityTimeout: 1_000,
+    maxMessageSize: 1024 * 1024,
+  });
   const { url, connection, prefetch = 128 } = options;
   if (url !== undefined && (typeof url !== 'string' || url.trim().length === 0)) {
     throw new InvalidOptionError('url', url, 'a NATS URL, or several comma-separated');

@@ -104,7 +104,12 @@ export class PostgresQueue<T> implements Queue<T> {
 
   #row(message: T, options: PostgresSendOptions | undefined): Row {
     if (options === undefined)
-      return { body: encodeEnvelope(message, this.name, this.#context.maxMessageSize), priority: 0, delay: 0, key: null };
+      return {
+        body: encodeEnvelope(message, this.name, this.#context.maxMessageSize),
+        priority: 0,
+        delay: 0,
+        key: null,
+      };
     assertSendOptions(options);
     const { priority = 0, delay = 0, key = null, client } = options;
     assertDelayFits(delay, this.name);

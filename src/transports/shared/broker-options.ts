@@ -52,7 +52,8 @@ export function resolveBrokerOptions<T>(
   options: BrokerQueueOptions<T>,
   limits: BrokerLimits = {},
 ): ResolvedBrokerOptions<T> {
-  const { minVisibilityTimeout = 1, maxMessageSize: defaultMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE } = limits;
+  const { minVisibilityTimeout = 1, maxMessageSize: defaultMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE } =
+    limits;
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidOptionError('name', name, 'a non-empty string');
   }
