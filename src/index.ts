@@ -4,8 +4,6 @@ export {
   HandlerAlreadyRegisteredError,
   InvalidOptionError,
   InvalidStateError,
-  JobFailedError,
-  JobNotCompletedError,
   MessageTooLargeError,
   MiddlewareError,
   NoHandlerError,
@@ -33,7 +31,8 @@ export type {
 } from './middleware/types.js';
 export { type MemoryDrainingOptions, MemoryQueue } from './queuing/memory/memory-queue.js';
 export type { MemoryQueueOptions } from './queuing/memory/options.js';
-export type { Draining, DrainingOptions, PumpStats } from './queuing/pump/draining.js';
+export type { Draining, PumpStats } from './queuing/pump/draining.js';
+export type { DrainingOptions } from './queuing/pump/draining-options.js';
 export type { DrainingQueue } from './queuing/pump/draining-queue.js';
 export { Pump, type PumpContext, type PumpDispatcher, type PumpOptions } from './queuing/pump/pump.js';
 export type {

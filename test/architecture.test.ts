@@ -106,6 +106,35 @@ describe('layers (ARCHITECTURE.md)', () => {
 });
 
 describe('layout', () => {
+  it('no file in src is over 300 lines: one concept per file', () => {
+    const long = sourceFiles(join(root, 'src'))
+      .map((file) => ({
+        file: relative(root, file),
+        lines: readFileSync(file, 'utf8').split('\n').length - 1,
+      }))
+      .filter(({ lines }) => lines > 300)
+      .map(({ file, lines }) => `${file}: ${lines} lines`);
+    expect(long).toEqual([]);
+  });
+
+  it('every broker folder names each role the same way', () => {
+    const roles = ['connection.ts', 'producer.ts', 'consumer.ts', 'delivery.ts', 'index.ts'];
+    for (const broker of Object.keys(clients)) {
+      const files = readdirSync(join(root, 'src', 'transports', broker));
+      const missing = roles.filter((role) => !files.includes(role));
+      expect(missing, broker).toEqual([]);
+      const queueClass = `${broker[0]!.toUpperCase()}${broker.slice(1)}Queue`;
+      const text = files
+        .map((file) => readFileSync(join(root, 'src', 'transports', broker, file), 'utf8'))
+        .join('\n');
+      expect(text, broker).toMatch(new RegExp(`export class ${queueClass}<`));
+      expect(text, broker).toMatch(new RegExp(`export class ${queueClass.replace('Queue', 'Consumer')}<`));
+      expect(text, broker).toMatch(
+        new RegExp(`export class ${queueClass.replace('Queue', 'Delivery')}<T> extends GuardedDelivery<`),
+      );
+    }
+  });
+
   it('no import cycles, type-only imports included', () => {
     const graph = new Map<string, string[]>();
     for (const { file, specifier } of imports) {

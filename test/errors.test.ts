@@ -28,6 +28,14 @@ const errors: { code: string; error: Error }[] = [
   { code: 'JOB_CANCELLED', error: new core.JobCancelledError('job-1', 'charge', 'cancelled') },
   { code: 'AMQP_TOPOLOGY_MISMATCH', error: new amqp.AmqpTopologyError('orders', true) },
   { code: 'POSTGRES_QUERY_FAILED', error: new postgres.PostgresQueryError('send') },
+  {
+    code: 'NATS_TOPOLOGY_MISMATCH',
+    error: new nats.NatsTopologyError(
+      'orders',
+      'consumer p0 of stream sluice-orders',
+      'its max_deliver is 5',
+    ),
+  },
 ];
 
 describe('error classes', () => {

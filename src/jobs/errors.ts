@@ -28,3 +28,23 @@ export class JobCancelledError extends SluiceError {
     super('JOB_CANCELLED', `job ${jobId} of task "${task}" was aborted: ${why}`);
   }
 }
+
+/** `job.result()` on a job that failed or timed out; `cause` is the task's error. */
+export class JobFailedError extends SluiceError {
+  readonly jobId: string;
+
+  constructor(jobId: string, task: string, status: string, cause: unknown) {
+    super('JOB_FAILED', `job ${jobId} of task "${task}" ended with status ${status}`, { cause });
+    this.jobId = jobId;
+  }
+}
+
+/** `job.result()` on a job that has not succeeded or failed yet, or was cancelled. */
+export class JobNotCompletedError extends SluiceError {
+  readonly jobId: string;
+
+  constructor(jobId: string, task: string, status: string) {
+    super('JOB_NOT_COMPLETED', `job ${jobId} of task "${task}" has no result: its status is ${status}`);
+    this.jobId = jobId;
+  }
+}

@@ -2,6 +2,8 @@ export type { CronSchedule } from './cron.js';
 export {
   InvalidCronError,
   JobCancelledError,
+  JobFailedError,
+  JobNotCompletedError,
   TaskAlreadyRegisteredError,
   UnknownTaskError,
 } from './errors.js';

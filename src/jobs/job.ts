@@ -1,4 +1,4 @@
-import { JobFailedError, JobNotCompletedError } from '../errors.js';
+import { JobFailedError, JobNotCompletedError } from './errors.js';
 
 export type JobStatus = 'pending' | 'scheduled' | 'running' | 'success' | 'failed' | 'timeout' | 'cancelled';
 

@@ -1,13 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InvalidOptionError, InvalidStateError, SerializationError, TimeoutError } from '../../src/errors.js';
 import {
-  InvalidOptionError,
-  InvalidStateError,
+  JobCancelledError,
   JobFailedError,
   JobNotCompletedError,
-  SerializationError,
-  TimeoutError,
-} from '../../src/errors.js';
-import { JobCancelledError, TaskAlreadyRegisteredError } from '../../src/jobs/errors.js';
+  TaskAlreadyRegisteredError,
+} from '../../src/jobs/errors.js';
 import { type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from '../../src/jobs/index.js';
 import type { ClassicMiddleware } from '../../src/middleware/types.js';
 import { deferred, flush, within } from '../support/async.js';

@@ -21,7 +21,7 @@ export const AMQP_URL = `amqp://guest:guest@127.0.0.1:${services.rabbitmq.port}`
 /** `visibilityTimeout` has no RabbitMQ counterpart (the broker redelivers on disconnect): dropped. */
 export function open<T>(name: string, options: DurableQueueOptions | AmqpQueueOptions = {}): AmqpQueue<T> {
   const { visibilityTimeout: _, ...rest } = options as DurableQueueOptions;
-  return new AmqpQueue<T>(name, { url: AMQP_URL, ...(rest as AmqpQueueOptions) });
+  return new AmqpQueue<T>(name, { url: AMQP_URL, ...(rest as AmqpQueueOptions<T>) });
 }
 
 /** Runs `use` with a connection of its own, then closes it. */

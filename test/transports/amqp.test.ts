@@ -1,9 +1,15 @@
+import { createHash } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { connect } from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import {
+  BrokerUnavailableError,
+  InvalidOptionError,
+  MessageTooLargeError,
+  SerializationError,
+} from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
@@ -82,6 +88,9 @@ describe('AmqpQueue options', () => {
     ['connection', { url: AMQP_URL, connection: {} }],
     ['schema', { schema: 42 }],
     ['priorities', { priorities: 'no' }],
+    ['keyTimeout', { keyTimeout: 0 }],
+    ['keyTimeout', { keyTimeout: 86_400_001 }],
+    ['maxMessageSize', { maxMessageSize: 0 }],
   ])('rejects a bad %s with InvalidOptionError', (option, options) => {
     expect(() => new AmqpQueue('orders', options as never)).toThrow(InvalidOptionError);
     expect(() => new AmqpQueue('orders', options as never)).toThrow(option);
@@ -175,7 +184,7 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
       const dead = openQueue<Numbered>(`${name}.dead`, { priorities: false });
       const [corpse] = await receive(dead, 1);
       expect(corpse!.message).toEqual({ n: 1 });
-      expect((corpse as AmqpDelivery<Numbered>).deadLetterReason).toBe('refused');
+      expect((corpse as AmqpDelivery<Numbered>).deadLetterReason).toBe('rejected: refused');
       await corpse!.ack();
     });
 
@@ -394,7 +403,7 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
     const [corpse] = await receive(dead, 1);
     expect(corpse!.message).toEqual({ n: 1 });
     expect((corpse as AmqpDelivery<Numbered>).deadLetterReason).toBe(
-      'not settled after 2 deliveries (consumer lost)',
+      'failed 2 of 2 attempts: not settled: its consumer stopped or its lease ran out',
     );
     await corpse!.ack();
   });
@@ -423,7 +432,86 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
     ]);
   });
 
-  it('dead-letters with the error message as the reason, and a message of an unknown type', async () => {
+  it('gives a body without id its message_id, else an id derived from it, kept by every copy', async () => {
+    const name = queueName('stored-ids');
+    const queue = openQueue<Numbered>(name, { maxAttempts: 3, backoff: { type: 'fixed', delay: 20 } });
+    await queue.send({ n: 0 }); // declares the queue
+    const derivedBody = JSON.stringify({ payload: { n: 2 } });
+    await withConnection(async (connection) => {
+      const channel = await connection.createConfirmChannel();
+      const options = { persistent: true, contentType: 'application/json', priority: 5 };
+      channel.sendToQueue(name, Buffer.from(JSON.stringify({ payload: { n: 1 } })), {
+        ...options,
+        messageId: 'm-1',
+      });
+      channel.sendToQueue(name, Buffer.from(derivedBody), options);
+      await channel.waitForConfirms();
+    });
+    const derived = `sha256:${createHash('sha256').update(derivedBody).digest('hex').slice(0, 32)}`;
+
+    // Released: n 2 is prefetched but never handed out when its iterator returns; n 1 is retried.
+    const iterator = queue[Symbol.asyncIterator]();
+    const zero = (await iterator.next()).value as AmqpDelivery<Numbered>;
+    await zero.ack();
+    const first = (await iterator.next()).value as AmqpDelivery<Numbered>;
+    expect([first.message, first.id, first.attempt]).toEqual([{ n: 1 }, 'm-1', 1]);
+    await sleep(100); // n 2 is prefetched
+    await iterator.return!();
+    await first.nack({ error: new Error('again') });
+
+    const consumer = openQueue<Numbered>(name, { maxAttempts: 3 });
+    const copies = (await receive(consumer, 2)) as AmqpDelivery<Numbered>[];
+    const seen = copies.map((d) => [d.message.n, d.id, d.attempt]).sort();
+    expect(seen).toEqual([
+      [1, 'm-1', 2],
+      [2, derived, 1],
+    ]);
+    await Promise.all(copies.map((d) => d.nack({ requeue: false, error: new Error('stop') })));
+    const dead = (await receive(openQueue<Numbered>(`${name}.dead`), 2)) as AmqpDelivery<Numbered>[];
+    await Promise.all(dead.map((d) => d.ack()));
+    expect(dead.map((d) => [d.message.n, d.id, d.deadLetterReason]).sort()).toEqual([
+      [1, 'm-1', 'rejected: stop'],
+      [2, derived, 'rejected: stop'],
+    ]);
+    await deleteQueues(`${name}.delay.20`);
+  });
+
+  describe('strict messages', () => {
+    async function stored(name: string): Promise<number> {
+      return withConnection(async (connection) => {
+        const channel = await connection.createChannel();
+        return (await channel.checkQueue(name)).messageCount;
+      });
+    }
+
+    it('refuses a message over maxMessageSize with MessageTooLargeError, storing nothing', async () => {
+      const name = queueName('too-large');
+      const queue = openQueue<{ text: string }>(name, { maxMessageSize: 1_024 });
+      await queue.send({ text: 'fits' });
+      const big = { text: 'x'.repeat(1_024) };
+      const error = await queue.send(big).catch((caught: unknown) => caught);
+      expect(error).toBeInstanceOf(MessageTooLargeError);
+      expect((error as Error).message).toContain(name);
+      await expect(queue.send(big, { key: 'k', delay: 50 })).rejects.toBeInstanceOf(MessageTooLargeError);
+      await queue.send({ text: 'keyed' }, { key: 'k' }); // the refused send took no key
+      expect(await stored(name)).toBe(2);
+      await deleteQueues(`${name}.key.k`);
+    });
+
+    it('refuses NaN and a Date with SerializationError naming the path, storing nothing', async () => {
+      const name = queueName('strict');
+      const queue = openQueue<unknown>(name);
+      await queue.send({ fine: true });
+      await expect(queue.send({ x: Number.NaN })).rejects.toBeInstanceOf(SerializationError);
+      await expect(queue.send({ x: Number.NaN })).rejects.toThrow('message.x is NaN');
+      await expect(queue.send({ at: { when: new Date() } }, { priority: 1 })).rejects.toThrow(
+        'message.at.when is an instance of Date',
+      );
+      expect(await stored(name)).toBe(1);
+    });
+  });
+
+  it('dead-letters with the reason in the shared wording, and a message of an unknown type', async () => {
     const name = queueName('reasons');
     const Ping = defineCommand('ping', z.object({ at: z.number() }));
     const producer = openQueue<unknown>(name);
@@ -439,8 +527,8 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
       return [d.message.type, (d as AmqpDelivery<unknown>).deadLetterReason];
     });
     expect(reasons.sort()).toEqual([
-      ['ping', 'handler exploded'],
-      ['pong', 'invalid message: no schema for message type "pong"'],
+      ['ping', 'failed 1 of 1 attempts: handler exploded'],
+      ['pong', 'invalid message: ValidationError: no schema for message type "pong"'],
     ]);
   });
 

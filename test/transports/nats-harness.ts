@@ -5,7 +5,7 @@
 import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Link } from '../../src/transports/nats/connection.js';
+import { Connection } from '../../src/transports/nats/connection.js';
 import { NatsQueue, type NatsQueueOptions } from '../../src/transports/nats/index.js';
 import { streamName, subjectPrefix } from '../../src/transports/nats/names.js';
 import { Topology } from '../../src/transports/nats/topology.js';
@@ -20,19 +20,21 @@ export function open<T>(name: string, options: NatsQueueOptions<T> = {}): NatsQu
 }
 
 /** Runs `use` with a connection of its own and its topology helper, then closes it. */
-export async function withLink<R>(use: (link: Link, topology: Topology) => Promise<R>): Promise<R> {
-  const link = await Link.open(NATS_URL, undefined);
+export async function withConnection<R>(
+  use: (connection: Connection, topology: Topology) => Promise<R>,
+): Promise<R> {
+  const connection = await Connection.open(NATS_URL, undefined);
   try {
-    return await use(link, new Topology(link, 30_000));
+    return await use(connection, new Topology(connection, 30_000));
   } finally {
-    await link.close();
+    await connection.close();
   }
 }
 
 export function purge(...names: string[]): Promise<void> {
-  return withLink(async (link) => {
+  return withConnection(async (connection) => {
     for (const name of names.flatMap((n) => [n, `${n}.dead`])) {
-      await link.jsm.streams.delete(streamName(name)).catch((error: { code?: number }) => {
+      await connection.jsm.streams.delete(streamName(name)).catch((error: { code?: number }) => {
         if (error?.code !== 10059) throw error; // already gone
       });
     }
@@ -108,9 +110,9 @@ export const natsHarness: DurableHarness = {
   open: <T>(name: string, options?: object) => open<T>(name, options as NatsQueueOptions<T>),
   purge: (name) => purge(name),
   sendRaw: (name, body) =>
-    withLink(async (link, topology) => {
+    withConnection(async (connection, topology) => {
       await topology.ensureConsumer(name, 'p0');
-      await link.js.publish(`${subjectPrefix(name)}p0`, body);
+      await connection.js.publish(`${subjectPrefix(name)}p0`, body);
     }),
   restart: () => restartNats(),
   childModule: fileURLToPath(import.meta.url),

@@ -1,12 +1,17 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import {
+  BrokerUnavailableError,
+  InvalidOptionError,
+  MessageTooLargeError,
+  SerializationError,
+} from '../../src/errors.js';
 import { takeNow } from '../../src/queuing/hand-off.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
-import { STARVATION_LIMIT } from '../../src/transports/nats/fetcher.js';
-import { type NatsDelivery, NatsQueue } from '../../src/transports/nats/index.js';
+import { STARVATION_LIMIT } from '../../src/transports/nats/bands.js';
+import { NatsQueue, NatsTopologyError } from '../../src/transports/nats/index.js';
 import { streamName, subjectPrefix } from '../../src/transports/nats/names.js';
 import { sleep, within } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';
@@ -20,7 +25,7 @@ import {
   purge,
   startNats,
   stopNats,
-  withLink,
+  withConnection,
 } from './nats-harness.js';
 
 const up = await brokerAvailable('nats');
@@ -119,19 +124,40 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     await iterator.return?.();
   });
 
-  it('dead-letters with the reason in the envelope headers and a NATS header', async () => {
+  it('dead-letters with the reason as deadLetterReason, the envelope id and headers kept', async () => {
     const name = queueName('reason');
     const queue = track(open<{ n: number }>(name, { maxAttempts: 1 }));
     await queue.send({ n: 1 });
     const [delivery] = await receive(queue, 1);
-    await delivery!.nack({ error: new Error('card declined') });
+    expect(delivery!.deadLetterReason).toBeUndefined();
+    await delivery!.nack({ error: new TypeError('card declined\nby the bank') });
     const dead = track(open<{ n: number }>(`${name}.dead`));
     const [corpse] = await receive(dead, 1);
     expect(corpse!.message).toEqual({ n: 1 });
-    expect((corpse as unknown as { headers: Record<string, string> }).headers).toMatchObject({
-      'sluice-dead-reason': 'card declined',
-    });
+    expect(corpse!.id).toBe(delivery!.id);
+    expect(corpse!.headers).toEqual({});
+    expect(corpse!.deadLetterReason).toBe('failed 1 of 1 attempts: TypeError: card declined by the bank');
     await corpse!.ack();
+  });
+
+  it('dead-letters two messages that carry the same envelope id: both are kept', async () => {
+    const name = queueName('same-id');
+    const body = (n: number) => JSON.stringify({ id: 'reused', payload: { n } });
+    await natsHarness.sendRaw(name, body(1));
+    const queue = track(open<{ n: number }>(name, { maxAttempts: 1 }));
+    const [first] = await receive(queue, 1);
+    await first!.nack({ requeue: false });
+    await natsHarness.sendRaw(name, body(2));
+    const [second] = await receive(queue, 1);
+    expect(second!.id).toBe('reused');
+    await second!.nack();
+    const dead = track(open<{ n: number }>(`${name}.dead`));
+    const corpses = await receive(dead, 2);
+    expect(corpses.map((d) => [d.message.n, d.id, d.deadLetterReason])).toEqual([
+      [1, 'reused', 'rejected'],
+      [2, 'reused', 'failed 1 of 1 attempts'],
+    ]);
+    await Promise.all(corpses.map((d) => d.ack()));
   });
 
   it('validates with a Standard Schema or an array of definitions', async () => {
@@ -154,10 +180,13 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     expect(valid!.message).toEqual({ id: 3 });
     await valid!.ack();
     const dead = track(open<unknown>(`${name}.dead`));
-    expect((await receive(dead, 2)).map((d) => d.message)).toEqual([
-      { type: 'other', payload: {} },
-      { id: 'not a number' },
+    const corpses = await receive(dead, 2);
+    expect(corpses.map((d) => d.message)).toEqual([{ type: 'other', payload: {} }, { id: 'not a number' }]);
+    expect(corpses.map((d) => d.deadLetterReason)).toEqual([
+      'invalid message: ValidationError: no schema for message type "other"',
+      expect.stringMatching(/^invalid message: ValidationError: id: /),
     ]);
+    await Promise.all(corpses.map((d) => d.ack()));
   });
 
   it('keeps a long-running delivery with heartbeats past the visibility timeout', async () => {
@@ -237,53 +266,92 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     };
     await natsHarness.sendRaw(name, JSON.stringify(full));
     const queue = track(open<{ n: number }>(name));
-    const [bare, complete] = (await receive(queue, 2)) as NatsDelivery<{ n: number }>[];
+    const [bare, complete] = await receive(queue, 2);
     expect(complete!.message).toEqual({ n: 2 });
-    expect(complete!.envelope.id).toBe('foreign-2');
+    expect(complete!.id).toBe('foreign-2');
     expect(complete!.headers).toEqual({ traceparent: '00-ab-01' });
     expect(complete!.attempt).toBe(1); // JetStream's delivery count, not the envelope's
     await complete!.ack();
 
     expect(bare!.message).toEqual({ n: 1 });
-    expect(bare!.envelope.id).toEqual(expect.any(String));
+    expect(bare!.id).toBe(`${streamName(name)}:1`);
     await bare!.nack({ requeue: true });
-    const [again] = (await receive(queue, 1)) as NatsDelivery<{ n: number }>[];
+    const [again] = await receive(queue, 1);
     expect(again!.attempt).toBe(2);
-    // The same id on every delivery: a dead-lettering retried after a crash stores one copy.
-    expect(again!.envelope.id).toBe(bare!.envelope.id);
+    expect(again!.id).toBe(bare!.id); // the same id on every delivery
     await again!.nack({ requeue: false });
     const dead = track(open<{ n: number }>(`${name}.dead`));
-    const [corpse] = (await receive(dead, 1)) as NatsDelivery<{ n: number }>[];
+    const [corpse] = await receive(dead, 1);
     expect(corpse!.message).toEqual({ n: 1 });
-    expect(corpse!.envelope.id).toBe(bare!.envelope.id);
+    expect(corpse!.id).toBe(bare!.id); // and on its dead-letter copy
     await corpse!.ack();
   });
 
-  it('names a body that is no envelope by its stream sequence, so its dead-letter copy is stored once', async () => {
+  it('names a body that is no envelope by its stream sequence, on the dead-letter queue too', async () => {
     const name = queueName('garbage-id');
     await natsHarness.sendRaw(name, 'not json');
     const queue = track(open<unknown>(name));
     const waiting = queue[Symbol.asyncIterator]().next(); // receiving dead-letters it
     const dead = track(open<unknown>(`${name}.dead`));
-    const [corpse] = (await receive(dead, 1)) as NatsDelivery<unknown>[];
+    const [corpse] = await receive(dead, 1);
     expect(corpse!.message).toBe('not json');
-    expect(corpse!.envelope.id).toBe(`${streamName(name)}:1`);
+    expect(corpse!.id).toBe(`${streamName(name)}:1`);
+    expect(corpse!.deadLetterReason).toMatch(/^undecodable body: /);
     await corpse!.ack();
     await queue.close();
     expect(await waiting).toEqual({ value: undefined, done: true });
   });
 
-  it('rejects a delayed send it cannot prepare with BrokerUnavailableError naming the queue', async () => {
+  it('rejects sends and next() with NatsTopologyError when another stream holds the subjects', async () => {
     const name = queueName('taken-subjects');
     const squatter = `squatter-${name}`; // another stream already holds the queue's subjects
-    await withLink((link) => link.jsm.streams.add({ name: squatter, subjects: [`${subjectPrefix(name)}*`] }));
+    await withConnection((c) => c.jsm.streams.add({ name: squatter, subjects: [`${subjectPrefix(name)}*`] }));
     try {
-      const sent = track(open<{ n: number }>(name)).send({ n: 1 }, { delay: 100 });
-      await expect(sent).rejects.toBeInstanceOf(BrokerUnavailableError);
-      await expect(sent).rejects.toThrow(name);
+      const queue = track(open<{ n: number }>(name));
+      for (const sent of [queue.send({ n: 1 }, { delay: 100 }), queue.send({ n: 2 })]) {
+        await expect(sent).rejects.toBeInstanceOf(NatsTopologyError);
+        await expect(sent).rejects.toThrow(`queue ${name} cannot use stream ${streamName(name)}`);
+        await expect(sent).rejects.toThrow(`held by stream ${squatter}`);
+      }
+      await expect(queue[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(NatsTopologyError);
     } finally {
-      await withLink((link) => link.jsm.streams.delete(squatter));
+      await withConnection((c) => c.jsm.streams.delete(squatter));
     }
+  });
+
+  it('refuses a message that would not arrive equal, naming the path, and stores nothing', async () => {
+    const name = queueName('strict');
+    const queue = track(open<unknown>(name));
+    await expect(queue.send({ x: Number.NaN })).rejects.toThrow(SerializationError);
+    await expect(queue.send({ x: Number.NaN })).rejects.toThrow('message.x');
+    await expect(queue.send({ at: new Date() }, { delay: 10 })).rejects.toThrow(SerializationError);
+    await expect(queue.send({ at: new Date() })).rejects.toThrow(/message\.at .*Date/);
+    await queue.send({ ok: true });
+    const [delivery] = await receive(queue, 1);
+    expect(delivery!.message).toEqual({ ok: true });
+    await delivery!.ack();
+    await expectNothing(queue, 300);
+  });
+
+  it("refuses at send a message over the server's max_payload (the default maxMessageSize), storing nothing", async () => {
+    const name = queueName('too-large');
+    const queue = track(open<string>(name));
+    await queue.send('warm-up: connected, so the limit is known');
+    const maxPayload = await withConnection(async (c) => c.nc.info!.max_payload);
+    const sent = queue.send('x'.repeat(maxPayload));
+    await expect(sent).rejects.toBeInstanceOf(MessageTooLargeError);
+    await expect(sent).rejects.toThrow(`maxMessageSize of ${maxPayload} bytes`);
+    const small = track(open<string>(name, { maxMessageSize: 64 }));
+    await expect(small.send('y'.repeat(64))).rejects.toThrow('maxMessageSize of 64 bytes');
+    // A limit above the server's: the server's own limit refuses it, as the same named error.
+    const large = track(open<string>(name, { maxMessageSize: 2 * maxPayload }));
+    const refused = large.send('z'.repeat(maxPayload + 1), { key: 'k' });
+    await expect(refused).rejects.toBeInstanceOf(MessageTooLargeError);
+    await expect(refused).rejects.toThrow(`maxMessageSize of ${maxPayload} bytes`);
+    const stored = await withConnection(
+      async (c) => (await c.jsm.streams.info(streamName(name))).state.messages,
+    );
+    expect(stored).toBe(1);
   });
 
   describe('across a dropped connection', () => {
@@ -373,7 +441,7 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
       expect(seen.sort()).toEqual([2, 3]);
       await iterator.return?.();
       expect(
-        await withLink(async (link) => (await link.jsm.streams.info(streamName(name))).state.messages),
+        await withConnection(async (c) => (await c.jsm.streams.info(streamName(name))).state.messages),
       ).toBe(0);
     }, 60_000);
   });

@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Pool, type QueryResult } from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BrokerUnavailableError, InvalidOptionError } from '../../src/errors.js';
+import {
+  BrokerUnavailableError,
+  InvalidOptionError,
+  MessageTooLargeError,
+  SerializationError,
+} from '../../src/errors.js';
 import { takeNow } from '../../src/queuing/hand-off.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import type { PostgresDelivery } from '../../src/transports/postgres/delivery.js';
@@ -114,7 +119,9 @@ describe.runIf(up)('PostgresQueue', () => {
         'SELECT queue, reason, attempt, key FROM sluice.messages WHERE queue = ANY($1) ORDER BY id',
         [[name, `${name}.dead`]],
       );
-      expect(rows).toEqual([{ queue: `${name}.dead`, reason: 'card declined', attempt: 0, key: null }]);
+      expect(rows).toEqual([
+        { queue: `${name}.dead`, reason: 'failed 1 of 1 attempts: card declined', attempt: 0, key: null },
+      ]);
     });
 
     it('records why an undecodable body was dead-lettered', async () => {
@@ -173,7 +180,7 @@ describe.runIf(up)('PostgresQueue', () => {
       expect([second.message, second.attempt]).toEqual([{ n: 2 }, 1]); // released, claimed afresh
       const { rows } = await adminPool().query(
         'SELECT extract(epoch FROM locked_until - now()) * 1000 AS left FROM sluice.messages WHERE id = $1',
-        [second.id],
+        [second.rowId],
       );
       expect(Number(rows[0].left)).toBeGreaterThan(1_500); // a fresh lease, not the 900 ms left
       await first.ack();
@@ -241,6 +248,43 @@ describe.runIf(up)('PostgresQueue', () => {
       const [fifth] = await receive(again, 1);
       expect(fifth!.message).toEqual({ n: 5 });
       await fifth!.ack();
+    });
+
+    it('frees the key of a message whose holders never settle: dead-lettered once the lease of its last attempt ran out', async () => {
+      const name = queueName('key-lease');
+      const queue = track(open<Numbered>(name, { maxAttempts: 2, visibilityTimeout: 200 }));
+      await queue.send({ n: 1 }, { key: 'k' });
+      // A consumer that claims and then dies, twice: each lease runs out with the row unsettled.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        const { rows } = await adminPool().query('SELECT attempt FROM sluice.claim($1, 1, 200)', [name]);
+        expect(rows).toEqual([{ attempt }]);
+        await sleep(250);
+      }
+      const iterator = queue[Symbol.asyncIterator]();
+      const next = iterator.next(); // claims the row a third time, and dead-letters it instead
+      await waitFor(async () => (await countRows(`${name}.dead`)) === 1, 'the row to be dead-lettered');
+      await queue.send({ n: 2 }, { key: 'k' });
+      const delivered = await within(next, 5_000);
+      expect([delivered.value!.message, delivered.value!.attempt]).toEqual([{ n: 2 }, 1]);
+      await delivered.value!.ack();
+      await iterator.return?.();
+      const [buried] = await receive(track(open<Numbered>(`${name}.dead`)), 1);
+      expect([buried!.message, buried!.deadLetterReason]).toEqual([
+        { n: 1 },
+        'failed 2 of 2 attempts: not settled: its consumer stopped or its lease ran out',
+      ]);
+      await buried!.ack();
+    });
+
+    it('still redelivers a message put back with nack({ requeue: true }) on its last attempt', async () => {
+      const name = queueName('requeue-last');
+      const queue = track(open<Numbered>(name, { maxAttempts: 1 }));
+      await queue.send({ n: 1 }, { key: 'k' });
+      const [first] = await receive(queue, 1);
+      await first!.nack({ requeue: true });
+      const [again] = await receive(queue, 1);
+      expect([again!.message, again!.attempt]).toEqual([{ n: 1 }, 2]);
+      await again!.ack();
     });
   });
 
@@ -358,6 +402,124 @@ describe.runIf(up)('PostgresQueue', () => {
     });
   });
 
+  describe('what a delivery shows', () => {
+    it("exposes the envelope's id and headers, the same on every redelivery and on the dead-letter copy", async () => {
+      const name = queueName('envelope');
+      const queue = track(open<Numbered>(name, { maxAttempts: 2, backoff: { type: 'fixed', delay: 10 } }));
+      await queue.migrate();
+      const body = JSON.stringify({
+        id: 'order-42',
+        headers: { traceparent: '00-abc-01' },
+        payload: { n: 1 },
+      });
+      await insertRow(name, body);
+      const [first] = await receive(queue, 1);
+      expect([first!.id, first!.headers, first!.attempt]).toEqual([
+        'order-42',
+        { traceparent: '00-abc-01' },
+        1,
+      ]);
+      expect(first!.deadLetterReason).toBeUndefined();
+      await first!.nack({ error: new Error('try again') });
+      const [second] = await receive(queue, 1);
+      expect([second!.id, second!.headers, second!.attempt]).toEqual([
+        'order-42',
+        { traceparent: '00-abc-01' },
+        2,
+      ]);
+      expect(second!.rowId).toBe(first!.rowId);
+      await second!.nack({ error: new TypeError('still broken') });
+
+      const dead = track(open<Numbered>(`${name}.dead`));
+      const [buried] = await receive(dead, 1);
+      expect([buried!.id, buried!.headers, buried!.message]).toEqual([
+        'order-42',
+        { traceparent: '00-abc-01' },
+        { n: 1 },
+      ]);
+      expect(buried!.deadLetterReason).toBe('failed 2 of 2 attempts: TypeError: still broken');
+      await buried!.ack();
+    });
+
+    it('names a message sent without an id by its row, on redeliveries and on the dead-letter queue too', async () => {
+      const name = queueName('no-id');
+      const queue = track(open<Numbered>(name));
+      await queue.migrate();
+      await insertRow(name, '{"payload":{"n":1}}');
+      const [first] = await receive(queue, 1);
+      expect([first!.id, first!.headers]).toEqual([first!.rowId, {}]);
+      await first!.nack({ requeue: true });
+      const [again] = await receive(queue, 1);
+      expect([again!.id, again!.attempt]).toEqual([first!.rowId, 2]);
+      await again!.nack({ requeue: false });
+      const [buried] = await receive(track(open<Numbered>(`${name}.dead`)), 1);
+      expect([buried!.id, buried!.deadLetterReason]).toEqual([first!.rowId, 'rejected']);
+      await buried!.ack();
+    });
+
+    it('dead-letters a body that is not JSON wrapped as a string, with its reason, under its row id', async () => {
+      const name = queueName('not-json');
+      const queue = track(open<Numbered>(name));
+      await queue.migrate();
+      const rowId = await insertRow(name, 'not json at all');
+      await queue.send({ n: 1 });
+      const [delivery] = await receive(queue, 1);
+      expect(delivery!.message).toEqual({ n: 1 });
+      await delivery!.ack();
+      const [buried] = await receive(track(open<unknown>(`${name}.dead`)), 1);
+      expect([buried!.id, buried!.message]).toEqual([rowId, 'not json at all']);
+      expect(buried!.deadLetterReason).toMatch(/^undecodable body: /);
+      await buried!.ack();
+    });
+  });
+
+  describe('strict messages', () => {
+    it.each([
+      ['NaN', { x: Number.NaN }, 'message.x is NaN'],
+      ['a Date', { at: new Date(0) }, 'message.at is an instance of Date'],
+      ['a symbol', { s: Symbol('s') }, 'message.s is a symbol'],
+    ])(
+      'refuses a message holding %s with SerializationError naming the path; nothing is stored',
+      async (_, message, path) => {
+        const name = queueName('strict');
+        const queue = track(open<unknown>(name));
+        await queue.migrate();
+        const refused = queue.send(message);
+        await expect(refused).rejects.toBeInstanceOf(SerializationError);
+        await expect(refused).rejects.toThrow(path);
+        expect(await countRows(name)).toBe(0);
+      },
+    );
+
+    it('refuses a message over maxMessageSize with MessageTooLargeError, alone: the sends beside it are stored', async () => {
+      const name = queueName('too-large');
+      const queue = track(new PostgresQueue<{ text: string }>(name, { url, maxMessageSize: 1_000 }));
+      await queue.migrate();
+      const results = await Promise.allSettled([
+        queue.send({ text: 'small' }),
+        queue.send({ text: 'x'.repeat(1_000) }),
+        queue.send({ text: 'small too' }),
+      ]);
+      expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      const { reason } = results[1] as PromiseRejectedResult;
+      expect(reason).toBeInstanceOf(MessageTooLargeError);
+      expect(reason.message).toContain(name);
+      const deliveries = await receive(queue, 2);
+      expect(deliveries.map((d) => d.message.text)).toEqual(['small', 'small too']);
+      await Promise.all(deliveries.map((d) => d.ack()));
+      await queue.close();
+      expect(await countRows(name)).toBe(0);
+    });
+
+    it('defaults maxMessageSize to 16 MiB', async () => {
+      const queue = track(open<{ text: string }>(queueName('default-size')));
+      await expect(queue.send({ text: 'x'.repeat(16 * 1024 * 1024) })).rejects.toMatchObject({
+        code: 'MESSAGE_TOO_LARGE',
+        limit: 16 * 1024 * 1024,
+      });
+    });
+  });
+
   describe('settling', () => {
     it('refuses a nack delay past what a timestamp can hold, and the delivery can still be settled', async () => {
       const name = queueName('nack-delay');
@@ -431,8 +593,10 @@ describe.runIf(up)('PostgresQueue', () => {
       try {
         await Promise.all(racers.map((pool) => new PostgresQueue('m', { pool, dbSchema }).migrate()));
         await new PostgresQueue('m', { pool: racers[0]!, dbSchema }).migrate();
-        const { rows } = await adminPool().query(`SELECT version FROM ${dbSchema}.schema_version`);
-        expect(rows).toEqual([{ version: 1 }]);
+        const { rows } = await adminPool().query(
+          `SELECT version FROM ${dbSchema}.schema_version ORDER BY version`,
+        );
+        expect(rows).toEqual([{ version: 1 }, { version: 2 }]);
         const queue = new PostgresQueue<Numbered>('m', { pool: racers[1]!, dbSchema });
         await queue.send({ n: 1 });
         const [delivery] = await receive(queue, 1);
@@ -493,6 +657,15 @@ async function countRows(queue: string): Promise<number> {
     [queue],
   );
   return rows[0].n;
+}
+
+/** Inserts a row as a producer in another language does; returns its id. */
+async function insertRow(queue: string, body: string): Promise<string> {
+  const { rows } = await adminPool().query(
+    'INSERT INTO sluice.messages (queue, body) VALUES ($1, $2) RETURNING id',
+    [queue, body],
+  );
+  return rows[0].id;
 }
 
 async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {

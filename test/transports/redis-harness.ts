@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import type { Queue } from '../../src/queuing/types.js';
 import { RedisQueue, type RedisQueueOptions } from '../../src/transports/redis/index.js';
-import { ownKeys } from '../../src/transports/redis/keys.js';
+import { streamKey } from '../../src/transports/redis/keys.js';
 import type { DurableHarness, DurableQueueOptions } from '../conformance/durable.js';
 import { services, waitForPort } from '../support/broker.js';
 
@@ -33,15 +33,19 @@ export async function withRedis<R>(use: (redis: Redis) => Promise<R>): Promise<R
   }
 }
 
+/** Deletes every key of the queue and of its dead-letter queue, those named after priorities and dedup keys too. */
 export function purge(name: string): Promise<void> {
   return withRedis(async (redis) => {
-    await redis.del(...ownKeys(name), ...ownKeys(`${name}.dead`));
+    for (const queue of [name, `${name}.dead`]) {
+      const keys = await redis.keys(`sluice:{${queue.replace(/[*?[\]\\]/g, '\\$&')}}:*`);
+      if (keys.length > 0) await redis.del(...keys);
+    }
   });
 }
 
 export function sendRaw(name: string, body: string): Promise<void> {
   return withRedis(async (redis) => {
-    await redis.xadd(ownKeys(name)[0]!, '*', 'body', body);
+    await redis.xadd(streamKey(name), '*', 'body', body);
   });
 }
 

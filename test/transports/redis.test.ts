@@ -1,42 +1,27 @@
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BrokerUnavailableError, InvalidOptionError, SerializationError } from '../../src/errors.js';
+import {
+  BrokerUnavailableError,
+  InvalidOptionError,
+  MessageTooLargeError,
+  SerializationError,
+} from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
 import { defineCommand } from '../../src/routing/define.js';
-import { type RedisDelivery, RedisQueue, type RedisQueueOptions } from '../../src/transports/redis/index.js';
-import { ownKeys } from '../../src/transports/redis/keys.js';
+import { type RedisDelivery, RedisQueue } from '../../src/transports/redis/index.js';
+import { streamKey } from '../../src/transports/redis/keys.js';
 import { sleep, within } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
-import { lockRedis, purge, REDIS_URL, restartRedis, withRedis } from './redis-harness.js';
+import { redisQueues } from './redis-fixture.js';
+import { REDIS_URL, restartRedis, withRedis } from './redis-harness.js';
 
 const up = await brokerAvailable('redis');
 
 describe.runIf(up)('RedisQueue (Redis specifics)', () => {
-  let release: () => void = () => {};
-  beforeAll(async () => {
-    release = await lockRedis();
-  }, 250_000);
-  afterAll(() => release());
-
-  const opened: RedisQueue<unknown>[] = [];
-  const names: string[] = [];
-  function queueName(label: string): string {
-    const name = `sluice-redis-${label}-${Math.random().toString(36).slice(2, 10)}`;
-    names.push(name);
-    return name;
-  }
-  function open<T>(name: string, options: RedisQueueOptions = {}): RedisQueue<T> {
-    const queue = new RedisQueue<T>(name, { url: REDIS_URL, closeTimeout: 500, ...options });
-    opened.push(queue as RedisQueue<unknown>);
-    return queue;
-  }
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
-    await Promise.all(names.splice(0).map(purge));
-  });
+  const { queueName, open } = redisQueues('sluice-redis');
 
   it('rejects bad options with InvalidOptionError naming them', () => {
     expect(() => new RedisQueue('')).toThrow(InvalidOptionError);
@@ -57,14 +42,98 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     await expect(queue.send({ n: 1n })).rejects.toBeInstanceOf(SerializationError);
     await expect(queue.send(undefined)).rejects.toBeInstanceOf(SerializationError);
     await queue.send({ n: 2 }); // the handle still works
-    expect(await withRedis((redis) => redis.xlen(ownKeys(name)[0]!))).toBe(1);
+    expect(await withRedis((redis) => redis.xlen(streamKey(name)))).toBe(1);
+  });
+
+  it('refuses, storing nothing, a message over maxMessageSize or one that would not arrive equal', async () => {
+    const name = queueName('strict');
+    const queue = open<unknown>(name, { maxMessageSize: 1_000 });
+    await expect(queue.send({ text: 'x'.repeat(2_000) })).rejects.toBeInstanceOf(MessageTooLargeError);
+    await expect(queue.send({ text: 'x'.repeat(2_000) }, { priority: 2 })).rejects.toMatchObject({
+      code: 'MESSAGE_TOO_LARGE',
+    });
+    await expect(queue.send({ x: Number.NaN })).rejects.toThrow(SerializationError);
+    await expect(queue.send({ x: Number.NaN })).rejects.toThrow(/message\.x is NaN/);
+    await expect(queue.send({ at: new Date() }, { delay: 10 })).rejects.toThrow(
+      /message\.at is an instance of Date/,
+    );
+    expect(await keysOf(name)).toEqual([]);
+    await queue.send({ text: 'x'.repeat(900) }); // under the limit
+    expect(await withRedis((redis) => redis.xlen(streamKey(name)))).toBe(1);
+  });
+
+  it('gives a message sent without an id one id for good: on every retry and its dead-lettered copy', async () => {
+    const name = queueName('stable-id');
+    await withRedis((redis) => redis.xadd(streamKey(name), '*', 'body', '{"payload":"no id"}'));
+    const queue = open<string>(name, { maxAttempts: 2, backoff: { type: 'fixed', delay: 10 } });
+    const [first] = (await receive(queue, 1)) as RedisDelivery<string>[];
+    expect(first!.id).toMatch(/^\d+-\d+$/); // the entry id of its first delivery
+    await first!.nack({ error: new Error('boom') });
+    const [second] = (await receive(queue, 1)) as RedisDelivery<string>[];
+    expect([second!.message, second!.attempt, second!.id]).toEqual(['no id', 2, first!.id]);
+    await second!.nack({ error: new Error('boom') });
+    const [corpse] = (await receive(open<string>(`${name}.dead`), 1)) as RedisDelivery<string>[];
+    expect([corpse!.message, corpse!.id, corpse!.deadLetterReason]).toEqual([
+      'no id',
+      first!.id,
+      'failed 2 of 2 attempts: boom',
+    ]);
+    await corpse!.ack();
+  });
+
+  it('keeps every entry of a stream a message, and leaves no acked entry behind', async () => {
+    const name = queueName('clean');
+    const queue = open<number>(name, { visibilityTimeout: 60 });
+    for (let n = 0; n < 300; n++) await queue.send(n);
+    await queue.send(1_000, { priority: 3 }); // a new priority: readers are woken
+    await queue.send(-1_000, { priority: -1 });
+    await queue.send(2_000, { delay: 20, priority: 3 });
+    await sleep(50);
+    const deliveries = await receive(queue, 303);
+    expect(deliveries.slice(0, 2).map((d) => d.message)).toEqual([1_000, 2_000]);
+    await Promise.all(deliveries.map((d) => d.ack()));
+    await sleep(100); // the lease's reclaim removes the streams of priorities left empty
+    const streams = (await keysOf(name)).filter((key) => key.includes(':stream'));
+    expect(streams).toEqual([streamKey(name)]);
+    await withRedis(async (redis) => {
+      const left = await redis.xrange(streamKey(name), '-', '+');
+      expect(left.every(([, fields]) => fields[0] === 'body')).toBe(true);
+      // acked entries go in whole stream nodes (of up to 100 entries), behind the oldest one pending
+      expect(left.length).toBeLessThanOrEqual(100);
+    });
+  });
+
+  it('holds a dedup key for a bounded time, renewed on retry, released on ack and dead-lettering', async () => {
+    const name = queueName('key-lifetime');
+    const day = 24 * 60 * 60 * 1_000;
+    const pttl = (key: string) => withRedis((redis) => redis.pttl(`sluice:{${name}}:key:${key}`));
+    const queue = open<string>(name, { maxAttempts: 2, backoff: { type: 'fixed', delay: 10 } });
+    await queue.send('a', { key: 'a' });
+    await queue.send('b', { key: 'b', delay: 60_000 });
+    expect(await pttl('a')).toBeGreaterThan(day - 5_000);
+    expect(await pttl('a')).toBeLessThanOrEqual(day);
+    expect(await pttl('b')).toBeGreaterThan(day + 55_000);
+    expect(await pttl('b')).toBeLessThanOrEqual(day + 60_000);
+    await withRedis((redis) => redis.pexpire(`sluice:{${name}}:key:a`, 5_000));
+    const [a] = await receive(queue, 1);
+    await a!.nack();
+    expect(await pttl('a')).toBeGreaterThan(day - 5_000);
+    const [again] = await receive(queue, 1);
+    await again!.nack(); // out of attempts: dead-lettered, the key released
+    expect(await pttl('a')).toBe(-2);
+    await queue.send('a2', { key: 'a' });
+    const [a2] = await receive(queue, 1);
+    expect(a2!.message).toBe('a2');
+    await a2!.ack();
+    await sleep(20); // acks travel on the next tick
+    expect(await pttl('a')).toBe(-2);
   });
 
   it('writes the documented envelope, and reads one written by a foreign producer', async () => {
     const name = queueName('envelope');
     const queue = open<{ type: string; payload: unknown }>(name);
     await queue.send({ type: 'orders.place', payload: { quantity: 2 } });
-    const entries = await withRedis((redis) => redis.xrange(ownKeys(name)[0]!, '-', '+'));
+    const entries = await withRedis((redis) => redis.xrange(streamKey(name), '-', '+'));
     const fields = entries[0]![1];
     expect(fields[0]).toBe('body');
     expect(JSON.parse(fields[1]!)).toEqual({
@@ -80,7 +149,7 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
       headers: { traceparent: 't' },
       payload: 42,
     };
-    await withRedis((redis) => redis.xadd(ownKeys(name)[0]!, '*', 'body', JSON.stringify(foreign)));
+    await withRedis((redis) => redis.xadd(streamKey(name), '*', 'body', JSON.stringify(foreign)));
     const iterator = queue[Symbol.asyncIterator]();
     const first = (await iterator.next()).value as RedisDelivery<unknown>;
     const second = (await iterator.next()).value as RedisDelivery<unknown>;
@@ -104,7 +173,7 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
       };
       await Promise.all(Array.from({ length: 500 }, (_, i) => queue.send(i)));
       expect(sent).toEqual(['evalsha']);
-      expect(await client.xlen(ownKeys(name)[0]!)).toBe(501);
+      expect(await client.xlen(streamKey(name))).toBe(501);
       await queue.close();
       expect(client.status).toBe('ready'); // a client given to the queue is left open
     } finally {
@@ -137,7 +206,7 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     const dead = open<string>(`${name}.dead`);
     const [corpse] = (await receive(dead, 1)) as RedisDelivery<string>[];
     expect(corpse!.message).toBe('poison');
-    expect(corpse!.reason).toBe('failed 1 of 1 attempts: cannot parse invoice');
+    expect(corpse!.deadLetterReason).toBe('failed 1 of 1 attempts: cannot parse invoice');
     await corpse!.ack();
   });
 
@@ -154,7 +223,9 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     expect(valid.map((d) => (d.message as { type: string }).type)).toEqual(['orders.place', 'orders.cancel']);
     await Promise.all(valid.map((d) => d.ack()));
     const [corpse] = (await receive(open<unknown>(`${name}.dead`), 1)) as RedisDelivery<unknown>[];
-    expect(corpse!.reason).toBe('invalid message: no schema for message type "orders.refund"');
+    expect(corpse!.deadLetterReason).toBe(
+      'invalid message: ValidationError: no schema for message type "orders.refund"',
+    );
 
     const numbers = queueName('standard');
     await open<unknown>(numbers).send('not a number');
@@ -180,14 +251,16 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     await queue.send('crashes its consumers');
     await withRedis(async (redis) => {
       // a consumer that reads the message and dies: it never heartbeats
-      await redis.xgroup('CREATE', ownKeys(name)[0]!, 'sluice', '0', 'MKSTREAM');
-      await redis.xreadgroup('GROUP', 'sluice', 'ghost', 'COUNT', 1, 'STREAMS', ownKeys(name)[0]!, '>');
+      await redis.xgroup('CREATE', streamKey(name), 'sluice', '0', 'MKSTREAM');
+      await redis.xreadgroup('GROUP', 'sluice', 'ghost', 'COUNT', 1, 'STREAMS', streamKey(name), '>');
     });
     const dead = open<string>(`${name}.dead`);
     const watching = expectNothing(queue, 2_000); // the live handle reclaims the ghost's delivery
     const [corpse] = (await receive(dead, 1, 10_000)) as RedisDelivery<string>[];
     expect(corpse!.message).toBe('crashes its consumers');
-    expect(corpse!.reason).toMatch(/not acknowledged within the visibility timeout on attempt 1 of 1/);
+    expect(corpse!.deadLetterReason).toBe(
+      'failed 1 of 1 attempts: not settled: its consumer stopped or its lease ran out',
+    );
     await corpse!.ack();
     await watching;
   });
@@ -329,6 +402,10 @@ describe.runIf(up)('RedisQueue (Redis specifics)', () => {
     expect(received).toEqual([1, 2]);
   }, 60_000);
 });
+
+function keysOf(name: string): Promise<string[]> {
+  return withRedis((redis) => redis.keys(`sluice:{${name}}:*`));
+}
 
 async function waitUntil(condition: () => boolean): Promise<void> {
   while (!condition()) await sleep(5);

@@ -12,6 +12,7 @@ import {
   BrokerUnavailableError,
   DeliverySettledError,
   InvalidOptionError,
+  MessageTooLargeError,
   SerializationError,
 } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
@@ -154,10 +155,10 @@ describe('SqliteQueue', () => {
 
     const dead = open<Numbered>('graveyard', { path });
     const corpses = await receive(dead, 3);
-    expect(corpses.map((d) => [d.message.n, d.reason, d.attempt])).toEqual([
-      [1, 'card declined', 1],
-      [2, 'rejected with nack({ requeue: false })', 1],
-      [3, 'plain string', 1],
+    expect(corpses.map((d) => [d.message.n, d.deadLetterReason, d.attempt])).toEqual([
+      [1, 'failed 1 of 1 attempts: card declined', 1],
+      [2, 'rejected', 1],
+      [3, 'failed 1 of 1 attempts: plain string', 1],
     ]);
     await Promise.all(corpses.map((d) => d.ack()));
     const [fourth] = await receive(queue);
@@ -185,7 +186,10 @@ describe('SqliteQueue', () => {
     await delivery!.ack();
     const dead = open<Numbered>('checked.dead', { path });
     const [corpse] = await receive(dead);
-    expect([corpse!.message, corpse!.reason]).toEqual([{ n: -1 }, 'invalid message: n: must be positive']);
+    expect([corpse!.message, corpse!.deadLetterReason]).toEqual([
+      { n: -1 },
+      'invalid message: ValidationError: n: must be positive',
+    ]);
     await corpse!.ack();
   });
 
@@ -273,6 +277,7 @@ describe('SqliteQueue', () => {
       ['closeTimeout', { path, closeTimeout: -1 }],
       ['deadLetter', { path, deadLetter: 'same' }],
       ['schema', { path, schema: 42 as never }],
+      ['maxMessageSize', { path, maxMessageSize: 0 }],
     ];
     for (const [option, options] of bad) {
       expect(() => new SqliteQueue('same', options as SqliteQueueOptions<unknown>)).toThrow(
@@ -290,6 +295,36 @@ describe('SqliteQueue', () => {
     await expect(queue.send(undefined)).rejects.toBeInstanceOf(SerializationError);
     await expect(queue.send({ n: 1 }, { key: '' })).rejects.toBeInstanceOf(InvalidOptionError);
     expect(rows(path, 'serialise')).toEqual([]);
+  });
+
+  it('refuses, naming the path, a message that would not arrive equal to what was sent', async () => {
+    const path = tempDb();
+    const queue = open<unknown>('strict', { path });
+    const refused: [unknown, string][] = [
+      [{ x: Number.NaN }, 'message.x is NaN'],
+      [{ order: { at: new Date(0) } }, 'message.order.at is an instance of Date'],
+      [{ lines: [1, undefined] }, 'message.lines[1] is undefined'],
+      [{ tags: new Map() }, 'message.tags is an instance of Map'],
+    ];
+    for (const [message, problem] of refused) {
+      const sent = queue.send(message);
+      await expect(sent).rejects.toBeInstanceOf(SerializationError);
+      await expect(sent).rejects.toThrow(problem);
+    }
+    expect(rows(path, 'strict')).toEqual([]);
+  });
+
+  it('refuses a message over maxMessageSize at send, storing nothing; a smaller one is stored', async () => {
+    const path = tempDb();
+    const queue = open<{ text: string }>('sized', { path, maxMessageSize: 200 });
+    const sent = queue.send({ text: 'é'.repeat(100) }); // 200 bytes of text alone in UTF-8
+    await expect(sent).rejects.toBeInstanceOf(MessageTooLargeError);
+    await expect(sent).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE', limit: 200 });
+    expect(rows(path, 'sized')).toEqual([]);
+
+    await queue.send({ text: 'x'.repeat(100) });
+    const [stored] = rows(path, 'sized');
+    expect(JSON.parse(stored!.body).payload).toEqual({ text: 'x'.repeat(100) });
   });
 });
 

@@ -1,14 +1,14 @@
-import { InvalidOptionError, QueueClosedError } from '../../errors.js';
-import { Timer } from '../../timer.js';
-import { assertBackoff, assertMaxAttempts, backoffDelay } from '../backoff.js';
+import { QueueClosedError } from '../../errors.js';
+import { backoffDelay } from '../backoff.js';
 import type { Waiter } from '../hand-off.js';
 import { assertSendOptions } from '../send-options.js';
 import { RESOLVED } from '../settled.js';
 import type { Backoff, Delivery, NackOptions, Producer, SendOptions } from '../types.js';
 import { type Buffer, Fifo, Lifo, PriorityHeap } from './buffers.js';
+import { DelayedMessages } from './delayed.js';
 import { type DeliveryOwner, MemoryDelivery } from './memory-delivery.js';
 import type { IteratorOwner, MemoryIterator } from './memory-iterator.js';
-import type { MemoryQueueOptions } from './options.js';
+import { assertMaxsize, type MemoryQueueOptions, resolveMemoryOptions } from './options.js';
 
 interface WaitingSender<T> {
   readonly delivery: MemoryDelivery<T>;
@@ -42,33 +42,18 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
   readonly #keys = new Set<string>();
   /** The pending `send` of each keyed message still waiting to be accepted: its duplicates share it. */
   readonly #waitingKeys = new Map<string, Promise<void>>();
-  /**
-   * One per accepted message waiting out a delay or a backoff (these count toward `maxsize`); kept
-   * so that a closed queue nobody consumes any more lets the process exit.
-   */
-  readonly #timers = new Set<Timer>();
+  /** Accepted messages waiting out a delay or a backoff: they count toward `maxsize`. */
+  readonly #delayed = new DelayedMessages<MemoryDelivery<T>>((delivery) => this.#ready(delivery));
   /** Iterators not returned yet: while one is, a closed queue's timers keep the process alive. */
   #iterators = 0;
   #closedBy: ErrorOptions | undefined;
   #seq = 0;
 
   constructor(options: MemoryQueueOptions<T>) {
-    const { maxsize = Number.POSITIVE_INFINITY, order = 'fifo', name = 'memory' } = options;
-    const {
-      maxAttempts = 1,
-      backoff = { type: 'exponential', delay: 100, max: 30_000 },
-      deadLetter,
-    } = options;
-    assertMaxsize(maxsize);
-    assertMaxAttempts(maxAttempts);
-    assertBackoff(backoff);
-    if (deadLetter !== undefined && typeof deadLetter?.send !== 'function') {
-      throw new InvalidOptionError('deadLetter', deadLetter, 'a Producer (an object with send)');
-    }
+    const { name, maxsize, order, maxAttempts, backoff, deadLetter } = resolveMemoryOptions(options);
     if (order === 'fifo') this.buffer = new Fifo();
     else if (order === 'lifo') this.buffer = new Lifo();
-    else if (order === 'priority') this.buffer = new PriorityHeap();
-    else throw new InvalidOptionError('order', order, '"fifo", "lifo" or "priority"');
+    else this.buffer = new PriorityHeap();
     this.name = name;
     this.maxsize = maxsize;
     this.#maxAttempts = maxAttempts;
@@ -78,7 +63,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
 
   /** Accepted messages waiting out a delay or a backoff. */
   get scheduled(): number {
-    return this.#timers.size;
+    return this.#delayed.size;
   }
 
   get ended(): boolean {
@@ -102,7 +87,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
     }
     const delivery = new MemoryDelivery(this, message, 1, priority, this.#seq++, key);
     if (delay > 0) {
-      this.#schedule(delivery, delay);
+      this.#delayed.add(delivery, delay);
       return RESOLVED;
     }
     const accepted = this.#accept(delivery);
@@ -141,7 +126,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
   /** A new iterator: while one is open, a closed queue's timers still keep the process alive. */
   opened(): void {
     this.#iterators++;
-    if (this.closed && this.#iterators === 1) this.#holdProcess(true);
+    if (this.closed && this.#iterators === 1) this.#delayed.hold(true);
   }
 
   /** Resolves the pending `next()` calls of an iterator that was returned. */
@@ -150,7 +135,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
       consumer.received(undefined);
     }
     this.#iterators--;
-    if (this.closed && this.#iterators === 0) this.#holdProcess(false);
+    if (this.closed && this.#iterators === 0) this.#delayed.hold(false);
   }
 
   resize(maxsize: number): void {
@@ -165,7 +150,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
     this.closed = true;
     this.#closedBy = closedBy;
     for (let s = this.#senders.shift(); s !== undefined; s = this.#senders.shift()) this.#refused(s);
-    if (this.#iterators === 0) this.#holdProcess(false);
+    if (this.#iterators === 0) this.#delayed.hold(false);
     this.#endIfDrained();
   }
 
@@ -180,7 +165,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
     const delay = options.delay ?? (options.requeue ? 0 : backoffDelay(this.#backoff, delivery.attempt));
     const { message, attempt, priority, key } = delivery;
     const retry = new MemoryDelivery(this, message, attempt + 1, priority, this.#seq++, key);
-    if (delay > 0) this.#schedule(retry, delay);
+    if (delay > 0) this.#delayed.add(retry, delay);
     else this.#enqueue(retry);
     return RESOLVED;
   }
@@ -251,29 +236,12 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
     sender.reject(this.#closedError());
   }
 
-  /** Accepted: it holds a slot until it is ready, even past `maxsize`. */
-  #schedule(delivery: MemoryDelivery<T>, delay: number): void {
-    const timer = new Timer(delay, () => {
-      this.#timers.delete(timer);
-      this.#ready(delivery);
-    });
-    if (this.closed && this.#iterators === 0) timer.hold(false);
-    this.#timers.add(timer);
-  }
-
+  /** A delayed message or a retry whose wait is over; it held a slot meanwhile, even past `maxsize`. */
   #ready(delivery: MemoryDelivery<T>): void {
     delivery.seq = this.#seq++; // ready now: it queues behind what was ready before it
     this.#enqueue(delivery);
     this.#admitWhileRoom(); // a consumer took it at once: its slot is free
     this.#endIfDrained();
-  }
-
-  /**
-   * On a closed queue, timers keep the process alive only while an iterator may still take what
-   * they make ready (a pump draining it); an open queue keeps them, as `setTimeout` does.
-   */
-  #holdProcess(hold: boolean): void {
-    for (const timer of this.#timers) timer.hold(hold);
   }
 
   /**
@@ -308,12 +276,4 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
     if (!this.ended) return;
     for (let c = this.#consumers.shift(); c !== undefined; c = this.#consumers.shift()) c.received(undefined);
   }
-}
-
-function assertMaxsize(maxsize: unknown): asserts maxsize is number {
-  const valid =
-    typeof maxsize === 'number' &&
-    maxsize >= 0 &&
-    (Number.isInteger(maxsize) || maxsize === Number.POSITIVE_INFINITY);
-  if (!valid) throw new InvalidOptionError('maxsize', maxsize, 'an integer ≥ 0 or Infinity');
 }

@@ -9,7 +9,8 @@ import type {
   InlineGeneratorMiddleware,
   Middleware,
 } from '../../middleware/types.js';
-import { assertConcurrency, Draining, type DrainingOptions, type PumpContext } from './draining.js';
+import { Draining, type PumpContext } from './draining.js';
+import { type DrainingOptions, resolveDrainingOptions } from './draining-options.js';
 
 export type { PumpContext };
 
@@ -56,16 +57,8 @@ export class Pump<T> {
 
   /** Starts draining now. Stop it with `stop()` or by disposing it (`await using`). */
   draining(options: DrainingOptions = {}): Draining<T> {
-    const { concurrency = 1, graceful = false, shutdownTimeout = 10_000 } = options;
-    assertConcurrency(concurrency);
-    if (!(shutdownTimeout >= 0))
-      throw new InvalidOptionError('shutdownTimeout', shutdownTimeout, 'milliseconds ≥ 0');
+    const resolved = resolveDrainingOptions(options);
     const chain = compose(this.#middlewares, this.#terminal);
-    return new Draining(
-      this.#consumer,
-      chain,
-      { concurrency, graceful, shutdownTimeout },
-      this.#failSilently,
-    );
+    return new Draining(this.#consumer, chain, resolved, this.#failSilently);
   }
 }

@@ -1,21 +1,18 @@
 import type { ConsumeMessage } from 'amqplib';
 import { DeliverySettledError } from '../../errors.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
-import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
-import type { Delivery, NackOptions } from '../../queuing/types.js';
-import { wrapUndecodable } from '../shared/envelope.js';
-import type { MessageCheck } from '../shared/message-schema.js';
-import { receiveEnvelope } from './attempt.js';
-import { type Core, type Held, KEY_HEADER, type Received } from './core.js';
-import { AmqpDelivery, type Settler } from './delivery.js';
-import type { Session } from './link.js';
+import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
+import type { NackOptions } from '../../queuing/types.js';
+import { type Admission, admit } from '../shared/admit.js';
+import type { DeliveryOwner } from '../shared/delivery.js';
+import { type BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
+import type { Connection, Session } from './connection.js';
+import { AmqpDelivery } from './delivery.js';
+import type { ResolvedOptions } from './options.js';
+import { copyBody, storedId } from './received.js';
+import type { Settler } from './settler.js';
 import { Subscription } from './subscription.js';
-import { declareQueue } from './topology.js';
-
-interface Waiter<T> {
-  resolve(result: IteratorResult<Delivery<T>>): void;
-  reject(error: unknown): void;
-}
+import { declareQueue, KEY_HEADER } from './topology.js';
 
 /** Wait before consuming again after the broker closed only our channel (not the connection). */
 const RESUBSCRIBE_DELAY = 250;
@@ -24,16 +21,15 @@ const RESUBSCRIBE_DELAY = 250;
  * One iteration over the queue: its own channel and broker consumer, `prefetch` messages ahead.
  *
  * States: idle → starting (first connection) → running → ended. While running it (re)subscribes on
- * every connection the link makes; losing the channel drops what was prefetched (the broker requeues
- * it). Once ended (returned, or the queue closed): waiting `next()` calls resolve done, prefetched
+ * every connection made; losing the channel drops what was prefetched (the broker requeues it).
+ * Once ended (returned, or the queue closed): waiting `next()` calls resolve done, prefetched
  * messages are put back, handed-out deliveries can still be settled, and the channel closes when
  * the last of them is (or when the queue's close timeout forces it).
  */
-export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
-  readonly queueName: string;
-  readonly #core: Core;
+export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, DeliveryOwner<AmqpDelivery<T>> {
+  readonly name: string;
   #ready = new Fifo<AmqpDelivery<T>>();
-  readonly #waiting = new Fifo<Waiter<T>>();
+  readonly #waiters = new Waiters<AmqpDelivery<T>>();
   #state: 'idle' | 'starting' | 'running' | 'ended' = 'idle';
   #subscription: Subscription | undefined;
   #consumerTag: string | undefined;
@@ -50,10 +46,23 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
   #abandoned = false;
   /** Resolves once the consumer ended and its channel closed. */
   readonly drained: Promise<void>;
+  /**
+   * The message being admitted, and whether its body had an id: `admit` asks for a stored id
+   * synchronously, so one function made here serves every message instead of one per message.
+   */
+  #admitting: ConsumeMessage | undefined;
+  #ownId = true;
+  readonly #storedId = () => {
+    this.#ownId = false;
+    return storedId(this.#admitting!);
+  };
 
-  constructor(core: Core) {
-    this.#core = core;
-    this.queueName = core.config.name;
+  constructor(
+    private readonly config: ResolvedOptions<T>,
+    private readonly connection: Connection,
+    private readonly settler: Settler,
+  ) {
+    this.name = config.name;
     let drained!: () => void;
     this.drained = new Promise((resolve) => {
       drained = resolve;
@@ -61,7 +70,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
     this.#drained = drained;
   }
 
-  next(): Promise<IteratorResult<Delivery<T>>> {
+  next(iterator: BrokerIterator<AmqpDelivery<T>>): Promise<IteratorResult<AmqpDelivery<T>>> {
     if (this.#state === 'ended') return DONE_PROMISE;
     const delivery = this.#ready.shift();
     if (delivery !== undefined) {
@@ -69,27 +78,27 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
       return Promise.resolve({ value: delivery, done: false });
     }
     if (this.#state === 'idle') this.#start();
-    return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
+    return this.#waiters.wait(iterator);
   }
 
-  return(): Promise<IteratorResult<Delivery<T>>> {
+  /** One iterator per consumer: its return ends the consumer. */
+  returned(): void {
     this.end();
-    return DONE_PROMISE;
   }
 
-  ack(delivery: AmqpDelivery<unknown>): Promise<void> {
+  ack(delivery: AmqpDelivery<T>): Promise<void> {
     if (this.#abandoned) return this.#released();
-    return this.#settled(this.#core.ack(delivery));
+    return this.#settled(this.settler.ack(delivery));
   }
 
-  nack(delivery: AmqpDelivery<unknown>, options: NackOptions): Promise<void> {
+  nack(delivery: AmqpDelivery<T>, options: NackOptions): Promise<void> {
     if (this.#abandoned) return this.#released();
-    return this.#settled(this.#core.nack(delivery, options));
+    return this.#settled(this.settler.nack(delivery, options));
   }
 
   /** The channel closed with the delivery unsettled (at the queue's close timeout): the broker has it back. */
   #released(): Promise<void> {
-    return Promise.reject(new DeliverySettledError(this.queueName));
+    return Promise.reject(new DeliverySettledError(this.name));
   }
 
   /** Stops consuming; see the class comment. */
@@ -97,7 +106,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
     if (this.#state === 'ended') return;
     this.#state = 'ended';
     this.#unsubscribe?.();
-    for (let w = this.#waiting.shift(); w !== undefined; w = this.#waiting.shift()) w.resolve(DONE);
+    this.#waiters.end();
     // Put back what was prefetched once the broker confirmed the cancel, so that the copies are not
     // pushed straight back to this consumer; until then what arrives joins the prefetched messages.
     this.#busy++;
@@ -108,8 +117,9 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
         : RESOLVED;
     this.#cancelling = cancelled.then(() => {
       this.#cancelled = true;
-      for (let d = this.#ready.shift(); d !== undefined; d = this.#ready.shift())
-        this.#run(this.#core.release(d));
+      for (let d = this.#ready.shift(); d !== undefined; d = this.#ready.shift()) {
+        this.#run(this.settler.release(d));
+      }
       this.#idle();
     });
   }
@@ -128,17 +138,17 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
 
   #start(): void {
     this.#state = 'starting';
-    const link = this.#core.link;
-    link.ready('consume').then(
+    const { connection } = this;
+    connection.ready('consume').then(
       () => this.#resume(),
       (error: unknown) => {
         if (this.#state !== 'starting') return;
-        if (link.recovering) {
+        if (connection.recovering) {
           this.#resume(); // an outage after a first connection: wait it out
           return;
         }
         this.#state = 'idle';
-        for (let w = this.#waiting.shift(); w !== undefined; w = this.#waiting.shift()) w.reject(error);
+        this.#waiters.end(undefined, error);
       },
     );
   }
@@ -146,7 +156,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
   #resume(): void {
     if (this.#state !== 'starting') return;
     this.#state = 'running';
-    this.#unsubscribe = this.#core.link.onSession((session) => void this.#subscribe(session));
+    this.#unsubscribe = this.connection.onSession((session) => void this.#subscribe(session));
   }
 
   async #subscribe(session: Session): Promise<void> {
@@ -154,7 +164,7 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
     try {
       subscription = new Subscription(await session.connection.createChannel());
     } catch {
-      return; // the connection is closing: the link subscribes us again once it reconnects
+      return; // the connection is closing: we are subscribed again once it reconnects
     }
     const { channel } = subscription;
     channel.on('error', () => {}); // a 'close' always follows
@@ -162,11 +172,10 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
     if (this.#state === 'ended') return void channel.close().catch(() => {});
     this.#subscription = subscription;
     try {
-      await channel.prefetch(this.#core.config.prefetch);
-      await declareQueue(channel, this.queueName, this.#core.config.priorities); // it may have been deleted since the link declared it
-      const { consumerTag } = await channel.consume(this.queueName, (raw) =>
-        this.#receive(subscription, raw),
-      );
+      await channel.prefetch(this.config.prefetch);
+      // It may have been deleted since the connection declared it.
+      await declareQueue(channel, this.name, this.config.priorities);
+      const { consumerTag } = await channel.consume(this.name, (raw) => this.#receive(subscription, raw));
       this.#consumerTag = consumerTag;
     } catch {
       subscription.close().catch(() => {}); // its 'close' resubscribes
@@ -184,9 +193,9 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
       return;
     }
     // Only the channel closed (e.g. the broker's consumer_timeout, the queue deleted): consume again.
-    // When the connection closed, the link subscribes us again once it reconnects.
+    // When the connection closed, we are subscribed again once it reconnects.
     setTimeout(() => {
-      if (this.#state === 'running' && this.#core.link.session === session) void this.#subscribe(session);
+      if (this.#state === 'running' && this.connection.session === session) void this.#subscribe(session);
     }, RESUBSCRIBE_DELAY);
   }
 
@@ -196,60 +205,42 @@ export class AmqpConsumer<T> implements AsyncIterator<Delivery<T>>, Settler {
       return;
     }
     subscription.received(raw);
-    const key = raw.properties.headers?.[KEY_HEADER] as string | undefined;
-    const envelope = receiveEnvelope(raw.content);
-    if (typeof envelope === 'string') {
-      const wrapped = Buffer.from(JSON.stringify(wrapUndecodable(raw.content.toString())));
-      this.#run(this.#core.deadLetter({ subscription, raw, key }, envelope, wrapped));
-      return;
-    }
-    const received = { subscription, raw, envelope, key };
-    const check = this.#core.config.check;
-    if (raw.fields.redelivered) this.#run(this.#core.redelivered(received));
-    else if (check === undefined) this.#offer(received, envelope.payload as T);
-    else this.#check(received, check);
-  }
-
-  #check(received: Received, check: MessageCheck<unknown>): void {
-    let checked: unknown;
-    try {
-      checked = check(received.envelope.payload);
-    } catch (error) {
-      this.#invalid(received, error);
-      return;
-    }
-    if (!(checked instanceof Promise)) {
-      this.#offer(received, checked as T);
+    // A redelivery is copied back (or dead-lettered), not handed out: its schema is checked then.
+    const { redelivered } = raw.fields;
+    this.#admitting = raw;
+    this.#ownId = true;
+    const admission = admit<T>(
+      raw.content.toString(),
+      redelivered ? undefined : this.config.check,
+      this.#storedId,
+    );
+    const ownId = this.#ownId;
+    this.#admitting = undefined;
+    if (!(admission instanceof Promise)) {
+      this.#admitted(subscription, raw, ownId, admission);
       return;
     }
     this.#busy++; // the message is held while its schema runs
-    checked
-      .then(
-        (message) => this.#offer(received, message as T),
-        (error: unknown) => this.#invalid(received, error),
-      )
-      .finally(() => this.#idle());
+    admission.then((result) => this.#admitted(subscription, raw, ownId, result)).finally(() => this.#idle());
   }
 
-  #offer({ subscription, raw, envelope, key }: Received, message: T): void {
+  #admitted(subscription: Subscription, raw: ConsumeMessage, ownId: boolean, admission: Admission<T>): void {
+    const key = raw.properties.headers?.[KEY_HEADER] as string | undefined;
+    if (!admission.admitted) {
+      const body = copyBody(admission.body, admission.id, ownId);
+      this.#run(this.settler.deadLetter({ subscription, raw, key }, admission.reason, body));
+      return;
+    }
+    const { envelope } = admission;
+    if (raw.fields.redelivered) {
+      this.#run(this.settler.redelivered({ subscription, raw, key, envelope, ownId }));
+      return;
+    }
     if (!subscription.open) return; // a schema check outlived the channel: the broker requeued it
-    const delivery = new AmqpDelivery(this, subscription, raw, envelope, key, message);
-    if (this.#cancelled) {
-      this.#run(this.#core.release(delivery));
-      return;
-    }
-    const waiter = this.#waiting.shift();
-    if (waiter === undefined) {
-      this.#ready.push(delivery);
-      return;
-    }
-    this.#busy++;
-    waiter.resolve({ value: delivery, done: false });
-  }
-
-  #invalid(held: Held, error: unknown): void {
-    const reason = `invalid message: ${error instanceof Error ? error.message : String(error)}`;
-    this.#run(this.#core.deadLetter(held, reason));
+    const delivery = new AmqpDelivery(this, subscription, raw, envelope, ownId, key, admission.message);
+    if (this.#cancelled) this.#run(this.settler.release(delivery));
+    else if (this.#waiters.hand(delivery)) this.#busy++;
+    else this.#ready.push(delivery);
   }
 
   /** A settlement the consumer runs itself; a failure already handed the message back to the broker. */

@@ -1,5 +1,5 @@
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { closed } from './link.js';
+import { closed } from './connection.js';
 
 const HELD = 0;
 const ACKED = 1;

@@ -3,7 +3,8 @@ import type { Channel } from 'amqplib';
 import { SluiceError } from '../../errors.js';
 
 /**
- * The RabbitMQ objects behind one sluice queue `name` (all durable, all on the default exchange):
+ * The RabbitMQ objects behind one sluice queue `name` (all durable, all on the default exchange;
+ * docs/wire-protocol.md (RabbitMQ) is their specification for clients in other languages):
  *
  * - `name`: the queue itself, a classic queue with `x-max-priority` (quorum queues of RabbitMQ 3.x
  *   have no priorities), or a plain classic queue when opened with `priorities: false`.
@@ -11,11 +12,17 @@ import { SluiceError } from '../../errors.js';
  *   dead-letters into `name`. One TTL per queue keeps every delay exact: RabbitMQ only expires
  *   messages at the head of a queue, so mixed TTLs in one queue would hold a short delay behind a long
  *   one. `x-expires` removes the queue once unused; see `DelayDeclarations`.
- * - `name.key.<key>`: a dedup marker holding one message while a keyed message is in the queue.
+ * - `name.key.<key>`: a dedup marker holding one message while a keyed message is in the queue, for
+ *   at most the sender's `keyTimeout` (the marker's own expiration).
  * - the dead-letter queue (default `name.dead`), declared like a main queue so that
  *   `new AmqpQueue('name.dead')` reads it.
  */
 export const MAX_PRIORITY = 10;
+
+/** AMQP header of a keyed message: its dedup key, released when the message leaves the queue. */
+export const KEY_HEADER = 'x-sluice-key';
+/** AMQP header of a dead-lettered message: why it was dead-lettered (shared/reasons.ts's wording). */
+export const REASON_HEADER = 'x-sluice-reason';
 
 /** Any client declaring `name` must pass the same arguments, or RabbitMQ refuses the declaration. */
 const PRIORITY_ARGUMENTS = { 'x-max-priority': MAX_PRIORITY };
@@ -96,7 +103,10 @@ export function keyQueueName(name: string, key: string): string {
   return `${name}.key.sha256.${createHash('sha256').update(key).digest('hex')}`;
 }
 
-/** The longest a key is held: a keyed message still queued after this no longer blocks its key. */
+/**
+ * The longest a key is held: a marker's queue-level TTL, and so the cap of `keyTimeout` (a marker's
+ * own expiration). Fixed, because every process declares the marker queue with these arguments.
+ */
 export const KEY_HOLD = 86_400_000;
 
 export const KEY_QUEUE_ARGUMENTS = {

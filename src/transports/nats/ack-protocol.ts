@@ -36,12 +36,29 @@ export function streamSequence(reply: string | undefined): number | undefined {
   return ackField(reply, 5);
 }
 
-/** A positive integer field, by its index in the first format (the second has two tokens more before it). */
+/**
+ * Names one stored message for good: `<stream>:<sequence>:<stored at, ns>`, the same on every
+ * delivery of it. The time tells apart two messages with one sequence in a stream deleted and made
+ * again. The name a dead-letter copy or a delayed message's move is stored under, so that a retry
+ * stores it once and two messages never share it.
+ */
+export function storedName(reply: string | undefined): string {
+  const tokens = ackTokens(reply);
+  if (tokens === undefined) throw new TypeError(`not a JetStream ack subject: ${reply}`);
+  return `${tokens[2]}:${tokens[5]}:${tokens[7]}`;
+}
+
+/** A positive integer field, by its index in the first format. */
 function ackField(reply: string | undefined, index: number): number | undefined {
+  const value = Number(ackTokens(reply)?.[index]);
+  return Number.isInteger(value) && value > 0 ? value : undefined;
+}
+
+/** The tokens of an ack subject in the first format (the second's domain and account left out). */
+function ackTokens(reply: string | undefined): string[] | undefined {
   if (reply === undefined || !reply.startsWith('$JS.ACK.')) return undefined;
   const tokens = reply.split('.');
-  const value = Number(tokens[tokens.length === 9 ? index : index + 2]);
-  return Number.isInteger(value) && value > 0 ? value : undefined;
+  return tokens.length === 9 ? tokens : [tokens[0]!, tokens[1]!, ...tokens.slice(4)];
 }
 
 /** The last token of a subject: the band or `delayed` of a stored message, of a pull's reply subject. */

@@ -10,7 +10,7 @@ import { BrokerUnavailableError } from '../../errors.js';
  * traces for every publish and request, in case it times out, and that was half the CPU a `send`
  * cost. A failure still arrives as a BrokerUnavailableError naming the operation and the queue.
  */
-export class Link {
+export class Connection {
   readonly nc: NatsConnection;
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
@@ -30,9 +30,10 @@ export class Link {
   }
 
   /** Connects to `url` (one server or several, comma-separated) or borrows `connection`. */
-  static async open(url: string | undefined, connection: NatsConnection | undefined): Promise<Link> {
+  static async open(url: string | undefined, connection: NatsConnection | undefined): Promise<Connection> {
     try {
-      if (connection !== undefined) return new Link(connection, await jetstreamManager(connection), false);
+      if (connection !== undefined)
+        return new Connection(connection, await jetstreamManager(connection), false);
       const servers = (url ?? 'nats://127.0.0.1:4222').split(',').map((server) => server.trim());
       const nc = await connect({
         servers,
@@ -41,7 +42,7 @@ export class Link {
         noAsyncTraces: true,
       });
       try {
-        return new Link(nc, await jetstreamManager(nc), true);
+        return new Connection(nc, await jetstreamManager(nc), true);
       } catch (error) {
         await nc.close();
         throw error;
@@ -51,6 +52,11 @@ export class Link {
         cause: error,
       });
     }
+  }
+
+  /** The largest message (body and NATS headers) the server in use accepts: its `max_payload`. */
+  get maxPayload(): number {
+    return this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
   onReconnect(listener: () => void): () => void {
@@ -73,3 +79,6 @@ export class Link {
     }
   }
 }
+
+/** nats-server's own default `max_payload`, for the moment before the server said its own. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;

@@ -13,6 +13,15 @@
  */
 export const DELAYED = 'delayed';
 
+/** JetStream's deduplication header: a send's `key`, and what makes a retried copy or move store once. */
+export const MSG_ID_HEADER = 'Nats-Msg-Id';
+/** On `sluice.<queue>.delayed`: when the message is due (epoch milliseconds). */
+export const DUE_HEADER = 'Sluice-Due';
+/** On `sluice.<queue>.delayed`: the priority band it goes to once due (default 0). */
+export const PRIORITY_HEADER = 'Sluice-Priority';
+/** On a dead-letter copy: why it was dead-lettered (reasons.ts wording, on one line). */
+export const DEAD_REASON_HEADER = 'Sluice-Dead-Reason';
+
 export function encodeName(name: string): string {
   let out = '';
   for (const char of name) {

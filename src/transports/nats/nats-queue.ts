@@ -1,44 +1,58 @@
+import { QueueClosedError } from '../../errors.js';
 import { takeNow } from '../../queuing/hand-off.js';
-import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
-import { QueueCore } from './core.js';
-import type { NatsQueueOptions } from './options.js';
+import type { Queue, SendOptions } from '../../queuing/types.js';
+import { UnderWay } from '../shared/under-way.js';
+import { NatsConsumer } from './consumer.js';
+import type { NatsDelivery } from './delivery.js';
+import { streamName } from './names.js';
+import { type NatsQueueOptions, resolveOptions } from './options.js';
+import { NatsProducer } from './producer.js';
+import { LazySession } from './session.js';
 
 /**
  * A durable queue on NATS JetStream: a WorkQueue stream per queue (`sluice-<name>`), a durable pull
  * consumer per priority band, delayed messages on a subject of their own, dead letters on the queue
- * named by `deadLetter` (default `${name}.dead`, itself a NatsQueue).
+ * named by `deadLetter` (default `${name}.dead`, itself a NatsQueue). The wire protocol
+ * (docs/wire-protocol.md) says how programs in other languages send, consume and dead-letter.
  */
 export class NatsQueue<T> implements Queue<T> {
-  readonly #core: QueueCore<T>;
+  readonly name: string;
+  /** The JetStream stream holding the queue's messages. */
+  readonly stream: string;
+  readonly #session: LazySession;
+  readonly #producer: NatsProducer<T>;
+  readonly #consumer: NatsConsumer<T>;
+  /** Sends, dead-letterings and moves under way: close waits for them before closing the connection. */
+  readonly #busy = new UnderWay();
+  #closing: Promise<void> | undefined;
 
   constructor(name: string, options: NatsQueueOptions<T> = {}) {
-    this.#core = new QueueCore(name, options);
-  }
-
-  get name(): string {
-    return this.#core.name;
-  }
-
-  /** The JetStream stream holding the queue's messages. */
-  get stream(): string {
-    return this.#core.stream;
+    const resolved = resolveOptions(name, options);
+    this.name = name;
+    this.stream = streamName(name);
+    this.#session = new LazySession(resolved, resolved.visibilityTimeout);
+    this.#producer = new NatsProducer(name, resolved.maxMessageSize, this.#session, this.#busy);
+    this.#consumer = new NatsConsumer(name, resolved, this.#session, this.#busy);
+    this.#session.get().catch(() => {}); // connect now; whoever needs the connection sees the error
   }
 
   /**
    * Resolves once JetStream stored the message (a duplicate `key` within the stream's duplicate
    * window resolves without storing a second copy). Rejects BrokerUnavailableError when NATS is
-   * down or does not answer in time: it was then not stored, unless only the answer was lost.
+   * down or does not answer in time: it was then not stored, unless only the answer was lost;
+   * NatsTopologyError when the stream or the band's consumer exists in a shape sluice cannot use.
    */
   send(message: T, options?: SendOptions): Promise<void> {
-    return this.#core.send(message, options);
+    if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
+    return this.#producer.send(message, options);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Delivery<T>> {
-    return this.#core.iterator();
+  [Symbol.asyncIterator](): AsyncIterator<NatsDelivery<T>> {
+    return this.#consumer.iterator();
   }
 
-  [takeNow](): Delivery<T> | undefined {
-    return this.#core.take();
+  [takeNow](): NatsDelivery<T> | undefined {
+    return this.#consumer.take();
   }
 
   /**
@@ -47,6 +61,11 @@ export class NatsQueue<T> implements Queue<T> {
    * closes if the queue opened it.
    */
   close(): Promise<void> {
-    return this.#core.close();
+    this.#closing ??= (async () => {
+      await this.#consumer.close();
+      await this.#busy.ended();
+      await this.#session.close();
+    })();
+    return this.#closing;
   }
 }

@@ -17,19 +17,18 @@ export interface NatsQueueOptions<T = unknown> extends BrokerQueueOptions<T> {
   prefetch?: number;
 }
 
-export interface ResolvedOptions<T> extends ResolvedBrokerOptions<T> {
+export interface ResolvedOptions<T> extends Omit<ResolvedBrokerOptions<T>, 'maxMessageSize'> {
   readonly url: string | undefined;
   readonly connection: NatsConnection | undefined;
   readonly prefetch: number;
+  /** undefined: the `max_payload` of the server in use, read once connected. */
+  readonly maxMessageSize: number | undefined;
 }
 
 export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): ResolvedOptions<T> {
   // JetStream's ack_wait is at least a second.
-  const common = resolveBrokerOptions(name, options, {
-    minVisibilityTimeout: 1_000,
-    maxMessageSize: 1024 * 1024,
-  });
-  const { url, connection, prefetch = 128 } = options;
+  const common = resolveBrokerOptions(name, options, { minVisibilityTimeout: 1_000 });
+  const { url, connection, prefetch = 128, maxMessageSize } = options;
   if (url !== undefined && (typeof url !== 'string' || url.trim().length === 0)) {
     throw new InvalidOptionError('url', url, 'a NATS URL, or several comma-separated');
   }
@@ -39,5 +38,5 @@ export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): R
   if (!Number.isInteger(prefetch) || prefetch < 1) {
     throw new InvalidOptionError('prefetch', prefetch, 'an integer ≥ 1');
   }
-  return { ...common, url, connection, prefetch };
+  return { ...common, url, connection, prefetch, maxMessageSize };
 }

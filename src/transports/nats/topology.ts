@@ -1,29 +1,42 @@
-import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream';
+import type { ConsumerInfo } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
 import { RESOLVED } from '../../queuing/settled.js';
-import type { Link } from './connection.js';
+import type { Connection } from './connection.js';
+import { NatsTopologyError } from './errors.js';
 import { streamName, subjectPrefix } from './names.js';
+import {
+  consumerConfig,
+  consumerProblem,
+  filterCovers,
+  filtersOf,
+  streamConfig,
+  streamProblem,
+} from './shapes.js';
 
-/**
- * JetStream remembers each `Nats-Msg-Id` (a send's `key`) this long and stores a second message with
- * the same id only after it; this is the stream's `duplicate_window` (JetStream's default, 2 minutes).
- */
-export const DUPLICATE_WINDOW_MS = 120_000;
+/** JetStream's error codes this file tells apart. */
+const STREAM_NOT_FOUND = 10059;
+const CONSUMER_NOT_FOUND = 10014;
+const SUBJECTS_OVERLAP = 10065;
+const WORKQUEUE_CONSUMER_NOT_UNIQUE = 10100;
+const WORKQUEUE_MULTIPLE_UNFILTERED = 10099;
 
 /**
  * Creates streams and consumers on first use and remembers that it did, so the hot path never asks
- * the server twice. A stream or consumer that already exists is used as it is, except that a
- * consuming handle sets the consumer's `ack_wait` to its own visibility timeout.
+ * the server twice. A stream or consumer that already exists (made by another handle, or by a
+ * producer in another language from the wire protocol) is used as it is once it passes the checks
+ * of shapes.ts; otherwise, and when something else holds its subjects, the ensure rejects with
+ * NatsTopologyError. The one change made to an existing consumer: a consuming handle sets its
+ * `ack_wait` to its own visibility timeout.
  */
 export class Topology {
-  readonly #link: Link;
+  readonly #connection: Connection;
   readonly #ackWait: number;
   readonly #ensured = new Map<string, Promise<void>>();
   /** Keys whose creation finished: asked again, they answer RESOLVED (the hot path skips an await). */
   readonly #done = new Set<string>();
 
-  constructor(link: Link, visibilityTimeout: number) {
-    this.#link = link;
+  constructor(connection: Connection, visibilityTimeout: number) {
+    this.#connection = connection;
     this.#ackWait = nanos(visibilityTimeout);
   }
 
@@ -39,10 +52,10 @@ export class Topology {
     });
   }
 
-  /** Consumer names of a queue's stream: its bands in use and `delayed`. */
+  /** Consumer names of a queue's stream: its bands in use, `delayed`, and anyone else's. */
   async consumers(queue: string): Promise<string[]> {
     const names: string[] = [];
-    for await (const info of this.#link.jsm.consumers.list(streamName(queue))) names.push(info.name);
+    for await (const info of this.#connection.jsm.consumers.list(streamName(queue))) names.push(info.name);
     return names;
   }
 
@@ -71,45 +84,87 @@ export class Topology {
   }
 
   async #addStream(queue: string): Promise<void> {
-    const name = streamName(queue);
+    const { jsm } = this.#connection;
+    const config = streamConfig(queue);
     try {
-      await this.#link.jsm.streams.info(name);
+      const problem = streamProblem(queue, (await jsm.streams.info(config.name)).config);
+      if (problem !== undefined) throw new NatsTopologyError(queue, `stream ${config.name}`, problem);
       return;
     } catch (error) {
-      if (!isNotFound(error)) throw error;
+      if (codeOf(error) !== STREAM_NOT_FOUND) throw error;
     }
-    await this.#link.jsm.streams.add({
-      name,
-      subjects: [`${subjectPrefix(queue)}*`],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      duplicate_window: nanos(DUPLICATE_WINDOW_MS),
-    });
+    try {
+      await jsm.streams.add(config);
+    } catch (error) {
+      if (codeOf(error) !== SUBJECTS_OVERLAP) throw error;
+      const holder = await jsm.streams.find(`${subjectPrefix(queue)}p0`).catch(() => 'another stream');
+      throw new NatsTopologyError(
+        queue,
+        `stream ${config.name}`,
+        `its subjects ${config.subjects![0]} are held by stream ${holder}`,
+      );
+    }
   }
 
   async #addConsumer(queue: string, token: string, consuming: boolean): Promise<void> {
+    const { jsm } = this.#connection;
     const stream = streamName(queue);
-    const config = {
-      durable_name: token,
-      filter_subject: `${subjectPrefix(queue)}${token}`,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: this.#ackWait,
-      max_deliver: -1, // attempts are counted by the queue: it dead-letters, the server never drops
-      max_ack_pending: -1, // messages waiting out a delay or a backoff count as pending
-    };
-    try {
-      await this.#link.jsm.consumers.add(stream, config);
-    } catch (error) {
-      const existing = await this.#link.jsm.consumers.info(stream, token).catch(() => undefined);
-      if (existing === undefined) throw error;
-      if (consuming && existing.config.ack_wait !== this.#ackWait) {
-        await this.#link.jsm.consumers.update(stream, token, { ack_wait: this.#ackWait });
+    let existing = await this.#info(stream, token);
+    if (existing === undefined) {
+      try {
+        await jsm.consumers.add(stream, consumerConfig(queue, token, this.#ackWait));
+        return;
+      } catch (error) {
+        const code = codeOf(error);
+        if (code === WORKQUEUE_CONSUMER_NOT_UNIQUE || code === WORKQUEUE_MULTIPLE_UNFILTERED) {
+          throw await this.#taken(queue, token);
+        }
+        existing = await this.#info(stream, token); // made meanwhile by another handle
+        if (existing === undefined) throw error;
       }
     }
+    const problem = consumerProblem(queue, token, existing.config);
+    if (problem !== undefined) {
+      throw new NatsTopologyError(queue, `consumer ${token} of stream ${stream}`, problem);
+    }
+    if (consuming && existing.config.ack_wait !== this.#ackWait) {
+      await jsm.consumers.update(stream, token, { ack_wait: this.#ackWait });
+    }
+  }
+
+  async #info(stream: string, token: string): Promise<ConsumerInfo | undefined> {
+    try {
+      return await this.#connection.jsm.consumers.info(stream, token);
+    } catch (error) {
+      if (codeOf(error) === CONSUMER_NOT_FOUND) return undefined;
+      throw error;
+    }
+  }
+
+  /** The error for a subject another consumer already takes from the WorkQueue stream, naming it. */
+  async #taken(queue: string, token: string): Promise<NatsTopologyError> {
+    const stream = streamName(queue);
+    const subject = `${subjectPrefix(queue)}${token}`;
+    const takers: string[] = [];
+    try {
+      for await (const { name, config } of this.#connection.jsm.consumers.list(stream)) {
+        const filters = filtersOf(config);
+        if (filters.length === 0 || filters.some((filter) => filterCovers(filter, subject))) {
+          takers.push(`${name} (filter ${filters.join(', ') || 'none'})`);
+        }
+      }
+    } catch {
+      // The server said the subject is taken; naming who takes it is a courtesy.
+    }
+    const who = takers.length > 0 ? `consumer ${takers.join(', consumer ')}` : 'another consumer';
+    return new NatsTopologyError(
+      queue,
+      `consumer ${token} of stream ${stream}`,
+      `${who} already takes ${subject} from the WorkQueue stream, which lets no two consumers share a subject`,
+    );
   }
 }
 
-function isNotFound(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === 10059;
+function codeOf(error: unknown): unknown {
+  return (error as { code?: unknown } | null)?.code;
 }

@@ -1,91 +1,56 @@
-import { setTimeout as sleep } from 'node:timers/promises';
+import type { SluiceError } from '../../errors.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
-import { DONE, DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
-import type { Delivery, NackOptions } from '../../queuing/types.js';
+import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
+import type { NackOptions } from '../../queuing/types.js';
+import { admit } from '../shared/admit.js';
 import { atMost } from '../shared/at-most.js';
-import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../shared/envelope.js';
+import type { DeliveryOwner } from '../shared/delivery.js';
+import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
+import { unsettledReason } from '../shared/reasons.js';
+import { type ClaimDemand, type ClaimedRow, ClaimLoop } from './claim-loop.js';
 import { PostgresDelivery } from './delivery.js';
-import { failure, isTransient } from './errors.js';
-import { Listener } from './listener.js';
+import { assertDelayFits } from './limits.js';
 import type { Context } from './options.js';
 import type { Settler } from './settler.js';
 
-/**
- * Milliseconds an idle consumer waits at most before looking at the table again. Wake-ups come
- * from NOTIFY and from a timer set to the earliest `run_at`; this only bounds how long a missed
- * notification (say, from a foreign producer that inserted without the trigger) can go unseen.
- */
-const FALLBACK_POLL = 5_000;
-/** Delay before retrying after a failure: doubles from 100 ms up to 5 s while the server is away. */
-const RETRY_FIRST = 100;
-const RETRY_MAX = 5_000;
+type Iterator<T> = BrokerIterator<PostgresDelivery<T>>;
 
-interface Waiter<T> {
-  readonly iterator: PostgresIterator<T>;
-  resolve(result: IteratorResult<Delivery<T>>): void;
-  reject(error: unknown): void;
-}
-
-interface ClaimedRow {
-  id: string;
-  attempt: number;
-  body: string;
-  ready_at: string;
-}
+/** The error of a lease that ran out on the last attempt, in the wording of nack reasons. */
 
 /**
- * The consuming side of one queue handle, shared by all its iterators.
- *
- * Claimed rows go straight to waiting `next()` calls, the rest into a prefetch buffer refilled when
- * it falls below half of its target size. One claim runs at a time; anything that may have made rows
- * ready meanwhile (a notification, a refill request) sets `#recheck` so the loop claims again
- * instead of going idle. Idle means: waiters remain and the last claim came back short; the loop
- * then sleeps until a notification or until the earliest row becomes ready.
+ * The consuming side of one queue handle, shared by all its iterators. Claimed rows (see ClaimLoop)
+ * go straight to waiting `next()` calls, the rest into a prefetch buffer refilled when it falls below
+ * half of its target size.
  */
-export class Consumer<T> {
+export class PostgresConsumer<T>
+  implements DeliveryOwner<PostgresDelivery<T>>, IteratorOwner<PostgresDelivery<T>>, ClaimDemand
+{
   readonly name: string;
   readonly #context: Context<T>;
   readonly #settler: Settler;
-  readonly #ready: () => Promise<void>;
-  readonly #listener: Listener;
+  readonly #claims: ClaimLoop;
   readonly #buffer = new Fifo<PostgresDelivery<T>>();
   /** Rows to keep buffered: `prefetch`, doubled while consumers outrun the claims (see #adapt). */
   #target: number;
-  #waiters = new Fifo<Waiter<T>>();
+  readonly #waiters = new Waiters<PostgresDelivery<T>>();
   /** Handed out and not yet settled (or nacked and still being written): `close()` waits for them. */
   readonly #handedOut = new Set<PostgresDelivery<T>>();
   #iterators = 0;
-  #claiming = false;
-  #claimRun: Promise<void> | undefined;
-  #recheck = false;
-  #timer: NodeJS.Timeout | undefined;
-  /** Claim loops started so far: tells a pending #sleep() whether its reading is still current. */
-  #claimLoops = 0;
-  #failures = 0;
   #closed = false;
-  readonly #stop = new AbortController();
   #onDrained: (() => void) | undefined;
   readonly #writes = new Set<Promise<void>>();
 
-  constructor(context: Context<T>, settler: Settler, ready: () => Promise<void>) {
+  constructor(context: Context<T>, settler: Settler) {
     this.name = context.name;
     this.#context = context;
     this.#settler = settler;
-    this.#ready = ready;
     this.#target = context.prefetch;
-    this.#listener = new Listener(
-      context.pool,
-      context.sql,
-      (queue) => {
-        if (queue === this.name) this.#pull();
-      },
-      () => this.#pull(),
-    );
+    this.#claims = new ClaimLoop(context, this);
   }
 
-  iterator(): AsyncIterator<Delivery<T>> {
+  iterator(): Iterator<T> {
     this.#iterators++;
-    return new PostgresIterator(this);
+    return new BrokerIterator(this);
   }
 
   /** A prefetched delivery, if one is buffered; Pump calls this to skip `next()` when it can. */
@@ -100,23 +65,22 @@ export class Consumer<T> {
       return undefined;
     }
     this.#handedOut.add(delivery);
-    if (this.#buffer.size < this.#target >> 1) this.#pull();
+    if (this.#buffer.size < this.#target >> 1) this.#claims.pull();
     return delivery;
   }
 
-  next(iterator: PostgresIterator<T>): Promise<IteratorResult<Delivery<T>>> {
+  next(iterator: Iterator<T>): Promise<IteratorResult<PostgresDelivery<T>>> {
     if (this.#closed) return DONE_PROMISE;
     const delivery = this.take();
     if (delivery !== undefined) return Promise.resolve({ value: delivery, done: false });
-    return new Promise((resolve, reject) => {
-      this.#waiters.push({ iterator, resolve, reject });
-      this.#pull();
-    });
+    const waiting = this.#waiters.wait(iterator);
+    this.#claims.pull();
+    return waiting;
   }
 
   /** An iterator was returned: its pending `next()` calls end, and with the last one the buffer goes back. */
-  return(iterator: PostgresIterator<T>): void {
-    this.#endWaiters((waiter) => waiter.iterator === iterator);
+  returned(iterator: Iterator<T>): void {
+    this.#waiters.end(iterator);
     this.#iterators--;
     if (this.#iterators === 0) this.#background(this.#releaseBuffer());
   }
@@ -128,7 +92,8 @@ export class Consumer<T> {
   }
 
   nack(delivery: PostgresDelivery<T>, options: NackOptions): Promise<void> {
-    return this.#tracked(delivery, this.#settler.nack(delivery, options));
+    if (options.delay !== undefined) assertDelayFits(options.delay, this.name);
+    return this.#settler.nack(delivery, options).finally(() => this.#settledNow(delivery));
   }
 
   /**
@@ -137,65 +102,64 @@ export class Consumer<T> {
    */
   async close(): Promise<void> {
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#stop.abort();
-    this.#endWaiters(() => true);
-    await this.#claimRun;
+    const stopped = this.#claims.close();
+    this.#waiters.end();
+    await stopped;
     await this.#releaseBuffer();
     await this.#drain();
     await Promise.all(this.#writes);
-    await this.#listener.close();
   }
 
-  #wantsMore(): boolean {
-    return this.#waiters.size > 0 || (this.#iterators > 0 && this.#buffer.size < this.#target >> 1);
+  wanted(): number {
+    const waiting = this.#waiters.size;
+    if (waiting === 0 && (this.#iterators === 0 || this.#buffer.size >= this.#target >> 1)) return 0;
+    return waiting + this.#target - this.#buffer.size;
   }
 
-  #pull(): void {
-    if (this.#closed) return;
-    if (this.#claiming) {
-      this.#recheck = true;
-      return;
-    }
-    if (!this.#wantsMore()) return;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#claimLoops++;
-    this.#claimRun = this.#claimLoop();
+  waiting(): boolean {
+    return this.#waiters.size > 0;
   }
 
-  async #claimLoop(): Promise<void> {
-    this.#claiming = true;
-    try {
-      while (!this.#closed && this.#wantsMore()) {
-        this.#recheck = false;
-        const limit = this.#waiters.size + this.#target - this.#buffer.size;
-        const rows = await this.#claim(limit);
-        if (rows === undefined) continue;
-        this.#adapt(rows.length === limit);
-        await this.#accept(rows);
-        if (rows.length === limit || this.#recheck) continue;
-        // Nothing more is ready. With consumers waiting, sleep until a notification or the earliest row.
-        if (this.#waiters.size > 0) void this.#sleep(this.#claimLoops);
-        break;
+  failed(error: SluiceError): void {
+    this.#waiters.end(undefined, error);
+  }
+
+  /** Admits each claimed row (decode, schema): handed out or buffered, else dead-lettered. */
+  async accept(rows: ClaimedRow[], limit: number): Promise<void> {
+    this.#adapt(rows.length === limit);
+    const late: PostgresDelivery<T>[] = [];
+    const claimedAt = performance.now();
+    const { check, maxAttempts } = this.#context;
+    for (const row of rows) {
+      if (row.lease_expired && row.attempt > maxAttempts) {
+        // Its last attempt's consumer died or stalled: handing it out again would hold its key for ever.
+        this.#deadLetter(row, unsettledReason(row.attempt - 1, maxAttempts), null);
+        continue;
       }
-    } finally {
-      this.#claiming = false; // synchronously after the last check, so no #pull() can fall in between
+      let admission = admit<T>(row.body, check, () => row.id);
+      if (admission instanceof Promise) admission = await admission;
+      if (!admission.admitted) {
+        this.#deadLetter(row, admission.reason, admission.body === row.body ? null : admission.body);
+        continue;
+      }
+      const { envelope } = admission;
+      const delivery = new PostgresDelivery<T>(
+        this,
+        admission.message,
+        row.attempt,
+        envelope.id,
+        envelope.headers,
+        row.reason ?? undefined,
+        row.id,
+        row.ready_at,
+        claimedAt,
+      );
+      // Claimed as the handle closed or its last iterator returned: nobody will take it.
+      if (this.#closed || this.#iterators === 0) late.push(delivery);
+      else if (this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
+      else this.#buffer.push(delivery);
     }
-  }
-
-  /**
-   * Sets the timer for the earliest row. Runs beside the claim loop, not in it, so a notification
-   * arriving meanwhile claims at once; a claim started meanwhile makes this result stale.
-   */
-  async #sleep(loopsThen: number): Promise<void> {
-    const wait = await this.#untilNextReady();
-    if (loopsThen !== this.#claimLoops || this.#claiming || this.#closed) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#pull();
-    }, wait);
+    if (late.length > 0) await this.#settler.release(late).catch(() => {});
   }
 
   /**
@@ -210,55 +174,9 @@ export class Consumer<T> {
     else if (this.#waiters.size > 0) this.#target = Math.min(this.#target * 2, prefetch * 16);
   }
 
-  /** Claimed rows in claim order, or undefined after a failure (once the retry delay has passed). */
-  async #claim(limit: number): Promise<ClaimedRow[] | undefined> {
-    const { pool, sql, name, visibilityTimeout } = this.#context;
-    try {
-      await this.#ready();
-      await this.#listener.ready(); // before claiming, so nothing sent after this claim goes unnoticed
-      const { rows } = await pool.query<ClaimedRow>(sql.claim, [name, limit, visibilityTimeout]);
-      this.#failures = 0;
-      return rows;
-    } catch (error) {
-      // A lost connection is waited out; anything else is the iteration's error (it stops a pump).
-      if (!isTransient(error)) this.#endWaiters(() => true, failure(`claiming from queue ${name}`, error));
-      const delay = Math.min(RETRY_FIRST * 2 ** this.#failures++, RETRY_MAX);
-      await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => {});
-      return undefined;
-    }
-  }
-
-  async #accept(rows: ClaimedRow[]): Promise<void> {
-    const late: PostgresDelivery<T>[] = [];
-    const claimedAt = performance.now();
-    const { check } = this.#context;
-    for (const row of rows) {
-      let envelope: ReceivedEnvelope;
-      try {
-        envelope = decodeEnvelope(row.body);
-      } catch (error) {
-        this.#deadLetter(row, (error as Error).message, JSON.stringify(wrapUndecodable(row.body)));
-        continue;
-      }
-      let message: T;
-      try {
-        const checked = check === undefined ? (envelope.payload as T) : check(envelope.payload);
-        message = checked instanceof Promise ? await checked : checked;
-      } catch (error) {
-        this.#deadLetter(row, `invalid message: ${(error as Error).message}`, null);
-        continue;
-      }
-      const delivery = new PostgresDelivery<T>(this, message, row.id, row.attempt, row.ready_at, claimedAt);
-      // Claimed as the handle closed or its last iterator returned: nobody will take it.
-      if (this.#closed || this.#iterators === 0) late.push(delivery);
-      else this.#handOut(delivery);
-    }
-    if (late.length > 0) await this.#settler.release(late).catch(() => {});
-  }
-
   /** `body` replaces one that is not an envelope; `null` keeps the row's. */
   #deadLetter(row: ClaimedRow, reason: string, body: string | null): void {
-    const claim = { id: row.id, attempt: row.attempt, readyAt: row.ready_at };
+    const claim = { rowId: row.id, attempt: row.attempt, readyAt: row.ready_at };
     // Should this fail, the lease runs out and the row is decoded (and dead-lettered) again.
     this.#background(this.#settler.deadLetter(claim, reason, body));
   }
@@ -269,46 +187,10 @@ export class Consumer<T> {
     this.#writes.add(tracked);
   }
 
-  #handOut(delivery: PostgresDelivery<T>): void {
-    const waiter = this.#waiters.shift();
-    if (waiter === undefined) {
-      this.#buffer.push(delivery);
-      return;
-    }
-    this.#handedOut.add(delivery);
-    waiter.resolve({ value: delivery, done: false });
-  }
-
-  /** Milliseconds until the earliest row (delayed, backing off, or leased) becomes ready, bounded. */
-  async #untilNextReady(): Promise<number> {
-    const { pool, sql, name } = this.#context;
-    try {
-      const { rows } = await pool.query<{ wait: number }>(sql.nextReady, [name]);
-      const wait = rows[0]?.wait ?? FALLBACK_POLL;
-      return Math.min(Math.max(Math.ceil(wait), 1), FALLBACK_POLL);
-    } catch {
-      return RETRY_FIRST; // the claim that follows meets the same failure and handles it
-    }
-  }
-
-  #endWaiters(which: (waiter: Waiter<T>) => boolean, error?: unknown): void {
-    const kept = new Fifo<Waiter<T>>();
-    for (let waiter = this.#waiters.shift(); waiter !== undefined; waiter = this.#waiters.shift()) {
-      if (!which(waiter)) kept.push(waiter);
-      else if (error === undefined) waiter.resolve(DONE);
-      else waiter.reject(error);
-    }
-    this.#waiters = kept;
-  }
-
   async #releaseBuffer(...prefetched: PostgresDelivery<T>[]): Promise<void> {
     for (let d = this.#buffer.shift(); d !== undefined; d = this.#buffer.shift()) prefetched.push(d);
     // Should this fail, the leases run out and the rows are claimed again (one more attempt).
     await this.#settler.release(prefetched).catch(() => {});
-  }
-
-  #tracked(delivery: PostgresDelivery<T>, written: Promise<void>): Promise<void> {
-    return written.finally(() => this.#settledNow(delivery));
   }
 
   #settledNow(delivery: PostgresDelivery<T>): void {
@@ -323,26 +205,7 @@ export class Consumer<T> {
       });
       await atMost(drained, this.#context.closeTimeout);
     }
-    const unsettled = [...this.#handedOut].filter((delivery) => !delivery.settled);
-    for (const delivery of unsettled) delivery.settled = true;
+    const unsettled = [...this.#handedOut].filter((delivery) => delivery.takeBack());
     await Promise.all(unsettled.map((delivery) => this.#settler.retry(delivery, 0).catch(() => {})));
-  }
-}
-
-class PostgresIterator<T> implements AsyncIterator<Delivery<T>> {
-  #returned = false;
-
-  constructor(private readonly consumer: Consumer<T>) {}
-
-  next(): Promise<IteratorResult<Delivery<T>>> {
-    return this.#returned ? DONE_PROMISE : this.consumer.next(this);
-  }
-
-  return(): Promise<IteratorResult<Delivery<T>>> {
-    if (!this.#returned) {
-      this.#returned = true;
-      this.consumer.return(this);
-    }
-    return DONE_PROMISE;
   }
 }

@@ -1,50 +1,23 @@
-import { DeliverySettledError } from '../../errors.js';
-import { assertNackOptions } from '../../queuing/send-options.js';
-import { RESOLVED } from '../../queuing/settled.js';
-import type { Delivery, NackOptions } from '../../queuing/types.js';
-import { assertDelayFits } from './limits.js';
+import { type DeliveryOwner, GuardedDelivery } from '../shared/delivery.js';
 import type { Claim } from './settler.js';
 
-/** What a delivery reports to: the consumer that handed it out. */
-export interface DeliveryOwner {
-  readonly name: string;
-  ack(delivery: PostgresDelivery<unknown>): Promise<void>;
-  nack(delivery: PostgresDelivery<unknown>, options: NackOptions): Promise<void>;
-}
-
-export class PostgresDelivery<T> implements Delivery<T>, Claim {
-  /** Set once acked, nacked, or released by `close()` after its `closeTimeout`. */
-  settled = false;
-
+/**
+ * A delivery from a PostgresQueue: the shared settle guard, plus the claim of the row it came from.
+ * `id` is the envelope's (the row id only for an envelope that has none); `rowId` is the row's.
+ */
+export class PostgresDelivery<T> extends GuardedDelivery<T, PostgresDelivery<T>> implements Claim {
   constructor(
-    private readonly owner: DeliveryOwner,
-    readonly message: T,
-    readonly id: string,
-    readonly attempt: number,
+    owner: DeliveryOwner<PostgresDelivery<T>>,
+    message: T,
+    attempt: number,
+    id: string,
+    headers: Readonly<Record<string, unknown>>,
+    deadLetterReason: string | undefined,
+    readonly rowId: string,
     readonly readyAt: string,
     /** `performance.now()` when the row was claimed: its lease started then. */
     readonly claimedAt: number,
-  ) {}
-
-  ack(): Promise<void> {
-    if (this.settled) return Promise.reject(new DeliverySettledError(this.owner.name));
-    this.settled = true;
-    return this.owner.ack(this);
-  }
-
-  nack(options: NackOptions = {}): Promise<void> {
-    if (this.settled) return Promise.reject(new DeliverySettledError(this.owner.name));
-    try {
-      assertNackOptions(options);
-      if (options.delay !== undefined) assertDelayFits(options.delay, this.owner.name);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    this.settled = true;
-    return this.owner.nack(this, options);
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.settled ? RESOLVED : this.nack();
+  ) {
+    super(owner, message, attempt, id, headers, deadLetterReason);
   }
 }

@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { failure } from './errors.js';
-import { migrations, quoteIdentifier } from './sql.js';
+import { migrations } from './migrations.js';
+import { quoteIdentifier } from './sql.js';
 
 /** Per pool and schema: migrating once per process is enough; a failed attempt is retried next time. */
 const migrated = new WeakMap<Pool, Map<string, Promise<void>>>();

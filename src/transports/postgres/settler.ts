@@ -1,12 +1,13 @@
 import { backoffDelay } from '../../queuing/backoff.js';
 import type { NackOptions } from '../../queuing/types.js';
+import { nackReason } from '../shared/reasons.js';
 import { Batcher } from './batcher.js';
 import { failure } from './errors.js';
 import type { Context } from './options.js';
 
-/** One claim of a row: (id, attempt) identifies it, so a lease taken over by another consumer is left alone. */
+/** One claim of a row: (rowId, attempt) identifies it, so a lease taken over by another consumer is left alone. */
 export interface Claim {
-  readonly id: string;
+  readonly rowId: string;
   readonly attempt: number;
   /** The row's `run_at` before the claim, to put a prefetched row back exactly where it was. */
   readonly readyAt: string;
@@ -37,13 +38,7 @@ export class Settler {
     const { maxAttempts, backoff } = this.#context;
     const spent = claim.attempt >= maxAttempts;
     if (options.requeue === false || (options.requeue !== true && spent)) {
-      const reason =
-        options.error !== undefined
-          ? errorText(options.error)
-          : options.requeue === false
-            ? 'rejected: nack({ requeue: false })'
-            : `failed ${claim.attempt} times`;
-      return this.deadLetter(claim, reason);
+      return this.deadLetter(claim, nackReason(options, claim.attempt, maxAttempts));
     }
     const delay = options.delay ?? (options.requeue ? 0 : backoffDelay(backoff, claim.attempt));
     return this.retry(claim, delay);
@@ -51,19 +46,25 @@ export class Settler {
 
   /** Back in the queue after `delay` ms; the attempt counts. */
   retry(claim: Claim, delay: number): Promise<void> {
-    return this.#run('nack', this.#context.sql.retry, [claim.id, claim.attempt, delay]);
+    return this.#run('nack', this.#context.sql.retry, [claim.rowId, claim.attempt, delay]);
   }
 
   /** Moves the row to the dead-letter queue with the reason; `body` replaces a body that was not an envelope. */
   deadLetter(claim: Claim, reason: string, body: string | null = null): Promise<void> {
     const { sql, deadLetter } = this.#context;
-    return this.#run('dead-lettering', sql.deadLetter, [claim.id, claim.attempt, deadLetter, reason, body]);
+    return this.#run('dead-lettering', sql.deadLetter, [
+      claim.rowId,
+      claim.attempt,
+      deadLetter,
+      reason,
+      body,
+    ]);
   }
 
   /** Prefetched rows never handed out: back where they were, and the claim does not count as an attempt. */
   release(claims: readonly Claim[]): Promise<void> {
     if (claims.length === 0) return Promise.resolve();
-    const ids = arrayLiteral(claims.map((claim) => claim.id));
+    const ids = arrayLiteral(claims.map((claim) => claim.rowId));
     const attempts = arrayLiteral(claims.map((claim) => String(claim.attempt)));
     const readyAt = arrayLiteral(claims.map((claim) => `"${claim.readyAt}"`));
     return this.#run('release', this.#context.sql.release, [ids, attempts, readyAt]);
@@ -75,7 +76,7 @@ export class Settler {
   }
 
   async #deleteAll(claims: Claim[]): Promise<void> {
-    const ids = arrayLiteral(claims.map((claim) => claim.id));
+    const ids = arrayLiteral(claims.map((claim) => claim.rowId));
     const attempts = arrayLiteral(claims.map((claim) => String(claim.attempt)));
     await this.#run('ack', this.#context.sql.ack, [ids, attempts]);
   }
@@ -91,9 +92,4 @@ export class Settler {
 
 function arrayLiteral(elements: string[]): string {
   return `{${elements.join(',')}}`;
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return typeof error === 'string' ? error : String(error);
 }

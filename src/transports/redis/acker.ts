@@ -1,40 +1,46 @@
 import type { Connection } from './connection.js';
 import { unavailable } from './connection.js';
-import type { Entry } from './delivery.js';
-import { GROUP } from './keys.js';
+import type { RedisDelivery } from './delivery.js';
 import { TickBatches } from './tick-batches.js';
 
 interface AckBatch {
+  /** Entry ids of the queue's stream (priority 0), without a key. */
   readonly stream: string[];
-  readonly priority: string[];
-  /** (stream, entry id, key) per keyed entry: its key is released only if the ack took. */
+  /** Entry ids of the streams of other priorities, without a key, by priority. */
+  readonly bands: Map<string, string[]>;
+  /** (priority, entry id, key) per keyed entry: its key is released only if the ack took. */
   readonly keyed: string[];
 }
 
 /**
  * Coalesces the acks made in one tick (a pump's loops finishing together) into one `ack` script
- * call: XACK + XDEL of every entry, and the release of their dedup keys.
+ * call: XACK of every entry, deletion or trimming, and the release of their dedup keys.
  */
 export class AckBatcher {
   readonly #connection: Connection;
-  readonly #keys: string[];
+  readonly #stream: string;
   readonly #name: string;
   readonly #batches = new TickBatches<AckBatch>(
-    () => ({ stream: [], priority: [], keyed: [] }),
+    () => ({ stream: [], bands: new Map(), keyed: [] }),
     (batch) => this.#ack(batch),
   );
 
-  constructor(connection: Connection, keys: string[], name: string) {
+  constructor(connection: Connection, stream: string, name: string) {
     this.#connection = connection;
-    this.#keys = keys;
+    this.#stream = stream;
     this.#name = name;
   }
 
-  ack(entry: Pick<Entry, 'stream' | 'entryId' | 'key'>): Promise<void> {
+  ack(delivery: Pick<RedisDelivery<unknown>, 'band' | 'entryId' | 'key'>): Promise<void> {
     return this.#batches.add((batch) => {
-      if (entry.key !== '') batch.keyed.push(entry.stream, entry.entryId, entry.key);
-      else if (entry.stream === 's') batch.stream.push(entry.entryId);
-      else batch.priority.push(entry.entryId);
+      const { band, entryId, key } = delivery;
+      if (key !== '') batch.keyed.push(band, entryId, key);
+      else if (band === '0') batch.stream.push(entryId);
+      else {
+        const ids = batch.bands.get(band);
+        if (ids === undefined) batch.bands.set(band, [entryId]);
+        else ids.push(entryId);
+      }
     });
   }
 
@@ -42,18 +48,11 @@ export class AckBatcher {
     return this.#batches.drain();
   }
 
-  async #ack({ stream, priority, keyed }: AckBatch): Promise<void> {
+  async #ack({ stream, bands, keyed }: AckBatch): Promise<void> {
+    const args: (string | number)[] = [stream.length, ...stream, bands.size];
+    for (const [band, ids] of bands) args.push(band, ids.length, ...ids);
     try {
-      await this.#connection.client.sluiceAck(
-        ...this.#keys,
-        GROUP,
-        this.#name,
-        stream.length,
-        ...stream,
-        priority.length,
-        ...priority,
-        ...keyed,
-      );
+      await this.#connection.client.sluiceAck(this.#stream, ...args, ...keyed);
     } catch (error) {
       throw unavailable(`ack on queue ${this.#name}`, error);
     }

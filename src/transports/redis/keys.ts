@@ -1,25 +1,30 @@
 /**
- * Every key of a queue shares the hash tag `{name}`, so one queue lives in one cluster slot and its
- * Lua scripts may touch all of its keys. The order is the order the scripts expect in KEYS.
+ * Every key of a queue starts with `sluice:{<queue>}` (docs/wire-protocol.md (Redis) lists them): the
+ * hash tag keeps a queue in one cluster slot. Scripts are given the queue's stream and name the
+ * other keys after it, since keys come and go with the priorities and dedup keys in use.
  */
-export function queueKeys(name: string, deadLetter: string): string[] {
+export function streamKey(name: string): string {
+  return `sluice:{${name}}:stream`;
+}
+
+/** The stream of ready messages of `band` (a priority as a decimal string; '0' is the queue's stream). */
+export function bandKey(stream: string, band: string): string {
+  return band === '0' ? stream : `${stream}:${band}`;
+}
+
+/** The stream blocked readers also wait on: it only ever holds wake-up signals, never a message. */
+export function wakeKey(name: string): string {
+  return `sluice:{${name}}:wake`;
+}
+
+/** The queue's keys whose names do not depend on what was sent (band streams and dedup keys do). */
+export function ownKeys(name: string): string[] {
   const prefix = `sluice:{${name}}`;
   return [
-    `${prefix}:stream`, // 1: ready messages of priority 0, read with XREADGROUP
-    `${prefix}:pstream`, // 2: messages of other priorities, written and read only by the take script
-    `${prefix}:priority`, // 3: zset of ready non-zero-priority messages, score -priority
-    `${prefix}:delayed`, // 4: zset of messages waiting for their time, score = due (ms)
-    `${prefix}:records`, // 5: hash of the messages held in the two sorted sets
-    `${prefix}:keys`, // 6: hash of the dedup keys of messages still in the queue
-    `${prefix}:seq`, // 7: counter ordering the sorted-set members (FIFO among equals)
-    `sluice:{${deadLetter}}:stream`, // 8: the dead-letter queue's stream
+    streamKey(name),
+    ...['priorities', 'delayed', 'records', 'seq', 'wake'].map((k) => `${prefix}:${k}`),
   ];
 }
 
-/** Every key `queueKeys` names for this queue (the dead-letter queue's keys excluded). */
-export function ownKeys(name: string): string[] {
-  return queueKeys(name, name).slice(0, 7);
-}
-
-/** The consumer group every handle on a queue joins. */
+/** The consumer group every handle on a queue joins, on each of its streams. */
 export const GROUP = 'sluice';

@@ -2,7 +2,6 @@ import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import { type Connection, unavailable } from './connection.js';
-import { GROUP } from './keys.js';
 import { TickBatches } from './tick-batches.js';
 
 /** The messages of one `enqueue` script call. */
@@ -16,9 +15,9 @@ interface SendBatch {
  * Coalesces the sends made in one tick into as few `enqueue` script calls as possible (one per
  * 1,000 messages). A send resolves once the script that stored its message returned.
  */
-export class SendBatcher {
+export class RedisProducer {
   readonly #connection: Connection;
-  readonly #keys: string[];
+  readonly #stream: string;
   readonly #name: string;
   readonly #batches = new TickBatches<SendBatch>(
     () => ({ plain: [], other: [] }),
@@ -27,12 +26,12 @@ export class SendBatcher {
 
   constructor(
     connection: Connection,
-    keys: string[],
+    stream: string,
     name: string,
     private readonly maxMessageSize: number,
   ) {
     this.#connection = connection;
-    this.#keys = keys;
+    this.#stream = stream;
     this.#name = name;
   }
 
@@ -79,13 +78,6 @@ export class SendBatcher {
   }
 
   #enqueue({ plain, other }: SendBatch): Promise<number> {
-    return this.#connection.client.sluiceEnqueue(
-      ...this.#keys,
-      GROUP,
-      this.#name,
-      plain.length,
-      ...plain,
-      ...other,
-    );
+    return this.#connection.client.sluiceEnqueue(this.#stream, plain.length, ...plain, ...other);
   }
 }

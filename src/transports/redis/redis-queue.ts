@@ -2,13 +2,15 @@ import type { Redis } from 'ioredis';
 import { InvalidOptionError, QueueClosedError } from '../../errors.js';
 import { takeNow } from '../../queuing/hand-off.js';
 import { DONE_PROMISE } from '../../queuing/settled.js';
-import type { Delivery, Queue, SendOptions } from '../../queuing/types.js';
+import type { Queue, SendOptions } from '../../queuing/types.js';
 import { atMost } from '../shared/at-most.js';
 import { type BrokerQueueOptions, resolveBrokerOptions } from '../shared/broker-options.js';
+import type { MessageCheck } from '../shared/message-schema.js';
 import { Connection } from './connection.js';
-import { RedisConsumer } from './consumer.js';
-import { queueKeys } from './keys.js';
-import { SendBatcher } from './producer.js';
+import { type ConsumerSettings, RedisConsumer } from './consumer.js';
+import type { RedisDelivery } from './delivery.js';
+import { streamKey, wakeKey } from './keys.js';
+import { RedisProducer } from './producer.js';
 
 export interface RedisQueueOptions extends BrokerQueueOptions {
   /** Where Redis is, when the queue opens its own connections. Default `redis://127.0.0.1:6379`. */
@@ -22,13 +24,13 @@ export interface RedisQueueOptions extends BrokerQueueOptions {
 /**
  * A queue on Redis Streams (Redis ≥ 7). A `RedisQueue` object is a handle: messages live in Redis,
  * and any number of handles in any number of processes share them (each delivery goes to one).
- * See the README ("Scaling out with Redis") for the data layout and the guarantees.
+ * See the README (Redis) for the guarantees and docs/wire-protocol.md (Redis) for the data layout.
  */
 export class RedisQueue<T> implements Queue<T> {
   readonly name: string;
   readonly #connection: Connection;
-  readonly #producer: SendBatcher;
-  readonly #consumerSettings: ConstructorParameters<typeof RedisConsumer<T>>[0];
+  readonly #producer: RedisProducer;
+  readonly #consumerSettings: ConsumerSettings<T>;
   readonly #closeTimeout: number;
   #consumer: RedisConsumer<T> | undefined;
   #closing: Promise<void> | undefined;
@@ -47,18 +49,20 @@ export class RedisQueue<T> implements Queue<T> {
     if (client !== undefined && typeof (client as Partial<Redis> | null)?.duplicate !== 'function') {
       throw new InvalidOptionError('client', client, 'an ioredis client');
     }
-    const keys = queueKeys(name, deadLetter);
+    const stream = streamKey(name);
     this.name = name;
     this.#connection = new Connection({ url, client }, name);
-    this.#producer = new SendBatcher(this.#connection, keys, name, resolved.maxMessageSize);
+    this.#producer = new RedisProducer(this.#connection, stream, name, resolved.maxMessageSize);
     this.#consumerSettings = {
       name,
-      keys,
+      stream,
+      wake: wakeKey(name),
+      deadLetter: streamKey(deadLetter),
       connection: this.#connection,
       maxAttempts,
       backoff,
       visibilityTimeout,
-      validate: check,
+      check: check as MessageCheck<T> | undefined,
     };
     this.#closeTimeout = closeTimeout;
   }
@@ -69,13 +73,13 @@ export class RedisQueue<T> implements Queue<T> {
     return this.#producer.send(message, options);
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Delivery<T>> {
+  [Symbol.asyncIterator](): AsyncIterator<RedisDelivery<T>> {
     if (this.#closing !== undefined) return { next: () => DONE_PROMISE, return: () => DONE_PROMISE };
     this.#consumer ??= new RedisConsumer<T>(this.#consumerSettings);
     return this.#consumer.iterator();
   }
 
-  [takeNow](): Delivery<T> | undefined {
+  [takeNow](): RedisDelivery<T> | undefined {
     return this.#consumer?.takeNow();
   }
 

@@ -6,7 +6,7 @@ import type { NackOptions } from '../../queuing/types.js';
  *
  *   undecodable body: <why>                          the body is not JSON, or not an envelope
  *   invalid message: <error>                         the payload failed the queue's schema
- *   failed <n> of <max> attempts[: <error>]          nacked with no attempts left
+ *   failed <n> of <max> attempts[: <error>]          nacked with no attempts left, or never settled
  *   rejected[: <error>]                              nacked with `{ requeue: false }`
  *
  * `<error>` is the error's message, prefixed by its name unless that is plain `Error`.
@@ -26,4 +26,14 @@ export function invalidMessageReason(error: unknown): string {
 export function nackReason(options: NackOptions, attempt: number, maxAttempts: number): string {
   const why = options.error === undefined ? '' : `: ${errorText(options.error)}`;
   return options.requeue === false ? `rejected${why}` : `failed ${attempt} of ${maxAttempts} attempts${why}`;
+}
+
+/**
+ * Why a delivery whose consumer never settled it (the process died, the connection dropped, or the
+ * lease ran out) is dead-lettered once that was its last attempt.
+ */
+export const NEVER_SETTLED = 'not settled: its consumer stopped or its lease ran out';
+
+export function unsettledReason(attempt: number, maxAttempts: number): string {
+  return `failed ${attempt} of ${maxAttempts} attempts: ${NEVER_SETTLED}`;
 }

@@ -1,19 +1,16 @@
 import { backoffDelay } from '../../queuing/backoff.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
-import { DONE, DONE_PROMISE } from '../../queuing/settled.js';
+import { DONE_PROMISE } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
+import { type Admission, admit } from '../shared/admit.js';
 import { atMost } from '../shared/at-most.js';
-import { decodeEnvelope, type ReceivedEnvelope, wrapUndecodable } from '../shared/envelope.js';
-import type { MessageCheck } from '../shared/message-schema.js';
-import { ClaimedDelivery, type SqliteDelivery } from './delivery.js';
+import type { DeliveryOwner } from '../shared/delivery.js';
+import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
+import { nackReason } from '../shared/reasons.js';
+import type { Claimer, Connection } from './connection.js';
+import { SqliteDelivery } from './delivery.js';
 import type { ResolvedOptions } from './options.js';
-import type { Claimer, Store } from './store.js';
 import type { ClaimedRow } from './tables.js';
-
-interface Waiter<T> {
-  readonly iterator: SqliteIterator<T>;
-  resolve(result: IteratorResult<SqliteDelivery<T>>): void;
-}
 
 /**
  * The consuming side of one SqliteQueue: claims for its waiting `next()` calls, hands deliveries
@@ -27,12 +24,14 @@ interface Waiter<T> {
  * While waiters remain and nothing is claimable, it sleeps until the queue's next due row or
  * `pollInterval`, whichever comes first; a send in this process wakes it at once.
  */
-export class ConsumerCore<T> implements Claimer {
-  readonly #waiters = new Fifo<Waiter<T>>();
+export class SqliteConsumer<T>
+  implements Claimer, DeliveryOwner<SqliteDelivery<T>>, IteratorOwner<SqliteDelivery<T>>
+{
+  readonly #waiters = new Waiters<SqliteDelivery<T>>();
   /** Claimed and checked, not handed out yet (prefetched for a settling loop, or its waiter left). */
-  readonly #ready = new Fifo<ClaimedDelivery<T>>();
+  readonly #ready = new Fifo<SqliteDelivery<T>>();
   /** Handed out and not settled: what close() waits for. */
-  readonly #inFlight = new Set<ClaimedDelivery<T>>();
+  readonly #inFlight = new Set<SqliteDelivery<T>>();
   #claiming = false;
   #asked = 0;
   /** Deliveries settled since the last claim whose loops are expected back. */
@@ -50,50 +49,48 @@ export class ConsumerCore<T> implements Claimer {
 
   constructor(
     readonly queue: string,
-    private readonly store: Store,
+    private readonly connection: Connection,
     private readonly options: ResolvedOptions<T>,
   ) {
     this.#holdReady = Math.min(options.pollInterval, options.visibilityTimeout / 2);
-    store.subscribe(this);
+    connection.subscribe(this);
   }
 
   get name(): string {
     return this.queue;
   }
 
-  next(iterator: SqliteIterator<T>): Promise<IteratorResult<SqliteDelivery<T>>> {
-    if (this.#closed || iterator.returned) return DONE_PROMISE;
+  iterator(): BrokerIterator<SqliteDelivery<T>> {
+    this.#iterators++;
+    return new BrokerIterator(this);
+  }
+
+  // --- IteratorOwner ---
+
+  next(iterator: BrokerIterator<SqliteDelivery<T>>): Promise<IteratorResult<SqliteDelivery<T>>> {
+    if (this.#closed) return DONE_PROMISE;
     const delivery = this.take();
     if (delivery !== undefined) return Promise.resolve({ value: delivery, done: false });
-    return new Promise((resolve) => {
-      this.#waiters.push({ iterator, resolve });
-      this.#claim();
-    });
+    const waiting = this.#waiters.wait(iterator);
+    this.#claim();
+    return waiting;
+  }
+
+  /** Ends the pending `next()` calls of a returned iterator; gives back what nobody waits for now. */
+  returned(iterator: BrokerIterator<SqliteDelivery<T>>): void {
+    this.#iterators--;
+    this.#waiters.end(iterator);
+    if (this.#waiters.size === 0) this.#releaseReady();
   }
 
   /** A prefetched delivery, handed out synchronously. */
-  take(): ClaimedDelivery<T> | undefined {
+  take(): SqliteDelivery<T> | undefined {
     const delivery = this.#ready.shift();
     if (delivery !== undefined) this.#inFlight.add(delivery);
     return delivery;
   }
 
-  opened(): void {
-    this.#iterators++;
-  }
-
-  /** Ends the pending `next()` calls of a returned iterator; gives back what nobody waits for now. */
-  forget(iterator: SqliteIterator<T>): void {
-    this.#iterators--;
-    const waiters = this.#drainWaiters();
-    for (const waiter of waiters) {
-      if (waiter.iterator === iterator) waiter.resolve(DONE);
-      else this.#waiters.push(waiter);
-    }
-    if (this.#waiters.size === 0) this.#releaseReady();
-  }
-
-  // --- Claimer (called by the store) ---
+  // --- Claimer (called by the connection) ---
 
   demand(): number {
     const wanted = this.#waiters.size + this.#anticipated;
@@ -112,7 +109,7 @@ export class ConsumerCore<T> implements Claimer {
     if (!this.#unmet()) return;
     if (rows.length > 0 && rows.length === this.#asked)
       this.#claim(); // there may be more
-    else this.#sleep(this.store.nextDue(this.queue));
+    else this.#sleep(this.connection.nextDue(this.queue));
   }
 
   claimFailed(): void {
@@ -124,25 +121,30 @@ export class ConsumerCore<T> implements Claimer {
     if (!this.#closed && this.#waiters.size > 0) this.#claim();
   }
 
-  // --- settling (called by deliveries) ---
+  // --- DeliveryOwner (called by deliveries) ---
 
-  ack(delivery: ClaimedDelivery<T>): Promise<void> {
+  ack(delivery: SqliteDelivery<T>): Promise<void> {
     this.#settle(delivery);
     this.#anticipate();
-    return this.store.write({ kind: 'ack', id: delivery.rowId, attempt: delivery.attempt });
+    return this.connection.write({ kind: 'ack', id: delivery.rowId, attempt: delivery.attempt });
   }
 
-  nack(delivery: ClaimedDelivery<T>, options: NackOptions): Promise<void> {
+  nack(delivery: SqliteDelivery<T>, options: NackOptions): Promise<void> {
     this.#settle(delivery);
     this.#anticipate();
     const { maxAttempts, backoff } = this.options;
-    const spent = delivery.attempt >= maxAttempts;
-    if (options.requeue === false || (options.requeue !== true && spent)) {
-      return this.#bury(delivery.rowId, delivery.attempt, reasonOf(options, delivery.attempt), null);
-    }
-    const delay = options.delay ?? (options.requeue ? 0 : backoffDelay(backoff, delivery.attempt));
     const { rowId: id, attempt } = delivery;
-    return this.store.write({ kind: 'retry', queue: this.queue, id, attempt, runAt: Date.now() + delay });
+    if (options.requeue === false || (options.requeue !== true && attempt >= maxAttempts)) {
+      return this.#bury(id, attempt, nackReason(options, attempt, maxAttempts), null);
+    }
+    const delay = options.delay ?? (options.requeue ? 0 : backoffDelay(backoff, attempt));
+    return this.connection.write({
+      kind: 'retry',
+      queue: this.queue,
+      id,
+      attempt,
+      runAt: Date.now() + delay,
+    });
   }
 
   /**
@@ -153,9 +155,9 @@ export class ConsumerCore<T> implements Claimer {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#timer);
-    this.store.cancelClaim(this);
-    this.store.unsubscribe(this);
-    for (const waiter of this.#drainWaiters()) waiter.resolve(DONE);
+    this.connection.cancelClaim(this);
+    this.connection.unsubscribe(this);
+    this.#waiters.end();
     this.#releaseReady();
     if (this.#inFlight.size > 0 || this.#checking > 0) {
       const settled = new Promise<void>((resolve) => {
@@ -167,7 +169,7 @@ export class ConsumerCore<T> implements Claimer {
     for (const delivery of this.#inFlight) {
       if (!delivery.takeBack()) continue;
       const { rowId: id, attempt } = delivery;
-      writes.push(this.store.write({ kind: 'retry', queue: this.queue, id, attempt, runAt: 0 }));
+      writes.push(this.connection.write({ kind: 'retry', queue: this.queue, id, attempt, runAt: 0 }));
     }
     this.#inFlight.clear();
     await Promise.all(writes);
@@ -184,7 +186,7 @@ export class ConsumerCore<T> implements Claimer {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#claiming = true;
-    this.store.requestClaim(this);
+    this.connection.requestClaim(this);
   }
 
   #sleep(due: number | undefined): void {
@@ -194,51 +196,47 @@ export class ConsumerCore<T> implements Claimer {
     this.#timer = setTimeout(() => this.#claim(), wait);
   }
 
+  /** Decodes and checks a claimed row; an envelope without id is named by its row id. */
   #admit(row: ClaimedRow): void {
-    let envelope: ReceivedEnvelope;
-    try {
-      envelope = decodeEnvelope(row.body);
-    } catch (error) {
-      const body = JSON.stringify(wrapUndecodable(row.body));
-      void this.#bury(row.id, row.attempt, (error as Error).message, body).catch(() => {});
-      return;
-    }
-    const id = envelope.id ?? String(row.id);
-    const make = (checked: Checked<T>): void => {
-      if (!checked.ok) {
-        void this.#bury(row.id, row.attempt, checked.reason, null).catch(() => {});
-        return;
-      }
-      const reason = row.reason ?? undefined;
-      this.#handOut(new ClaimedDelivery(this, row.id, id, row.attempt, checked.message, reason));
-    };
-    const checked = checkPayload(this.options.check, envelope.payload);
-    if (!(checked instanceof Promise)) {
-      make(checked);
+    const admission = admit(row.body, this.options.check, () => String(row.id));
+    if (!(admission instanceof Promise)) {
+      this.#handOutOrBury(row, admission);
       return;
     }
     this.#checking++;
-    void checked.then((result) => {
+    void admission.then((checked) => {
       this.#checking--;
-      make(result);
+      this.#handOutOrBury(row, checked);
       this.#settledCheck();
       if (this.#unmet()) this.#claim(); // it was dead-lettered: its waiter still needs a message
     });
   }
 
-  #handOut(delivery: ClaimedDelivery<T>): void {
+  #handOutOrBury(row: ClaimedRow, admission: Admission<T>): void {
+    if (!admission.admitted) {
+      // The stored body is copied in SQL (its id added if it had none); only a wrapped one is sent.
+      const body = admission.body === row.body ? null : admission.body;
+      void this.#bury(row.id, row.attempt, admission.reason, body).catch(() => {});
+      return;
+    }
+    const { envelope } = admission;
+    const reason = row.reason ?? undefined;
+    const { id, headers } = envelope;
+    this.#handOut(new SqliteDelivery(this, row.id, admission.message, row.attempt, id, headers, reason));
+  }
+
+  #handOut(delivery: SqliteDelivery<T>): void {
     if (this.#closed) {
       this.#release(delivery);
       return;
     }
-    const waiter = this.#waiters.shift();
-    if (waiter === undefined) {
+    if (this.#waiters.size === 0) {
       this.#ready.push(delivery);
       this.#readyTimer ??= setTimeout(this.#releaseReady, this.#holdReady);
       return;
     }
     this.#inFlight.add(delivery);
-    waiter.resolve({ value: delivery, done: false });
+    this.#waiters.hand(delivery);
   }
 
   /** Whether waiting `next()` calls outnumber the deliveries on their way to them. */
@@ -246,7 +244,7 @@ export class ConsumerCore<T> implements Claimer {
     return !this.#closed && this.#waiters.size > this.#ready.size + this.#checking;
   }
 
-  #settle(delivery: ClaimedDelivery<T>): void {
+  #settle(delivery: SqliteDelivery<T>): void {
     this.#inFlight.delete(delivery);
     this.#settledCheck();
   }
@@ -257,7 +255,7 @@ export class ConsumerCore<T> implements Claimer {
 
   #bury(id: number, attempt: number, reason: string, body: string | null): Promise<void> {
     const { deadLetter } = this.options;
-    return this.store.write({ kind: 'bury', deadLetter, id, attempt, reason, body });
+    return this.connection.write({ kind: 'bury', deadLetter, id, attempt, reason, body });
   }
 
   readonly #releaseReady = (): void => {
@@ -267,65 +265,9 @@ export class ConsumerCore<T> implements Claimer {
   };
 
   /** Gives back a message that was claimed but never handed out: that claim is not an attempt. */
-  #release(delivery: ClaimedDelivery<T>): void {
+  #release(delivery: SqliteDelivery<T>): void {
     delivery.takeBack();
     const { rowId: id, attempt } = delivery;
-    void this.store.write({ kind: 'release', queue: this.queue, id, attempt }).catch(() => {});
+    void this.connection.write({ kind: 'release', queue: this.queue, id, attempt }).catch(() => {});
   }
-
-  #drainWaiters(): Waiter<T>[] {
-    const waiters: Waiter<T>[] = [];
-    for (let w = this.#waiters.shift(); w !== undefined; w = this.#waiters.shift()) waiters.push(w);
-    return waiters;
-  }
-}
-
-/** A class, not an async generator: several `next()` may be pending and `return()` ends them. */
-export class SqliteIterator<T> implements AsyncIterator<SqliteDelivery<T>> {
-  returned = false;
-
-  constructor(private readonly core: ConsumerCore<T>) {
-    core.opened();
-  }
-
-  next(): Promise<IteratorResult<SqliteDelivery<T>>> {
-    return this.core.next(this);
-  }
-
-  return(): Promise<IteratorResult<SqliteDelivery<T>>> {
-    if (this.returned) return DONE_PROMISE;
-    this.returned = true;
-    this.core.forget(this);
-    return DONE_PROMISE;
-  }
-}
-
-function reasonOf(options: NackOptions, attempt: number): string {
-  const { error, requeue } = options;
-  if (error !== undefined) return error instanceof Error ? error.message : String(error);
-  return requeue === false ? 'rejected with nack({ requeue: false })' : `failed ${attempt} attempts`;
-}
-
-type Checked<T> = { ok: true; message: T } | { ok: false; reason: string };
-
-/** Runs the schema check without throwing: a failure carries the dead-letter reason. */
-function checkPayload<T>(
-  check: MessageCheck<T> | undefined,
-  payload: unknown,
-): Checked<T> | Promise<Checked<T>> {
-  if (check === undefined) return { ok: true, message: payload as T };
-  try {
-    const message = check(payload);
-    return message instanceof Promise ? message.then(passed, failed) : passed(message);
-  } catch (error) {
-    return failed(error);
-  }
-}
-
-function passed<T>(message: T): Checked<T> {
-  return { ok: true, message };
-}
-
-function failed(error: unknown): { ok: false; reason: string } {
-  return { ok: false, reason: `invalid message: ${error instanceof Error ? error.message : String(error)}` };
 }

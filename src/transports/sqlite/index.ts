@@ -1,3 +1,4 @@
+export type { BrokerDelivery } from '../shared/delivery.js';
 export type { MessageParser, MessageSchema } from '../shared/message-schema.js';
 export type { SqliteDelivery } from './delivery.js';
 export type { SqliteQueueOptions } from './options.js';

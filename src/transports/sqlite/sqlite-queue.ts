@@ -1,30 +1,30 @@
 import { QueueClosedError } from '../../errors.js';
 import { takeNow } from '../../queuing/hand-off.js';
-import { assertSendOptions } from '../../queuing/send-options.js';
 import type { Queue, SendOptions } from '../../queuing/types.js';
-import { encodeEnvelope } from '../shared/envelope.js';
-import { ConsumerCore, SqliteIterator } from './consumer.js';
+import { Connection } from './connection.js';
+import { SqliteConsumer } from './consumer.js';
 import type { SqliteDelivery } from './delivery.js';
 import { resolveOptions, type SqliteQueueOptions } from './options.js';
-import { Store } from './store.js';
+import { SqliteProducer } from './producer.js';
 
 /**
  * A durable queue in an SQLite file, for one machine: several queues per file, several processes
- * per file. See the README section "Durable on one machine with SQLite" for the guarantees.
+ * per file. See the README section "SQLite: durable on one machine" for the guarantees, and
+ * docs/wire-protocol.md (SQLite) for the table other programs read and write.
  */
 export class SqliteQueue<T> implements Queue<T> {
   readonly name: string;
-  readonly #store: Store;
-  readonly #core: ConsumerCore<T>;
-  readonly #maxMessageSize: number;
+  readonly #connection: Connection;
+  readonly #producer: SqliteProducer<T>;
+  readonly #consumer: SqliteConsumer<T>;
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: SqliteQueueOptions<T>) {
     const resolved = resolveOptions(name, options);
     this.name = name;
-    this.#maxMessageSize = resolved.maxMessageSize;
-    this.#store = Store.acquire(resolved.path);
-    this.#core = new ConsumerCore(name, this.#store, resolved);
+    this.#connection = Connection.acquire(resolved.path);
+    this.#producer = new SqliteProducer(name, this.#connection, resolved.maxMessageSize);
+    this.#consumer = new SqliteConsumer(name, this.#connection, resolved);
   }
 
   get closed(): boolean {
@@ -34,29 +34,15 @@ export class SqliteQueue<T> implements Queue<T> {
   /** Resolves once the message is committed to the file. A `key` already in the queue is not added again. */
   send(message: T, options?: SendOptions): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
-    let body: string;
-    try {
-      if (options !== undefined) assertSendOptions(options);
-      body = encodeEnvelope(message, this.name, this.#maxMessageSize);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return this.#store.write({
-      kind: 'insert',
-      queue: this.name,
-      body,
-      priority: options?.priority ?? 0,
-      runAt: Date.now() + (options?.delay ?? 0),
-      key: options?.key ?? null,
-    });
+    return this.#producer.send(message, options);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<SqliteDelivery<T>> {
-    return new SqliteIterator(this.#core);
+    return this.#consumer.iterator();
   }
 
   [takeNow](): SqliteDelivery<T> | undefined {
-    return this.#closing === undefined ? this.#core.take() : undefined;
+    return this.#closing === undefined ? this.#consumer.take() : undefined;
   }
 
   /**
@@ -64,7 +50,7 @@ export class SqliteQueue<T> implements Queue<T> {
    * for `closeTimeout`, then they are given back. Resolves once the file is released.
    */
   close(): Promise<void> {
-    this.#closing ??= this.#core.close().finally(() => this.#store.release());
+    this.#closing ??= this.#consumer.close().finally(() => this.#connection.release());
     return this.#closing;
   }
 

@@ -10,7 +10,8 @@
  * `attempt` counts claims; with `id` it fences a settlement: an ack or nack only touches the row as
  * it was when that delivery claimed it. `id` is AUTOINCREMENT so a deleted row's id is never reused
  * (a late ack cannot hit a newer message) and orders messages of equal priority by arrival.
- * Foreign producers insert `(queue, body)` and optionally `priority`, and `run_at` to delay it.
+ * This layout is a protocol: programs in other languages send, claim and settle with the SQL in
+ * docs/wire-protocol.md (SQLite), so a change here is a change of that document.
  */
 export const TABLE = 'sluice_messages';
 
@@ -38,9 +39,15 @@ export const SQL = {
   retry: `UPDATE ${TABLE} SET ready = ?, run_at = ? WHERE id = ? AND attempt = ?`,
   /** Gives back a claimed message that was never handed out: that claim does not count as an attempt. */
   release: `UPDATE ${TABLE} SET run_at = 0, attempt = attempt - 1 WHERE id = ? AND attempt = ?`,
-  /** Dead-letters into a new row so the dead-letter queue is ordered by when messages died. */
+  /**
+   * Dead-letters into a new row so the dead-letter queue is ordered by when messages died. A body
+   * whose envelope has no id was named by its row id (see the consumer); the copy is given that id
+   * so the message keeps its name on the dead-letter queue.
+   */
   bury: `INSERT INTO ${TABLE} (queue, body, priority, reason)
-    SELECT ?, coalesce(?, body), priority, ? FROM ${TABLE} WHERE id = ? AND attempt = ?`,
+    SELECT ?, coalesce(?, CASE WHEN json_type(body, '$.id') = 'text' AND json_extract(body, '$.id') <> ''
+      THEN body ELSE json_set(body, '$.id', CAST(id AS TEXT)) END), priority, ?
+    FROM ${TABLE} WHERE id = ? AND attempt = ?`,
   promote: `UPDATE ${TABLE} SET ready = 1 WHERE queue = ? AND ready = 0 AND run_at <= ?`,
   /** The next ready rows in delivery order; each is then leased with `lease`. */
   claim: `SELECT id, body, attempt, priority, reason FROM ${TABLE}

@@ -18,7 +18,7 @@ export type Write =
   | { kind: 'release'; queue: string; id: number; attempt: number }
   | { kind: 'bury'; deadLetter: string; id: number; attempt: number; reason: string; body: string | null };
 
-/** A queue's consumer side as the store sees it: asks for claims, hears about changes to its queue. */
+/** A queue's consumer as the connection sees it: asks for claims, hears about changes to its queue. */
 export interface Claimer {
   readonly queue: string;
   /** How many rows to claim now (asked at flush time, so waiters that arrived meanwhile count). */
@@ -53,8 +53,8 @@ interface Batch {
  * committed, so "send/ack resolved" always means "on disk" (WAL, synchronous=NORMAL: survives a
  * process crash; see the README for power loss).
  */
-export class Store {
-  static readonly #open = new Map<string, Store>();
+export class Connection {
+  static readonly #open = new Map<string, Connection>();
 
   readonly path: string;
   readonly #db: Database.Database;
@@ -71,16 +71,16 @@ export class Store {
   #batch: Batch | undefined;
   #flushing: NodeJS.Immediate | undefined;
 
-  /** The store for `path`, opening the file (and creating the table) on first use. */
-  static acquire(path: string): Store {
+  /** The connection to `path`, opening the file (and creating the table) on first use. */
+  static acquire(path: string): Connection {
     const key = path === ':memory:' ? path : resolve(path);
-    let store = Store.#open.get(key);
-    if (store === undefined) {
-      store = new Store(key);
-      Store.#open.set(key, store);
+    let connection = Connection.#open.get(key);
+    if (connection === undefined) {
+      connection = new Connection(key);
+      Connection.#open.set(key, connection);
     }
-    store.#refs++;
-    return store;
+    connection.#refs++;
+    return connection;
   }
 
   private constructor(path: string) {
@@ -144,7 +144,7 @@ export class Store {
   /** Drops one reference; the last one commits what is pending and closes the file. */
   release(): void {
     if (--this.#refs > 0) return;
-    Store.#open.delete(this.path);
+    Connection.#open.delete(this.path);
     if (this.#flushing !== undefined) {
       clearImmediate(this.#flushing);
       this.#flush();

@@ -1,10 +1,6 @@
-import { type Channel, type ChannelModel, type ConfirmChannel, connect, type Options } from 'amqplib';
-import { BrokerUnavailableError, QueueClosedError, SluiceError } from '../../errors.js';
-import { UnderWay } from '../shared/under-way.js';
+import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
+import { BrokerUnavailableError, QueueClosedError } from '../../errors.js';
 import { AmqpTopologyError, DelayDeclarations, declareQueue } from './topology.js';
-
-/** What a publish carries besides its body; every publish is persistent and mandatory. */
-export type MessageProperties = Pick<Options.Publish, 'contentType' | 'priority' | 'headers'>;
 
 /** One live connection with its publishing channel (in confirm mode) and what was declared on it. */
 export interface Session {
@@ -14,7 +10,7 @@ export interface Session {
   readonly delays: DelayDeclarations;
   /** Queues declared on this connection, besides the main queue and the delay queues. */
   readonly declared: Set<string>;
-  /** Message ids of mandatory publishes the broker returned as unroutable. */
+  /** Message ids of mandatory publishes the broker returned as unroutable (see producer.ts). */
   readonly returned: Set<string>;
   /** The confirm callbacks of the publishes on `publisher` that the broker has not answered yet. */
   readonly unconfirmed: Set<(error: unknown) => void>;
@@ -33,40 +29,17 @@ export function closed(closeable: Channel | ChannelModel): Promise<void> {
   });
 }
 
-/**
- * Publishes on the session's confirm channel. `confirmed` is called once: with the broker's answer,
- * or with an error if the channel closed first (see `#watchPublisher`).
- */
-export function publishConfirmed(
-  session: Session,
-  queue: string,
-  body: Buffer,
-  options: Options.Publish,
-  confirmed: (error: unknown) => void,
-): void {
-  const { unconfirmed } = session;
-  const settle = (error: unknown) => {
-    if (unconfirmed.delete(settle)) confirmed(error);
-  };
-  unconfirmed.add(settle);
-  try {
-    session.publisher.sendToQueue(queue, body, options, settle);
-  } catch (error) {
-    settle(error);
-  }
-}
-
 const RECONNECT_FIRST_DELAY = 100;
 const RECONNECT_MAX_DELAY = 5_000;
 const CONNECT_TIMEOUT = 10_000;
 
 /**
- * The connection of one AmqpQueue. States: idle (nothing opened yet, or the first connection
- * failed) → connecting → up; up → reconnecting when an owned connection drops, retried in the
- * background with a growing delay until it is up again; anything → closed.
- * A connection the user passed in is never reopened: losing it leaves the link idle.
+ * The connection of one AmqpQueue and its publishing channel. States: idle (nothing opened yet, or
+ * the first connection failed) → connecting → up; up → reconnecting when an owned connection drops,
+ * retried in the background with a growing delay until it is up again; anything → closed.
+ * A connection the user passed in is never reopened: losing it leaves it idle.
  */
-export class Link {
+export class Connection {
   /** Set while up: the hot path reads it without awaiting. */
   session: Session | undefined;
   readonly #queue: string;
@@ -78,10 +51,6 @@ export class Link {
   #reconnecting = false;
   #retryTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  #published = 0;
-  /** Publishes returned as unroutable and being declared and sent again: close() waits for them. */
-  readonly #republishing = new UnderWay();
-  readonly #options: Options.Publish = { persistent: true, mandatory: true };
 
   constructor(queue: string, priorities: boolean, target: { url: string } | { connection: ChannelModel }) {
     this.#queue = queue;
@@ -116,94 +85,17 @@ export class Link {
   }
 
   /**
-   * Publishes a persistent message and resolves once the broker confirmed it stored it. Publishes
-   * are mandatory: when the target queue is gone (deleted by someone, or an expired delay queue) the
-   * broker returns the message instead of dropping it, and it is published again after `redeclare`.
+   * Closes the connection if it was opened here (only the publishing channel of a given one), once
+   * `flush` let what was published on the live session end.
    */
-  publish(
-    session: Session,
-    queue: string,
-    body: Buffer,
-    properties: MessageProperties,
-    redeclare: (channel: ConfirmChannel) => Promise<unknown>,
-  ): Promise<void> {
-    // The hot path of every send: one promise and one confirm callback (tracked in `unconfirmed`)
-    // per message, nothing else.
-    return new Promise((resolve, reject) => {
-      const id = this.#publishOnce(session, queue, body, properties, (error: unknown) => {
-        if (error) reject(this.#explain(error));
-        else if (!session.returned.delete(id)) resolve();
-        else {
-          const again = this.#republish(session, queue, body, properties, redeclare);
-          this.#republishing.add(again).then(resolve, reject);
-        }
-      });
-    });
-  }
-
-  /** The broker returned a publish as unroutable: declares the queue again, then publishes once more. */
-  async #republish(
-    session: Session,
-    queue: string,
-    body: Buffer,
-    properties: MessageProperties,
-    redeclare: (channel: ConfirmChannel) => Promise<unknown>,
-  ): Promise<void> {
-    try {
-      await redeclare(session.publisher);
-      await new Promise<void>((resolve, reject) => {
-        const id = this.#publishOnce(session, queue, body, properties, (error: unknown) => {
-          if (error) reject(error);
-          else if (!session.returned.delete(id)) resolve();
-          else reject(new Error(`queue ${queue} still does not exist after declaring it`));
-        });
-      });
-    } catch (error) {
-      throw this.#explain(error);
-    }
-  }
-
-  /**
-   * Sends one mandatory, persistent publish on the session's confirm channel; `confirmed` gets the
-   * broker's answer, or the error when the channel is already closed. Returns the publish's
-   * `messageId`, which a 'return' of it carries.
-   */
-  #publishOnce(
-    session: Session,
-    queue: string,
-    body: Buffer,
-    properties: MessageProperties,
-    confirmed: (error: unknown) => void,
-  ): string {
-    const id = String(++this.#published);
-    // amqplib copies the options into the frame before sendToQueue returns: one object serves all.
-    const options = this.#options;
-    options.contentType = properties.contentType;
-    options.priority = properties.priority;
-    options.headers = properties.headers;
-    options.messageId = id;
-    publishConfirmed(session, queue, body, options, confirmed);
-    return id;
-  }
-
-  #explain(error: unknown): SluiceError {
-    return error instanceof SluiceError ? error : this.unavailable('publish', error);
-  }
-
-  /**
-   * Closes the connection if this link opened it, after the broker confirmed what was published
-   * (publishing again what it returned).
-   */
-  async close(): Promise<void> {
+  async close(flush: (session: Session) => Promise<void>): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retryTimer);
     const session = this.session ?? (await this.#connecting?.catch(() => undefined));
     this.session = undefined;
     this.#listeners.clear();
     if (session === undefined) return;
-    // A confirm of a returned publish starts its republish before waitForConfirms resolves.
-    await session.publisher.waitForConfirms().catch(() => {});
-    await this.#republishing.ended();
+    await flush(session);
     await this.#dispose(session);
   }
 

@@ -1,0 +1,129 @@
+import { RESOLVED } from '../queuing/settled.js';
+import { Timer } from '../timer.js';
+import type { JobExecution } from './context.js';
+import { execution, type FinalStatus, isFinal, type Job, settle } from './job.js';
+import { LiveJobs } from './live-jobs.js';
+import type { JobEnvelope } from './types.js';
+
+/**
+ * What a started app's runtime knows of its jobs, shared by its push side, its worker side and its
+ * stop: the jobs it follows until they are final, the executions running, and a wait for both.
+ *
+ * The local worker updates the very handle `push` returned: the handle rides on its envelope under
+ * a symbol of this runtime (JSON ignores symbol keys, so a broker never sees it; another app sharing
+ * the queue does not know the symbol). A queue that hands workers a copy (a broker) loses it, so
+ * there jobs are also indexed by id.
+ */
+export class TrackedJobs {
+  /** Jobs not final yet: pushed here, or pushed elsewhere and executing here. */
+  readonly live = new LiveJobs();
+  /** Under it, an envelope this runtime sends carries the job `push` returned. */
+  readonly #carried = Symbol('sluice.job');
+  /**
+   * The jobs pushed here, by id, when the queue may hand workers a copy of the envelope. Not kept
+   * for a MemoryQueue, which hands out the very object sent: hashing a fresh id string on set, get
+   * and delete was a large share of the jobs layer's time per job in bench/jobs.ts.
+   */
+  readonly #byId: Map<string, Job<any>> | undefined;
+  /** With `#byId`: jobs cancelled while on the queue, so the worker that takes a copy drops it. */
+  readonly #tombstones = new Set<string>();
+  /** Task functions running now (a cancelled job's function may still run: it left `live`). */
+  #executing = 0;
+  /** Set while the stop waits for the work to settle; called whenever a job settles. */
+  #onSettled: (() => void) | undefined;
+
+  /** `indexById`: the queue may hand workers a copy of the envelope, without the handle it carries. */
+  constructor(indexById: boolean) {
+    if (indexById) this.#byId = new Map();
+  }
+
+  get executing(): number {
+    return this.#executing;
+  }
+
+  add(job: Job<any>): void {
+    this.live.add(job);
+    this.#byId?.set(job.id, job);
+  }
+
+  /** `job`: the handle to carry, or `undefined` for a job this process does not follow. */
+  envelope(
+    id: string,
+    task: string,
+    args: readonly unknown[],
+    priority: number,
+    attempt: number,
+    job: Job<any> | undefined,
+  ): JobEnvelope {
+    return { id, task, args, priority, attempt, [this.#carried]: job };
+  }
+
+  /** `envelope` if it carries `job`, else a copy that does (the original may be frozen). */
+  carrying(envelope: JobEnvelope, job: Job<any>): JobEnvelope {
+    return this.#jobOf(envelope) === job ? envelope : { ...envelope, [this.#carried]: job };
+  }
+
+  /** The handle of the job a worker took, if this runtime pushed it. */
+  find(envelope: JobEnvelope): Job<any> | undefined {
+    return this.#jobOf(envelope) ?? this.#byId?.get(envelope.id);
+  }
+
+  /** Whether the job a worker took was cancelled while it waited on the queue. */
+  cancelledWhileQueued(envelope: JobEnvelope, job: Job<any> | undefined): boolean {
+    if (job !== undefined) return isFinal(job.status);
+    return this.#tombstones.size > 0 && this.#tombstones.delete(envelope.id);
+  }
+
+  /** A job cancelled while on a queue that hands workers copies: the worker taking it drops it. */
+  dropWhenTaken(job: Job<any>): void {
+    if (this.#byId !== undefined) this.#tombstones.add(job.id);
+  }
+
+  started(job: Job<any>, context: JobExecution): void {
+    job[execution] = context;
+    this.#executing++;
+  }
+
+  ran(job: Job<any>): void {
+    job[execution] = undefined;
+    this.#executing--;
+    if (this.#onSettled !== undefined) this.#onSettled();
+  }
+
+  /** Gives the job its final status; `false` if it had one already. */
+  finish(job: Job<any>, status: FinalStatus, value?: unknown, error?: unknown): boolean {
+    if (!job[settle](status, value, error)) return false;
+    this.live.delete(job);
+    this.#byId?.delete(job.id);
+    if (this.#onSettled !== undefined) this.#onSettled();
+    return true;
+  }
+
+  /** Resolves once `done()` holds (checked whenever a job settles) or after `ms`. */
+  settled(done: () => boolean, ms: number): Promise<void> {
+    if (done() || !(ms > 0)) return RESOLVED;
+    return new Promise((resolve) => {
+      const finish = () => {
+        timer.cancel();
+        this.#onSettled = undefined;
+        resolve();
+      };
+      const timer = new Timer(ms, finish);
+      this.#onSettled = () => {
+        if (done()) finish();
+      };
+    });
+  }
+
+  /** The app stopped: every job not final yet ends `cancelled` ("not completed here"). */
+  cancelAll(): void {
+    for (const job of this.live.toArray()) job[settle]('cancelled');
+    this.live.clear();
+    this.#byId?.clear();
+    this.#tombstones.clear();
+  }
+
+  #jobOf(envelope: JobEnvelope): Job<any> | undefined {
+    return (envelope as JobEnvelope & Record<symbol, Job<any> | undefined>)[this.#carried];
+  }
+}

@@ -1,0 +1,96 @@
+import { InvalidOptionError, SluiceError } from '../../errors.js';
+import { assertSendOptions } from '../../queuing/send-options.js';
+import type { SendOptions } from '../../queuing/types.js';
+import { encodeEnvelope } from '../shared/envelope.js';
+import { UnderWay } from '../shared/under-way.js';
+import type { Connection } from './connection.js';
+import type { KeyMarkers } from './key-markers.js';
+import type { ResolvedOptions } from './options.js';
+import type { MessageProperties, Producer } from './producer.js';
+import { DEFAULT_AMQP_PRIORITY, KEY_HEADER, toAmqpPriority } from './topology.js';
+
+const CONTENT_TYPE = 'application/json';
+/** What a message sent without options carries, on a priority queue and on a plain one. */
+const DEFAULT_PRIORITY: MessageProperties = { contentType: CONTENT_TYPE, priority: DEFAULT_AMQP_PRIORITY };
+const NO_PRIORITY: MessageProperties = { contentType: CONTENT_TYPE };
+
+/**
+ * The queue's `send`: encodes the envelope, then publishes it with its priority, into the delay
+ * queue of its delay, after taking its dedup key. A send without options on a live connection is
+ * one publish (the hot path); the others take several steps.
+ */
+export class Sender {
+  /**
+   * Sends of more than one step (connect, take a key, then publish) under way: close() waits for
+   * them, since closing the connection in between would fail them and strand their dedup key. A send
+   * that is one publish needs no entry: the producer's flush waits for what it published.
+   */
+  readonly #sending = new UnderWay();
+  readonly #defaultProperties: MessageProperties;
+
+  constructor(
+    private readonly config: ResolvedOptions<unknown>,
+    private readonly connection: Connection,
+    private readonly producer: Producer,
+    private readonly keys: KeyMarkers,
+  ) {
+    this.#defaultProperties = config.priorities ? DEFAULT_PRIORITY : NO_PRIORITY;
+  }
+
+  send(message: unknown, options: SendOptions | undefined): Promise<void> {
+    const { name } = this.config;
+    let body: Buffer;
+    try {
+      if (options !== undefined) this.#assertSendOptions(options);
+      body = Buffer.from(encodeEnvelope(message, name, this.config.maxMessageSize));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const session = this.connection.session;
+    if (options === undefined && session !== undefined) {
+      return this.producer.publish(session, name, body, this.#defaultProperties);
+    }
+    return this.#sending.add(this.#sendWith(body, options ?? {}));
+  }
+
+  /** Resolves once the sends under way stored their message or failed; call once sends stopped. */
+  ended(): Promise<void> {
+    return this.#sending.ended();
+  }
+
+  #assertSendOptions(options: SendOptions): void {
+    assertSendOptions(options);
+    const { priority = 0 } = options;
+    if (!this.config.priorities && priority !== 0) {
+      const expected = `none: queue ${this.config.name} was opened with priorities: false`;
+      throw new InvalidOptionError('priority', priority, expected);
+    }
+  }
+
+  async #sendWith(body: Buffer, { priority, delay = 0, key }: SendOptions): Promise<void> {
+    const session = await this.connection.ready('send');
+    const properties: MessageProperties =
+      priority === undefined || !this.config.priorities
+        ? { ...this.#defaultProperties }
+        : { contentType: CONTENT_TYPE, priority: toAmqpPriority(priority) };
+    if (key !== undefined) {
+      properties.headers = { [KEY_HEADER]: key };
+      if (!(await this.#guard(() => this.keys.take(session, key)))) return;
+    }
+    try {
+      await this.#guard(() => this.producer.publishIn(session, body, properties, delay));
+    } catch (error) {
+      if (key !== undefined) await this.keys.abandon(session, key);
+      throw error;
+    }
+  }
+
+  /** Runs a broker operation; its failures become BrokerUnavailableError unless already explained. */
+  async #guard<R>(run: () => Promise<R>): Promise<R> {
+    try {
+      return await run();
+    } catch (error) {
+      throw error instanceof SluiceError ? error : this.connection.unavailable('send', error);
+    }
+  }
+}

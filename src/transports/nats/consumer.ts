@@ -1,0 +1,248 @@
+import type { Msg } from '@nats-io/transport-node';
+import { BrokerUnavailableError } from '../../errors.js';
+import { backoffDelay } from '../../queuing/backoff.js';
+import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
+import type { NackOptions } from '../../queuing/types.js';
+import { atMost } from '../shared/at-most.js';
+import type { DeliveryOwner } from '../shared/delivery.js';
+import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
+import { nackReason } from '../shared/reasons.js';
+import type { UnderWay } from '../shared/under-way.js';
+import { ACK, NAK, nakWithDelay, respond } from './ack-protocol.js';
+import { type Admitted, NatsAdmission } from './admission.js';
+import { type Band, Bands } from './bands.js';
+import { DeadLetters } from './dead-letter.js';
+import { DelayedMover } from './delayed.js';
+import type { NatsDelivery } from './delivery.js';
+import { FetchRun, type RunOwner } from './fetch-run.js';
+import { streamName } from './names.js';
+import type { ResolvedOptions } from './options.js';
+import type { LazySession, Session } from './session.js';
+
+const decoder = new TextDecoder();
+
+/**
+ * The consuming side of a NatsQueue: pulls its bands (see FetchRun) into local buffers, hands
+ * deliveries out highest band first (see Bands), and settles them on their JetStream ack subjects.
+ *
+ * - Every received, unsettled message (buffered or handed out) gets a `+WPI` heartbeat about every
+ *   visibilityTimeout / 3, so only a dead consumer's messages come back after the visibility timeout.
+ * - A topology it cannot use (NatsTopologyError) rejects the pending `next()` calls, and those made
+ *   until the failed run wound down; a later `next()` looks again.
+ * - Acks are sent without waiting for the server's confirmation, like the raw client: an ack lost to
+ *   a crash or an outage means the message is delivered again (at least once).
+ */
+export class NatsConsumer<T>
+  implements DeliveryOwner<NatsDelivery<T>>, IteratorOwner<NatsDelivery<T>>, RunOwner<NatsDelivery<T>>
+{
+  readonly name: string;
+  readonly stream: string;
+  readonly prefetch: number;
+  readonly bands = new Bands<NatsDelivery<T>>();
+  readonly #options: ResolvedOptions<T>;
+  readonly #session: LazySession;
+  readonly #admission: NatsAdmission<T>;
+  readonly #deadLetters: DeadLetters;
+  readonly #mover: DelayedMover;
+  readonly #waiters = new Waiters<NatsDelivery<T>>();
+  /** Received and not settled: buffered or handed out. */
+  readonly #held = new Set<NatsDelivery<T>>();
+  readonly #iterators = new Set<BrokerIterator<NatsDelivery<T>>>();
+  #run: FetchRun<NatsDelivery<T>> | undefined;
+  #closed = false;
+  #tick: NodeJS.Timeout | undefined;
+  #lastBeat = Date.now();
+  #onIdle: (() => void) | undefined;
+
+  constructor(name: string, options: ResolvedOptions<T>, session: LazySession, busy: UnderWay) {
+    this.name = name;
+    this.stream = streamName(name);
+    this.prefetch = options.prefetch;
+    this.#options = options;
+    this.#session = session;
+    this.#deadLetters = new DeadLetters(options.deadLetter, session, busy);
+    this.#admission = new NatsAdmission(this, this.stream, options.check, this.#deadLetters);
+    this.#mover = new DelayedMover(name, this.stream, session, busy, this.#deadLetters);
+  }
+
+  iterator(): BrokerIterator<NatsDelivery<T>> {
+    const iterator = new BrokerIterator<NatsDelivery<T>>(this);
+    if (!this.#closed) {
+      this.#iterators.add(iterator);
+      this.#ensureRunning();
+    }
+    return iterator;
+  }
+
+  next(iterator: BrokerIterator<NatsDelivery<T>>): Promise<IteratorResult<NatsDelivery<T>>> {
+    if (this.#closed || !this.#iterators.has(iterator)) return DONE_PROMISE;
+    const delivery = this.take();
+    if (delivery !== undefined) return Promise.resolve({ value: delivery, done: false });
+    if (this.#run?.failure !== undefined) return Promise.reject(this.#run.failure);
+    this.#ensureRunning();
+    return this.#waiters.wait(iterator);
+  }
+
+  /** The iterator was returned: its pending `next()` calls end; the last one out winds the run down. */
+  returned(iterator: BrokerIterator<NatsDelivery<T>>): void {
+    if (!this.#iterators.delete(iterator)) return;
+    this.#waiters.end(iterator);
+    if (this.#iterators.size === 0) this.#run?.windDown();
+  }
+
+  /** A buffered delivery, synchronously, when nobody is waiting before the caller. */
+  take(): NatsDelivery<T> | undefined {
+    if (this.#closed) return undefined; // what is buffered goes back to the stream
+    return this.#waiters.size === 0 && this.bands.primed ? this.#pick() : undefined;
+  }
+
+  ack(delivery: NatsDelivery<T>): Promise<void> {
+    return this.#answer(delivery, ACK);
+  }
+
+  nack(delivery: NatsDelivery<T>, options: NackOptions): Promise<void> {
+    const { attempt } = delivery;
+    const maxAttempts = this.#options.maxAttempts;
+    if (options.requeue === true) return this.#answer(delivery, NAK);
+    if (options.requeue === false || attempt >= maxAttempts) {
+      this.#forget(delivery);
+      const body = decoder.decode(delivery.raw.data);
+      const reason = nackReason(options, attempt, maxAttempts);
+      return this.#deadLetters.store(delivery.raw, delivery.priority, body, delivery.id, reason);
+    }
+    const delay = options.delay ?? backoffDelay(this.#options.backoff, attempt);
+    return this.#answer(delivery, delay > 0 ? nakWithDelay(delay) : NAK);
+  }
+
+  /** Puts an unsettled delivery back now (close, or a run that ended before handing it out). */
+  release(delivery: NatsDelivery<T>): void {
+    if (!delivery.takeBack()) return;
+    this.#forget(delivery);
+    respond(delivery.raw, NAK);
+  }
+
+  /**
+   * Stops fetching for good: pending `next()` calls end, buffered messages go back, handed-out
+   * deliveries may still be settled for `closeTimeout` ms, then they go back too.
+   */
+  async close(): Promise<void> {
+    const deadline = Date.now() + this.#options.closeTimeout;
+    this.#closed = true;
+    this.#iterators.clear();
+    this.#waiters.end();
+    const run = this.#run;
+    if (run !== undefined) {
+      run.windDown();
+      await run.ended;
+    }
+    if (this.#held.size > 0) {
+      const idle = new Promise<void>((resolve) => {
+        this.#onIdle = resolve;
+      });
+      await atMost(idle, deadline - Date.now());
+    }
+    for (const delivery of [...this.#held]) this.release(delivery);
+    clearInterval(this.#tick);
+  }
+
+  session(): Promise<Session> {
+    return this.#session.get();
+  }
+
+  received(run: FetchRun<NatsDelivery<T>>, band: Band<NatsDelivery<T>>, msg: Msg, attempt: number): void {
+    this.#admit(run, band, this.#admission.admit(msg, band.priority, attempt));
+  }
+
+  schedule(msg: Msg): void {
+    this.#mover.schedule(msg);
+  }
+
+  /** Hands buffered deliveries to waiting `next()` calls (once every band is primed). */
+  serve(): void {
+    while (this.#waiters.size > 0) {
+      const delivery = this.#pick();
+      if (delivery === undefined) return;
+      this.#waiters.hand(delivery);
+    }
+  }
+
+  failed(run: FetchRun<NatsDelivery<T>>, error: unknown): void {
+    run.failure = error;
+    this.#waiters.end(undefined, error);
+    run.windDown();
+  }
+
+  ended(run: FetchRun<NatsDelivery<T>>): void {
+    if (this.#run === run) this.#run = undefined;
+  }
+
+  #ensureRunning(): void {
+    if (this.#closed || this.#iterators.size === 0) return;
+    const current = this.#run;
+    if (current !== undefined) {
+      if (current.winding && current.failure === undefined) current.revive();
+      return;
+    }
+    const run = new FetchRun<NatsDelivery<T>>(this);
+    this.#run = run;
+    const every = Math.min(this.#options.visibilityTimeout / 2, 1_000);
+    this.#tick ??= setInterval(() => this.#onTick(), every);
+    this.#tick.unref();
+    void run.start();
+  }
+
+  #answer(delivery: NatsDelivery<T>, answer: Uint8Array): Promise<void> {
+    this.#forget(delivery);
+    if (respond(delivery.raw, answer)) return RESOLVED;
+    return Promise.reject(new BrokerUnavailableError('NATS', `settling a delivery from queue ${this.name}`));
+  }
+
+  /** Settled or released: stop heartbeating it. */
+  #forget(delivery: NatsDelivery<T>): void {
+    this.#held.delete(delivery);
+    if (this.#held.size === 0) this.#onIdle?.();
+  }
+
+  #admit(run: FetchRun<NatsDelivery<T>>, band: Band<NatsDelivery<T>>, admitted: Admitted<T>): void {
+    if (admitted instanceof Promise || band.tail !== undefined) {
+      const tail = (band.tail ?? Promise.resolve()).then(async () => {
+        const delivery = await admitted;
+        if (delivery !== undefined) this.#buffer(run, band, delivery);
+      });
+      band.tail = tail;
+      void tail.finally(() => {
+        if (band.tail === tail) band.tail = undefined;
+      });
+    } else if (admitted !== undefined) {
+      this.#buffer(run, band, admitted);
+    }
+  }
+
+  #buffer(run: FetchRun<NatsDelivery<T>>, band: Band<NatsDelivery<T>>, delivery: NatsDelivery<T>): void {
+    if (run.stopped) {
+      this.release(delivery);
+      return;
+    }
+    this.#held.add(delivery);
+    // Someone waits only while every buffer is empty, so once all bands are primed this is the best.
+    if (!(this.bands.primed && this.#waiters.hand(delivery))) band.buffer.push(delivery);
+  }
+
+  #pick(): NatsDelivery<T> | undefined {
+    const band = this.bands.pick();
+    if (band === undefined) return undefined;
+    const delivery = band.buffer.shift();
+    this.#run?.pull(band);
+    return delivery;
+  }
+
+  #onTick(): void {
+    const now = Date.now();
+    // Ticks come at most visibilityTimeout / 2 apart, so a beat every third of it is never late.
+    if (now - this.#lastBeat >= this.#options.visibilityTimeout / 3) {
+      this.#lastBeat = now;
+      for (const delivery of this.#held) delivery.heartbeat();
+    }
+    this.#run?.tick(now);
+  }
+}

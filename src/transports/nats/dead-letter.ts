@@ -1,0 +1,50 @@
+import { headers, type Msg } from '@nats-io/transport-node';
+import type { UnderWay } from '../shared/under-way.js';
+import { ACK, respond, storedName } from './ack-protocol.js';
+import { bandToken, DEAD_REASON_HEADER } from './names.js';
+import { publish } from './producer.js';
+import type { LazySession } from './session.js';
+
+const encoder = new TextEncoder();
+
+/**
+ * Moves received messages to the dead-letter queue: a copy is stored on its stream (same band, the
+ * body as received, the reason in the `Sluice-Dead-Reason` header), then the original is acked.
+ * Never `+TERM`: nats-server 2.9 leaves a termed message in a WorkQueue stream.
+ *
+ * The copy's `Nats-Msg-Id` names the stored original (stream, sequence, time stored), so a
+ * dead-lettering retried after a crash stores one copy, and two messages that carry the same envelope
+ * id are both kept.
+ */
+export class DeadLetters {
+  constructor(
+    /** The dead-letter queue's name. */
+    private readonly queue: string,
+    private readonly session: LazySession,
+    private readonly busy: UnderWay,
+  ) {}
+
+  /** Resolves once the copy is stored and the original acked; rejects (leaving it) when not stored. */
+  store(raw: Msg, priority: number, body: string, id: string, reason: string): Promise<void> {
+    const natsHeaders = headers();
+    natsHeaders.set(DEAD_REASON_HEADER, reason.replace(/[\r\n]+/g, ' '));
+    const options = { msgID: `dead:${storedName(raw.reply)}`, headers: natsHeaders };
+    const data = encoder.encode(withId(body, id));
+    const copied = this.session
+      .get()
+      .then((session) => publish(session, this.queue, bandToken(priority), data, options));
+    return this.busy.add(copied.then(() => void respond(raw, ACK)));
+  }
+}
+
+/**
+ * The envelope `body` with `id` as its id. A body sent without one was handed out under a name
+ * made from where it was stored; its copy carries that name, so the id stays the same on the
+ * dead-letter queue. Appended as the last member, which JSON.parse lets win, so nothing else in the
+ * body is re-encoded.
+ */
+function withId(body: string, id: string): string {
+  if ((JSON.parse(body) as { id?: unknown }).id === id) return body;
+  const end = body.lastIndexOf('}');
+  return `${body.slice(0, end)},"id":${JSON.stringify(id)}${body.slice(end)}`;
+}

@@ -1,0 +1,256 @@
+import type { Msg, Subscription } from '@nats-io/transport-node';
+import { createInbox } from '@nats-io/transport-node';
+import { deliveryCount, lastToken, NAK, respond } from './ack-protocol.js';
+import type { Band, Bands } from './bands.js';
+import { NatsTopologyError } from './errors.js';
+import { bandToken, DELAYED } from './names.js';
+import type { Session } from './session.js';
+
+/**
+ * How long a waiting pull request lives on the server before it expires (and is renewed). Kept short
+ * because nats-server 2.9 mishandles a redelivery when the only waiting pull requests belong to a
+ * subscriber that is gone: it skips the message and later hands out another one twice. So a queue
+ * never leaves requests behind on purpose: it stops pulling and lets them end before unsubscribing,
+ * and a crashed consumer's requests are gone after this long.
+ */
+const PULL_EXPIRES_MS = 1_000;
+/** A pull with no answer this long was lost (restart, deleted consumer): count it as ended, redo it. */
+const PULL_LOST_MS = PULL_EXPIRES_MS + 2_000;
+/** How long discovery waits before asking JetStream again when it did not answer. */
+const DISCOVERY_RETRY_MS = 1_000;
+const encoder = new TextEncoder();
+
+/** What a run needs from its consumer. */
+export interface RunOwner<D> {
+  readonly name: string;
+  readonly stream: string;
+  readonly prefetch: number;
+  readonly bands: Bands<D>;
+  session(): Promise<Session>;
+  /** A stored message from a band, to admit. */
+  received(run: FetchRun<D>, band: Band<D>, msg: Msg, attempt: number): void;
+  /** A message from the delayed subject. */
+  schedule(msg: Msg): void;
+  /** Every band answered its first pull: what waits can be served. */
+  serve(): void;
+  /** The run cannot go on (no first connection, or a topology it cannot use); it winds down. */
+  failed(run: FetchRun<D>, error: unknown): void;
+  /** Puts a buffered delivery back on the stream. */
+  release(delivery: D): void;
+  /** The run ended: nothing in flight, nothing buffered. */
+  ended(run: FetchRun<D>): void;
+}
+
+/**
+ * One period of fetching, from the first live iterator until the last one returned (or close, or a
+ * failure) and the pull requests then in flight ended.
+ *
+ * - Each band keeps one pull request in flight while its buffer is at most half full, asking for
+ *   what fills it to `prefetch` (like the raw client's `consume()`): what arrives is handed out at
+ *   once, so a message sent to any band reaches a waiting consumer without polling. A run's first
+ *   pull on each band is `no_wait`, and nothing is handed out before every band answered it (see
+ *   Bands). The same holds after a reconnect, where a band whose buffer is still more than half
+ *   full needs no such pull.
+ * - New bands are found from the stream's consumers when a run starts or the connection comes back,
+ *   and from JetStream's consumer-created advisories while it runs.
+ */
+export class FetchRun<D> {
+  /** No more pulls: ends once the requests in flight ended. */
+  winding = false;
+  stopped = false;
+  /** Why the run failed: the `next()` calls made while it winds down reject with it. */
+  failure: unknown;
+  readonly ended: Promise<void>;
+  /** Arrived while winding down: admitted if an iterator comes back, else put back at the end. */
+  readonly #parked: { band: Band<D>; msg: Msg; attempt: number }[] = [];
+  #session: Session | undefined;
+  #inbox: Subscription | undefined;
+  #inboxPrefix = '';
+  #advisories: Subscription | undefined;
+  #unlisten: (() => void) | undefined;
+  #end!: () => void;
+
+  constructor(private readonly owner: RunOwner<D>) {
+    this.ended = new Promise<void>((resolve) => {
+      this.#end = resolve;
+    });
+  }
+
+  async start(): Promise<void> {
+    let session: Session;
+    try {
+      session = await this.owner.session();
+    } catch (error) {
+      this.owner.failed(this, error); // not connected at all; a later next() tries again
+      return;
+    }
+    if (this.stopped) return;
+    this.#session = session;
+    const { nc } = session.connection;
+    this.#inboxPrefix = createInbox();
+    this.#inbox = nc.subscribe(`${this.#inboxPrefix}.*`, { callback: (_, msg) => this.#onMessage(msg) });
+    this.#advisories = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.${this.owner.stream}.*`, {
+      callback: (_, msg) => void this.#adopt(lastToken(msg.subject)),
+    });
+    this.#unlisten = session.connection.onReconnect(() => this.#resume());
+    this.owner.bands.unprimeAll();
+    await this.#discover();
+  }
+
+  /** An iterator came back before the run ended: carry on, admitting what arrived meanwhile. */
+  revive(): void {
+    this.winding = false;
+    for (const { band, msg, attempt } of this.#parked.splice(0))
+      this.owner.received(this, band, msg, attempt);
+    for (const band of this.owner.bands.all()) this.pull(band);
+  }
+
+  /** Stops pulling; the run ends once the pull requests in flight ended (see PULL_EXPIRES_MS). */
+  windDown(): void {
+    this.winding = true;
+    this.#finishIfQuiet();
+  }
+
+  pull(band: Band<D>): void {
+    const { prefetch } = this.owner;
+    const session = this.#session;
+    if (session === undefined || this.stopped || this.winding || band.requested > 0) return;
+    if (!session.connection.up) return;
+    const batch = prefetch - band.buffer.size;
+    if (batch < prefetch / 2) {
+      this.#prime(band); // no first pull needed: what the band holds is in its buffer
+      return;
+    }
+    const wait = band.primed ? `"expires":${PULL_EXPIRES_MS * 1e6}` : '"no_wait":true';
+    try {
+      session.connection.nc.publish(
+        `$JS.API.CONSUMER.MSG.NEXT.${this.owner.stream}.${band.token}`,
+        encoder.encode(`{"batch":${batch},${wait}}`),
+        { reply: `${this.#inboxPrefix}.${band.token}` },
+      );
+    } catch {
+      return; // the connection is closing; nothing more to fetch
+    }
+    band.requested = batch;
+    band.received = 0;
+    band.issuedAt = Date.now();
+  }
+
+  /** Called about every second: counts lost pulls as ended (and adopts their band again), renews the rest. */
+  tick(now: number): void {
+    if (this.#session === undefined || this.stopped) return;
+    for (const band of this.owner.bands.all()) {
+      if (band.requested > 0 && now - band.issuedAt > PULL_LOST_MS) {
+        this.#session.topology.forget(this.owner.name); // the consumer may be gone: create it again
+        this.#pullEnded(band, false);
+        void this.#adopt(band.token);
+      } else this.pull(band);
+    }
+  }
+
+  /** Finds the queue's bands (creating the default band and the delayed subject) and pulls them. */
+  async #discover(): Promise<void> {
+    const { topology } = this.#session!;
+    let tokens: string[];
+    try {
+      await topology.ensureStream(this.owner.name);
+      tokens = [bandToken(0), DELAYED, ...(await topology.consumers(this.owner.name))];
+    } catch (error) {
+      this.#discoveryFailed(error);
+      return;
+    }
+    await Promise.all(tokens.map((token) => this.#adopt(token)));
+  }
+
+  /**
+   * A topology sluice cannot use fails the run. Otherwise JetStream did not answer (restarting, or
+   * the stream was deleted): ask again soon.
+   */
+  #discoveryFailed(error: unknown): void {
+    if (error instanceof NatsTopologyError) this.owner.failed(this, error);
+    else if (!this.stopped) {
+      setTimeout(() => !this.stopped && void this.#discover(), DISCOVERY_RETRY_MS).unref();
+    }
+  }
+
+  /**
+   * Knows the band from now on (unprimed, so nothing is handed out before it answered a first
+   * pull), makes sure its consumer is one sluice can use, with this handle's ack_wait, then pulls.
+   */
+  async #adopt(token: string): Promise<void> {
+    if (this.stopped) return;
+    const band = this.owner.bands.add(token);
+    if (band === undefined) return; // another consumer of the stream: not a band
+    try {
+      await this.#session!.topology.ensureConsumer(this.owner.name, token, true);
+    } catch (error) {
+      this.#discoveryFailed(error);
+      return;
+    }
+    this.pull(band);
+  }
+
+  /**
+   * The connection came back: pulls in flight were probably lost with the server. A winding run
+   * still counts them in flight until they end (answered, or counted lost by a tick): it ends then,
+   * and never leaves a pull behind that the server might still hold.
+   */
+  #resume(): void {
+    if (!this.winding) for (const band of this.owner.bands.all()) band.requested = 0;
+    this.owner.bands.unprimeAll();
+    void this.#discover();
+  }
+
+  #onMessage(msg: Msg): void {
+    const band = this.owner.bands.get(lastToken(msg.subject));
+    if (band === undefined || this.stopped) return;
+    const attempt = deliveryCount(msg.reply);
+    if (attempt === undefined) {
+      // A status on a pull's reply subject: 404/408 end a pull (renew it now); anything else
+      // (409 when the consumer was deleted or changed) ends it too, renewed by the next tick.
+      const code = msg.headers?.code;
+      this.#pullEnded(band, code === 404 || code === 408);
+      return;
+    }
+    band.received++;
+    if (band.token === DELAYED) this.owner.schedule(msg);
+    else if (this.winding)
+      this.#parked.push({ band, msg, attempt }); // nobody consumes: do not decode
+    else this.owner.received(this, band, msg, attempt);
+    if (band.received >= band.requested) this.#pullEnded(band, true);
+  }
+
+  /** A pull request ended: renew it, or end the run if it is winding down and nothing is in flight. */
+  #pullEnded(band: Band<D>, renew: boolean): void {
+    band.requested = 0;
+    this.#prime(band);
+    if (renew) this.pull(band);
+    if (this.winding) this.#finishIfQuiet();
+  }
+
+  #prime(band: Band<D>): void {
+    if (this.owner.bands.prime(band)) this.owner.serve();
+  }
+
+  #finishIfQuiet(): void {
+    for (const band of this.owner.bands.all()) if (band.requested > 0) return;
+    this.#finish();
+  }
+
+  /** Ends a run with no pull in flight: unsubscribes, and what is buffered goes back to the stream. */
+  #finish(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.#unlisten?.();
+    this.#advisories?.unsubscribe();
+    this.#inbox?.unsubscribe();
+    for (const { msg } of this.#parked.splice(0)) respond(msg, NAK);
+    for (const band of this.owner.bands.all()) {
+      band.requested = 0;
+      band.passedOver = 0;
+      for (let d = band.buffer.shift(); d !== undefined; d = band.buffer.shift()) this.owner.release(d);
+    }
+    this.owner.ended(this);
+    this.#end();
+  }
+}

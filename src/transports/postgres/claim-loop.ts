@@ -1,0 +1,158 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { SluiceError } from '../../errors.js';
+import { failure, isTransient } from './errors.js';
+import { Listener } from './listener.js';
+import type { Context } from './options.js';
+
+/**
+ * Milliseconds an idle consumer waits at most before looking at the table again. Wake-ups come
+ * from NOTIFY and from a timer set to the earliest `run_at`; this only bounds how long a missed
+ * notification (say, a foreign nack that sent none) can go unseen.
+ */
+const FALLBACK_POLL = 5_000;
+/** Delay before retrying after a failure: doubles from 100 ms up to 5 s while the server is away. */
+const RETRY_FIRST = 100;
+const RETRY_MAX = 5_000;
+
+/** A row as `<dbSchema>.claim()` returns it. */
+export interface ClaimedRow {
+  readonly id: string;
+  readonly attempt: number;
+  readonly body: string;
+  readonly ready_at: string;
+  /** Why it was dead-lettered, on a dead-letter queue. */
+  readonly reason: string | null;
+  /** Its previous lease ran out unsettled: the consumer that held it died or stalled. */
+  readonly lease_expired: boolean;
+}
+
+/** What the claim loop serves: the consumer handing the rows out. */
+export interface ClaimDemand {
+  /** Rows to claim now; 0 when none are wanted. */
+  wanted(): number;
+  /** Whether a `next()` waits: a short claim then sleeps until the earliest row is due. */
+  waiting(): boolean;
+  /** Takes the rows of a claim that asked for `limit`. */
+  accept(rows: ClaimedRow[], limit: number): Promise<void>;
+  /** A claim failed for a reason other than the connection: the iteration's error. */
+  failed(error: SluiceError): void;
+}
+
+/**
+ * Claims rows for a consumer while it wants them. One claim runs at a time; anything that may have
+ * made rows ready meanwhile (a notification, a refill request) sets `#recheck` so the loop claims
+ * again instead of going idle. Idle means: a `next()` waits and the last claim came back short; the
+ * loop then sleeps until a notification or until the earliest row becomes ready.
+ */
+export class ClaimLoop {
+  readonly #context: Context<unknown>;
+  readonly #demand: ClaimDemand;
+  readonly #listener: Listener;
+  #claiming = false;
+  #run: Promise<void> | undefined;
+  #recheck = false;
+  #timer: NodeJS.Timeout | undefined;
+  /** Claim loops started so far: tells a pending #sleep() whether its reading is still current. */
+  #loops = 0;
+  #failures = 0;
+  #closed = false;
+  readonly #stop = new AbortController();
+
+  constructor(context: Context<unknown>, demand: ClaimDemand) {
+    this.#context = context;
+    this.#demand = demand;
+    this.#listener = new Listener(
+      context.pool,
+      context.sql,
+      (queue) => {
+        if (queue === context.name) this.pull();
+      },
+      () => this.pull(),
+    );
+  }
+
+  /** Claims now if rows are wanted, or once the claim under way is back. */
+  pull(): void {
+    if (this.#closed) return;
+    if (this.#claiming) {
+      this.#recheck = true;
+      return;
+    }
+    if (this.#demand.wanted() === 0) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#loops++;
+    this.#run = this.#loop();
+  }
+
+  /** Claims nothing more from now on; resolves once the claim under way was accepted. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#stop.abort();
+    await this.#run;
+    await this.#listener.close();
+  }
+
+  async #loop(): Promise<void> {
+    this.#claiming = true;
+    try {
+      for (let limit = this.#demand.wanted(); !this.#closed && limit > 0; limit = this.#demand.wanted()) {
+        this.#recheck = false;
+        const rows = await this.#claim(limit);
+        if (rows === undefined) continue;
+        await this.#demand.accept(rows, limit);
+        if (rows.length === limit || this.#recheck) continue;
+        // Nothing more is ready. With a next() waiting, sleep until a notification or the earliest row.
+        if (this.#demand.waiting()) void this.#sleep(this.#loops);
+        break;
+      }
+    } finally {
+      this.#claiming = false; // synchronously after the last check, so no pull() can fall in between
+    }
+  }
+
+  /**
+   * Sets the timer for the earliest row. Runs beside the claim loop, not in it, so a notification
+   * arriving meanwhile claims at once; a claim started meanwhile makes this result stale.
+   */
+  async #sleep(loopsThen: number): Promise<void> {
+    const wait = await this.#untilNextReady();
+    if (loopsThen !== this.#loops || this.#claiming || this.#closed) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      this.pull();
+    }, wait);
+  }
+
+  /** Claimed rows in claim order, or undefined after a failure (once the retry delay has passed). */
+  async #claim(limit: number): Promise<ClaimedRow[] | undefined> {
+    const { connection, pool, sql, name, visibilityTimeout } = this.#context;
+    try {
+      await connection.ready();
+      await this.#listener.ready(); // before claiming, so nothing sent after this claim goes unnoticed
+      const { rows } = await pool.query<ClaimedRow>(sql.claim, [name, limit, visibilityTimeout]);
+      this.#failures = 0;
+      return rows;
+    } catch (error) {
+      // A lost connection is waited out; anything else is the iteration's error (it stops a pump).
+      if (!isTransient(error)) this.#demand.failed(failure(`claiming from queue ${name}`, error));
+      const delay = Math.min(RETRY_FIRST * 2 ** this.#failures++, RETRY_MAX);
+      await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => {});
+      return undefined;
+    }
+  }
+
+  /** Milliseconds until the earliest row (delayed, backing off, or leased) becomes ready, bounded. */
+  async #untilNextReady(): Promise<number> {
+    const { pool, sql, name } = this.#context;
+    try {
+      const { rows } = await pool.query<{ wait: number }>(sql.nextReady, [name]);
+      const wait = rows[0]?.wait ?? FALLBACK_POLL;
+      return Math.min(Math.max(Math.ceil(wait), 1), FALLBACK_POLL);
+    } catch {
+      return RETRY_FIRST; // the claim that follows meets the same failure and handles it
+    }
+  }
+}

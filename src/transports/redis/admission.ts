@@ -1,0 +1,113 @@
+import { type Admission, admit } from '../shared/admit.js';
+import type { DeliveryOwner } from '../shared/delivery.js';
+import { wrapUndecodable } from '../shared/envelope.js';
+import type { MessageCheck } from '../shared/message-schema.js';
+import { RedisDelivery } from './delivery.js';
+import type { RawEntry } from './scripts.js';
+
+/** Dead-letters an entry with the reason; `body` replaces the stored one (an undecodable body, wrapped). */
+export type Refuse = (band: string, entryId: string, reason: string, body?: string) => void;
+
+/**
+ * The decode-and-admit step for stream entries: reads the entry's fields, runs the shared `admit`
+ * on its body, and makes the delivery, or dead-letters the entry with the reason.
+ *
+ * An entry's fields (docs/wire-protocol.md (Redis)): `body` (the envelope), `attempt` (when > 1), `key`
+ * (the dedup key it holds), `id` (the message's id, on copies sluice re-added: it stands in for an
+ * envelope without one, so the id stays the same on every retry), `reason` (on a dead-letter queue).
+ */
+export class EntryAdmission<T> {
+  readonly #owner: DeliveryOwner<RedisDelivery<T>>;
+  readonly #check: MessageCheck<T> | undefined;
+  readonly #refuse: Refuse;
+  /** The id of the entry being admitted, for `admit` to give an envelope without one. */
+  #storedId = '';
+  readonly #stored = () => this.#storedId;
+
+  constructor(owner: DeliveryOwner<RedisDelivery<T>>, check: MessageCheck<T> | undefined, refuse: Refuse) {
+    this.#owner = owner;
+    this.#check = check;
+    this.#refuse = refuse;
+  }
+
+  /** The delivery, undefined when the entry was dead-lettered, a promise only for an async schema. */
+  admit(
+    [entryId, fields]: RawEntry,
+    band: string,
+  ): RedisDelivery<T> | undefined | Promise<RedisDelivery<T> | undefined> {
+    let body: string | undefined;
+    let attemptField: string | undefined;
+    let key = '';
+    let id: string | undefined;
+    let reason: string | undefined;
+    for (let i = 0; i < fields.length; i += 2) {
+      const value = fields[i + 1]!;
+      switch (fields[i]) {
+        case 'body':
+          body = value;
+          break;
+        case 'attempt':
+          attemptField = value;
+          break;
+        case 'key':
+          key = value;
+          break;
+        case 'id':
+          id = value;
+          break;
+        case 'reason':
+          reason = value;
+      }
+    }
+    this.#storedId = id || entryId;
+    if (body === undefined) {
+      const text = JSON.stringify(Object.fromEntries(pairs(fields)));
+      const wrapped = JSON.stringify(wrapUndecodable(text, this.#storedId));
+      this.#refuse(band, entryId, 'undecodable body: the entry has no body field', wrapped);
+      return undefined;
+    }
+    const attempt = attemptField === undefined ? 1 : Number(attemptField);
+    if (!Number.isInteger(attempt) || attempt < 1) {
+      const why = `undecodable body: attempt ${JSON.stringify(attemptField)} is not an integer ≥ 1`;
+      this.#refuse(band, entryId, why);
+      return undefined;
+    }
+    const admission = admit(body, this.#check, this.#stored);
+    if (admission instanceof Promise) {
+      return admission.then((settled) => this.#deliver(settled, body, entryId, band, attempt, key, reason));
+    }
+    return this.#deliver(admission, body, entryId, band, attempt, key, reason);
+  }
+
+  #deliver(
+    admission: Admission<T>,
+    body: string,
+    entryId: string,
+    band: string,
+    attempt: number,
+    key: string,
+    reason: string | undefined,
+  ): RedisDelivery<T> | undefined {
+    if (!admission.admitted) {
+      // The body as stored goes along unsent: only an undecodable one is replaced (wrapped).
+      this.#refuse(band, entryId, admission.reason, admission.body === body ? undefined : admission.body);
+      return undefined;
+    }
+    const { envelope, message } = admission;
+    return new RedisDelivery(
+      this.#owner,
+      message,
+      attempt,
+      envelope.id,
+      envelope.headers,
+      reason,
+      band,
+      entryId,
+      key,
+    );
+  }
+}
+
+function* pairs(fields: string[]): Generator<[string, string]> {
+  for (let i = 0; i < fields.length; i += 2) yield [fields[i]!, fields[i + 1]!];
+}

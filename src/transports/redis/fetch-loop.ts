@@ -1,0 +1,237 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import { RESOLVED } from '../../queuing/settled.js';
+import type { EntryAdmission } from './admission.js';
+import type { Connection } from './connection.js';
+import type { RedisDelivery } from './delivery.js';
+import { bandKey, GROUP } from './keys.js';
+import type { RawEntry } from './scripts.js';
+
+/**
+ * Most messages a handle fetches per round trip (and so the most that a higher priority sent later
+ * can wait behind in one handle's buffer). The batch adapts below that: twice what the handle handed
+ * out since its previous fetch, so a fast pump gets big batches and slow handlers do not hoard
+ * messages that other handles could run.
+ */
+const MAX_BATCH = 256;
+/** Longest blocking read: an idle handle then runs the take script again (delayed messages may be due). */
+const MAX_BLOCK = 2_000;
+const NOTHING: RawEntry[] = [];
+
+/** The consumer a fetch loop fills. */
+export interface FetchTarget<T> {
+  readonly closed: boolean;
+  /** `next()` calls waiting for a delivery. */
+  readonly waiting: number;
+  /** Some iterator is live: the buffer is kept filled. */
+  readonly iterating: boolean;
+  readonly buffered: number;
+  /** Deliveries parked by `receive(delivery, true)`. */
+  readonly parked: number;
+  /**
+   * Takes an admitted delivery: to a waiting `next()`, else into the buffer; or `park`s it: a
+   * priority-0 delivery read in a round that left higher priorities in Redis waits for those.
+   */
+  receive(delivery: RedisDelivery<T>, park: boolean): void;
+  /** Takes the parked deliveries as `receive` would; returns how many there were. */
+  unpark(): number;
+}
+
+export interface FetchSettings {
+  readonly connection: Connection;
+  /** The queue's stream and its wake-up stream. */
+  readonly stream: string;
+  readonly wake: string;
+  readonly name: string;
+  /** This handle's name in the consumer group. */
+  readonly consumer: string;
+}
+
+/**
+ * Fetches for one handle, only while a `next()` waits or a live iterator's buffer runs low, so no
+ * loop ever spins. A round is the take script (due delayed messages, positive priorities) and an
+ * XREADGROUP of the queue's stream in one round trip, then negative priorities if the stream ran
+ * short. When a round finds nothing, one XREADGROUP BLOCK on a second connection waits on every
+ * priority's stream and on the wake-up stream, which the scripts write when a message goes
+ * somewhere the reader does not watch yet (a new priority) or is due earlier than it would look.
+ */
+export class FetchLoop<T> {
+  readonly #settings: FetchSettings;
+  readonly #target: FetchTarget<T>;
+  readonly #admission: EntryAdmission<T>;
+  readonly #stop = new AbortController();
+  #fetching = false;
+  #batch = 1;
+  /** Deliveries handed out since the current round began (counted by the consumer). */
+  handed = 0;
+  #fetched: Promise<void> = RESOLVED;
+  #groupReady = false;
+  #reader: Redis | undefined;
+  /** Every priority other than 0 that has a stream, as of the last round. */
+  #bands: string[] = [];
+
+  constructor(settings: FetchSettings, target: FetchTarget<T>, admission: EntryAdmission<T>) {
+    this.#settings = settings;
+    this.#target = target;
+    this.#admission = admission;
+  }
+
+  /** Starts a fetch loop unless one runs or nothing is wanted (no waiter, and the buffer is not low). */
+  pull(): void {
+    if (this.#fetching || !this.#wanted()) return;
+    this.#fetching = true;
+    this.#fetched = this.#fetch().finally(() => {
+      this.#fetching = false;
+      if (this.#wanted()) this.pull(); // a waiter came as the loop was leaving
+    });
+  }
+
+  /** Ends the blocking read now (its entries, if any, are reclaimed later); resolves with the loop. */
+  stop(): Promise<void> {
+    this.#stop.abort();
+    this.#reader?.disconnect();
+    return this.#fetched;
+  }
+
+  #wanted(): boolean {
+    const target = this.#target;
+    if (target.closed) return false;
+    return target.waiting > 0 || (target.iterating && target.buffered < this.#batch / 2);
+  }
+
+  async #fetch(): Promise<void> {
+    const { connection, stream, consumer } = this.#settings;
+    const client = connection.client;
+    let failures = 0;
+    while (this.#wanted()) {
+      try {
+        if (!this.#groupReady) await this.#createGroups();
+        this.#batch = Math.min(MAX_BATCH, Math.max(1, 2 * this.handed));
+        this.handed = 0;
+        const count = Math.max(this.#batch - this.#target.buffered, this.#target.waiting, 1);
+        // One round trip: both commands leave together. Delivery order is positive priorities,
+        // the queue's stream (priority 0, FIFO), then negative priorities once that is drained.
+        // With priority-0 deliveries parked, the stream is not read again until they are out.
+        const reading = this.#target.parked === 0;
+        const [[wait, high, moreHigh, low, bands], read] = await Promise.all([
+          client.sluiceTake(stream, consumer, count, 'high'),
+          reading ? this.#read(count) : NOTHING,
+        ]);
+        this.#bands = bands;
+        let got = await this.#acceptBands(high);
+        if (moreHigh === 1) {
+          await this.#accept(read, '0', true);
+          continue;
+        }
+        got += this.#target.unpark();
+        got += await this.#accept(read, '0');
+        if (reading && read.length < count && low === 1) {
+          const [, lowest] = await client.sluiceTake(stream, consumer, count, 'low');
+          got += await this.#acceptBands(lowest);
+        }
+        if (got === 0) {
+          if (this.#target.waiting === 0) break;
+          await this.#block(count, wait < 0 ? MAX_BLOCK : Math.min(Math.max(wait, 1), MAX_BLOCK));
+        }
+        failures = 0;
+      } catch (error) {
+        if (this.#target.closed) break;
+        const why = String(error);
+        if (why.includes('NOGROUP')) this.#groupReady = false;
+        // UNBLOCKED: a stream the read waited on was deleted (a priority emptied): look again now
+        else if (!why.includes('UNBLOCKED')) {
+          const delay = Math.min(50 * 2 ** failures++, 2_000);
+          await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => {});
+        }
+      }
+    }
+  }
+
+  /** XREADGROUP of new entries of the queue's stream. */
+  async #read(count: number): Promise<RawEntry[]> {
+    const { connection, stream, consumer } = this.#settings;
+    const reply = (await connection.client.xreadgroup(
+      'GROUP',
+      GROUP,
+      consumer,
+      'COUNT',
+      count,
+      'STREAMS',
+      stream,
+      '>',
+    )) as [string, RawEntry[]][] | null;
+    return reply?.[0]?.[1] ?? [];
+  }
+
+  /**
+   * Waits up to `block` ms, on the blocking connection, for new entries of every stream a message
+   * may arrive on and of the wake-up stream; accepts what comes.
+   */
+  async #block(count: number, block: number): Promise<void> {
+    const { stream, wake, consumer } = this.#settings;
+    // Highest priority first: entries of several streams that come together are taken in this order.
+    const bands = [...this.#bands, '0'].sort((a, b) => Number(b) - Number(a));
+    const keys = [...bands.map((band) => bandKey(stream, band)), wake];
+    const ids = keys.map(() => '>');
+    const reply = (await this.#blockingReader().call('XREADGROUP', [
+      'GROUP',
+      GROUP,
+      consumer,
+      'COUNT',
+      count,
+      'BLOCK',
+      block,
+      'STREAMS',
+      ...keys,
+      ...ids,
+    ])) as [string, RawEntry[]][] | null;
+    for (const [key, entries] of reply ?? []) {
+      if (key === wake) this.#wokenBy(entries);
+      else await this.#accept(entries, key === stream ? '0' : key.slice(stream.length + 1));
+    }
+  }
+
+  /** A wake-up carries nothing: it is acked at once, and the next round looks everywhere. */
+  #wokenBy(entries: RawEntry[]): void {
+    const ids = entries.map(([id]) => id);
+    // One left pending (this ack lost) is dropped by the reclaim later.
+    this.#settings.connection.client.xack(this.#settings.wake, GROUP, ...ids).catch(() => {});
+  }
+
+  /** `read` is the take script's: priority, entries, priority, entries... */
+  async #acceptBands(read: (string | RawEntry[])[]): Promise<number> {
+    let got = 0;
+    for (let i = 0; i < read.length; i += 2)
+      got += await this.#accept(read[i + 1] as RawEntry[], read[i] as string);
+    return got;
+  }
+
+  /** Turns fetched entries into deliveries for the target; returns how many it admitted. */
+  async #accept(entries: RawEntry[], band: string, park = false): Promise<number> {
+    let accepted = 0;
+    for (const entry of entries) {
+      let delivery = this.#admission.admit(entry, band);
+      if (delivery instanceof Promise) delivery = await delivery;
+      if (delivery === undefined) continue;
+      accepted++;
+      this.#target.receive(delivery, park);
+    }
+    return accepted;
+  }
+
+  async #createGroups(): Promise<void> {
+    const { connection, stream, wake } = this.#settings;
+    // From id 0: messages sent before any consumer existed are delivered too.
+    for (const key of [stream, wake]) {
+      await connection.client.xgroup('CREATE', key, GROUP, '0', 'MKSTREAM').catch((error: unknown) => {
+        if (!String(error).includes('BUSYGROUP')) throw error;
+      });
+    }
+    this.#groupReady = true;
+  }
+
+  #blockingReader(): Redis {
+    this.#reader ??= this.#settings.connection.duplicate(this.#settings.name);
+    return this.#reader;
+  }
+}
