@@ -14,7 +14,6 @@ import { Queue as BullQueue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Pump } from '../src/queuing/pump/pump.js';
 import { RedisQueue } from '../src/transports/redis/index.js';
-import { ownKeys } from '../src/transports/redis/keys.js';
 import { rate } from './support/load.js';
 import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
 
@@ -66,10 +65,16 @@ function handoff(): { next(): Promise<void>; handled(): void } {
   };
 }
 
+/** Deletes every key of a sluice queue (docs/wire-protocol.md, Redis: all start with `sluice:{<q>}`). */
+async function deleteQueue(admin: Redis, name: string): Promise<void> {
+  const keys = await admin.keys(`sluice:{${name}}:*`);
+  if (keys.length > 0) await admin.del(...keys);
+}
+
 async function sluice(): Promise<Figures> {
   const name = `sluice-bench-${process.pid}`;
   const admin = new Redis(url);
-  await admin.del(...ownKeys(name));
+  await deleteQueue(admin, name);
   const producer = new RedisQueue<number>(name, { url });
   const consumer = new RedisQueue<number>(name, { url });
 
@@ -89,7 +94,7 @@ async function sluice(): Promise<Figures> {
   const latency = await roundTrips((i) => producer.send(i), each.next);
   await draining.stop();
   await Promise.all([producer.close(), consumer.close()]);
-  await admin.del(...ownKeys(name));
+  await deleteQueue(admin, name);
   admin.disconnect();
   return { processing, enqueue, ...latency };
 }

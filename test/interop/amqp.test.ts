@@ -58,7 +58,7 @@ function consume(
   queue: string,
   count: number,
   settle: Settle,
-  extra: { timeout?: number; delay?: number; reason?: string } = {},
+  extra: { timeout?: number; delay?: number; reason?: string; hold?: number } = {},
 ): Promise<Consumed[]> {
   return python({ op: 'consume', queue, count, settle, timeout: 10, ...extra });
 }
@@ -261,6 +261,24 @@ describe.runIf(pika)('RabbitMQ interop with Python pika', () => {
       await again!.ack();
       expect(await counts(name)).toEqual([0]);
     });
+
+    it('keeps a key Python took again once its first marker expired: sluice reads x-sluice-key-until', async () => {
+      const name = queueName('foreign-key-until', '.key.k');
+      const body = (n: number) => JSON.stringify({ payload: { n } });
+      const results = async (messages: Foreign[]) => (await publish(name, messages)).map((r) => r.result);
+      expect(await results([{ body: body(1), key: 'k', key_timeout: 200 }])).toEqual(['sent']);
+      const queue = open<Numbered>(name);
+      const [first] = await receive(queue, 1);
+      await sleep(400); // its marker expired
+      expect(await results([{ body: body(2), key: 'k' }])).toEqual(['sent']); // the key taken again
+      await first!.ack(); // past its x-sluice-key-until: leaves n 2's marker alone
+      expect(await results([{ body: body(3), key: 'k' }])).toEqual(['held']);
+      const [second] = await receive(queue, 1);
+      expect(second!.message).toEqual({ n: 2 });
+      await expectNothing(queue, 200);
+      await second!.ack();
+      expect(await counts(name)).toEqual([0]);
+    });
   });
 
   describe('sluice → foreign consumer', () => {
@@ -302,6 +320,23 @@ describe.runIf(pika)('RabbitMQ interop with Python pika', () => {
       await queue.send({ n: 3 }, { key: 'k' });
       const [second] = await consume(name, 1, 'ack');
       expect([first, second].map((m) => envelope(m!.body).payload)).toEqual([{ n: 1 }, { n: 3 }]);
+      expect(await counts(name)).toEqual([0]);
+    });
+
+    it('lets Python leave alone a key taken again once the marker of the message it acks expired', async () => {
+      const name = queueName('key-until', '.key.k');
+      const brief = open<Numbered>(name, { keyTimeout: 200 });
+      const lasting = open<Numbered>(name);
+      await brief.send({ n: 1 }, { key: 'k' });
+      const reading = consume(name, 1, 'ack', { hold: 1_500 }); // acks n 1 well after its marker expired
+      await sleep(400);
+      await lasting.send({ n: 2 }, { key: 'k' }); // the key taken again
+      const [first] = await reading;
+      expect(first!.headers['x-sluice-key']).toBe('k');
+      await lasting.send({ n: 3 }, { key: 'k' }); // still held by n 2: not stored
+      const rest = await consume(name, 2, 'ack', { timeout: 1 });
+      expect([first, ...rest].map((m) => envelope(m!.body).payload)).toEqual([{ n: 1 }, { n: 2 }]);
+      expect(await exists(`${name}.key.k`)).toBe(false);
       expect(await counts(name)).toEqual([0]);
     });
 

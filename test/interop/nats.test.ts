@@ -168,6 +168,34 @@ describe.runIf(up)('NATS JetStream interop with the raw @nats-io client', () => 
       await expectStored(`${q}.dead`, 0);
     });
 
+    it('a body without id at the documented bound that fails the schema is dead-lettered whole, id written in, reason cut', async () => {
+      const q = queueName('at-the-bound');
+      await foreign.declare(q);
+      await foreign.declare(`${q}.dead`); // read by the raw client before sluice may have created it
+      // "at most max_payload − 1186 − 2 × (bytes of the stream name)"
+      const bound = foreign.nc.info!.max_payload - 1186 - 2 * Buffer.byteLength(streamOf(q));
+      const body = JSON.stringify({ payload: 'x'.repeat(bound - '{"payload":""}'.length) });
+      expect(Buffer.byteLength(body)).toBe(bound);
+      await foreign.send(q, body);
+      const refusing = {
+        parse: (): Numbered => {
+          throw new RangeError('é'.repeat(1_000));
+        },
+      };
+      const queue = open<Numbered>(q, { schema: refusing });
+      const waiting = queue[Symbol.asyncIterator]().next(); // receiving dead-letters it
+      const corpse = await foreignNext(`${q}.dead`);
+      foreign.ack(corpse);
+      expect(envelope(corpse)).toMatchObject({ payload: 'x'.repeat(bound - 14), id: `${streamOf(q)}:1` });
+      const reason = corpse.headers['Sluice-Dead-Reason']!;
+      expect(reason).toMatch(/^invalid message: RangeError: é+…$/);
+      expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(1024);
+      await expectStored(q, 0);
+      await expectStored(`${q}.dead`, 0);
+      await queue.close();
+      expect(await waiting).toEqual({ value: undefined, done: true });
+    });
+
     it('a delayed message whose headers are not numbers is dead-lettered with the reason, not guessed at', async () => {
       const q = queueName('bad-due');
       await foreign.declare(q);

@@ -329,13 +329,13 @@ describe.runIf(up)('PostgreSQL wire protocol with a foreign client (Python psyco
       const [second] = await receive(queue, 1);
       expect(second!.message).toEqual({ n: 2 });
       await second!.ack();
-      const [buried] = await receive(open<Numbered>(`${name}.dead`), 1);
-      expect([buried!.message, buried!.id, buried!.deadLetterReason]).toEqual([
+      const [deadLetter] = await receive(open<Numbered>(`${name}.dead`), 1);
+      expect([deadLetter!.message, deadLetter!.id, deadLetter!.deadLetterReason]).toEqual([
         { n: 1 },
         JSON.parse(row!.body).id,
         reason,
       ]);
-      await buried!.ack();
+      await deadLetter!.ack();
     });
 
     it('the foreign side reads what sluice dead-lettered, with its reason', async () => {
@@ -370,12 +370,12 @@ describe.runIf(up)('PostgreSQL wire protocol with a foreign client (Python psyco
       // A sluice consumer claims it a third time and dead-letters it: the key is free again.
       const iterator = queue[Symbol.asyncIterator]();
       const pending = iterator.next();
-      const [buried] = await receive(open<Numbered>(`${name}.dead`), 1, 10_000);
-      expect(buried!.message).toEqual({ n: 1 });
-      expect(buried!.deadLetterReason).toBe(
+      const [deadLetter] = await receive(open<Numbered>(`${name}.dead`), 1, 10_000);
+      expect(deadLetter!.message).toEqual({ n: 1 });
+      expect(deadLetter!.deadLetterReason).toBe(
         'failed 2 of 2 attempts: not settled: its consumer stopped or its lease ran out',
       );
-      await buried!.ack();
+      await deadLetter!.ack();
       await queue.send({ n: 2 }, { key: 'k' });
       const delivered = (await within(pending, 5_000)).value!;
       expect([delivered.message, delivered.attempt]).toEqual([{ n: 2 }, 1]);

@@ -34,8 +34,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS sluice_messages_key ON sluice_messages (queue,
   send: `INSERT INTO sluice_messages (queue, body, priority, ready, run_at, dedup_key)
 VALUES (:queue, :body, :priority, :ready, :run_at, :key)
 ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;`,
-  promote: 'UPDATE sluice_messages SET ready = 1 WHERE queue = :queue AND ready = 0 AND run_at <= :now;',
-  select: `SELECT id, body, attempt + 1 AS attempt, reason FROM sluice_messages
+  promote:
+    'UPDATE sluice_messages SET ready = 1, run_at = 0 WHERE queue = :queue AND ready = 0 AND run_at <= :now;',
+  select: `SELECT id, body, attempt + 1 AS attempt, reason, run_at > 0 AS lease_expired FROM sluice_messages
   WHERE queue = :queue AND ready = 1 AND run_at <= :now ORDER BY priority DESC, id LIMIT :n;`,
   lease: 'UPDATE sluice_messages SET run_at = :now + :lease, attempt = attempt + 1 WHERE id = :id;',
   ack: 'DELETE FROM sluice_messages WHERE id = :id AND attempt = :attempt;',
@@ -52,6 +53,7 @@ interface Claim {
   body: string;
   attempt: number;
   reason: string | null;
+  lease_expired: 0 | 1;
 }
 
 /** A program in "another language": plain SQL on its own connection, nothing from sluice. */
@@ -134,6 +136,15 @@ function open<T>(name: string, options: SqliteQueueOptions<T>): SqliteQueue<T> {
   const queue = new SqliteQueue<T>(name, { pollInterval: 20, ...options });
   closers.push(() => queue.close());
   return queue;
+}
+
+/** Claims one row of `queue` as soon as there is one, for up to `ms`. */
+async function claimSoon(program: Foreign, queue: string, ms = 5_000): Promise<Claim> {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; await sleep(20)) {
+    const [claim] = program.claim(queue, 1);
+    if (claim !== undefined) return claim;
+  }
+  throw new Error(`nothing to claim in ${queue} after ${ms} ms`);
 }
 
 function rowsLeft(program: Foreign, queue: string): number {
@@ -303,13 +314,47 @@ describe('SQLite wire protocol', () => {
       expect(second!.attempt).toBe(2);
       expect(program.giveBack(second!)).toBe(1); // not worked on: not an attempt
       const [third] = program.claim('orders', 1, 50); // and then never settled
-      expect(third!.attempt).toBe(2);
+      expect([second!.lease_expired, third!.attempt, third!.lease_expired]).toEqual([0, 2, 0]);
 
       const [delivery] = await receive(queue); // once the lease ended
       expect([delivery!.message, delivery!.attempt]).toEqual([{ n: 1 }, 3]);
       expect(program.ack(third!)).toBe(0);
       await delivery!.ack();
       expect(rowsLeft(program, 'orders')).toBe(0);
+    });
+
+    it('a lapsed lease shows on the next claim; sluice dead-letters a last attempt never settled, freeing its key', async () => {
+      const path = tempDb();
+      const queue = open<{ n: number }>('orders', { path, maxAttempts: 2 });
+      const program = foreign(path);
+      await queue.send({ n: 1 }, { key: 'k' });
+      const [first] = program.claim('orders', 1, 50); // never settled
+      await sleep(80);
+      const [second] = program.claim('orders', 1, 50); // nor this, the last attempt
+      expect([first!.attempt, first!.lease_expired, second!.attempt, second!.lease_expired]).toEqual([
+        1, 0, 2, 1,
+      ]);
+      await sleep(80);
+
+      const iterator = queue[Symbol.asyncIterator]();
+      const pending = iterator.next(); // claims it a third time, and dead-letters it instead
+      const deadLetter = await claimSoon(program, 'orders.dead');
+      expect([
+        JSON.parse(deadLetter.body).payload,
+        JSON.parse(deadLetter.body).id,
+        deadLetter.reason,
+      ]).toEqual([
+        { n: 1 },
+        JSON.parse(first!.body).id,
+        'failed 2 of 2 attempts: not settled: its consumer stopped or its lease ran out',
+      ]);
+      expect(program.ack(deadLetter)).toBe(1);
+      expect(program.send('orders', JSON.stringify({ payload: { n: 2 } }), { key: 'k' })).toBeDefined();
+      const next = await pending;
+      expect([next.value!.message, next.value!.attempt]).toEqual([{ n: 2 }, 1]);
+      await next.value!.ack();
+      await iterator.return?.();
+      expect([rowsLeft(program, 'orders'), rowsLeft(program, 'orders.dead')]).toEqual([0, 0]);
     });
 
     it('dead-letters with a reason a sluice consumer reads, and reads what sluice dead-lettered', async () => {
@@ -330,13 +375,13 @@ describe('SQLite wire protocol', () => {
       await queue.send({ n: 2 });
       const [delivery] = await receive(queue);
       await delivery!.nack({ error: new Error('card declined') });
-      const [corpse] = program.claim('orders.dead', 10);
-      expect([JSON.parse(corpse!.body).payload, JSON.parse(corpse!.body).id, corpse!.reason]).toEqual([
-        { n: 2 },
-        delivery!.id,
-        'failed 1 of 1 attempts: card declined',
-      ]);
-      program.ack(corpse!);
+      const [deadLetter] = program.claim('orders.dead', 10);
+      expect([
+        JSON.parse(deadLetter!.body).payload,
+        JSON.parse(deadLetter!.body).id,
+        deadLetter!.reason,
+      ]).toEqual([{ n: 2 }, delivery!.id, 'failed 1 of 1 attempts: card declined']);
+      program.ack(deadLetter!);
       expect([rowsLeft(program, 'orders'), rowsLeft(program, 'orders.dead')]).toEqual([0, 0]);
     });
   });

@@ -14,7 +14,7 @@ import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { type AmqpDelivery, AmqpQueue, AmqpTopologyError } from '../../src/transports/amqp/index.js';
-import { toAmqpPriority } from '../../src/transports/amqp/topology.js';
+import { toAmqpPriority } from '../../src/transports/amqp/priority.js';
 import { sleep, within } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
@@ -255,6 +255,27 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
       const [d3] = await receive(queue, 1);
       expect([d3!.message, d3!.attempt]).toEqual([{ n: 3 }, 1]);
       await d3!.ack();
+    });
+
+    it('leaves alone the key another send took once its own marker expired, on ack and on dead-letter', async () => {
+      const name = queueName('dedup-expired');
+      const brief = openQueue<Numbered>(name, { keyTimeout: 200 });
+      const lasting = openQueue<Numbered>(name);
+      await brief.send({ n: 1 }, { key: 'acked' });
+      await brief.send({ n: 2 }, { key: 'dead' });
+      const [acked, dead] = await receive(brief, 2);
+      await sleep(400); // their markers expired: both keys are free
+      await lasting.send({ n: 3 }, { key: 'acked' }); // taken again, with markers of their own
+      await lasting.send({ n: 4 }, { key: 'dead' });
+      await acked!.ack();
+      await dead!.nack({ requeue: false });
+      await lasting.send({ n: 5 }, { key: 'acked' }); // both still held by n 3 and n 4: not stored
+      await lasting.send({ n: 6 }, { key: 'dead' });
+      const held = await receive(lasting, 2);
+      expect(held.map((d) => d.message.n).sort()).toEqual([3, 4]);
+      await expectNothing(lasting, 300);
+      await Promise.all(held.map((d) => d.ack()));
+      await Promise.all((await receive(openQueue<Numbered>(`${name}.dead`), 1)).map((d) => d.ack()));
     });
 
     it('lets a keyed send under way when close() is called store its message, so the key is not stranded', async () => {

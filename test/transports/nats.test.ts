@@ -11,7 +11,12 @@ import { takeNow } from '../../src/queuing/hand-off.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { STARVATION_LIMIT } from '../../src/transports/nats/bands.js';
-import { NatsQueue, NatsTopologyError } from '../../src/transports/nats/index.js';
+import {
+  DEAD_REASON_MAX_BYTES,
+  deadLetterRoom,
+  reasonHeader,
+} from '../../src/transports/nats/dead-letter-room.js';
+import { DUPLICATE_WINDOW_MS, NatsQueue, NatsTopologyError } from '../../src/transports/nats/index.js';
 import { streamName, subjectPrefix } from '../../src/transports/nats/names.js';
 import { sleep, within } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';
@@ -42,6 +47,31 @@ describe('NatsQueue options', () => {
   ])('rejects a bad %s with InvalidOptionError', (option, options) => {
     expect(() => new NatsQueue('same', options as object)).toThrow(InvalidOptionError);
     expect(() => new NatsQueue('same', options as object)).toThrow(option);
+  });
+
+  it('refuses a visibilityTimeout as long as the duplicate window, naming both', () => {
+    const tooLong = () => new NatsQueue('same', { visibilityTimeout: DUPLICATE_WINDOW_MS });
+    expect(tooLong).toThrow(InvalidOptionError);
+    expect(tooLong).toThrow(`invalid visibilityTimeout: ${DUPLICATE_WINDOW_MS}`);
+    expect(tooLong).toThrow(`duplicate_window of ${DUPLICATE_WINDOW_MS} ms`);
+    const queue = new NatsQueue('same', {
+      url: 'nats://127.0.0.1:1',
+      visibilityTimeout: DUPLICATE_WINDOW_MS - 1,
+    });
+    return queue.close();
+  });
+
+  it(`bounds the dead-letter reason header to ${DEAD_REASON_MAX_BYTES} bytes, on one line, cut whole with …`, () => {
+    expect(reasonHeader('failed 1 of 1 attempts: a\r\nb')).toBe('failed 1 of 1 attempts: a b');
+    const fits = 'é'.repeat(DEAD_REASON_MAX_BYTES / 2);
+    expect(reasonHeader(fits)).toBe(fits);
+    for (const long of [`${fits}x`, `x${fits}`, 'x'.repeat(5_000), '€'.repeat(1_000)]) {
+      const header = reasonHeader(long);
+      expect(Buffer.byteLength(header)).toBeLessThanOrEqual(DEAD_REASON_MAX_BYTES);
+      expect(Buffer.byteLength(header)).toBeGreaterThan(DEAD_REASON_MAX_BYTES - 4);
+      expect(header.endsWith('…')).toBe(true);
+      expect(long.startsWith(header.slice(0, -1))).toBe(true); // no character cut in two
+    }
   });
 
   it('maps any queue name to a valid stream name', () => {
@@ -137,6 +167,42 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     expect(corpse!.id).toBe(delivery!.id);
     expect(corpse!.headers).toEqual({});
     expect(corpse!.deadLetterReason).toBe('failed 1 of 1 attempts: TypeError: card declined by the bank');
+    await corpse!.ack();
+  });
+
+  it('honours the delay of nack({ requeue: true, delay }), whatever the attempts left', async () => {
+    const name = queueName('requeue-delay');
+    const queue = track(open<{ n: number }>(name, { maxAttempts: 1 }));
+    await queue.send({ n: 1 });
+    const [delivery] = await receive(queue, 1);
+    const nackedAt = Date.now();
+    await delivery!.nack({ requeue: true, delay: 1_500 });
+    await expectNothing(queue, 1_000);
+    const [again] = await receive(queue, 1);
+    expect(Date.now() - nackedAt).toBeGreaterThanOrEqual(1_400);
+    expect(again!.attempt).toBe(2);
+    await again!.ack();
+  });
+
+  it('dead-letters the largest message it accepts, its body whole, with a long reason cut short', async () => {
+    const name = queueName('largest');
+    const queue = track(open<string>(name, { maxAttempts: 1 }));
+    await queue.send('warm-up: connected, so the limit is known');
+    await (await receive(queue, 1))[0]!.ack();
+    const maxPayload = await withConnection(async (c) => c.nc.info!.max_payload);
+    const limit = maxPayload - deadLetterRoom(streamName(name));
+    const refused = await queue.send('x'.repeat(limit)).catch((error: MessageTooLargeError) => error);
+    expect(refused).toBeInstanceOf(MessageTooLargeError);
+    expect((refused as MessageTooLargeError).limit).toBe(limit);
+    const largest = 'x'.repeat(limit - ((refused as MessageTooLargeError).size - limit));
+    await queue.send(largest);
+    const [delivery] = await receive(queue, 1);
+    await delivery!.nack({ error: new Error('é'.repeat(5_000)) });
+    const [corpse] = await receive(track(open<string>(`${name}.dead`)), 1);
+    expect(corpse!.message).toBe(largest);
+    expect(corpse!.id).toBe(delivery!.id);
+    expect(corpse!.deadLetterReason).toMatch(/^failed 1 of 1 attempts: é+…$/);
+    expect(Buffer.byteLength(corpse!.deadLetterReason!)).toBeLessThanOrEqual(DEAD_REASON_MAX_BYTES);
     await corpse!.ack();
   });
 
@@ -333,21 +399,22 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     await expectNothing(queue, 300);
   });
 
-  it("refuses at send a message over the server's max_payload (the default maxMessageSize), storing nothing", async () => {
+  it("refuses at send a message over the server's max_payload less a dead-letter copy's room, storing nothing", async () => {
     const name = queueName('too-large');
     const queue = track(open<string>(name));
     await queue.send('warm-up: connected, so the limit is known');
     const maxPayload = await withConnection(async (c) => c.nc.info!.max_payload);
-    const sent = queue.send('x'.repeat(maxPayload));
+    const limit = maxPayload - deadLetterRoom(streamName(name));
+    const sent = queue.send('x'.repeat(limit));
     await expect(sent).rejects.toBeInstanceOf(MessageTooLargeError);
-    await expect(sent).rejects.toThrow(`maxMessageSize of ${maxPayload} bytes`);
+    await expect(sent).rejects.toThrow(`maxMessageSize of ${limit} bytes`);
     const small = track(open<string>(name, { maxMessageSize: 64 }));
     await expect(small.send('y'.repeat(64))).rejects.toThrow('maxMessageSize of 64 bytes');
-    // A limit above the server's: the server's own limit refuses it, as the same named error.
+    // A limit above the server's: the same room is kept, as the same named error.
     const large = track(open<string>(name, { maxMessageSize: 2 * maxPayload }));
     const refused = large.send('z'.repeat(maxPayload + 1), { key: 'k' });
     await expect(refused).rejects.toBeInstanceOf(MessageTooLargeError);
-    await expect(refused).rejects.toThrow(`maxMessageSize of ${maxPayload} bytes`);
+    await expect(refused).rejects.toThrow(`maxMessageSize of ${limit} bytes`);
     const stored = await withConnection(
       async (c) => (await c.jsm.streams.info(streamName(name))).state.messages,
     );

@@ -268,12 +268,12 @@ describe.runIf(up)('PostgresQueue', () => {
       expect([delivered.value!.message, delivered.value!.attempt]).toEqual([{ n: 2 }, 1]);
       await delivered.value!.ack();
       await iterator.return?.();
-      const [buried] = await receive(track(open<Numbered>(`${name}.dead`)), 1);
-      expect([buried!.message, buried!.deadLetterReason]).toEqual([
+      const [deadLetter] = await receive(track(open<Numbered>(`${name}.dead`)), 1);
+      expect([deadLetter!.message, deadLetter!.deadLetterReason]).toEqual([
         { n: 1 },
         'failed 2 of 2 attempts: not settled: its consumer stopped or its lease ran out',
       ]);
-      await buried!.ack();
+      await deadLetter!.ack();
     });
 
     it('still redelivers a message put back with nack({ requeue: true }) on its last attempt', async () => {
@@ -304,7 +304,9 @@ describe.runIf(up)('PostgresQueue', () => {
       const queue = track(
         new PostgresQueue<Numbered>(queueName('down'), { url: 'postgres://postgres@127.0.0.1:1/test' }),
       );
-      await expect(queue.send({ n: 1 })).rejects.toBeInstanceOf(BrokerUnavailableError);
+      const sent = queue.send({ n: 1 });
+      await expect(sent).rejects.toBeInstanceOf(BrokerUnavailableError);
+      await expect(sent).rejects.toThrow(/^PostgreSQL is unavailable: /);
     });
 
     it('stores a send made just before close(), while the handle was still creating the tables', async () => {
@@ -431,14 +433,14 @@ describe.runIf(up)('PostgresQueue', () => {
       await second!.nack({ error: new TypeError('still broken') });
 
       const dead = track(open<Numbered>(`${name}.dead`));
-      const [buried] = await receive(dead, 1);
-      expect([buried!.id, buried!.headers, buried!.message]).toEqual([
+      const [deadLetter] = await receive(dead, 1);
+      expect([deadLetter!.id, deadLetter!.headers, deadLetter!.message]).toEqual([
         'order-42',
         { traceparent: '00-abc-01' },
         { n: 1 },
       ]);
-      expect(buried!.deadLetterReason).toBe('failed 2 of 2 attempts: TypeError: still broken');
-      await buried!.ack();
+      expect(deadLetter!.deadLetterReason).toBe('failed 2 of 2 attempts: TypeError: still broken');
+      await deadLetter!.ack();
     });
 
     it('names a message sent without an id by its row, on redeliveries and on the dead-letter queue too', async () => {
@@ -452,9 +454,9 @@ describe.runIf(up)('PostgresQueue', () => {
       const [again] = await receive(queue, 1);
       expect([again!.id, again!.attempt]).toEqual([first!.rowId, 2]);
       await again!.nack({ requeue: false });
-      const [buried] = await receive(track(open<Numbered>(`${name}.dead`)), 1);
-      expect([buried!.id, buried!.deadLetterReason]).toEqual([first!.rowId, 'rejected']);
-      await buried!.ack();
+      const [deadLetter] = await receive(track(open<Numbered>(`${name}.dead`)), 1);
+      expect([deadLetter!.id, deadLetter!.deadLetterReason]).toEqual([first!.rowId, 'rejected']);
+      await deadLetter!.ack();
     });
 
     it('dead-letters a body that is not JSON wrapped as a string, with its reason, under its row id', async () => {
@@ -466,10 +468,10 @@ describe.runIf(up)('PostgresQueue', () => {
       const [delivery] = await receive(queue, 1);
       expect(delivery!.message).toEqual({ n: 1 });
       await delivery!.ack();
-      const [buried] = await receive(track(open<unknown>(`${name}.dead`)), 1);
-      expect([buried!.id, buried!.message]).toEqual([rowId, 'not json at all']);
-      expect(buried!.deadLetterReason).toMatch(/^undecodable body: /);
-      await buried!.ack();
+      const [deadLetter] = await receive(track(open<unknown>(`${name}.dead`)), 1);
+      expect([deadLetter!.id, deadLetter!.message]).toEqual([rowId, 'not json at all']);
+      expect(deadLetter!.deadLetterReason).toMatch(/^undecodable body: /);
+      await deadLetter!.ack();
     });
   });
 
@@ -617,7 +619,7 @@ describe.runIf(up)('PostgresQueue', () => {
         await expect(queue.send({ n: 1 })).rejects.toBeInstanceOf(PostgresQueryError);
         const iterator = queue[Symbol.asyncIterator]();
         const next = within(iterator.next(), 5_000, () => 'next() to fail');
-        await expect(next).rejects.toThrow(`postgres rejected migrating schema ${dbSchema}`);
+        await expect(next).rejects.toThrow(`PostgreSQL rejected migrating schema ${dbSchema}`);
         await queue.close();
       } finally {
         await adminPool().query(`DROP SCHEMA ${dbSchema} CASCADE`);

@@ -142,7 +142,7 @@ describe('SqliteQueue', () => {
 
   it('dead-letters into the configured queue, keeping the reason readable on the dead delivery', async () => {
     const path = tempDb();
-    const queue = open<Numbered>('work', { path, maxAttempts: 1, deadLetter: 'graveyard' });
+    const queue = open<Numbered>('work', { path, maxAttempts: 1, deadLetter: 'failures' });
     await queue.send({ n: 1 });
     await queue.send({ n: 2 });
     const [first, second] = await receive(queue, 2);
@@ -153,14 +153,14 @@ describe('SqliteQueue', () => {
     await third!.nack({ error: 'plain string' });
     await queue.send({ n: 4 }, { key: 'k' }); // dead-lettering freed the key
 
-    const dead = open<Numbered>('graveyard', { path });
-    const corpses = await receive(dead, 3);
-    expect(corpses.map((d) => [d.message.n, d.deadLetterReason, d.attempt])).toEqual([
+    const dead = open<Numbered>('failures', { path });
+    const deadLetters = await receive(dead, 3);
+    expect(deadLetters.map((d) => [d.message.n, d.deadLetterReason, d.attempt])).toEqual([
       [1, 'failed 1 of 1 attempts: card declined', 1],
       [2, 'rejected', 1],
       [3, 'failed 1 of 1 attempts: plain string', 1],
     ]);
-    await Promise.all(corpses.map((d) => d.ack()));
+    await Promise.all(deadLetters.map((d) => d.ack()));
     const [fourth] = await receive(queue);
     expect(fourth!.message).toEqual({ n: 4 });
     await fourth!.ack();
@@ -185,12 +185,12 @@ describe('SqliteQueue', () => {
     expect(delivery!.message).toEqual({ n: 1 });
     await delivery!.ack();
     const dead = open<Numbered>('checked.dead', { path });
-    const [corpse] = await receive(dead);
-    expect([corpse!.message, corpse!.deadLetterReason]).toEqual([
+    const [deadLetter] = await receive(dead);
+    expect([deadLetter!.message, deadLetter!.deadLetterReason]).toEqual([
       { n: -1 },
       'invalid message: ValidationError: n: must be positive',
     ]);
-    await corpse!.ack();
+    await deadLetter!.ack();
   });
 
   it('wakes consumers in this process on send, without waiting for a poll', async () => {
@@ -234,6 +234,45 @@ describe('SqliteQueue', () => {
     const [third] = await receive(queue);
     expect([third!.message, third!.attempt]).toEqual([{ n: 1 }, 3]);
     await third!.ack();
+  });
+
+  it('dead-letters a message whose last attempt was never settled (its lease ran out), freeing its key', async () => {
+    const path = tempDb();
+    const options = { path, maxAttempts: 2, visibilityTimeout: 100, closeTimeout: 50 };
+    const queue = open<Numbered>('unsettled', options);
+    await queue.send({ n: 1 }, { key: 'k' });
+    const [first] = await receive(queue); // held, never settled
+    const [second] = await receive(queue); // its lease ran out: claimed again, and never settled
+    expect([first!.attempt, second!.attempt]).toEqual([1, 2]);
+    const iterator = queue[Symbol.asyncIterator]();
+    const pending = iterator.next(); // once the last lease ran out: claims it, and dead-letters it instead
+    const [dead] = await receive(open<Numbered>('unsettled.dead', { path }));
+    expect([dead!.message, dead!.id, dead!.deadLetterReason]).toEqual([
+      { n: 1 },
+      first!.id,
+      'failed 2 of 2 attempts: not settled: its consumer stopped or its lease ran out',
+    ]);
+    await dead!.ack();
+    await queue.send({ n: 2 }, { key: 'k' }); // the key is free: stored
+    const next = await within(pending, 5_000);
+    expect([next.value!.message, next.value!.attempt]).toEqual([{ n: 2 }, 1]);
+    await next.value!.ack();
+    await iterator.return?.();
+    expect([rows(path, 'unsettled'), rows(path, 'unsettled.dead')]).toEqual([[], []]);
+  });
+
+  it('still redelivers past maxAttempts what nack({ requeue: true }) put back, at once or after a delay', async () => {
+    const path = tempDb();
+    const queue = open<Numbered>('requeue', { path, maxAttempts: 1 });
+    await queue.send({ n: 1 }, { key: 'k' });
+    const [first] = await receive(queue);
+    await first!.nack({ requeue: true });
+    const [second] = await receive(queue);
+    await second!.nack({ requeue: true, delay: 30 }); // a row whose delay ends is not a lapsed lease
+    const [third] = await receive(queue);
+    expect([first!.attempt, second!.attempt, third!.attempt, third!.message]).toEqual([1, 2, 3, { n: 1 }]);
+    await third!.ack();
+    expect(rows(path, 'requeue.dead')).toEqual([]);
   });
 
   it('gives back deliveries still unsettled after closeTimeout; settling them later is refused', async () => {
@@ -286,9 +325,9 @@ describe('SqliteQueue', () => {
       expect(() => new SqliteQueue('same', options as SqliteQueueOptions<unknown>)).toThrow(option);
     }
     expect(() => new SqliteQueue('', { path })).toThrow(InvalidOptionError);
-    expect(() => new SqliteQueue('x', { path: join(tempDb(), 'no', 'such', 'dir.db') })).toThrow(
-      BrokerUnavailableError,
-    );
+    const unopenable = () => new SqliteQueue('x', { path: join(tempDb(), 'no', 'such', 'dir.db') });
+    expect(unopenable).toThrow(BrokerUnavailableError);
+    expect(unopenable).toThrow('SQLite is unavailable: opening');
 
     const queue = open<unknown>('serialise', { path });
     await expect(queue.send({ big: 1n })).rejects.toBeInstanceOf(SerializationError);
@@ -386,6 +425,35 @@ describe('SqliteQueue across processes', () => {
     expect(counts.every((c) => c === 1)).toBe(true);
     expect(perConsumer.every((c) => c > 0)).toBe(true);
   }, 60_000);
+
+  it('dead-letters a message whose consumer process was killed during its last attempt, freeing its key', async () => {
+    const path = tempDb();
+    const output = spawnProcess(
+      path,
+      `const queue = new SqliteQueue('crash', { path, visibilityTimeout: 300 });
+       for await (const delivery of queue) console.log(JSON.stringify([delivery.id, delivery.attempt]));`,
+    );
+    const queue = open<Numbered>('crash', { path, maxAttempts: 1 });
+    await queue.send({ n: 1 }, { key: 'k' });
+    const [id, attempt] = JSON.parse((await within(output.next(), 20_000)).value as string);
+    expect(attempt).toBe(1);
+    children.at(-1)!.kill('SIGKILL'); // mid-message: it never settles
+
+    const iterator = queue[Symbol.asyncIterator]();
+    const pending = iterator.next(); // once the lease ran out: claims it, and dead-letters it instead
+    const [dead] = await receive(open<Numbered>('crash.dead', { path }));
+    expect([dead!.message, dead!.id, dead!.deadLetterReason]).toEqual([
+      { n: 1 },
+      id,
+      'failed 1 of 1 attempts: not settled: its consumer stopped or its lease ran out',
+    ]);
+    await dead!.ack();
+    await queue.send({ n: 2 }, { key: 'k' }); // the key is free: stored
+    const next = await within(pending, 5_000);
+    expect([next.value!.message, next.value!.attempt]).toEqual([{ n: 2 }, 1]);
+    await next.value!.ack();
+    await iterator.return?.();
+  }, 30_000);
 
   it('delivers what another process sends within the poll interval', async () => {
     const path = tempDb();

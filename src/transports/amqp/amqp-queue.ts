@@ -1,14 +1,13 @@
 import { QueueClosedError } from '../../errors.js';
 import type { Queue, SendOptions } from '../../queuing/types.js';
-import { atMost } from '../shared/at-most.js';
 import { BrokerIterator } from '../shared/iterator.js';
 import { Connection } from './connection.js';
 import { AmqpConsumer } from './consumer.js';
 import type { AmqpDelivery } from './delivery.js';
 import { KeyMarkers } from './key-markers.js';
 import { type AmqpQueueOptions, type ResolvedOptions, resolveOptions } from './options.js';
-import { Producer } from './producer.js';
-import { Sender } from './sender.js';
+import { AmqpProducer } from './producer.js';
+import { Publisher } from './publisher.js';
 import { Settler } from './settler.js';
 
 /**
@@ -17,33 +16,33 @@ import { Settler } from './settler.js';
  */
 export class AmqpQueue<T> implements Queue<T> {
   readonly name: string;
-  readonly #config: ResolvedOptions<T>;
+  readonly #options: ResolvedOptions<T>;
   readonly #connection: Connection;
-  readonly #producer: Producer;
-  readonly #sender: Sender;
+  readonly #publisher: Publisher;
+  readonly #producer: AmqpProducer;
   readonly #settler: Settler;
   readonly #consumers = new Set<AmqpConsumer<T>>();
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: AmqpQueueOptions<T> = {}) {
-    const config = resolveOptions(name, options);
+    const resolved = resolveOptions(name, options);
     this.name = name;
-    this.#config = config;
-    this.#connection = new Connection(name, config.priorities, config.target);
-    this.#producer = new Producer(this.#connection, name, config.priorities);
-    const keys = new KeyMarkers(name, this.#producer, config.keyTimeout);
-    this.#sender = new Sender(config, this.#connection, this.#producer, keys);
-    this.#settler = new Settler(config, this.#connection, this.#producer, keys);
+    this.#options = resolved;
+    this.#connection = new Connection(name, resolved.priorities, resolved.target);
+    this.#publisher = new Publisher(this.#connection, name, resolved.priorities);
+    const keys = new KeyMarkers(name, this.#publisher, resolved.keyTimeout);
+    this.#producer = new AmqpProducer(resolved, this.#connection, this.#publisher, keys);
+    this.#settler = new Settler(resolved, this.#connection, this.#publisher, keys);
   }
 
   /** Resolves once RabbitMQ confirmed it stored the message (a persistent message, durable queue). */
   send(message: T, options?: SendOptions): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
-    return this.#sender.send(message, options);
+    return this.#producer.send(message, options);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<AmqpDelivery<T>> {
-    const consumer = new AmqpConsumer<T>(this.#config, this.#connection, this.#settler);
+    const consumer = new AmqpConsumer<T>(this.#options, this.#connection, this.#settler);
     if (this.#closing !== undefined) consumer.end();
     else {
       this.#consumers.add(consumer);
@@ -63,11 +62,9 @@ export class AmqpQueue<T> implements Queue<T> {
   }
 
   async #close(): Promise<void> {
-    const consumers = [...this.#consumers];
-    for (const consumer of consumers) consumer.end();
-    await atMost(Promise.all(consumers.map((consumer) => consumer.drained)), this.#config.closeTimeout);
-    await Promise.all(consumers.map((consumer) => consumer.abandon()));
-    await this.#sender.ended();
-    await this.#connection.close((session) => this.#producer.flush(session));
+    const { closeTimeout } = this.#options;
+    await Promise.all([...this.#consumers].map((consumer) => consumer.close(closeTimeout)));
+    await this.#producer.ended();
+    await this.#connection.close((session) => this.#publisher.flush(session));
   }
 }

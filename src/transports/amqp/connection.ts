@@ -1,6 +1,7 @@
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
 import { BrokerUnavailableError, QueueClosedError } from '../../errors.js';
-import { AmqpTopologyError, DelayDeclarations, declareQueue } from './topology.js';
+import { AmqpTopologyError } from './errors.js';
+import { DelayDeclarations, declareQueue } from './topology.js';
 
 /** One live connection with its publishing channel (in confirm mode) and what was declared on it. */
 export interface Session {
@@ -10,7 +11,7 @@ export interface Session {
   readonly delays: DelayDeclarations;
   /** Queues declared on this connection, besides the main queue and the delay queues. */
   readonly declared: Set<string>;
-  /** Message ids of mandatory publishes the broker returned as unroutable (see producer.ts). */
+  /** Message ids of mandatory publishes the broker returned as unroutable (see publisher.ts). */
   readonly returned: Set<string>;
   /** The confirm callbacks of the publishes on `publisher` that the broker has not answered yet. */
   readonly unconfirmed: Set<(error: unknown) => void>;

@@ -1,15 +1,16 @@
 import type { ConsumeMessage } from 'amqplib';
-import { DeliverySettledError } from '../../errors.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
 import { type Admission, admit } from '../shared/admit.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
+import { HandedOut } from '../shared/handed-out.js';
 import { type BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
+import { UnderWay } from '../shared/under-way.js';
 import type { Connection, Session } from './connection.js';
 import { AmqpDelivery } from './delivery.js';
 import type { ResolvedOptions } from './options.js';
-import { copyBody, storedId } from './received.js';
+import { storedId } from './received.js';
 import type { Settler } from './settler.js';
 import { Subscription } from './subscription.js';
 import { declareQueue, KEY_HEADER } from './topology.js';
@@ -22,47 +23,41 @@ const RESUBSCRIBE_DELAY = 250;
  *
  * States: idle → starting (first connection) → running → ended. While running it (re)subscribes on
  * every connection made; losing the channel drops what was prefetched (the broker requeues it).
- * Once ended (returned, or the queue closed): waiting `next()` calls resolve done, prefetched
+ * Once ended (returned, or the queue closing): waiting `next()` calls resolve done, prefetched
  * messages are put back, handed-out deliveries can still be settled, and the channel closes when
- * the last of them is (or when the queue's close timeout forces it).
+ * the last of them is (or, on the queue's close, at its close timeout: see `close`).
  */
 export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, DeliveryOwner<AmqpDelivery<T>> {
   readonly name: string;
   #ready = new Fifo<AmqpDelivery<T>>();
   readonly #waiters = new Waiters<AmqpDelivery<T>>();
+  readonly #handedOut = new HandedOut<AmqpDelivery<T>>();
+  /** Settlements under way (publishing a copy, then acking): a channel closed before they end duplicates. */
+  readonly #settling = new UnderWay();
+  /**
+   * Messages whose asynchronous schema check is under way: the channel stays open for them too, and
+   * they are neither deliveries yet (in `#handedOut`) nor settlements (in `#settling`), so they are
+   * counted apart.
+   */
+  #checking = 0;
   #state: 'idle' | 'starting' | 'running' | 'ended' = 'idle';
   #subscription: Subscription | undefined;
   #consumerTag: string | undefined;
+  #unsubscribe: (() => void) | undefined;
+  /** Ended, and the broker confirmed the cancel: no message arrives any more. */
   #cancelled = false;
   #cancelling: Promise<void> = RESOLVED;
-  #unsubscribe: (() => void) | undefined;
-  /** Messages held: handed out and not settled yet, or being checked against the schema. */
-  #busy = 0;
-  /** Settlements under way (publishing a copy, then acking): a channel closed before they end duplicates. */
-  readonly #settling = new Set<Promise<void>>();
-  readonly #drained: () => void;
   #closed: Promise<void> | undefined;
-  /** The queue's close stopped waiting for handed-out deliveries: they go back to the queue. */
-  #abandoned = false;
+  readonly #drained: () => void;
   /** Resolves once the consumer ended and its channel closed. */
   readonly drained: Promise<void>;
-  /**
-   * The message being admitted, and whether its body had an id: `admit` asks for a stored id
-   * synchronously, so one function made here serves every message instead of one per message.
-   */
-  #admitting: ConsumeMessage | undefined;
-  #ownId = true;
-  readonly #storedId = () => {
-    this.#ownId = false;
-    return storedId(this.#admitting!);
-  };
 
   constructor(
-    private readonly config: ResolvedOptions<T>,
+    private readonly options: ResolvedOptions<T>,
     private readonly connection: Connection,
     private readonly settler: Settler,
   ) {
-    this.name = config.name;
+    this.name = options.name;
     let drained!: () => void;
     this.drained = new Promise((resolve) => {
       drained = resolve;
@@ -74,7 +69,7 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     if (this.#state === 'ended') return DONE_PROMISE;
     const delivery = this.#ready.shift();
     if (delivery !== undefined) {
-      this.#busy++;
+      this.#handedOut.add(delivery);
       return Promise.resolve({ value: delivery, done: false });
     }
     if (this.#state === 'idle') this.#start();
@@ -87,18 +82,11 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
   }
 
   ack(delivery: AmqpDelivery<T>): Promise<void> {
-    if (this.#abandoned) return this.#released();
-    return this.#settled(this.settler.ack(delivery));
+    return this.#settled(delivery, this.settler.ack(delivery));
   }
 
   nack(delivery: AmqpDelivery<T>, options: NackOptions): Promise<void> {
-    if (this.#abandoned) return this.#released();
-    return this.#settled(this.settler.nack(delivery, options));
-  }
-
-  /** The channel closed with the delivery unsettled (at the queue's close timeout): the broker has it back. */
-  #released(): Promise<void> {
-    return Promise.reject(new DeliverySettledError(this.name));
+    return this.#settled(delivery, this.settler.nack(delivery, options));
   }
 
   /** Stops consuming; see the class comment. */
@@ -109,7 +97,6 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     this.#waiters.end();
     // Put back what was prefetched once the broker confirmed the cancel, so that the copies are not
     // pushed straight back to this consumer; until then what arrives joins the prefetched messages.
-    this.#busy++;
     const subscription = this.#subscription;
     const cancelled =
       subscription?.open && this.#consumerTag !== undefined
@@ -120,19 +107,20 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
       for (let d = this.#ready.shift(); d !== undefined; d = this.#ready.shift()) {
         this.#run(this.settler.release(d));
       }
-      this.#idle();
+      this.#finishIfIdle();
     });
   }
 
   /**
-   * Closes the channel once the settlements under way ended: what is still unsettled goes back to
-   * the queue (a redelivery).
+   * The queue's close: ends, lets the handed-out deliveries be settled for up to `ms`, takes back
+   * those that were not (a late ack or nack of one is refused), lets the settlements under way end,
+   * then closes the channel, which gives what it still held back to the broker (a redelivery).
    */
-  async abandon(): Promise<void> {
+  async close(ms: number): Promise<void> {
     this.end();
+    await this.#handedOut.settleWithin(ms);
     await this.#cancelling;
-    while (this.#settling.size > 0) await Promise.allSettled(this.#settling);
-    this.#abandoned = true;
+    await this.#settling.ended();
     await this.#finish();
   }
 
@@ -172,9 +160,9 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     if (this.#state === 'ended') return void channel.close().catch(() => {});
     this.#subscription = subscription;
     try {
-      await channel.prefetch(this.config.prefetch);
+      await channel.prefetch(this.options.prefetch);
       // It may have been deleted since the connection declared it.
-      await declareQueue(channel, this.name, this.config.priorities);
+      await declareQueue(channel, this.name, this.options.priorities);
       const { consumerTag } = await channel.consume(this.name, (raw) => this.#receive(subscription, raw));
       this.#consumerTag = consumerTag;
     } catch {
@@ -206,74 +194,61 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     }
     subscription.received(raw);
     // A redelivery is copied back (or dead-lettered), not handed out: its schema is checked then.
-    const { redelivered } = raw.fields;
-    this.#admitting = raw;
-    this.#ownId = true;
-    const admission = admit<T>(
-      raw.content.toString(),
-      redelivered ? undefined : this.config.check,
-      this.#storedId,
-    );
-    const ownId = this.#ownId;
-    this.#admitting = undefined;
-    if (!(admission instanceof Promise)) {
-      this.#admitted(subscription, raw, ownId, admission);
-      return;
-    }
-    this.#busy++; // the message is held while its schema runs
-    admission.then((result) => this.#admitted(subscription, raw, ownId, result)).finally(() => this.#idle());
+    const check = raw.fields.redelivered ? undefined : this.options.check;
+    const admission = admit<T>(raw.content.toString(), check, storedId(raw));
+    if (admission instanceof Promise) this.#admitChecked(subscription, raw, admission);
+    else this.#admitted(subscription, raw, admission);
   }
 
-  #admitted(subscription: Subscription, raw: ConsumeMessage, ownId: boolean, admission: Admission<T>): void {
+  /** The message is held while its (asynchronous) schema check runs. */
+  #admitChecked(subscription: Subscription, raw: ConsumeMessage, admission: Promise<Admission<T>>): void {
+    this.#checking++;
+    admission
+      .then((result) => this.#admitted(subscription, raw, result))
+      .finally(() => {
+        this.#checking--;
+        this.#finishIfIdle();
+      });
+  }
+
+  #admitted(subscription: Subscription, raw: ConsumeMessage, admission: Admission<T>): void {
     const key = raw.properties.headers?.[KEY_HEADER] as string | undefined;
     if (!admission.admitted) {
-      const body = copyBody(admission.body, admission.id, ownId);
-      this.#run(this.settler.deadLetter({ subscription, raw, key }, admission.reason, body));
+      const { replacement, reason } = admission;
+      const body = replacement === undefined ? raw.content : Buffer.from(replacement);
+      this.#run(this.settler.deadLetter({ subscription, raw, key }, reason, body));
       return;
     }
     const { envelope } = admission;
     if (raw.fields.redelivered) {
-      this.#run(this.settler.redelivered({ subscription, raw, key, envelope, ownId }));
+      this.#run(this.settler.redelivered({ subscription, raw, key, envelope }));
       return;
     }
     if (!subscription.open) return; // a schema check outlived the channel: the broker requeued it
-    const delivery = new AmqpDelivery(this, subscription, raw, envelope, ownId, key, admission.message);
+    const delivery = new AmqpDelivery(this, subscription, raw, envelope, key, admission.message);
     if (this.#cancelled) this.#run(this.settler.release(delivery));
-    else if (this.#waiters.hand(delivery)) this.#busy++;
+    else if (this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
     else this.#ready.push(delivery);
   }
 
   /** A settlement the consumer runs itself; a failure already handed the message back to the broker. */
   #run(settlement: Promise<void>): void {
-    this.#track(settlement).catch(() => {});
+    this.#settling.add(settlement).catch(() => {});
   }
 
-  /** A handed-out delivery is being settled: it is no longer held. */
-  #settled(settlement: Promise<void>): Promise<void> {
-    this.#busy--;
-    return this.#track(settlement);
-  }
-
-  #track(settlement: Promise<void>): Promise<void> {
-    if (settlement !== RESOLVED) {
-      this.#settling.add(settlement);
-      const done = () => {
-        this.#settling.delete(settlement);
-        this.#finishIfIdle();
-      };
-      settlement.then(done, done);
-    }
+  /** A handed-out delivery is being settled: tracked as a settlement before it leaves `#handedOut`. */
+  #settled(delivery: AmqpDelivery<T>, settlement: Promise<void>): Promise<void> {
+    if (settlement !== RESOLVED) this.#settling.add(settlement);
+    this.#handedOut.delete(delivery);
     this.#finishIfIdle();
     return settlement;
   }
 
-  #idle(): void {
-    this.#busy--;
-    this.#finishIfIdle();
-  }
-
+  /** Once nothing is left to settle on an ended consumer's channel, closes it. */
   #finishIfIdle(): void {
-    if (this.#busy === 0 && this.#settling.size === 0 && this.#state === 'ended') void this.#finish();
+    if (this.#cancelled && this.#checking === 0 && this.#handedOut.size === 0) {
+      void this.#settling.ended().then(() => this.#finish());
+    }
   }
 
   /** Closes the channel (once); `drained` resolves when it is closed, its acks flushed. */

@@ -12,7 +12,6 @@ export class AmqpDelivery<T> extends GuardedDelivery<T, AmqpDelivery<T>> impleme
     readonly subscription: Subscription,
     readonly raw: ConsumeMessage,
     readonly envelope: Envelope,
-    readonly ownId: boolean,
     readonly key: string | undefined,
     message: T,
   ) {

@@ -24,16 +24,18 @@ export interface AmqpQueueOptions<T = unknown> extends Omit<BrokerQueueOptions<T
   prefetch?: number;
   /**
    * `true` (default): a priority queue (`x-max-priority` 10), so `send`'s `priority` is honoured.
-   * `false`: a plain classic queue, cheaper for RabbitMQ to serve (see the README's figures), and a `send` with
-   * a priority other than 0 is refused. Every process (and the dead-letter queue's reader) must open
-   * the queue with the same setting: RabbitMQ refuses a declaration with other arguments.
+   * `false`: a plain classic queue, which RabbitMQ serves faster (a priority queue is one internal
+   * queue per level), and a `send` with a priority other than 0 is refused. Every process (and the
+   * dead-letter queue's reader) must open the queue with the same setting: RabbitMQ refuses a
+   * declaration with other arguments.
    */
   priorities?: boolean;
   /**
    * Milliseconds a dedup key taken by this handle's sends is held at most, from the send: a key its
    * consumer never released (one in another language that acked without deleting the key's marker,
    * a producer that died between the marker and the message) is free again after this, and so is
-   * the key of a keyed message still queued then. Default and maximum 24 h.
+   * the key of a keyed message still queued then. Default and maximum 24 h. A message settled
+   * just before its key expires leaves the key to expire by itself (see key-markers.ts).
    */
   keyTimeout?: number;
 }

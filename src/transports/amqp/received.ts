@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ConsumeMessage } from 'amqplib';
 import type { Envelope } from '../shared/envelope.js';
-import type { MessageProperties } from './producer.js';
+import type { MessageProperties } from './publisher.js';
 import type { Subscription } from './subscription.js';
 
 /*
@@ -19,22 +19,25 @@ export interface Held {
   readonly key: string | undefined;
 }
 
-/** A held message whose body is an envelope. */
+/** A held message whose body is an envelope (its id written in when the body had none). */
 export interface Received extends Held {
   readonly envelope: Envelope;
-  /** False when the body has no id: `envelope.id` then came from `storedId`, and copies add it. */
-  readonly ownId: boolean;
 }
 
 /**
  * The id of a body that carries none: the AMQP `message_id` a producer in another language set,
  * else one derived from the body (the first 32 hex digits of its SHA-256), the same on every
- * redelivery of it.
+ * redelivery of it. Two different messages with the same body and no `message_id` get the same
+ * id: docs/wire-protocol.md (RabbitMQ) asks foreign producers to set one.
  */
-export function storedId(raw: ConsumeMessage): string {
+export function storedId(raw: ConsumeMessage): string | (() => string) {
   const { messageId } = raw.properties;
-  if (typeof messageId === 'string' && messageId.length > 0) return messageId;
-  return `sha256:${createHash('sha256').update(raw.content).digest('hex').slice(0, 32)}`;
+  return typeof messageId === 'string' && messageId.length > 0 ? messageId : deriving(raw.content);
+}
+
+/** Hashes the body only if it turns out to have no id (a closure only for such foreign messages). */
+function deriving(body: Buffer): () => string {
+  return () => `sha256:${createHash('sha256').update(body).digest('hex').slice(0, 32)}`;
 }
 
 /** The body of a retry: the envelope with `attempt + 1` (and its id, whether or not the body had one). */
@@ -42,10 +45,13 @@ export function retryBody(envelope: Envelope): Buffer {
   return Buffer.from(JSON.stringify({ ...envelope, attempt: envelope.attempt + 1 }));
 }
 
-/** The body of a copy with the same attempt: as received, with the id added when it had none. */
-export function copyBody(body: Buffer | string, id: string, ownId: boolean): Buffer {
-  if (ownId) return typeof body === 'string' ? Buffer.from(body) : body;
-  return Buffer.from(JSON.stringify({ ...JSON.parse(body.toString()), id }));
+/**
+ * The body of a copy with the same attempt: as received when it carries the id, else with the id
+ * written in. Only copies (a release, a dead letter) read the body again, not the hot path.
+ */
+export function copyBody(body: Buffer, id: string): Buffer {
+  const received = JSON.parse(body.toString()) as { id?: unknown };
+  return received.id === id ? body : Buffer.from(JSON.stringify({ ...received, id }));
 }
 
 /** What a copy keeps of the original's properties. */

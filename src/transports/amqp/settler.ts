@@ -1,17 +1,15 @@
 import type { Channel, MessagePropertyHeaders } from 'amqplib';
 import { SluiceError } from '../../errors.js';
-import { backoffDelay } from '../../queuing/backoff.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
-import { nackReason, unsettledReason } from '../shared/reasons.js';
+import { unsettledReason } from '../shared/reasons.js';
+import { nackOutcome } from '../shared/retry-policy.js';
 import type { Connection, Session } from './connection.js';
-import type { KeyMarkers } from './key-markers.js';
+import { holdsMarker, type KeyMarkers } from './key-markers.js';
 import type { ResolvedOptions } from './options.js';
-import type { Producer } from './producer.js';
+import type { Publisher } from './publisher.js';
 import { copyBody, copyProperties, type Held, type Received, retryBody } from './received.js';
-import { declareQueue, KEY_HEADER, REASON_HEADER } from './topology.js';
-
-/** Why a message handed out before and never settled is dead-lettered once its attempts are spent. */
+import { declareQueue, KEY_HEADER, KEY_UNTIL_HEADER, REASON_HEADER } from './topology.js';
 
 /**
  * Settles received messages. Retrying publishes a copy with `attempt + 1` (into a delay queue when
@@ -21,15 +19,15 @@ import { declareQueue, KEY_HEADER, REASON_HEADER } from './topology.js';
  */
 export class Settler {
   constructor(
-    private readonly config: ResolvedOptions<unknown>,
+    private readonly options: ResolvedOptions<unknown>,
     private readonly connection: Connection,
-    private readonly producer: Producer,
+    private readonly publisher: Publisher,
     private readonly keys: KeyMarkers,
   ) {}
 
   ack(held: Held): Promise<void> {
     const { key } = held;
-    if (key === undefined) {
+    if (key === undefined || !holdsMarker(held.raw.properties.headers)) {
       held.subscription.ack(held.raw);
       return RESOLVED;
     }
@@ -38,14 +36,9 @@ export class Settler {
 
   /** `options` are already checked. */
   nack(received: Received, options: NackOptions): Promise<void> {
-    const { requeue, delay } = options;
-    const { attempt } = received.envelope;
-    const { maxAttempts } = this.config;
-    if (requeue === false || (requeue !== true && attempt >= maxAttempts)) {
-      return this.#deadLetterReceived(received, nackReason(options, attempt, maxAttempts));
-    }
-    const wait = delay ?? (requeue ? 0 : backoffDelay(this.config.backoff, attempt));
-    return this.#retry(received, wait);
+    const outcome = nackOutcome(options, received.envelope.attempt, this.options);
+    if (outcome.deadLetter !== undefined) return this.#deadLetterReceived(received, outcome.deadLetter);
+    return this.#retry(received, outcome.retryAfter);
   }
 
   /**
@@ -55,7 +48,7 @@ export class Settler {
    */
   redelivered(received: Received): Promise<void> {
     const { attempt } = received.envelope;
-    const { maxAttempts } = this.config;
+    const { maxAttempts } = this.options;
     if (attempt >= maxAttempts) {
       return this.#deadLetterReceived(received, unsettledReason(attempt, maxAttempts));
     }
@@ -64,10 +57,10 @@ export class Settler {
 
   /** Puts back a message that was received but never handed out; it keeps its attempt. */
   release(received: Received): Promise<void> {
-    const { raw, envelope, ownId } = received;
-    const body = copyBody(raw.content, envelope.id, ownId);
+    const { raw, envelope } = received;
+    const body = copyBody(raw.content, envelope.id);
     return this.#settle(received, (session) =>
-      this.producer.publish(session, this.config.name, body, copyProperties(raw)),
+      this.publisher.publish(session, this.options.name, body, copyProperties(raw)),
     );
   }
 
@@ -77,7 +70,7 @@ export class Settler {
    */
   deadLetter(held: Held, reason: string, body: Buffer): Promise<void> {
     const { raw, key } = held;
-    const { deadLetter, priorities } = this.config;
+    const { deadLetter, priorities } = this.options;
     return this.#settle(held, async (session) => {
       const declare = (channel: Channel) => declareQueue(channel, deadLetter, priorities);
       if (!session.declared.has(deadLetter)) {
@@ -85,21 +78,23 @@ export class Settler {
         session.declared.add(deadLetter);
       }
       const headers: MessagePropertyHeaders = { ...raw.properties.headers, [REASON_HEADER]: reason };
-      delete headers[KEY_HEADER]; // the key belongs to this queue, not to the dead-letter queue
-      await this.producer.publish(session, deadLetter, body, { ...copyProperties(raw), headers }, declare);
-      if (key !== undefined) await this.keys.release(session, key);
+      // The key belongs to this queue, not to the dead-letter queue.
+      delete headers[KEY_HEADER];
+      delete headers[KEY_UNTIL_HEADER];
+      await this.publisher.publish(session, deadLetter, body, { ...copyProperties(raw), headers }, declare);
+      if (key !== undefined && holdsMarker(raw.properties.headers)) await this.keys.release(session, key);
     });
   }
 
   #deadLetterReceived(received: Received, reason: string): Promise<void> {
-    const { raw, envelope, ownId } = received;
-    return this.deadLetter(received, reason, copyBody(raw.content, envelope.id, ownId));
+    const { raw, envelope } = received;
+    return this.deadLetter(received, reason, copyBody(raw.content, envelope.id));
   }
 
   #retry(received: Received, wait: number): Promise<void> {
     const body = retryBody(received.envelope);
     const properties = copyProperties(received.raw);
-    return this.#settle(received, (session) => this.producer.publishIn(session, body, properties, wait));
+    return this.#settle(received, (session) => this.publisher.publishIn(session, body, properties, wait));
   }
 
   /**

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Channel } from 'amqplib';
-import { SluiceError } from '../../errors.js';
+import { AmqpTopologyError } from './errors.js';
+import { MAX_PRIORITY } from './priority.js';
 
-/**
+/*
  * The RabbitMQ objects behind one sluice queue `name` (all durable, all on the default exchange;
  * docs/wire-protocol.md (RabbitMQ) is their specification for clients in other languages):
  *
@@ -13,14 +14,18 @@ import { SluiceError } from '../../errors.js';
  *   messages at the head of a queue, so mixed TTLs in one queue would hold a short delay behind a long
  *   one. `x-expires` removes the queue once unused; see `DelayDeclarations`.
  * - `name.key.<key>`: a dedup marker holding one message while a keyed message is in the queue, for
- *   at most the sender's `keyTimeout` (the marker's own expiration).
+ *   at most the sender's `keyTimeout` (the marker's own expiration); see key-markers.ts.
  * - the dead-letter queue (default `name.dead`), declared like a main queue so that
  *   `new AmqpQueue('name.dead')` reads it.
  */
-export const MAX_PRIORITY = 10;
 
 /** AMQP header of a keyed message: its dedup key, released when the message leaves the queue. */
 export const KEY_HEADER = 'x-sluice-key';
+/**
+ * AMQP header of a keyed message: when its key's marker may expire at the earliest (milliseconds
+ * since the epoch, on the sender's clock); see `KeyMarkers.mayRelease`.
+ */
+export const KEY_UNTIL_HEADER = 'x-sluice-key-until';
 /** AMQP header of a dead-lettered message: why it was dead-lettered (shared/reasons.ts's wording). */
 export const REASON_HEADER = 'x-sluice-reason';
 
@@ -30,32 +35,6 @@ const PLAIN_ARGUMENTS = {};
 
 /** How long an unused delay queue outlives its TTL; it is redeclared at least twice within it. */
 const DELAY_QUEUE_GRACE = 60_000;
-
-/** A queue exists on the broker with arguments other than those sluice declares. */
-export class AmqpTopologyError extends SluiceError {
-  constructor(queue: string, priorities: boolean, options?: ErrorOptions) {
-    const shape = priorities ? `x-max-priority ${MAX_PRIORITY}` : 'no x-max-priority (priorities: false)';
-    super(
-      'AMQP_TOPOLOGY_MISMATCH',
-      `RabbitMQ queue ${queue} cannot be declared as sluice needs it (durable, ${shape}): ` +
-        'it probably exists with other arguments',
-      options,
-    );
-  }
-}
-
-/**
- * Sluice priorities are any finite numbers, default 0; RabbitMQ's are integers 0..MAX_PRIORITY.
- * Rounded, -5..5 map one to one onto 0..10 (0 onto 5, so negative priorities come after the
- * default); anything below -5 counts as -5, anything above 5 as 5.
- */
-export function toAmqpPriority(priority: number): number {
-  const half = MAX_PRIORITY / 2;
-  return Math.min(half, Math.max(-half, Math.round(priority))) + half;
-}
-
-/** What a message sent without a priority carries, so it sits between positive and negative ones. */
-export const DEFAULT_AMQP_PRIORITY = MAX_PRIORITY / 2;
 
 /** Declares a main or dead-letter queue: a priority queue, or a plain one with `priorities: false`. */
 export async function declareQueue(channel: Channel, queue: string, priorities: boolean): Promise<void> {

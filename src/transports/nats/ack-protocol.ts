@@ -40,7 +40,7 @@ export function streamSequence(reply: string | undefined): number | undefined {
  * Names one stored message for good: `<stream>:<sequence>:<stored at, ns>`, the same on every
  * delivery of it. The time tells apart two messages with one sequence in a stream deleted and made
  * again. The name a dead-letter copy or a delayed message's move is stored under, so that a retry
- * stores it once and two messages never share it.
+ * within the duplicate window stores it once (see dead-letter.ts) and two messages never share it.
  */
 export function storedName(reply: string | undefined): string {
   const tokens = ackTokens(reply);

@@ -18,11 +18,6 @@ export type Admitted<T> = NatsDelivery<T> | Promise<NatsDelivery<T> | undefined>
  * the copy; or a dead-lettering, with the reason, of a body that fails to decode or validate.
  */
 export class NatsAdmission<T> {
-  /** The message being admitted, read by `#storedId` (admit() calls it synchronously, if at all). */
-  #raw: Msg | undefined;
-  /** Made once rather than a closure per message. */
-  readonly #storedId = () => storedId(this.stream, this.#raw!);
-
   constructor(
     private readonly owner: DeliveryOwner<NatsDelivery<T>>,
     private readonly stream: string,
@@ -31,22 +26,26 @@ export class NatsAdmission<T> {
   ) {}
 
   admit(raw: Msg, priority: number, attempt: number): Admitted<T> {
-    this.#raw = raw;
-    const admission = admit(decoder.decode(raw.data), this.check, this.#storedId);
-    this.#raw = undefined;
-    if (admission instanceof Promise) return admission.then((a) => this.#deliver(raw, priority, attempt, a));
-    return this.#deliver(raw, priority, attempt, admission);
+    const body = decoder.decode(raw.data);
+    // A thunk, not the id: it is read from the ack subject, and only a body without an id needs it.
+    const admission = admit(body, this.check, () => storedId(this.stream, raw));
+    if (admission instanceof Promise) {
+      return admission.then((settled) => this.#deliver(raw, body, priority, attempt, settled));
+    }
+    return this.#deliver(raw, body, priority, attempt, admission);
   }
 
   #deliver(
     raw: Msg,
+    body: string,
     priority: number,
     attempt: number,
     admission: Admission<T>,
   ): NatsDelivery<T> | undefined {
     if (!admission.admitted) {
-      const { body, id, reason } = admission;
-      void this.deadLetters.store(raw, priority, body, id, reason).catch(() => {}); // redelivered if not stored
+      const { replacement, id, reason } = admission;
+      // Not stored: the message stays in the stream and comes back after ack_wait, to try again.
+      void this.deadLetters.deadLetter(raw, priority, replacement ?? body, id, reason).catch(() => {});
       return undefined;
     }
     const { envelope, message } = admission;

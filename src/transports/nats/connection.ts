@@ -7,8 +7,8 @@ import { BrokerUnavailableError } from '../../errors.js';
  * to tell when it comes back. An opened connection reconnects forever (every 500 ms); a borrowed
  * one keeps the caller's settings and is never closed here.
  * An opened connection sets `noAsyncTraces`: otherwise the client builds two errors with stack
- * traces for every publish and request, in case it times out, and that was half the CPU a `send`
- * cost. A failure still arrives as a BrokerUnavailableError naming the operation and the queue.
+ * traces for every publish and request, in case it times out, a large share of what a `send` costs.
+ * A failure still arrives as a BrokerUnavailableError naming the operation and the queue.
  */
 export class Connection {
   readonly nc: NatsConnection;

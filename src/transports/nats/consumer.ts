@@ -1,12 +1,11 @@
 import type { Msg } from '@nats-io/transport-node';
 import { BrokerUnavailableError } from '../../errors.js';
-import { backoffDelay } from '../../queuing/backoff.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
-import { atMost } from '../shared/at-most.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
+import { HandedOut } from '../shared/handed-out.js';
 import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
-import { nackReason } from '../shared/reasons.js';
+import { nackOutcome } from '../shared/retry-policy.js';
 import type { UnderWay } from '../shared/under-way.js';
 import { ACK, NAK, nakWithDelay, respond } from './ack-protocol.js';
 import { type Admitted, NatsAdmission } from './admission.js';
@@ -45,14 +44,18 @@ export class NatsConsumer<T>
   readonly #deadLetters: DeadLetters;
   readonly #mover: DelayedMover;
   readonly #waiters = new Waiters<NatsDelivery<T>>();
-  /** Received and not settled: buffered or handed out. */
+  /**
+   * Received and not settled, buffered or handed out: what the heartbeat keeps from coming back.
+   * Kept besides #handedOut because buffered deliveries need heartbeats too and HandedOut cannot be
+   * walked.
+   */
   readonly #held = new Set<NatsDelivery<T>>();
+  readonly #handedOut = new HandedOut<NatsDelivery<T>>();
   readonly #iterators = new Set<BrokerIterator<NatsDelivery<T>>>();
   #run: FetchRun<NatsDelivery<T>> | undefined;
   #closed = false;
   #tick: NodeJS.Timeout | undefined;
   #lastBeat = Date.now();
-  #onIdle: (() => void) | undefined;
 
   constructor(name: string, options: ResolvedOptions<T>, session: LazySession, busy: UnderWay) {
     this.name = name;
@@ -101,24 +104,17 @@ export class NatsConsumer<T>
   }
 
   nack(delivery: NatsDelivery<T>, options: NackOptions): Promise<void> {
-    const { attempt } = delivery;
-    const maxAttempts = this.#options.maxAttempts;
-    if (options.requeue === true) return this.#answer(delivery, NAK);
-    if (options.requeue === false || attempt >= maxAttempts) {
-      this.#forget(delivery);
-      const body = decoder.decode(delivery.raw.data);
-      const reason = nackReason(options, attempt, maxAttempts);
-      return this.#deadLetters.store(delivery.raw, delivery.priority, body, delivery.id, reason);
-    }
-    const delay = options.delay ?? backoffDelay(this.#options.backoff, attempt);
-    return this.#answer(delivery, delay > 0 ? nakWithDelay(delay) : NAK);
+    const { retryAfter, deadLetter } = nackOutcome(options, delivery.attempt, this.#options);
+    if (deadLetter === undefined)
+      return this.#answer(delivery, retryAfter > 0 ? nakWithDelay(retryAfter) : NAK);
+    this.#forget(delivery);
+    const body = decoder.decode(delivery.raw.data);
+    return this.#deadLetters.deadLetter(delivery.raw, delivery.priority, body, delivery.id, deadLetter);
   }
 
-  /** Puts an unsettled delivery back now (close, or a run that ended before handing it out). */
+  /** Puts an unsettled delivery back now (a run that ended before handing it out). */
   release(delivery: NatsDelivery<T>): void {
-    if (!delivery.takeBack()) return;
-    this.#forget(delivery);
-    respond(delivery.raw, NAK);
+    if (delivery.takeBack()) this.#giveBack(delivery);
   }
 
   /**
@@ -135,13 +131,10 @@ export class NatsConsumer<T>
       run.windDown();
       await run.ended;
     }
-    if (this.#held.size > 0) {
-      const idle = new Promise<void>((resolve) => {
-        this.#onIdle = resolve;
-      });
-      await atMost(idle, deadline - Date.now());
+    // The run put back what was buffered: what is left was handed out.
+    for (const delivery of await this.#handedOut.settleWithin(deadline - Date.now())) {
+      this.#giveBack(delivery);
     }
-    for (const delivery of [...this.#held]) this.release(delivery);
     clearInterval(this.#tick);
   }
 
@@ -197,10 +190,15 @@ export class NatsConsumer<T>
     return Promise.reject(new BrokerUnavailableError('NATS', `settling a delivery from queue ${this.name}`));
   }
 
-  /** Settled or released: stop heartbeating it. */
+  /** Settled or taken back: stop heartbeating it, and close no longer waits for it. */
   #forget(delivery: NatsDelivery<T>): void {
     this.#held.delete(delivery);
-    if (this.#held.size === 0) this.#onIdle?.();
+    this.#handedOut.delete(delivery);
+  }
+
+  #giveBack(delivery: NatsDelivery<T>): void {
+    this.#forget(delivery);
+    respond(delivery.raw, NAK);
   }
 
   #admit(run: FetchRun<NatsDelivery<T>>, band: Band<NatsDelivery<T>>, admitted: Admitted<T>): void {
@@ -225,13 +223,16 @@ export class NatsConsumer<T>
     }
     this.#held.add(delivery);
     // Someone waits only while every buffer is empty, so once all bands are primed this is the best.
-    if (!(this.bands.primed && this.#waiters.hand(delivery))) band.buffer.push(delivery);
+    if (this.bands.primed && this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
+    else band.buffer.push(delivery);
   }
 
+  /** The delivery to hand out next, counted as handed out. */
   #pick(): NatsDelivery<T> | undefined {
     const band = this.bands.pick();
     if (band === undefined) return undefined;
-    const delivery = band.buffer.shift();
+    const delivery = band.buffer.shift()!;
+    this.#handedOut.add(delivery);
     this.#run?.pull(band);
     return delivery;
   }

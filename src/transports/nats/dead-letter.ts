@@ -1,6 +1,7 @@
 import { headers, type Msg } from '@nats-io/transport-node';
 import type { UnderWay } from '../shared/under-way.js';
 import { ACK, respond, storedName } from './ack-protocol.js';
+import { reasonHeader } from './dead-letter-room.js';
 import { bandToken, DEAD_REASON_HEADER } from './names.js';
 import { publish } from './producer.js';
 import type { LazySession } from './session.js';
@@ -12,9 +13,13 @@ const encoder = new TextEncoder();
  * body as received, the reason in the `Sluice-Dead-Reason` header), then the original is acked.
  * Never `+TERM`: nats-server 2.9 leaves a termed message in a WorkQueue stream.
  *
- * The copy's `Nats-Msg-Id` names the stored original (stream, sequence, time stored), so a
- * dead-lettering retried after a crash stores one copy, and two messages that carry the same envelope
- * id are both kept.
+ * The copy's `Nats-Msg-Id` names the stored original (stream, sequence, time stored), so two
+ * messages that carry the same envelope id are both kept, and a dead-lettering retried after its
+ * `+ACK` was lost stores one copy if the retry reaches JetStream within the dead-letter stream's
+ * `duplicate_window` of the first copy; a later retry stores a second copy (a duplicate, never a
+ * loss). The retry comes `ack_wait` after the original was last delivered or heartbeated, which is why
+ * a NatsQueue refuses a `visibilityTimeout` as long as the window it creates streams with; after a
+ * nack it comes when a handler nacks the redelivered message again, which may be later.
  */
 export class DeadLetters {
   constructor(
@@ -24,10 +29,13 @@ export class DeadLetters {
     private readonly busy: UnderWay,
   ) {}
 
-  /** Resolves once the copy is stored and the original acked; rejects (leaving it) when not stored. */
-  store(raw: Msg, priority: number, body: string, id: string, reason: string): Promise<void> {
+  /**
+   * Resolves once the copy is stored and the original acked; rejects (leaving the original, which
+   * comes back after ack_wait) when the copy is not stored.
+   */
+  deadLetter(raw: Msg, priority: number, body: string, id: string, reason: string): Promise<void> {
     const natsHeaders = headers();
-    natsHeaders.set(DEAD_REASON_HEADER, reason.replace(/[\r\n]+/g, ' '));
+    natsHeaders.set(DEAD_REASON_HEADER, reasonHeader(reason));
     const options = { msgID: `dead:${storedName(raw.reply)}`, headers: natsHeaders };
     const data = encoder.encode(withId(body, id));
     const copied = this.session

@@ -20,7 +20,8 @@ const decoder = new TextDecoder();
  *   waits on its own, so a shorter delay sent later comes first;
  * - due: stores it on its band as a new message (waiting was not an attempt), then acks it. The
  *   move's `Nats-Msg-Id` names the delayed message (stream, sequence, time stored), so a move
- *   retried after a crash stores it once;
+ *   retried after a lost `+ACK` (it comes back after ack_wait, shorter than the duplicate window, see
+ *   options.ts) stores it once while the stream's `duplicate_window` of the first move lasts;
  * - headers that are not numbers: dead-letters it with the reason, rather than guess.
  */
 export class DelayedMover {
@@ -62,11 +63,12 @@ export class DelayedMover {
   #deadLetter(raw: Msg, header: string): void {
     const text = decoder.decode(raw.data);
     // Without a schema, admit() answers at once.
-    const admission = admit(text, undefined, () => storedId(this.stream, raw)) as Admission<unknown>;
-    const body = admission.admitted ? text : admission.body;
+    const admission = admit(text, undefined, storedId(this.stream, raw)) as Admission<unknown>;
+    const body = admission.admitted ? text : (admission.replacement ?? text);
     const id = admission.admitted ? admission.envelope.id : admission.id;
     const value = JSON.stringify(raw.headers?.get(header) ?? '');
     const reason = `undecodable body: its ${header} header ${value} is not a number`;
-    void this.deadLetters.store(raw, 0, body, id, reason).catch(() => {}); // redelivered if not stored
+    // Not stored: the message stays on the delayed subject and comes back after ack_wait.
+    void this.deadLetters.deadLetter(raw, 0, body, id, reason).catch(() => {});
   }
 }

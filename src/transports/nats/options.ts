@@ -5,13 +5,17 @@ import {
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
 } from '../shared/broker-options.js';
+import { DUPLICATE_WINDOW_MS } from './shapes.js';
 
 export interface NatsQueueOptions<T = unknown> extends BrokerQueueOptions<T> {
   /** `nats://host:port`, or several comma-separated for a cluster. Default `nats://127.0.0.1:4222`. */
   url?: string;
   /** An open connection to use instead of `url`; the queue never closes it. */
   connection?: NatsConnection;
-  /** The consumers' `ack_wait` (ms, ≥ 1000): a crashed consumer's message comes back after this. Default 30 s. */
+  /**
+   * The consumers' `ack_wait` (ms, ≥ 1000 and below `DUPLICATE_WINDOW_MS`): a crashed consumer's
+   * message comes back after this. Default 30 s.
+   */
   visibilityTimeout?: number;
   /** Messages each priority band fetches ahead of demand. Default 128. */
   prefetch?: number;
@@ -21,14 +25,17 @@ export interface ResolvedOptions<T> extends Omit<ResolvedBrokerOptions<T>, 'maxM
   readonly url: string | undefined;
   readonly connection: NatsConnection | undefined;
   readonly prefetch: number;
-  /** undefined: the `max_payload` of the server in use, read once connected. */
+  /**
+   * The user's `maxMessageSize`; undefined: the `max_payload` of the server in use, read once
+   * connected. Either way the producer keeps the room a dead-letter copy needs (see NatsProducer).
+   */
   readonly maxMessageSize: number | undefined;
 }
 
 export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): ResolvedOptions<T> {
-  // JetStream's ack_wait is at least a second.
-  const common = resolveBrokerOptions(name, options, { minVisibilityTimeout: 1_000 });
-  const { url, connection, prefetch = 128, maxMessageSize } = options;
+  // JetStream's ack_wait is at least a second. The 16 MiB default maxMessageSize does not apply here.
+  const { maxMessageSize, ...common } = resolveBrokerOptions(name, options, { minVisibilityTimeout: 1_000 });
+  const { url, connection, prefetch = 128 } = options;
   if (url !== undefined && (typeof url !== 'string' || url.trim().length === 0)) {
     throw new InvalidOptionError('url', url, 'a NATS URL, or several comma-separated');
   }
@@ -38,5 +45,16 @@ export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): R
   if (!Number.isInteger(prefetch) || prefetch < 1) {
     throw new InvalidOptionError('prefetch', prefetch, 'an integer ≥ 1');
   }
-  return { ...common, url, connection, prefetch, maxMessageSize };
+  // A dead-letter copy or a delayed move retried after a lost +ACK comes back after ack_wait, and is
+  // stored once only within the duplicate window of the first (see dead-letter.ts).
+  if (common.visibilityTimeout >= DUPLICATE_WINDOW_MS) {
+    throw new InvalidOptionError(
+      'visibilityTimeout',
+      common.visibilityTimeout,
+      `fewer milliseconds than the duplicate_window of ${DUPLICATE_WINDOW_MS} ms sluice creates ` +
+        'streams with, within which a dead-letter copy or delayed move retried after a lost ack is stored once',
+    );
+  }
+  const userMaxMessageSize = options.maxMessageSize === undefined ? undefined : maxMessageSize;
+  return { ...common, url, connection, prefetch, maxMessageSize: userMaxMessageSize };
 }

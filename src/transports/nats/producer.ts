@@ -5,8 +5,17 @@ import { RESOLVED } from '../../queuing/settled.js';
 import type { SendOptions } from '../../queuing/types.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import type { UnderWay } from '../shared/under-way.js';
+import { deadLetterRoom } from './dead-letter-room.js';
 import { NatsTopologyError } from './errors.js';
-import { bandToken, DELAYED, DUE_HEADER, MSG_ID_HEADER, PRIORITY_HEADER, subjectPrefix } from './names.js';
+import {
+  bandToken,
+  DELAYED,
+  DUE_HEADER,
+  MSG_ID_HEADER,
+  PRIORITY_HEADER,
+  streamName,
+  subjectPrefix,
+} from './names.js';
 import type { LazySession, Session } from './session.js';
 
 const encoder = new TextEncoder();
@@ -14,17 +23,23 @@ const encoder = new TextEncoder();
 /**
  * The send side of a NatsQueue: a message goes to its band's subject, or with a delay to the delayed
  * subject with its due time and band in headers (see delayed.ts); a `key` is its `Nats-Msg-Id`.
+ *
+ * A body is refused over `maxMessageSize` (default the server's `max_payload`) and over `max_payload`
+ * less the room a dead-letter copy adds (see deadLetterRoom): a message the server stores but whose
+ * copy it refuses could never be dead-lettered.
  */
 export class NatsProducer<T> {
   readonly #name: string;
-  /** undefined: the server's `max_payload`. */
-  readonly #maxMessageSize: number | undefined;
+  /** The user's, or none (the server's `max_payload` applies). */
+  readonly #maxMessageSize: number;
+  readonly #deadLetterRoom: number;
   readonly #session: LazySession;
   readonly #busy: UnderWay;
 
   constructor(name: string, maxMessageSize: number | undefined, session: LazySession, busy: UnderWay) {
     this.#name = name;
-    this.#maxMessageSize = maxMessageSize;
+    this.#maxMessageSize = maxMessageSize ?? Number.POSITIVE_INFINITY;
+    this.#deadLetterRoom = deadLetterRoom(streamName(name));
     this.#session = session;
     this.#busy = busy;
   }
@@ -46,7 +61,7 @@ export class NatsProducer<T> {
     if (!connection.up) {
       throw new BrokerUnavailableError('NATS', `send to queue ${this.#name} (disconnected)`);
     }
-    const limit = this.#maxMessageSize ?? connection.maxPayload;
+    const limit = Math.min(this.#maxMessageSize, connection.maxPayload - this.#deadLetterRoom);
     const data = encoder.encode(encodeEnvelope(message, this.#name, limit));
     const band = bandToken(priority);
     const dedup = key === undefined ? {} : { msgID: key };

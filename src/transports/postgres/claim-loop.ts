@@ -1,8 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SluiceError } from '../../errors.js';
+import type { Connection } from './connection.js';
 import { failure, isTransient } from './errors.js';
 import { Listener } from './listener.js';
-import type { Context } from './options.js';
+import type { ResolvedOptions } from './options.js';
 
 /**
  * Milliseconds an idle consumer waits at most before looking at the table again. Wake-ups come
@@ -45,7 +46,8 @@ export interface ClaimDemand {
  * loop then sleeps until a notification or until the earliest row becomes ready.
  */
 export class ClaimLoop {
-  readonly #context: Context<unknown>;
+  readonly #options: ResolvedOptions<unknown>;
+  readonly #connection: Connection;
   readonly #demand: ClaimDemand;
   readonly #listener: Listener;
   #claiming = false;
@@ -58,14 +60,15 @@ export class ClaimLoop {
   #closed = false;
   readonly #stop = new AbortController();
 
-  constructor(context: Context<unknown>, demand: ClaimDemand) {
-    this.#context = context;
+  constructor(options: ResolvedOptions<unknown>, connection: Connection, demand: ClaimDemand) {
+    this.#options = options;
+    this.#connection = connection;
     this.#demand = demand;
     this.#listener = new Listener(
-      context.pool,
-      context.sql,
+      connection.pool,
+      connection.sql,
       (queue) => {
-        if (queue === context.name) this.pull();
+        if (queue === options.name) this.pull();
       },
       () => this.pull(),
     );
@@ -128,11 +131,16 @@ export class ClaimLoop {
 
   /** Claimed rows in claim order, or undefined after a failure (once the retry delay has passed). */
   async #claim(limit: number): Promise<ClaimedRow[] | undefined> {
-    const { connection, pool, sql, name, visibilityTimeout } = this.#context;
+    const connection = this.#connection;
+    const { name, visibilityTimeout } = this.#options;
     try {
       await connection.ready();
       await this.#listener.ready(); // before claiming, so nothing sent after this claim goes unnoticed
-      const { rows } = await pool.query<ClaimedRow>(sql.claim, [name, limit, visibilityTimeout]);
+      const { rows } = await connection.pool.query<ClaimedRow>(connection.sql.claim, [
+        name,
+        limit,
+        visibilityTimeout,
+      ]);
       this.#failures = 0;
       return rows;
     } catch (error) {
@@ -146,9 +154,9 @@ export class ClaimLoop {
 
   /** Milliseconds until the earliest row (delayed, backing off, or leased) becomes ready, bounded. */
   async #untilNextReady(): Promise<number> {
-    const { pool, sql, name } = this.#context;
+    const { pool, sql } = this.#connection;
     try {
-      const { rows } = await pool.query<{ wait: number }>(sql.nextReady, [name]);
+      const { rows } = await pool.query<{ wait: number }>(sql.nextReady, [this.#options.name]);
       const wait = rows[0]?.wait ?? FALLBACK_POLL;
       return Math.min(Math.max(Math.ceil(wait), 1), FALLBACK_POLL);
     } catch {

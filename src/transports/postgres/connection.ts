@@ -4,14 +4,17 @@ import { InvalidOptionError } from '../../errors.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import { atMost } from '../shared/at-most.js';
 import { ensureMigrated } from './migrate.js';
+import { type Statements, statements } from './sql.js';
 
 /**
  * The pool a queue handle works through: its own (from `url`, ended by `close()`) or the caller's
- * (left open), and the gate every statement passes first: the tables exist in `dbSchema`.
+ * (left open), the statements for `dbSchema`, and the gate every statement passes first: the tables
+ * exist in `dbSchema`.
  */
 export class Connection {
   readonly pool: Pool;
   readonly owned: boolean;
+  readonly sql: Statements;
   readonly #dbSchema: string;
   /** Kept so that `end()` can drop the connections of a server that stopped answering. */
   readonly #sockets = new Set<Socket>();
@@ -20,6 +23,7 @@ export class Connection {
   /** Checks `url` and `pool` at the boundary; opens nothing yet (pg connects on first use). */
   constructor(url: unknown, pool: unknown, dbSchema: string) {
     this.#dbSchema = dbSchema;
+    this.sql = statements(dbSchema);
     if (pool !== undefined) {
       this.pool = checkedPool(url, pool);
       this.owned = false;

@@ -3,19 +3,19 @@ import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
 import { admit } from '../shared/admit.js';
-import { atMost } from '../shared/at-most.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
+import { HandedOut } from '../shared/handed-out.js';
 import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
 import { unsettledReason } from '../shared/reasons.js';
+import { UnderWay } from '../shared/under-way.js';
 import { type ClaimDemand, type ClaimedRow, ClaimLoop } from './claim-loop.js';
+import type { Connection } from './connection.js';
 import { PostgresDelivery } from './delivery.js';
 import { assertDelayFits } from './limits.js';
-import type { Context } from './options.js';
+import type { ResolvedOptions } from './options.js';
 import type { Settler } from './settler.js';
 
 type Iterator<T> = BrokerIterator<PostgresDelivery<T>>;
-
-/** The error of a lease that ran out on the last attempt, in the wording of nack reasons. */
 
 /**
  * The consuming side of one queue handle, shared by all its iterators. Claimed rows (see ClaimLoop)
@@ -26,7 +26,7 @@ export class PostgresConsumer<T>
   implements DeliveryOwner<PostgresDelivery<T>>, IteratorOwner<PostgresDelivery<T>>, ClaimDemand
 {
   readonly name: string;
-  readonly #context: Context<T>;
+  readonly #options: ResolvedOptions<T>;
   readonly #settler: Settler;
   readonly #claims: ClaimLoop;
   readonly #buffer = new Fifo<PostgresDelivery<T>>();
@@ -34,18 +34,18 @@ export class PostgresConsumer<T>
   #target: number;
   readonly #waiters = new Waiters<PostgresDelivery<T>>();
   /** Handed out and not yet settled (or nacked and still being written): `close()` waits for them. */
-  readonly #handedOut = new Set<PostgresDelivery<T>>();
+  readonly #handedOut = new HandedOut<PostgresDelivery<T>>();
   #iterators = 0;
   #closed = false;
-  #onDrained: (() => void) | undefined;
-  readonly #writes = new Set<Promise<void>>();
+  /** Writes nobody waits for (dead-lettering, giving back the buffer), except `close()`. */
+  readonly #writes = new UnderWay();
 
-  constructor(context: Context<T>, settler: Settler) {
-    this.name = context.name;
-    this.#context = context;
+  constructor(options: ResolvedOptions<T>, connection: Connection, settler: Settler) {
+    this.name = options.name;
+    this.#options = options;
     this.#settler = settler;
-    this.#target = context.prefetch;
-    this.#claims = new ClaimLoop(context, this);
+    this.#target = options.prefetch;
+    this.#claims = new ClaimLoop(options, connection, this);
   }
 
   iterator(): Iterator<T> {
@@ -58,10 +58,10 @@ export class PostgresConsumer<T>
     if (this.#closed) return undefined; // what is buffered goes back to the table
     const delivery = this.#buffer.shift();
     if (delivery === undefined) return undefined;
-    if (performance.now() - delivery.claimedAt > this.#context.visibilityTimeout / 2) {
+    if (performance.now() - delivery.claimedAt > this.#options.visibilityTimeout / 2) {
       // Consumers slowed down since this was claimed: rather than hand out a row whose lease may run
       // out mid-processing (and be claimed again elsewhere), give back everything buffered.
-      this.#background(this.#releaseBuffer(delivery));
+      this.#writes.add(this.#releaseBuffer(delivery));
       return undefined;
     }
     this.#handedOut.add(delivery);
@@ -82,18 +82,18 @@ export class PostgresConsumer<T>
   returned(iterator: Iterator<T>): void {
     this.#waiters.end(iterator);
     this.#iterators--;
-    if (this.#iterators === 0) this.#background(this.#releaseBuffer());
+    if (this.#iterators === 0) this.#writes.add(this.#releaseBuffer());
   }
 
   ack(delivery: PostgresDelivery<T>): Promise<void> {
     this.#settler.ack(delivery);
-    this.#settledNow(delivery);
+    this.#handedOut.delete(delivery);
     return RESOLVED;
   }
 
   nack(delivery: PostgresDelivery<T>, options: NackOptions): Promise<void> {
     if (options.delay !== undefined) assertDelayFits(options.delay, this.name);
-    return this.#settler.nack(delivery, options).finally(() => this.#settledNow(delivery));
+    return this.#settler.nack(delivery, options).finally(() => this.#handedOut.delete(delivery));
   }
 
   /**
@@ -106,8 +106,9 @@ export class PostgresConsumer<T>
     this.#waiters.end();
     await stopped;
     await this.#releaseBuffer();
-    await this.#drain();
-    await Promise.all(this.#writes);
+    const unsettled = await this.#handedOut.settleWithin(this.#options.closeTimeout);
+    await Promise.all(unsettled.map((delivery) => this.#settler.retry(delivery, 0).catch(() => {})));
+    await this.#writes.ended();
   }
 
   wanted(): number {
@@ -129,17 +130,17 @@ export class PostgresConsumer<T>
     this.#adapt(rows.length === limit);
     const late: PostgresDelivery<T>[] = [];
     const claimedAt = performance.now();
-    const { check, maxAttempts } = this.#context;
+    const { check, maxAttempts } = this.#options;
     for (const row of rows) {
       if (row.lease_expired && row.attempt > maxAttempts) {
         // Its last attempt's consumer died or stalled: handing it out again would hold its key for ever.
-        this.#deadLetter(row, unsettledReason(row.attempt - 1, maxAttempts), null);
+        this.#deadLetter(row, unsettledReason(row.attempt - 1, maxAttempts));
         continue;
       }
-      let admission = admit<T>(row.body, check, () => row.id);
+      let admission = admit<T>(row.body, check, row.id);
       if (admission instanceof Promise) admission = await admission;
       if (!admission.admitted) {
-        this.#deadLetter(row, admission.reason, admission.body === row.body ? null : admission.body);
+        this.#deadLetter(row, admission.reason, admission.replacement);
         continue;
       }
       const { envelope } = admission;
@@ -169,43 +170,21 @@ export class PostgresConsumer<T>
    * hold more than that.
    */
   #adapt(full: boolean): void {
-    const { prefetch } = this.#context;
+    const { prefetch } = this.#options;
     if (!full) this.#target = prefetch;
     else if (this.#waiters.size > 0) this.#target = Math.min(this.#target * 2, prefetch * 16);
   }
 
-  /** `body` replaces one that is not an envelope; `null` keeps the row's. */
-  #deadLetter(row: ClaimedRow, reason: string, body: string | null): void {
+  /** `replacement` (see admit) is stored instead of the row's body. */
+  #deadLetter(row: ClaimedRow, reason: string, replacement?: string): void {
     const claim = { rowId: row.id, attempt: row.attempt, readyAt: row.ready_at };
     // Should this fail, the lease runs out and the row is decoded (and dead-lettered) again.
-    this.#background(this.#settler.deadLetter(claim, reason, body));
-  }
-
-  /** A write nobody waits for, except `close()`. */
-  #background(write: Promise<void>): void {
-    const tracked = write.catch(() => {}).finally(() => this.#writes.delete(tracked));
-    this.#writes.add(tracked);
+    this.#writes.add(this.#settler.deadLetter(claim, reason, replacement).catch(() => {}));
   }
 
   async #releaseBuffer(...prefetched: PostgresDelivery<T>[]): Promise<void> {
     for (let d = this.#buffer.shift(); d !== undefined; d = this.#buffer.shift()) prefetched.push(d);
     // Should this fail, the leases run out and the rows are claimed again (one more attempt).
     await this.#settler.release(prefetched).catch(() => {});
-  }
-
-  #settledNow(delivery: PostgresDelivery<T>): void {
-    this.#handedOut.delete(delivery);
-    if (this.#handedOut.size === 0) this.#onDrained?.();
-  }
-
-  async #drain(): Promise<void> {
-    if (this.#handedOut.size > 0) {
-      const drained = new Promise<void>((resolve) => {
-        this.#onDrained = resolve;
-      });
-      await atMost(drained, this.#context.closeTimeout);
-    }
-    const unsettled = [...this.#handedOut].filter((delivery) => delivery.takeBack());
-    await Promise.all(unsettled.map((delivery) => this.#settler.retry(delivery, 0).catch(() => {})));
   }
 }

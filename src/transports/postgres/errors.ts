@@ -5,7 +5,7 @@ import { BrokerUnavailableError, SluiceError } from '../../errors.js';
 export class PostgresQueryError extends SluiceError {
   constructor(operation: string, options?: ErrorOptions) {
     const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super('POSTGRES_QUERY_FAILED', `postgres rejected ${operation}${detail}`, options);
+    super('POSTGRES_QUERY_FAILED', `PostgreSQL rejected ${operation}${detail}`, options);
   }
 }
 
@@ -38,6 +38,6 @@ export function isRowError(error: unknown): boolean {
 export function failure(operation: string, error: unknown): SluiceError {
   if (error instanceof SluiceError) return error;
   return isTransient(error)
-    ? new BrokerUnavailableError('postgres', operation, { cause: error })
+    ? new BrokerUnavailableError('PostgreSQL', operation, { cause: error })
     : new PostgresQueryError(operation, { cause: error });
 }

@@ -5,8 +5,6 @@ import {
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
 } from '../shared/broker-options.js';
-import { Connection } from './connection.js';
-import { type Statements, statements } from './sql.js';
 
 export interface PostgresQueueOptions<T> extends BrokerQueueOptions<T> {
   /** Connection string; the queue opens its own pool and closes it on `close()`. */
@@ -23,35 +21,21 @@ export interface PostgresQueueOptions<T> extends BrokerQueueOptions<T> {
   dbSchema?: string;
 }
 
-/** What every part of one queue handle shares. */
-export interface Context<T> extends ResolvedBrokerOptions<T> {
+export interface ResolvedOptions<T> extends ResolvedBrokerOptions<T> {
   readonly name: string;
-  readonly connection: Connection;
-  /** `connection.pool`, which every statement goes through. */
-  readonly pool: Pool;
   readonly dbSchema: string;
-  readonly sql: Statements;
   readonly prefetch: number;
 }
 
-/** Validates everything at the boundary, before any connection is opened. */
-export function resolveOptions<T>(name: string, options: PostgresQueueOptions<T>): Context<T> {
+/** Validates the options but `url` and `pool` (the Connection checks those), before anything is opened. */
+export function resolveOptions<T>(name: string, options: PostgresQueueOptions<T>): ResolvedOptions<T> {
   const common = resolveBrokerOptions(name, options ?? {});
-  const { url, pool, prefetch = 64, dbSchema = 'sluice' } = options ?? {};
+  const { prefetch = 64, dbSchema = 'sluice' } = options ?? {};
   if (!(Number.isInteger(prefetch) && prefetch >= 0)) {
     throw new InvalidOptionError('prefetch', prefetch, 'an integer ≥ 0');
   }
   if (typeof dbSchema !== 'string' || dbSchema.length === 0 || dbSchema.length > 63) {
     throw new InvalidOptionError('dbSchema', dbSchema, 'a PostgreSQL schema name (1 to 63 characters)');
   }
-  const connection = new Connection(url, pool, dbSchema);
-  return {
-    ...common,
-    name,
-    connection,
-    pool: connection.pool,
-    dbSchema,
-    sql: statements(dbSchema),
-    prefetch,
-  };
+  return { ...common, name, dbSchema, prefetch };
 }

@@ -3,9 +3,10 @@ import { takeNow } from '../../queuing/hand-off.js';
 import { DONE_PROMISE } from '../../queuing/settled.js';
 import type { Queue } from '../../queuing/types.js';
 import { atMost } from '../shared/at-most.js';
+import { Connection } from './connection.js';
 import { PostgresConsumer } from './consumer.js';
 import type { PostgresDelivery } from './delivery.js';
-import { type Context, type PostgresQueueOptions, resolveOptions } from './options.js';
+import { type PostgresQueueOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { PostgresProducer, type PostgresSendOptions } from './producer.js';
 import { Settler } from './settler.js';
 
@@ -16,22 +17,24 @@ import { Settler } from './settler.js';
  */
 export class PostgresQueue<T> implements Queue<T> {
   readonly name: string;
-  readonly #context: Context<T>;
+  readonly #options: ResolvedOptions<T>;
+  readonly #connection: Connection;
   readonly #settler: Settler;
   readonly #producer: PostgresProducer<T>;
   #consumer: PostgresConsumer<T> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: PostgresQueueOptions<T>) {
-    this.#context = resolveOptions(name, options);
+    this.#options = resolveOptions(name, options);
+    this.#connection = new Connection(options?.url, options?.pool, this.#options.dbSchema);
     this.name = name;
-    this.#settler = new Settler(this.#context);
-    this.#producer = new PostgresProducer(this.#context);
+    this.#settler = new Settler(this.#options, this.#connection);
+    this.#producer = new PostgresProducer(this.#options, this.#connection);
   }
 
   /** Creates or upgrades the tables now (otherwise done on first use). Idempotent, safe to race. */
   migrate(): Promise<void> {
-    return this.#context.connection.ready();
+    return this.#connection.ready();
   }
 
   send(message: T, options?: PostgresSendOptions): Promise<void> {
@@ -51,7 +54,7 @@ export class PostgresQueue<T> implements Queue<T> {
 
   [Symbol.asyncIterator](): AsyncIterator<PostgresDelivery<T>> {
     if (this.#closing !== undefined) return { next: () => DONE_PROMISE, return: () => DONE_PROMISE };
-    this.#consumer ??= new PostgresConsumer(this.#context, this.#settler);
+    this.#consumer ??= new PostgresConsumer(this.#options, this.#connection, this.#settler);
     return this.#consumer.iterator();
   }
 
@@ -65,12 +68,12 @@ export class PostgresQueue<T> implements Queue<T> {
    * the sends still waiting on them. What the consumer held comes back once its leases run out.
    */
   async #close(): Promise<void> {
-    const { closeTimeout, connection } = this.#context;
+    const { closeTimeout } = this.#options;
     // Sends accepted before close still complete, while the consumer ends its waiting next() now.
     const wound = Promise.all([this.#producer.idle(), this.#consumer?.close()]).then(() =>
       this.#settler.idle(),
     );
     await atMost(wound, 2 * closeTimeout);
-    await connection.end(closeTimeout);
+    await this.#connection.end(closeTimeout);
   }
 }

@@ -4,9 +4,10 @@ import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import { Batcher } from './batcher.js';
+import type { Connection } from './connection.js';
 import { failure, isRowError } from './errors.js';
 import { assertDelayFits, assertKeyFits } from './limits.js';
-import type { Context } from './options.js';
+import type { ResolvedOptions } from './options.js';
 
 export interface PostgresSendOptions extends SendOptions {
   /**
@@ -26,11 +27,13 @@ interface Row {
 
 /** The sending side of a queue handle: one row per message, coalesced into multi-row inserts. */
 export class PostgresProducer<T> {
-  readonly #context: Context<T>;
+  readonly #options: ResolvedOptions<T>;
+  readonly #connection: Connection;
   readonly #batches: Batcher<Row>;
 
-  constructor(context: Context<T>) {
-    this.#context = context;
+  constructor(options: ResolvedOptions<T>, connection: Connection) {
+    this.#options = options;
+    this.#connection = connection;
     // Up to 4 multi-row inserts in flight; whatever is sent meanwhile waits for the next one. A row
     // PostgreSQL refuses fails alone: its batch is split until the others are stored.
     this.#batches = new Batcher((rows) => this.#insert(rows), 1000, 4, isRowError);
@@ -53,7 +56,7 @@ export class PostgresProducer<T> {
   }
 
   #row(message: T, options: PostgresSendOptions | undefined): Row {
-    const { name, maxMessageSize } = this.#context;
+    const { name, maxMessageSize } = this.#options;
     if (options === undefined)
       return { body: encodeEnvelope(message, name, maxMessageSize), priority: 0, delay: 0, key: null };
     assertSendOptions(options);
@@ -71,7 +74,8 @@ export class PostgresProducer<T> {
    * parsed by PostgreSQL: a JSON escape such as `\u0000` stays the six characters it is.
    */
   async #insert(rows: Row[]): Promise<void> {
-    const { connection, pool, sql, name } = this.#context;
+    const connection = this.#connection;
+    const { name } = this.#options;
     // Here rather than before queuing the rows: close() waits for the batch, so a first send
     // still waiting for the tables is stored before the pool ends.
     await connection.ready();
@@ -86,17 +90,17 @@ export class PostgresProducer<T> {
       keys.push(key);
     }
     try {
-      await pool.query(sql.insertMany, [name, bodies, priorities, delays, keys]);
+      await connection.pool.query(connection.sql.insertMany, [name, bodies, priorities, delays, keys]);
     } catch (error) {
       throw failure(`send to queue ${name}`, error);
     }
   }
 
   async #insertIn(client: ClientBase, row: Row): Promise<void> {
-    const { connection, sql, name } = this.#context;
-    await connection.ready();
+    const { name } = this.#options;
+    await this.#connection.ready();
     try {
-      await client.query(sql.insertOne, [name, row.body, row.priority, row.delay, row.key]);
+      await client.query(this.#connection.sql.insertOne, [name, row.body, row.priority, row.delay, row.key]);
     } catch (error) {
       throw failure(`send to queue ${name} in the caller's transaction`, error);
     }

@@ -1,9 +1,9 @@
-import { backoffDelay } from '../../queuing/backoff.js';
 import type { NackOptions } from '../../queuing/types.js';
-import { nackReason } from '../shared/reasons.js';
+import { nackOutcome } from '../shared/retry-policy.js';
 import { Batcher } from './batcher.js';
+import type { Connection } from './connection.js';
 import { failure } from './errors.js';
-import type { Context } from './options.js';
+import type { ResolvedOptions } from './options.js';
 
 /** One claim of a row: (rowId, attempt) identifies it, so a lease taken over by another consumer is left alone. */
 export interface Claim {
@@ -15,11 +15,13 @@ export interface Claim {
 
 /** Writes what happens to claimed rows: acks in batches, nacks, dead letters and releases. */
 export class Settler {
-  readonly #context: Context<unknown>;
+  readonly #options: ResolvedOptions<unknown>;
+  readonly #connection: Connection;
   readonly #acks: Batcher<Claim>;
 
-  constructor(context: Context<unknown>) {
-    this.#context = context;
+  constructor(options: ResolvedOptions<unknown>, connection: Connection) {
+    this.#options = options;
+    this.#connection = connection;
     this.#acks = new Batcher((claims) => this.#deleteAll(claims), 1000, 2);
   }
 
@@ -33,31 +35,30 @@ export class Settler {
     this.#acks.push(claim);
   }
 
-  /** The queue's retry policy: redeliver after the backoff while attempts remain, else dead-letter. */
+  /** The queue's retry policy (see nackOutcome): back in the queue, or dead-lettered. */
   nack(claim: Claim, options: NackOptions): Promise<void> {
-    const { maxAttempts, backoff } = this.#context;
-    const spent = claim.attempt >= maxAttempts;
-    if (options.requeue === false || (options.requeue !== true && spent)) {
-      return this.deadLetter(claim, nackReason(options, claim.attempt, maxAttempts));
-    }
-    const delay = options.delay ?? (options.requeue ? 0 : backoffDelay(backoff, claim.attempt));
-    return this.retry(claim, delay);
+    const outcome = nackOutcome(options, claim.attempt, this.#options);
+    return outcome.deadLetter === undefined
+      ? this.retry(claim, outcome.retryAfter)
+      : this.deadLetter(claim, outcome.deadLetter);
   }
 
   /** Back in the queue after `delay` ms; the attempt counts. */
   retry(claim: Claim, delay: number): Promise<void> {
-    return this.#run('nack', this.#context.sql.retry, [claim.rowId, claim.attempt, delay]);
+    return this.#run('nack', this.#connection.sql.retry, [claim.rowId, claim.attempt, delay]);
   }
 
-  /** Moves the row to the dead-letter queue with the reason; `body` replaces a body that was not an envelope. */
-  deadLetter(claim: Claim, reason: string, body: string | null = null): Promise<void> {
-    const { sql, deadLetter } = this.#context;
-    return this.#run('dead-lettering', sql.deadLetter, [
+  /**
+   * Moves the row to the dead-letter queue with the reason; `replacement` (see admit) is stored
+   * instead of its body.
+   */
+  deadLetter(claim: Claim, reason: string, replacement?: string): Promise<void> {
+    return this.#run('dead-lettering', this.#connection.sql.deadLetter, [
       claim.rowId,
       claim.attempt,
-      deadLetter,
+      this.#options.deadLetter,
       reason,
-      body,
+      replacement ?? null,
     ]);
   }
 
@@ -67,7 +68,7 @@ export class Settler {
     const ids = arrayLiteral(claims.map((claim) => claim.rowId));
     const attempts = arrayLiteral(claims.map((claim) => String(claim.attempt)));
     const readyAt = arrayLiteral(claims.map((claim) => `"${claim.readyAt}"`));
-    return this.#run('release', this.#context.sql.release, [ids, attempts, readyAt]);
+    return this.#run('release', this.#connection.sql.release, [ids, attempts, readyAt]);
   }
 
   /** Resolves once every ack made so far was written (or failed). */
@@ -78,14 +79,14 @@ export class Settler {
   async #deleteAll(claims: Claim[]): Promise<void> {
     const ids = arrayLiteral(claims.map((claim) => claim.rowId));
     const attempts = arrayLiteral(claims.map((claim) => String(claim.attempt)));
-    await this.#run('ack', this.#context.sql.ack, [ids, attempts]);
+    await this.#run('ack', this.#connection.sql.ack, [ids, attempts]);
   }
 
   async #run(operation: string, text: string, values: unknown[]): Promise<void> {
     try {
-      await this.#context.pool.query(text, values);
+      await this.#connection.pool.query(text, values);
     } catch (error) {
-      throw failure(`${operation} on queue ${this.#context.name}`, error);
+      throw failure(`${operation} on queue ${this.#options.name}`, error);
     }
   }
 }

@@ -8,7 +8,7 @@ interface AckBatch {
   readonly stream: string[];
   /** Entry ids of the streams of other priorities, without a key, by priority. */
   readonly bands: Map<string, string[]>;
-  /** (priority, entry id, key) per keyed entry: its key is released only if the ack took. */
+  /** (priority, entry id) per entry holding a key: the script releases the key if it still holds it. */
   readonly keyed: string[];
 }
 
@@ -34,7 +34,7 @@ export class AckBatcher {
   ack(delivery: Pick<RedisDelivery<unknown>, 'band' | 'entryId' | 'key'>): Promise<void> {
     return this.#batches.add((batch) => {
       const { band, entryId, key } = delivery;
-      if (key !== '') batch.keyed.push(band, entryId, key);
+      if (key !== '') batch.keyed.push(band, entryId);
       else if (band === '0') batch.stream.push(entryId);
       else {
         const ids = batch.bands.get(band);

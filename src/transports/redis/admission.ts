@@ -5,29 +5,31 @@ import type { MessageCheck } from '../shared/message-schema.js';
 import { RedisDelivery } from './delivery.js';
 import type { RawEntry } from './scripts.js';
 
-/** Dead-letters an entry with the reason; `body` replaces the stored one (an undecodable body, wrapped). */
-export type Refuse = (band: string, entryId: string, reason: string, body?: string) => void;
+/** Dead-letters an entry with the reason; `body`, when given, is stored instead of the entry's. */
+export type DeadLetterEntry = (band: string, entryId: string, reason: string, body?: string) => void;
 
 /**
  * The decode-and-admit step for stream entries: reads the entry's fields, runs the shared `admit`
  * on its body, and makes the delivery, or dead-letters the entry with the reason.
  *
  * An entry's fields (docs/wire-protocol.md (Redis)): `body` (the envelope), `attempt` (when > 1), `key`
- * (the dedup key it holds), `id` (the message's id, on copies sluice re-added: it stands in for an
- * envelope without one, so the id stays the same on every retry), `reason` (on a dead-letter queue).
+ * (the dedup key it holds) with `holder` (the key's value while it holds it, read by the scripts
+ * alone), `id` (the message's id, on copies sluice re-added: it stands in for an envelope without
+ * one, so the id stays the same on every retry), `reason` (on a dead-letter queue).
  */
 export class EntryAdmission<T> {
   readonly #owner: DeliveryOwner<RedisDelivery<T>>;
   readonly #check: MessageCheck<T> | undefined;
-  readonly #refuse: Refuse;
-  /** The id of the entry being admitted, for `admit` to give an envelope without one. */
-  #storedId = '';
-  readonly #stored = () => this.#storedId;
+  readonly #deadLetter: DeadLetterEntry;
 
-  constructor(owner: DeliveryOwner<RedisDelivery<T>>, check: MessageCheck<T> | undefined, refuse: Refuse) {
+  constructor(
+    owner: DeliveryOwner<RedisDelivery<T>>,
+    check: MessageCheck<T> | undefined,
+    deadLetter: DeadLetterEntry,
+  ) {
     this.#owner = owner;
     this.#check = check;
-    this.#refuse = refuse;
+    this.#deadLetter = deadLetter;
   }
 
   /** The delivery, undefined when the entry was dead-lettered, a promise only for an async schema. */
@@ -59,29 +61,28 @@ export class EntryAdmission<T> {
           reason = value;
       }
     }
-    this.#storedId = id || entryId;
+    const storedId = id || entryId;
     if (body === undefined) {
       const text = JSON.stringify(Object.fromEntries(pairs(fields)));
-      const wrapped = JSON.stringify(wrapUndecodable(text, this.#storedId));
-      this.#refuse(band, entryId, 'undecodable body: the entry has no body field', wrapped);
+      const wrapped = JSON.stringify(wrapUndecodable(text, storedId));
+      this.#deadLetter(band, entryId, 'undecodable body: the entry has no body field', wrapped);
       return undefined;
     }
     const attempt = attemptField === undefined ? 1 : Number(attemptField);
     if (!Number.isInteger(attempt) || attempt < 1) {
       const why = `undecodable body: attempt ${JSON.stringify(attemptField)} is not an integer ≥ 1`;
-      this.#refuse(band, entryId, why);
+      this.#deadLetter(band, entryId, why);
       return undefined;
     }
-    const admission = admit(body, this.#check, this.#stored);
+    const admission = admit(body, this.#check, storedId);
     if (admission instanceof Promise) {
-      return admission.then((settled) => this.#deliver(settled, body, entryId, band, attempt, key, reason));
+      return admission.then((settled) => this.#deliver(settled, entryId, band, attempt, key, reason));
     }
-    return this.#deliver(admission, body, entryId, band, attempt, key, reason);
+    return this.#deliver(admission, entryId, band, attempt, key, reason);
   }
 
   #deliver(
     admission: Admission<T>,
-    body: string,
     entryId: string,
     band: string,
     attempt: number,
@@ -89,8 +90,7 @@ export class EntryAdmission<T> {
     reason: string | undefined,
   ): RedisDelivery<T> | undefined {
     if (!admission.admitted) {
-      // The body as stored goes along unsent: only an undecodable one is replaced (wrapped).
-      this.#refuse(band, entryId, admission.reason, admission.body === body ? undefined : admission.body);
+      this.#deadLetter(band, entryId, admission.reason, admission.replacement);
       return undefined;
     }
     const { envelope, message } = admission;

@@ -4,7 +4,7 @@ import { atMost } from '../shared/at-most.js';
 import { type ScriptCommands, withScripts } from './scripts.js';
 
 export function unavailable(operation: string, cause: unknown): BrokerUnavailableError {
-  return new BrokerUnavailableError('redis', operation, { cause });
+  return new BrokerUnavailableError('Redis', operation, { cause });
 }
 
 /**

@@ -1,34 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { backoffDelay } from '../../queuing/backoff.js';
 import { PriorityHeap } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
-import type { Backoff, NackOptions } from '../../queuing/types.js';
+import type { NackOptions } from '../../queuing/types.js';
 import { atMost } from '../shared/at-most.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
+import { HandedOut } from '../shared/handed-out.js';
 import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
-import type { MessageCheck } from '../shared/message-schema.js';
-import { nackReason } from '../shared/reasons.js';
+import { nackOutcome } from '../shared/retry-policy.js';
 import { UnderWay } from '../shared/under-way.js';
 import { AckBatcher } from './acker.js';
 import { EntryAdmission } from './admission.js';
 import { type Connection, unavailable } from './connection.js';
 import type { RedisDelivery } from './delivery.js';
 import { FetchLoop, type FetchTarget } from './fetch-loop.js';
+import { streamKey, wakeKey } from './keys.js';
 import { Lease } from './lease.js';
-
-export interface ConsumerSettings<T> {
-  readonly name: string;
-  /** The queue's stream, its wake-up stream, and the dead-letter queue's stream. */
-  readonly stream: string;
-  readonly wake: string;
-  readonly deadLetter: string;
-  readonly connection: Connection;
-  readonly maxAttempts: number;
-  readonly backoff: Backoff;
-  readonly visibilityTimeout: number;
-  readonly check: MessageCheck<T> | undefined;
-}
+import type { ResolvedOptions } from './options.js';
 
 /**
  * The consuming side of one queue handle, shared by its iterators: fetches (fetch-loop.ts) while
@@ -42,7 +30,11 @@ export class RedisConsumer<T>
   implements DeliveryOwner<RedisDelivery<T>>, IteratorOwner<RedisDelivery<T>>, FetchTarget<T>
 {
   readonly name: string;
-  readonly #settings: ConsumerSettings<T>;
+  readonly #options: ResolvedOptions<T>;
+  readonly #connection: Connection;
+  /** The queue's stream and the dead-letter queue's. */
+  readonly #stream: string;
+  readonly #deadLetterStream: string;
   readonly #acks: AckBatcher;
   readonly #fetcher: FetchLoop<T>;
   readonly #lease: Lease;
@@ -51,26 +43,35 @@ export class RedisConsumer<T>
   /** Priority-0 deliveries fetched while higher priorities were left in Redis: handed out after those. */
   #parked: RedisDelivery<T>[] = [];
   readonly #waiters = new Waiters<RedisDelivery<T>>();
-  /** Fetched and not settled: what the lease keeps this handle's. */
+  /**
+   * Fetched and not settled, handed out or not: what the lease claims as this handle's. Kept
+   * besides `#handedOut` (what close waits for) since the lease must also keep the buffered ones.
+   */
   readonly #held = new Set<RedisDelivery<T>>();
+  readonly #handedOut = new HandedOut<RedisDelivery<T>>();
   readonly #settling = new UnderWay();
   #seq = 0;
   #iterators = 0;
   #closed = false;
-  #onIdle: (() => void) | undefined;
 
-  constructor(settings: ConsumerSettings<T>) {
-    this.name = settings.name;
-    this.#settings = settings;
-    const { connection, stream, wake, deadLetter, name, visibilityTimeout, maxAttempts } = settings;
+  constructor(name: string, options: ResolvedOptions<T>, connection: Connection) {
+    this.name = name;
+    this.#options = options;
+    this.#connection = connection;
+    const stream = streamKey(name);
+    const deadLetter = streamKey(options.deadLetter);
+    this.#stream = stream;
+    this.#deadLetterStream = deadLetter;
     const consumer = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#acks = new AckBatcher(connection, stream, name);
-    const admission = new EntryAdmission<T>(this, settings.check, (band, entryId, reason, body) =>
+    const admission = new EntryAdmission<T>(this, options.check, (band, entryId, reason, body) =>
       this.#deadLetter(band, entryId, reason, body).catch(() => {}),
     );
-    this.#fetcher = new FetchLoop({ connection, stream, wake, name, consumer }, this, admission);
-    const lease = { connection, stream, deadLetter, consumer, visibilityTimeout, maxAttempts };
-    this.#lease = new Lease(lease, this.#held);
+    const source = { connection, stream, wake: wakeKey(name), name, consumer };
+    this.#fetcher = new FetchLoop(source, this, admission);
+    const { visibilityTimeout, maxAttempts } = options;
+    const terms = { connection, stream, deadLetter, consumer, visibilityTimeout, maxAttempts };
+    this.#lease = new Lease(terms, this.#held);
   }
 
   get closed(): boolean {
@@ -100,7 +101,7 @@ export class RedisConsumer<T>
 
   next(iterator: BrokerIterator<RedisDelivery<T>>): Promise<IteratorResult<RedisDelivery<T>>> {
     if (this.#closed) return DONE_PROMISE;
-    const delivery = this.takeNow();
+    const delivery = this.take();
     if (delivery !== undefined) return Promise.resolve({ value: delivery, done: false });
     const waiting = this.#waiters.wait(iterator);
     this.#fetcher.pull();
@@ -108,11 +109,14 @@ export class RedisConsumer<T>
   }
 
   /** A buffered delivery, synchronously (the pump's fast path); refills the buffer when it runs low. */
-  takeNow(): RedisDelivery<T> | undefined {
+  take(): RedisDelivery<T> | undefined {
     if (this.#closed) return undefined;
     const delivery = this.#buffer.shift();
     this.#fetcher.pull(); // when the buffer runs low
-    if (delivery !== undefined) this.#fetcher.handed++;
+    if (delivery !== undefined) {
+      this.#fetcher.handed++;
+      this.#handedOut.add(delivery);
+    }
     return delivery;
   }
 
@@ -147,6 +151,7 @@ export class RedisConsumer<T>
     else if (this.#waiters.size === 0) this.#buffer.push(delivery);
     else {
       this.#fetcher.handed++;
+      this.#handedOut.add(delivery);
       this.#waiters.hand(delivery);
     }
   }
@@ -165,12 +170,9 @@ export class RedisConsumer<T>
   nack(delivery: RedisDelivery<T>, options: NackOptions): Promise<void> {
     this.#forget(delivery);
     const { attempt, band, entryId } = delivery;
-    const { maxAttempts, backoff } = this.#settings;
-    if (options.requeue === false || (options.requeue !== true && attempt >= maxAttempts)) {
-      return this.#deadLetter(band, entryId, nackReason(options, attempt, maxAttempts));
-    }
-    const delay = options.delay ?? (options.requeue ? 0 : backoffDelay(backoff, attempt));
-    return this.#retry(band, entryId, delay, attempt + 1);
+    const outcome = nackOutcome(options, attempt, this.#options);
+    if (outcome.deadLetter !== undefined) return this.#deadLetter(band, entryId, outcome.deadLetter);
+    return this.#retry(band, entryId, outcome.retryAfter, attempt + 1);
   }
 
   /**
@@ -185,28 +187,22 @@ export class RedisConsumer<T>
     this.#waiters.end();
     await atMost(this.#fetcher.stop(), settleBy - performance.now());
     this.#releaseBuffer();
-    if (this.#held.size > 0) {
-      const settled = new Promise<void>((resolve) => {
-        this.#onIdle = resolve;
-      });
-      await atMost(settled, settleBy - performance.now());
-    }
-    for (const delivery of [...this.#held]) this.#release(delivery, delivery.attempt + 1);
+    const unsettled = await this.#handedOut.settleWithin(settleBy - performance.now());
+    for (const delivery of unsettled) this.#putBack(delivery, delivery.attempt + 1);
     this.#lease.stop();
     await atMost(Promise.allSettled([this.#acks.drain(), this.#settling.ended()]), closeTimeout);
   }
 
   #retry(band: string, entryId: string, delay: number, attempt: number): Promise<void> {
-    const { connection, stream, name } = this.#settings;
-    const retried = connection.client.sluiceNack(stream, band, entryId, delay, attempt);
-    return this.#settled(retried, `nack on queue ${name}`);
+    const retried = this.#connection.client.sluiceNack(this.#stream, band, entryId, delay, attempt);
+    return this.#settled(retried, `nack on queue ${this.name}`);
   }
 
   #deadLetter(band: string, entryId: string, reason: string, body?: string): Promise<void> {
-    const { connection, stream, deadLetter, name } = this.#settings;
     const args = body === undefined ? [band, entryId, reason] : [band, entryId, reason, body];
-    const buried = connection.client.sluiceDeadLetter(stream, deadLetter, ...args);
-    return this.#settled(buried, `dead-letter on queue ${name}`);
+    const client = this.#connection.client;
+    const written = client.sluiceDeadLetter(this.#stream, this.#deadLetterStream, ...args);
+    return this.#settled(written, `dead-letter on queue ${this.name}`);
   }
 
   #settled(written: Promise<number>, operation: string): Promise<void> {
@@ -226,15 +222,19 @@ export class RedisConsumer<T>
     for (const d of this.#parked.splice(0)) this.#release(d, d.attempt);
   }
 
-  /** Puts a delivery this handle will not finish back as ready (close); at worst it is reclaimed later. */
+  /** Puts a delivery this handle will not finish back as ready; at worst it is reclaimed later. */
   #release(delivery: RedisDelivery<T>, attempt: number): void {
-    if (!delivery.takeBack()) return;
+    if (delivery.takeBack()) this.#putBack(delivery, attempt);
+  }
+
+  /** `#release` of a delivery already taken back. */
+  #putBack(delivery: RedisDelivery<T>, attempt: number): void {
     this.#forget(delivery);
     this.#retry(delivery.band, delivery.entryId, 0, attempt).catch(() => {});
   }
 
   #forget(delivery: RedisDelivery<T>): void {
     this.#held.delete(delivery);
-    if (this.#held.size === 0) this.#onIdle?.();
+    this.#handedOut.delete(delivery);
   }
 }

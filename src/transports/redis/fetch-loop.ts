@@ -37,7 +37,8 @@ export interface FetchTarget<T> {
   unpark(): number;
 }
 
-export interface FetchSettings {
+/** Where a fetch loop reads, and as whom. */
+export interface FetchSource {
   readonly connection: Connection;
   /** The queue's stream and its wake-up stream. */
   readonly stream: string;
@@ -54,9 +55,11 @@ export interface FetchSettings {
  * short. When a round finds nothing, one XREADGROUP BLOCK on a second connection waits on every
  * priority's stream and on the wake-up stream, which the scripts write when a message goes
  * somewhere the reader does not watch yet (a new priority) or is due earlier than it would look.
+ * The group hands a wake-up to one blocked reader: other handles blocked meanwhile see the change
+ * when their read times out (MAX_BLOCK), or when anything comes on a stream they watch.
  */
 export class FetchLoop<T> {
-  readonly #settings: FetchSettings;
+  readonly #source: FetchSource;
   readonly #target: FetchTarget<T>;
   readonly #admission: EntryAdmission<T>;
   readonly #stop = new AbortController();
@@ -65,13 +68,14 @@ export class FetchLoop<T> {
   /** Deliveries handed out since the current round began (counted by the consumer). */
   handed = 0;
   #fetched: Promise<void> = RESOLVED;
-  #groupReady = false;
+  /** False at first and after a NOGROUP: the next round makes the groups that are missing. */
+  #groupsReady = false;
   #reader: Redis | undefined;
   /** Every priority other than 0 that has a stream, as of the last round. */
   #bands: string[] = [];
 
-  constructor(settings: FetchSettings, target: FetchTarget<T>, admission: EntryAdmission<T>) {
-    this.#settings = settings;
+  constructor(source: FetchSource, target: FetchTarget<T>, admission: EntryAdmission<T>) {
+    this.#source = source;
     this.#target = target;
     this.#admission = admission;
   }
@@ -100,12 +104,13 @@ export class FetchLoop<T> {
   }
 
   async #fetch(): Promise<void> {
-    const { connection, stream, consumer } = this.#settings;
+    const { connection, stream, consumer } = this.#source;
     const client = connection.client;
     let failures = 0;
     while (this.#wanted()) {
       try {
-        if (!this.#groupReady) await this.#createGroups();
+        const regroup = this.#groupsReady ? 0 : 1;
+        if (regroup === 1) await this.#createGroups();
         this.#batch = Math.min(MAX_BATCH, Math.max(1, 2 * this.handed));
         this.handed = 0;
         const count = Math.max(this.#batch - this.#target.buffered, this.#target.waiting, 1);
@@ -114,7 +119,7 @@ export class FetchLoop<T> {
         // With priority-0 deliveries parked, the stream is not read again until they are out.
         const reading = this.#target.parked === 0;
         const [[wait, high, moreHigh, low, bands], read] = await Promise.all([
-          client.sluiceTake(stream, consumer, count, 'high'),
+          client.sluiceTake(stream, consumer, count, 'high', regroup),
           reading ? this.#read(count) : NOTHING,
         ]);
         this.#bands = bands;
@@ -126,7 +131,7 @@ export class FetchLoop<T> {
         got += this.#target.unpark();
         got += await this.#accept(read, '0');
         if (reading && read.length < count && low === 1) {
-          const [, lowest] = await client.sluiceTake(stream, consumer, count, 'low');
+          const [, lowest] = await client.sluiceTake(stream, consumer, count, 'low', 0);
           got += await this.#acceptBands(lowest);
         }
         if (got === 0) {
@@ -137,10 +142,14 @@ export class FetchLoop<T> {
       } catch (error) {
         if (this.#target.closed) break;
         const why = String(error);
-        if (why.includes('NOGROUP')) this.#groupReady = false;
-        // UNBLOCKED: a stream the read waited on was deleted (a priority emptied): look again now
-        else if (!why.includes('UNBLOCKED')) {
-          const delay = Math.min(50 * 2 ** failures++, 2_000);
+        // NOGROUP: a stream lost its group (Redis restarted empty; a stream deleted, evicted or
+        // its group destroyed), made again by the next round. UNBLOCKED: a stream the read waited
+        // on was deleted (a priority emptied). Either is looked at again at once, the first time:
+        // any failure that repeats backs off, so that one that will not go away is no busy loop.
+        const expected = why.includes('NOGROUP') || why.includes('UNBLOCKED');
+        if (why.includes('NOGROUP')) this.#groupsReady = false;
+        if (failures++ > 0 || !expected) {
+          const delay = Math.min(50 * 2 ** (failures - 1), 2_000);
           await sleep(delay, undefined, { signal: this.#stop.signal }).catch(() => {});
         }
       }
@@ -149,7 +158,7 @@ export class FetchLoop<T> {
 
   /** XREADGROUP of new entries of the queue's stream. */
   async #read(count: number): Promise<RawEntry[]> {
-    const { connection, stream, consumer } = this.#settings;
+    const { connection, stream, consumer } = this.#source;
     const reply = (await connection.client.xreadgroup(
       'GROUP',
       GROUP,
@@ -168,7 +177,7 @@ export class FetchLoop<T> {
    * may arrive on and of the wake-up stream; accepts what comes.
    */
   async #block(count: number, block: number): Promise<void> {
-    const { stream, wake, consumer } = this.#settings;
+    const { stream, wake, consumer } = this.#source;
     // Highest priority first: entries of several streams that come together are taken in this order.
     const bands = [...this.#bands, '0'].sort((a, b) => Number(b) - Number(a));
     const keys = [...bands.map((band) => bandKey(stream, band)), wake];
@@ -195,7 +204,7 @@ export class FetchLoop<T> {
   #wokenBy(entries: RawEntry[]): void {
     const ids = entries.map(([id]) => id);
     // One left pending (this ack lost) is dropped by the reclaim later.
-    this.#settings.connection.client.xack(this.#settings.wake, GROUP, ...ids).catch(() => {});
+    this.#source.connection.client.xack(this.#source.wake, GROUP, ...ids).catch(() => {});
   }
 
   /** `read` is the take script's: priority, entries, priority, entries... */
@@ -219,19 +228,20 @@ export class FetchLoop<T> {
     return accepted;
   }
 
+  /** The groups of the queue's stream and wake-up stream; the take script makes those of priorities. */
   async #createGroups(): Promise<void> {
-    const { connection, stream, wake } = this.#settings;
+    const { connection, stream, wake } = this.#source;
     // From id 0: messages sent before any consumer existed are delivered too.
     for (const key of [stream, wake]) {
       await connection.client.xgroup('CREATE', key, GROUP, '0', 'MKSTREAM').catch((error: unknown) => {
         if (!String(error).includes('BUSYGROUP')) throw error;
       });
     }
-    this.#groupReady = true;
+    this.#groupsReady = true;
   }
 
   #blockingReader(): Redis {
-    this.#reader ??= this.#settings.connection.duplicate(this.#settings.name);
+    this.#reader ??= this.#source.connection.duplicate(this.#source.name);
     return this.#reader;
   }
 }

@@ -1,4 +1,5 @@
 export type { BrokerDelivery } from '../shared/delivery.js';
 export type { MessageParser, MessageSchema } from '../shared/message-schema.js';
 export type { RedisDelivery } from './delivery.js';
-export { RedisQueue, type RedisQueueOptions } from './redis-queue.js';
+export type { RedisQueueOptions } from './options.js';
+export { RedisQueue } from './redis-queue.js';

@@ -17,14 +17,5 @@ export function wakeKey(name: string): string {
   return `sluice:{${name}}:wake`;
 }
 
-/** The queue's keys whose names do not depend on what was sent (band streams and dedup keys do). */
-export function ownKeys(name: string): string[] {
-  const prefix = `sluice:{${name}}`;
-  return [
-    streamKey(name),
-    ...['priorities', 'delayed', 'records', 'seq', 'wake'].map((k) => `${prefix}:${k}`),
-  ];
-}
-
 /** The consumer group every handle on a queue joins, on each of its streams. */
 export const GROUP = 'sluice';

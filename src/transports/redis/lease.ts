@@ -5,7 +5,8 @@ import { bandKey, GROUP } from './keys.js';
 /** Where a delivery the handle holds sits. */
 type Held = Pick<RedisDelivery<unknown>, 'band' | 'entryId'>;
 
-export interface LeaseSettings {
+/** What a lease keeps, for whom, and for how long. */
+export interface LeaseTerms {
   readonly connection: Connection;
   readonly stream: string;
   readonly deadLetter: string;
@@ -22,16 +23,16 @@ export interface LeaseSettings {
  * reclaim script, which puts back such deliveries (or dead-letters them after the last attempt).
  */
 export class Lease {
-  readonly #settings: LeaseSettings;
+  readonly #terms: LeaseTerms;
   readonly #held: ReadonlySet<Held>;
   readonly #timer: NodeJS.Timeout;
   #renewing = false;
   #stopped = false;
 
-  constructor(settings: LeaseSettings, held: ReadonlySet<Held>) {
-    this.#settings = settings;
+  constructor(terms: LeaseTerms, held: ReadonlySet<Held>) {
+    this.#terms = terms;
     this.#held = held;
-    const every = Math.max(10, Math.floor(settings.visibilityTimeout / 3));
+    const every = Math.max(10, Math.floor(terms.visibilityTimeout / 3));
     this.#timer = setInterval(() => void this.#renew(), every);
     this.#timer.unref();
   }
@@ -44,7 +45,7 @@ export class Lease {
   async #renew(): Promise<void> {
     if (this.#renewing) return;
     this.#renewing = true;
-    const { connection, stream, deadLetter, consumer, visibilityTimeout, maxAttempts } = this.#settings;
+    const { connection, stream, deadLetter, consumer, visibilityTimeout, maxAttempts } = this.#terms;
     const client = connection.client;
     try {
       const byBand = new Map<string, string[]>();

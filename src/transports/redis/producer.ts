@@ -13,7 +13,7 @@ interface SendBatch {
 
 /**
  * Coalesces the sends made in one tick into as few `enqueue` script calls as possible (one per
- * 1,000 messages). A send resolves once the script that stored its message returned.
+ * batch, see tick-batches.ts). A send resolves once the script that stored its message returned.
  */
 export class RedisProducer {
   readonly #connection: Connection;

@@ -1,25 +1,14 @@
-import type { Redis } from 'ioredis';
-import { InvalidOptionError, QueueClosedError } from '../../errors.js';
+import { QueueClosedError } from '../../errors.js';
 import { takeNow } from '../../queuing/hand-off.js';
 import { DONE_PROMISE } from '../../queuing/settled.js';
 import type { Queue, SendOptions } from '../../queuing/types.js';
 import { atMost } from '../shared/at-most.js';
-import { type BrokerQueueOptions, resolveBrokerOptions } from '../shared/broker-options.js';
-import type { MessageCheck } from '../shared/message-schema.js';
 import { Connection } from './connection.js';
-import { type ConsumerSettings, RedisConsumer } from './consumer.js';
+import { RedisConsumer } from './consumer.js';
 import type { RedisDelivery } from './delivery.js';
-import { streamKey, wakeKey } from './keys.js';
+import { streamKey } from './keys.js';
+import { type RedisQueueOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { RedisProducer } from './producer.js';
-
-export interface RedisQueueOptions extends BrokerQueueOptions {
-  /** Where Redis is, when the queue opens its own connections. Default `redis://127.0.0.1:6379`. */
-  url?: string;
-  /** An existing ioredis client to send and settle on (left open by `close()`); blocking reads use a duplicate. */
-  client?: Redis;
-  /** Milliseconds (≥ 30) after which the deliveries of a handle that stopped heartbeating are redelivered. Default 30 s. */
-  visibilityTimeout?: number;
-}
 
 /**
  * A queue on Redis Streams (Redis ≥ 7). A `RedisQueue` object is a handle: messages live in Redis,
@@ -28,43 +17,17 @@ export interface RedisQueueOptions extends BrokerQueueOptions {
  */
 export class RedisQueue<T> implements Queue<T> {
   readonly name: string;
+  readonly #options: ResolvedOptions<T>;
   readonly #connection: Connection;
   readonly #producer: RedisProducer;
-  readonly #consumerSettings: ConsumerSettings<T>;
-  readonly #closeTimeout: number;
   #consumer: RedisConsumer<T> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: RedisQueueOptions = {}) {
-    // At least 30 ms: heartbeats come every visibilityTimeout / 3, and no more often than every 10 ms.
-    const resolved = resolveBrokerOptions(name, options, { minVisibilityTimeout: 30 });
-    const { maxAttempts, backoff, deadLetter, visibilityTimeout, closeTimeout, check } = resolved;
-    const { url, client } = options;
-    if (url !== undefined && client !== undefined) {
-      throw new InvalidOptionError('url', url, 'either url or client, not both');
-    }
-    if (url !== undefined && (typeof url !== 'string' || url.length === 0)) {
-      throw new InvalidOptionError('url', url, 'a redis:// URL');
-    }
-    if (client !== undefined && typeof (client as Partial<Redis> | null)?.duplicate !== 'function') {
-      throw new InvalidOptionError('client', client, 'an ioredis client');
-    }
-    const stream = streamKey(name);
+    this.#options = resolveOptions<T>(name, options);
     this.name = name;
-    this.#connection = new Connection({ url, client }, name);
-    this.#producer = new RedisProducer(this.#connection, stream, name, resolved.maxMessageSize);
-    this.#consumerSettings = {
-      name,
-      stream,
-      wake: wakeKey(name),
-      deadLetter: streamKey(deadLetter),
-      connection: this.#connection,
-      maxAttempts,
-      backoff,
-      visibilityTimeout,
-      check: check as MessageCheck<T> | undefined,
-    };
-    this.#closeTimeout = closeTimeout;
+    this.#connection = new Connection(this.#options, name);
+    this.#producer = new RedisProducer(this.#connection, streamKey(name), name, this.#options.maxMessageSize);
   }
 
   /** Resolves once Redis stored the message (sends of one tick travel in one script call). */
@@ -75,12 +38,12 @@ export class RedisQueue<T> implements Queue<T> {
 
   [Symbol.asyncIterator](): AsyncIterator<RedisDelivery<T>> {
     if (this.#closing !== undefined) return { next: () => DONE_PROMISE, return: () => DONE_PROMISE };
-    this.#consumer ??= new RedisConsumer<T>(this.#consumerSettings);
+    this.#consumer ??= new RedisConsumer<T>(this.name, this.#options, this.#connection);
     return this.#consumer.iterator();
   }
 
   [takeNow](): RedisDelivery<T> | undefined {
-    return this.#consumer?.takeNow();
+    return this.#consumer?.take();
   }
 
   /**
@@ -95,9 +58,10 @@ export class RedisQueue<T> implements Queue<T> {
   }
 
   async #close(): Promise<void> {
-    await atMost(this.#producer.drain(), this.#closeTimeout);
-    await this.#consumer?.close(this.#closeTimeout);
-    await this.#connection.close(this.#closeTimeout);
+    const { closeTimeout } = this.#options;
+    await atMost(this.#producer.drain(), closeTimeout);
+    await this.#consumer?.close(closeTimeout);
+    await this.#connection.close(closeTimeout);
     this.#producer.abandon();
   }
 }

@@ -14,36 +14,54 @@ local plain = tonumber(ARGV[1])
 for i = 2, 1 + plain do redis.call('XADD', stream, '*', 'body', ARGV[i]) end
 for i = 2 + plain, #ARGV, 4 do
   local body, priority, delay, key = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
-  if key == '' or hold(key, delay) then put(1, priority, key, body, '', delay) end
+  local holder = hold(key, delay)
+  if holder then put(1, priority, key, holder, body, '', delay) end
 end
 return 1
 `;
 
 /**
- * ARGV = consumer, count, 'high' | 'low'. Promotes due delayed messages, then reads for this consumer
- * up to `count` entries of the positive ('high', highest first) or negative ('low') priorities; the
- * consumer reads the queue's stream (priority 0) itself, between the two. Returns { ms until the next
- * delayed message or -1, { priority, entries, ... }, 1 if 'high' filled `count`, 1 if negative
- * priorities have streams, every priority that has a stream }.
+ * ARGV = consumer, count, 'high' | 'low', 1 to make first the group of every priority's stream that
+ * lacks it (else 0). Promotes due delayed messages, then reads for this consumer up to `count` entries
+ * of the positive ('high', highest first) or negative ('low') priorities; the consumer reads the
+ * queue's stream (priority 0) itself, between the two. Returns { ms until the next delayed message
+ * or -1, { priority, entries, ... }, 1 if 'high' filled `count`, 1 if negative priorities have
+ * streams, every priority that has a stream }.
+ *
+ * A priority's stream may have lost its group (deleted by hand, evicted, XGROUP DESTROY): its group
+ * is made again (from id 0, so the entries waiting there are read) rather than the stream skipped,
+ * which would leave its messages there for good.
  */
 const take = `${PRELUDE}
 local consumer, count, side = ARGV[1], tonumber(ARGV[2]), ARGV[3]
-local wait = promote()
 local priorities = prefix .. ':priorities'
+local function regroup(p)
+  redis.pcall('XGROUP', 'CREATE', band(p), 'sluice', '0', 'MKSTREAM')
+end
+if ARGV[4] == '1' then
+  for _, p in ipairs(redis.call('ZRANGE', priorities, 0, -1)) do regroup(p) end
+end
+local wait = promote()
 local bands
 if side == 'high' then
   bands = redis.call('ZREVRANGEBYSCORE', priorities, '+inf', '(0')
 else
   bands = redis.call('ZREVRANGEBYSCORE', priorities, '(0', '-inf')
 end
-local read, left = {}, count
+local function read(p, n)
+  return redis.pcall('XREADGROUP', 'GROUP', 'sluice', consumer, 'COUNT', n, 'STREAMS', band(p), '>')
+end
+local got, left = {}, count
 for _, p in ipairs(bands) do
   if left == 0 then break end
-  local reply = redis.pcall('XREADGROUP', 'GROUP', 'sluice', consumer, 'COUNT', left, 'STREAMS', band(p), '>')
-  -- an error: the stream went with its group (a Redis restart); the reclaim removes the priority
+  local reply = read(p, left)
+  if reply and reply.err then
+    regroup(p)
+    reply = read(p, left)
+  end
   if reply and not reply.err then
-    read[#read + 1] = p
-    read[#read + 1] = reply[1][2]
+    got[#got + 1] = p
+    got[#got + 1] = reply[1][2]
     left = left - #reply[1][2]
   end
 end
@@ -52,12 +70,12 @@ if side == 'high' then
   if left == 0 then more = 1 end
   if #redis.call('ZRANGEBYSCORE', priorities, '-inf', '(0', 'LIMIT', 0, 1) > 0 then low = 1 end
 end
-return {wait, read, more, low, redis.call('ZRANGE', priorities, 0, -1)}
+return {wait, got, more, low, redis.call('ZRANGE', priorities, 0, -1)}
 `;
 
 /**
  * ARGV = n, n entry ids of the queue's stream, b, then b times (priority, m, m entry ids), then
- * (priority, entry id, key) per entry holding a key, released only if the ack took.
+ * (priority, entry id) per entry holding a key, released only if the ack took and it still holds it.
  *
  * Entries of other priorities are deleted. Those of the queue's stream, nearly all of them, are not
  * deleted one by one (XDEL costs more than the rest of a delivery): the stream is trimmed up to the
@@ -79,11 +97,15 @@ for _ = 1, tonumber(ARGV[i]) do
   redis.call('XDEL', target, unpack(ARGV, i + 3, i + 2 + m))
   i = i + 2 + m
 end
-for j = i + 1, #ARGV, 3 do
-  local target = band(ARGV[j])
-  if redis.call('XACK', target, 'sluice', ARGV[j + 1]) == 1 then
-    if target == stream then n = n + 1 else redis.call('XDEL', target, ARGV[j + 1]) end
-    release(ARGV[j + 2])
+for j = i + 1, #ARGV, 2 do
+  local target, id = band(ARGV[j]), ARGV[j + 1]
+  local found = redis.call('XRANGE', target, id, id)[1]
+  if redis.call('XACK', target, 'sluice', id) == 1 then
+    if target == stream then n = n + 1 else redis.call('XDEL', target, id) end
+    if found then
+      local fields = fieldsOf(found)
+      release(fields.key or '', fields.holder)
+    end
   end
 end
 if n == 0 then return 1 end
@@ -104,28 +126,33 @@ return 1
  * KEYS[2] = the dead-letter queue's stream; ARGV = consumer, visibility timeout, maxAttempts.
  * Deliveries idle longer than the visibility timeout (their consumer stopped heartbeating: it died
  * or lost Redis) go back as ready with attempt + 1, or to the dead-letter queue after the last
- * attempt. Wake-ups a dead reader left pending are dropped, and priorities whose stream is empty
- * removed with it.
+ * attempt, keeping their priority. Wake-ups a dead reader left pending are dropped, and priorities
+ * whose stream is empty removed with it. A message stream that lost its group gets it again (from
+ * id 0), so that its entries are read rather than kept for ever.
  */
 const reclaim = `${PRELUDE}
 local consumer, idle, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local moved = 0
 local function claim(target, p)
   local reply = redis.pcall('XAUTOCLAIM', target, 'sluice', consumer, idle, '0-0', 'COUNT', 100)
-  if reply.err then return end
+  if reply.err then
+    if p and redis.call('EXISTS', target) == 1 then
+      redis.pcall('XGROUP', 'CREATE', target, 'sluice', '0')
+    end
+    return
+  end
   for _, entry in ipairs(reply[2]) do
     local id = entry[1]
     redis.call('XACK', target, 'sluice', id)
     redis.call('XDEL', target, id)
     if p and entry[2] then
-      local f = {}
-      for i = 1, #entry[2], 2 do f[entry[2][i]] = entry[2][i + 1] end
-      local attempt, key = tonumber(f.attempt or '1'), f.key or ''
+      local f = fieldsOf(entry)
+      local attempt, key, body = tonumber(f.attempt or '1'), f.key or '', f.body or ''
       if attempt >= max then
         local reason = 'failed ' .. attempt .. ' of ' .. max .. ' attempts: ${NEVER_SETTLED}'
-        bury(KEYS[2], f.body or '', reason, key, f.id or id)
+        deadLetter(KEYS[2], p, body, reason, key, f.holder, f.id or id)
       else
-        retry(attempt + 1, p, key, f.body or '', f.id or id, 0)
+        retry(attempt + 1, p, key, f.holder, body, f.id or id, 0)
       end
       moved = moved + 1
     end

@@ -11,7 +11,7 @@ interface Pending<B> {
 }
 
 /**
- * Coalesces the calls made in one tick into batches of up to 1,000, sent on the next microtask:
+ * Coalesces the calls made in one tick into batches of up to BATCH_SIZE, sent on the next microtask:
  * one command to encode, one round trip, one reply, instead of one per call. A call resolves once
  * the send of its batch did.
  */

@@ -17,8 +17,12 @@ export interface Refused {
   readonly reason: string;
   /** The envelope's id, or the stored id for a body without one. */
   readonly id: string;
-  /** What to store on the dead-letter queue: the body as received, or an undecodable one wrapped. */
-  readonly body: string;
+  /**
+   * What to store on the dead-letter queue instead of the body as received, or `undefined` to keep
+   * it: an undecodable body wrapped in an envelope, or an envelope that had no id with its stored id
+   * written in (so every copy keeps one id).
+   */
+  readonly replacement: string | undefined;
 }
 
 export type Admission<T> = Admitted<T> | Refused;
@@ -31,32 +35,49 @@ export type Admission<T> = Admitted<T> | Refused;
 export function admit<T>(
   body: string,
   check: MessageCheck<T> | undefined,
-  storedId: () => string,
+  storedId: string | (() => string),
 ): Admission<T> | Promise<Admission<T>> {
   let received: ReceivedEnvelope;
   try {
     received = decodeEnvelope(body);
   } catch (error) {
-    const id = storedId();
+    const id = typeof storedId === 'string' ? storedId : storedId();
     const reason = (error as ValidationError).message;
-    return { admitted: false, reason, id, body: JSON.stringify(wrapUndecodable(body, id)) };
+    return { admitted: false, reason, id, replacement: JSON.stringify(wrapUndecodable(body, id)) };
   }
-  const envelope = received.id === undefined ? { ...received, id: storedId() } : (received as Envelope);
+  const named = received.id !== undefined;
+  const envelope = named
+    ? (received as Envelope)
+    : { ...received, id: typeof storedId === 'string' ? storedId : storedId() };
   if (check === undefined) return { admitted: true, envelope, message: envelope.payload as T };
   try {
     const checked = check(envelope.payload);
     if (checked instanceof Promise) {
       return checked.then(
         (message) => ({ admitted: true, envelope, message }),
-        (error) => refuse(envelope, body, error),
+        (error) => refuse(body, envelope.id, named, error),
       );
     }
     return { admitted: true, envelope, message: checked };
   } catch (error) {
-    return refuse(envelope, body, error);
+    return refuse(body, envelope.id, named, error);
   }
 }
 
-function refuse(envelope: Envelope, body: string, error: unknown): Refused {
-  return { admitted: false, reason: invalidMessageReason(error), id: envelope.id, body };
+function refuse(body: string, id: string, named: boolean, error: unknown): Refused {
+  return {
+    admitted: false,
+    reason: invalidMessageReason(error),
+    id,
+    replacement: named ? undefined : withId(body, id),
+  };
+}
+
+/**
+ * `body`, an envelope without a usable id, with `"id"` appended as its last member: the rest stays
+ * byte for byte as the producer wrote it (JSON.parse keeps the last of repeated names).
+ */
+function withId(body: string, id: string): string {
+  const end = body.lastIndexOf('}');
+  return `${body.slice(0, end)},"id":${JSON.stringify(id)}${body.slice(end)}`;
 }

@@ -19,7 +19,8 @@ export interface BrokerQueueOptions<T = unknown> {
   closeTimeout?: number;
   /**
    * Bytes an encoded message may take; a larger one is refused at `send` with MessageTooLargeError.
-   * Default 16 MiB (RabbitMQ 4's own limit); on NATS the server's `max_payload` (1 MiB by default).
+   * Default 16 MiB (RabbitMQ 4's own limit); on NATS the server's `max_payload` less the room a
+   * dead-letter copy's headers need.
    */
   maxMessageSize?: number;
 }

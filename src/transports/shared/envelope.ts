@@ -17,7 +17,7 @@ import { uniqueId } from '../../queuing/unique-id.js';
  *   `attempt + 1`).
  * - `headers` are the producer's (e.g. a trace parent).
  * - Fields at their defaults (no type, attempt 1, no headers) are left out when sending: a small body
- *   is cheaper for every broker (RabbitMQ handles bodies under 64 bytes as Erlang heap binaries).
+ *   is cheaper for every broker to store, copy and parse.
  *
  * On receive only `payload` is required, so producers in other languages may leave out the rest. A
  * body that is not an envelope is dead-lettered wrapped in one whose payload is the body as text, so

@@ -16,7 +16,15 @@ export type Write =
   | { kind: 'ack'; id: number; attempt: number }
   | { kind: 'retry'; queue: string; id: number; attempt: number; runAt: number }
   | { kind: 'release'; queue: string; id: number; attempt: number }
-  | { kind: 'bury'; deadLetter: string; id: number; attempt: number; reason: string; body: string | null };
+  | {
+      kind: 'deadLetter';
+      deadLetterQueue: string;
+      id: number;
+      attempt: number;
+      reason: string;
+      /** Stored instead of the row's body (see admit), or null to copy it. */
+      replacement: string | null;
+    };
 
 /** A queue's consumer as the connection sees it: asks for claims, hears about changes to its queue. */
 export interface Claimer {
@@ -93,7 +101,7 @@ export class Connection {
       db.transaction(() => db!.exec(SCHEMA)).immediate();
     } catch (cause) {
       db?.close();
-      throw new BrokerUnavailableError('sqlite', `opening ${path}`, { cause });
+      throw new BrokerUnavailableError('SQLite', `opening ${path}`, { cause });
     }
     this.#db = db;
     this.#statements = Object.fromEntries(
@@ -173,7 +181,7 @@ export class Connection {
     } catch (cause) {
       this.#results.clear();
       this.#touched.clear();
-      batch?.reject(new BrokerUnavailableError('sqlite', `writing to ${this.path}`, { cause }));
+      batch?.reject(new BrokerUnavailableError('SQLite', `writing to ${this.path}`, { cause }));
       for (const claimer of claimers) claimer.claimFailed(cause);
       return;
     }
@@ -217,10 +225,10 @@ export class Connection {
           s.release.run(w.id, w.attempt);
           this.#touched.add(w.queue);
           break;
-        case 'bury':
-          if (s.bury.run(w.deadLetter, w.body, w.reason, w.id, w.attempt).changes > 0) {
+        case 'deadLetter':
+          if (s.deadLetter.run(w.deadLetterQueue, w.replacement, w.reason, w.id, w.attempt).changes > 0) {
             s.ack.run(w.id, w.attempt);
-            this.#touched.add(w.deadLetter);
+            this.#touched.add(w.deadLetterQueue);
           }
           break;
       }

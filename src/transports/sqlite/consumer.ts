@@ -1,12 +1,14 @@
-import { backoffDelay } from '../../queuing/backoff.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
 import { type Admission, admit } from '../shared/admit.js';
 import { atMost } from '../shared/at-most.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
+import { HandedOut } from '../shared/handed-out.js';
 import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
-import { nackReason } from '../shared/reasons.js';
+import { unsettledReason } from '../shared/reasons.js';
+import { nackOutcome } from '../shared/retry-policy.js';
+import { UnderWay } from '../shared/under-way.js';
 import type { Claimer, Connection } from './connection.js';
 import { SqliteDelivery } from './delivery.js';
 import type { ResolvedOptions } from './options.js';
@@ -31,18 +33,22 @@ export class SqliteConsumer<T>
   /** Claimed and checked, not handed out yet (prefetched for a settling loop, or its waiter left). */
   readonly #ready = new Fifo<SqliteDelivery<T>>();
   /** Handed out and not settled: what close() waits for. */
-  readonly #inFlight = new Set<SqliteDelivery<T>>();
+  readonly #handedOut = new HandedOut<SqliteDelivery<T>>();
   #claiming = false;
   #asked = 0;
   /** Deliveries settled since the last claim whose loops are expected back. */
   #anticipated = 0;
   #iterators = 0;
-  /** Rows whose asynchronous schema check is running. */
+  /** Rows whose asynchronous schema check is running: on their way to a waiter (see #unmet). */
   #checking = 0;
+  /**
+   * Those same checks, for close() to wait for: a row checked after close is given back (see
+   * #handOut), and that write must reach the file before it is released.
+   */
+  readonly #checks = new UnderWay();
   #timer: NodeJS.Timeout | undefined;
   #readyTimer: NodeJS.Timeout | undefined;
   #closed = false;
-  #onSettled: (() => void) | undefined;
 
   /** Milliseconds a prefetched delivery may wait in `#ready` before it is given back. */
   readonly #holdReady: number;
@@ -86,7 +92,7 @@ export class SqliteConsumer<T>
   /** A prefetched delivery, handed out synchronously. */
   take(): SqliteDelivery<T> | undefined {
     const delivery = this.#ready.shift();
-    if (delivery !== undefined) this.#inFlight.add(delivery);
+    if (delivery !== undefined) this.#handedOut.add(delivery);
     return delivery;
   }
 
@@ -124,27 +130,19 @@ export class SqliteConsumer<T>
   // --- DeliveryOwner (called by deliveries) ---
 
   ack(delivery: SqliteDelivery<T>): Promise<void> {
-    this.#settle(delivery);
+    this.#handedOut.delete(delivery);
     this.#anticipate();
     return this.connection.write({ kind: 'ack', id: delivery.rowId, attempt: delivery.attempt });
   }
 
   nack(delivery: SqliteDelivery<T>, options: NackOptions): Promise<void> {
-    this.#settle(delivery);
+    this.#handedOut.delete(delivery);
     this.#anticipate();
-    const { maxAttempts, backoff } = this.options;
     const { rowId: id, attempt } = delivery;
-    if (options.requeue === false || (options.requeue !== true && attempt >= maxAttempts)) {
-      return this.#bury(id, attempt, nackReason(options, attempt, maxAttempts), null);
-    }
-    const delay = options.delay ?? (options.requeue ? 0 : backoffDelay(backoff, attempt));
-    return this.connection.write({
-      kind: 'retry',
-      queue: this.queue,
-      id,
-      attempt,
-      runAt: Date.now() + delay,
-    });
+    const outcome = nackOutcome(options, attempt, this.options);
+    if (outcome.deadLetter !== undefined) return this.#deadLetter(id, attempt, outcome.deadLetter);
+    const runAt = Date.now() + outcome.retryAfter;
+    return this.connection.write({ kind: 'retry', queue: this.queue, id, attempt, runAt });
   }
 
   /**
@@ -159,20 +157,16 @@ export class SqliteConsumer<T>
     this.connection.unsubscribe(this);
     this.#waiters.end();
     this.#releaseReady();
-    if (this.#inFlight.size > 0 || this.#checking > 0) {
-      const settled = new Promise<void>((resolve) => {
-        this.#onSettled = resolve;
-      });
-      await atMost(settled, this.options.closeTimeout);
-    }
-    const writes: Promise<void>[] = [];
-    for (const delivery of this.#inFlight) {
-      if (!delivery.takeBack()) continue;
-      const { rowId: id, attempt } = delivery;
-      writes.push(this.connection.write({ kind: 'retry', queue: this.queue, id, attempt, runAt: 0 }));
-    }
-    this.#inFlight.clear();
-    await Promise.all(writes);
+    const { closeTimeout } = this.options;
+    const [unsettled] = await Promise.all([
+      this.#handedOut.settleWithin(closeTimeout),
+      atMost(this.#checks.ended(), closeTimeout),
+    ]);
+    await Promise.all(
+      unsettled.map(({ rowId: id, attempt }) =>
+        this.connection.write({ kind: 'retry', queue: this.queue, id, attempt, runAt: 0 }),
+      ),
+    );
   }
 
   #anticipate(): void {
@@ -196,27 +190,38 @@ export class SqliteConsumer<T>
     this.#timer = setTimeout(() => this.#claim(), wait);
   }
 
-  /** Decodes and checks a claimed row; an envelope without id is named by its row id. */
+  /**
+   * Decodes and checks a claimed row (an envelope without id is named by its row id), unless its
+   * last attempt's lease ran out unsettled: handing it out again would hold its key for ever.
+   */
   #admit(row: ClaimedRow): void {
-    const admission = admit(row.body, this.options.check, () => String(row.id));
+    const { check, maxAttempts } = this.options;
+    if (row.lease_expired === 1 && row.attempt > maxAttempts) {
+      const reason = unsettledReason(row.attempt - 1, maxAttempts);
+      // Should this fail, the lease runs out again and the next claim dead-letters it.
+      void this.#deadLetter(row.id, row.attempt, reason).catch(() => {});
+      return;
+    }
+    // A thunk, not String(row.id): the row id is converted only for an envelope that has no id.
+    const admission = admit(row.body, check, () => String(row.id));
     if (!(admission instanceof Promise)) {
-      this.#handOutOrBury(row, admission);
+      this.#handOutOrDeadLetter(row, admission);
       return;
     }
     this.#checking++;
-    void admission.then((checked) => {
-      this.#checking--;
-      this.#handOutOrBury(row, checked);
-      this.#settledCheck();
-      if (this.#unmet()) this.#claim(); // it was dead-lettered: its waiter still needs a message
-    });
+    void this.#checks.add(
+      admission.then((checked) => {
+        this.#checking--;
+        this.#handOutOrDeadLetter(row, checked);
+        if (this.#unmet()) this.#claim(); // it was dead-lettered: its waiter still needs a message
+      }),
+    );
   }
 
-  #handOutOrBury(row: ClaimedRow, admission: Admission<T>): void {
+  #handOutOrDeadLetter(row: ClaimedRow, admission: Admission<T>): void {
     if (!admission.admitted) {
-      // The stored body is copied in SQL (its id added if it had none); only a wrapped one is sent.
-      const body = admission.body === row.body ? null : admission.body;
-      void this.#bury(row.id, row.attempt, admission.reason, body).catch(() => {});
+      const { reason, replacement = null } = admission;
+      void this.#deadLetter(row.id, row.attempt, reason, replacement).catch(() => {});
       return;
     }
     const { envelope } = admission;
@@ -235,7 +240,7 @@ export class SqliteConsumer<T>
       this.#readyTimer ??= setTimeout(this.#releaseReady, this.#holdReady);
       return;
     }
-    this.#inFlight.add(delivery);
+    this.#handedOut.add(delivery);
     this.#waiters.hand(delivery);
   }
 
@@ -244,18 +249,10 @@ export class SqliteConsumer<T>
     return !this.#closed && this.#waiters.size > this.#ready.size + this.#checking;
   }
 
-  #settle(delivery: SqliteDelivery<T>): void {
-    this.#inFlight.delete(delivery);
-    this.#settledCheck();
-  }
-
-  #settledCheck(): void {
-    if (this.#inFlight.size === 0 && this.#checking === 0) this.#onSettled?.();
-  }
-
-  #bury(id: number, attempt: number, reason: string, body: string | null): Promise<void> {
-    const { deadLetter } = this.options;
-    return this.connection.write({ kind: 'bury', deadLetter, id, attempt, reason, body });
+  /** `replacement` (see admit) is stored instead of the row's body; null copies it. */
+  #deadLetter(id: number, attempt: number, reason: string, replacement: string | null = null): Promise<void> {
+    const deadLetterQueue = this.options.deadLetter;
+    return this.connection.write({ kind: 'deadLetter', deadLetterQueue, id, attempt, reason, replacement });
   }
 
   readonly #releaseReady = (): void => {

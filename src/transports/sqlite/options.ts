@@ -8,8 +8,6 @@ import {
 export interface SqliteQueueOptions<T> extends BrokerQueueOptions<T> {
   /** Database file, created if missing; every queue of the file shares one table. */
   path: string;
-  /** Queue (in the same file) receiving dead messages, with the reason. Default `${name}.dead`. */
-  deadLetter?: string;
   /**
    * Milliseconds between checks for messages written by other processes while a consumer waits.
    * Sends from this process wake consumers at once. Default 100.

@@ -4,6 +4,8 @@
  * - `ready = 1`: claimable once `run_at` (epoch ms) has passed. A claim only moves `run_at` to the
  *   end of its lease and counts the attempt, so a message whose consumer crashed is claimable
  *   again once the lease ends, and a claim rewrites no index entry (the hot path stays cheap).
+ *   Every other way to become ready (send, retry, give back, promotion) sets `run_at = 0`, so a
+ *   claimable row with `run_at > 0` is one whose lease ran out unsettled.
  * - `ready = 0`: delayed or backing off until `run_at`; the claim transaction first promotes the
  *   ones that are due. Only these rows are in the `due` index, which also gives the next wake-up.
  *
@@ -44,13 +46,13 @@ export const SQL = {
    * whose envelope has no id was named by its row id (see the consumer); the copy is given that id
    * so the message keeps its name on the dead-letter queue.
    */
-  bury: `INSERT INTO ${TABLE} (queue, body, priority, reason)
+  deadLetter: `INSERT INTO ${TABLE} (queue, body, priority, reason)
     SELECT ?, coalesce(?, CASE WHEN json_type(body, '$.id') = 'text' AND json_extract(body, '$.id') <> ''
       THEN body ELSE json_set(body, '$.id', CAST(id AS TEXT)) END), priority, ?
     FROM ${TABLE} WHERE id = ? AND attempt = ?`,
-  promote: `UPDATE ${TABLE} SET ready = 1 WHERE queue = ? AND ready = 0 AND run_at <= ?`,
+  promote: `UPDATE ${TABLE} SET ready = 1, run_at = 0 WHERE queue = ? AND ready = 0 AND run_at <= ?`,
   /** The next ready rows in delivery order; each is then leased with `lease`. */
-  claim: `SELECT id, body, attempt, priority, reason FROM ${TABLE}
+  claim: `SELECT id, body, attempt, priority, reason, run_at > 0 AS lease_expired FROM ${TABLE}
     WHERE queue = ? AND ready = 1 AND run_at <= ? ORDER BY priority DESC, id LIMIT ?`,
   lease: `UPDATE ${TABLE} SET run_at = ?, attempt = attempt + 1 WHERE id = ?`,
   claimable: `SELECT EXISTS (SELECT 1 FROM ${TABLE} WHERE queue = @queue AND ready = 1 AND run_at <= @now)
@@ -66,4 +68,6 @@ export interface ClaimedRow {
   readonly priority: number;
   /** Why the message was dead-lettered, on rows of a dead-letter queue. */
   readonly reason: string | null;
+  /** 1 when its previous lease ran out unsettled: the consumer that held it died or stalled. */
+  readonly lease_expired: 0 | 1;
 }

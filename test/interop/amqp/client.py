@@ -6,7 +6,8 @@ Run as `python3 -c <this file> '<command as JSON>'`; prints the result as JSON. 
       "delay"?: ms, "key"?: str, "key_timeout"?: ms}]}
       -> [{"result": "sent" | "held", "at": epoch ms just before the publish}]
   {"op": "consume", "queue": q, "count": n, "timeout": s, "settle": "ack" | "ack-keep-key" |
-      "retry" | "dead-letter" | "requeue", "delay"?: ms, "reason"?: str}
+      "retry" | "dead-letter" | "requeue", "delay"?: ms, "reason"?: str, "hold"?: ms}
+      (`hold`: how long each message is held before it is settled)
       -> [{"body": str, "priority", "message_id", "headers", "redelivered", "at": epoch ms}]
 """
 import hashlib
@@ -20,6 +21,7 @@ URL = 'amqp://guest:guest@127.0.0.1:5672/%2F'
 PRIORITY_QUEUE = {'x-max-priority': 10}
 KEY_HOLD = 86_400_000
 KEY_QUEUE = {'x-max-length': 1, 'x-overflow': 'reject-publish', 'x-message-ttl': KEY_HOLD, 'x-expires': KEY_HOLD}
+RELEASE_MARGIN = 1_000
 
 
 def now_ms():
@@ -60,17 +62,19 @@ def publish_confirmed(channel, routing_key, body, properties):
 
 
 def take_key(channel, queue, key, key_timeout):
+    """Returns the message's x-sluice-key-until if the key is now held for it, else None."""
     marker = marker_name(queue, key)
+    until = now_ms() + key_timeout  # before the marker is published: it expires no earlier
     while True:
         declared = channel.queue_declare(marker, durable=True, arguments=KEY_QUEUE)
         if declared.method.message_count > 0:
-            return False
+            return None
         try:
             channel.basic_publish('', marker, b'', pika.BasicProperties(
                 delivery_mode=2, expiration=str(key_timeout)), mandatory=True)
-            return True
+            return until
         except pika.exceptions.NackError:
-            return False  # another producer holds the key
+            return None  # another producer holds the key
         except pika.exceptions.UnroutableError:
             continue  # the marker queue was deleted (the key released) after our declaration
 
@@ -83,10 +87,12 @@ def publish(channel, command):
         headers = {}
         key = message.get('key')
         if key is not None:
-            if not take_key(channel, queue, key, message.get('key_timeout', KEY_HOLD)):
+            until = take_key(channel, queue, key, message.get('key_timeout', KEY_HOLD))
+            if until is None:
                 results.append({'result': 'held', 'at': now_ms()})
                 continue
             headers['x-sluice-key'] = key
+            headers['x-sluice-key-until'] = until
         properties = pika.BasicProperties(
             delivery_mode=2,
             content_type='application/json',
@@ -103,8 +109,10 @@ def publish(channel, command):
 
 
 def release_key(channel, queue, properties):
-    key = (properties.headers or {}).get('x-sluice-key')
-    if key is not None:
+    headers = properties.headers or {}
+    key = headers.get('x-sluice-key')
+    until = headers.get('x-sluice-key-until')
+    if key is not None and (until is None or now_ms() < until - RELEASE_MARGIN):
         channel.queue_delete(marker_name(queue, key))
 
 
@@ -130,6 +138,7 @@ def settle(channel, queue, method, properties, body, command):
         envelope['id'] = message_id_of(body, properties)
         headers = dict(properties.headers or {})
         headers.pop('x-sluice-key', None)
+        headers.pop('x-sluice-key-until', None)
         headers['x-sluice-reason'] = command['reason']
         dead = f'{queue}.dead'
         channel.queue_declare(dead, durable=True, arguments=PRIORITY_QUEUE)
@@ -159,6 +168,7 @@ def consume(channel, command):
             'redelivered': method.redelivered,
             'at': now_ms(),
         })
+        time.sleep(command.get('hold', 0) / 1000)
         settle(channel, queue, method, properties, body, command)
     return received
 

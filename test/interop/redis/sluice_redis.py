@@ -78,23 +78,27 @@ class Queue:
     def read(self, count, block_ms):
         """One round of the page's loop: promote, read highest priority first, else block."""
         wait = self.scripts['promote'](keys=[self.stream])
-        priorities = self.priorities()
-        got = []
-        for priority in priorities:
+        got, readable = [], []
+        for priority in self.priorities():
             if len(got) >= count:
                 break
+            stream = self.stream_of(priority)
             try:
-                reply = self.redis.xreadgroup(
-                    'sluice', self.consumer, {self.stream_of(priority): '>'}, count=count - len(got)
-                )
+                reply = self.redis.xreadgroup('sluice', self.consumer, {stream: '>'}, count=count - len(got))
             except redis.ResponseError as error:
-                if 'NOGROUP' in str(error):
-                    continue
-                raise
+                if 'NOGROUP' not in str(error):
+                    raise
+                try:  # it lost its group: made again, unless the stream is gone
+                    self.redis.xgroup_create(stream, 'sluice', id='0')
+                except redis.ResponseError as failed:
+                    if 'BUSYGROUP' not in str(failed):
+                        continue
+                reply = self.redis.xreadgroup('sluice', self.consumer, {stream: '>'}, count=count - len(got))
+            readable.append(stream)
             got += self._messages(reply)
-        if not got:
+        if not got and readable:
             block = block_ms if wait < 0 else max(1, min(wait, block_ms))
-            streams = {self.stream_of(priority): '>' for priority in priorities}
+            streams = {stream: '>' for stream in readable}
             got = self._messages(
                 self.redis.xreadgroup('sluice', self.consumer, streams, count=count, block=block)
             )

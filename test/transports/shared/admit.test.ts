@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import type { NackOptions } from '../../../src/queuing/types.js';
 import { defineCommand } from '../../../src/routing/define.js';
 import { admit } from '../../../src/transports/shared/admit.js';
 import { compileMessageSchema } from '../../../src/transports/shared/message-schema.js';
-import { errorText, nackReason } from '../../../src/transports/shared/reasons.js';
+import { errorText, nackReason, unsettledReason } from '../../../src/transports/shared/reasons.js';
+import { type NackOutcome, nackOutcome } from '../../../src/transports/shared/retry-policy.js';
 
 const stored = () => 'orders:7';
 
@@ -27,7 +29,7 @@ describe('admit: the decode-and-admit step of every broker consumer', () => {
     expect(admission).toMatchObject({ admitted: false, id: 'orders:7' });
     if (admission instanceof Promise || admission.admitted) throw new Error('expected a refusal');
     expect(admission.reason).toMatch(/^undecodable body: /);
-    expect(JSON.parse(admission.body)).toEqual({
+    expect(JSON.parse(admission.replacement!)).toEqual({
       id: 'orders:7',
       type: null,
       attempt: 1,
@@ -42,8 +44,21 @@ describe('admit: the decode-and-admit step of every broker consumer', () => {
     const body =
       '{"id":"a2","type":"orders.place","payload":{"type":"orders.place","payload":{"quantity":0}}}';
     const admission = admit(body, check, stored);
-    expect(admission).toMatchObject({ admitted: false, id: 'a2', body });
+    expect(admission).toMatchObject({ admitted: false, id: 'a2', replacement: undefined });
     expect((admission as { reason: string }).reason).toMatch(/^invalid message: .*quantity/);
+  });
+
+  it('writes the stored id into a refused envelope that had none, so its dead-letter copy keeps it', () => {
+    const body = '{ "payload": -1e3, "id": "" }\n';
+    const admission = admit(body, compileMessageSchema(z.number().positive()), 'orders:9');
+    expect(admission).toMatchObject({ admitted: false, id: 'orders:9' });
+    const { replacement } = admission as { replacement: string };
+    expect(replacement).toBe('{ "payload": -1e3, "id": "" ,"id":"orders:9"}\n'); // the rest untouched
+    expect(JSON.parse(replacement)).toEqual({ payload: -1000, id: 'orders:9' });
+  });
+
+  it('takes the stored id as a string too', () => {
+    expect(admit('{"payload":1}', undefined, 'row-1')).toMatchObject({ envelope: { id: 'row-1' } });
   });
 
   it('waits for an asynchronous Standard Schema', async () => {
@@ -53,6 +68,21 @@ describe('admit: the decode-and-admit step of every broker consumer', () => {
       message: 1,
     });
     await expect(admit('{"payload":-1}', check, stored)).resolves.toMatchObject({ admitted: false });
+  });
+});
+
+describe('nackOutcome: the retry policy of every broker queue', () => {
+  const policy = { maxAttempts: 3, backoff: { type: 'fixed', delay: 50 } } as const;
+  it.each<[NackOptions, number, NackOutcome]>([
+    [{}, 1, { retryAfter: 50 }],
+    [{ delay: 7 }, 2, { retryAfter: 7 }],
+    [{}, 3, { deadLetter: 'failed 3 of 3 attempts' }],
+    [{ error: new Error('boom') }, 3, { deadLetter: 'failed 3 of 3 attempts: boom' }],
+    [{ requeue: false }, 1, { deadLetter: 'rejected' }],
+    [{ requeue: true }, 3, { retryAfter: 0 }],
+    [{ requeue: true, delay: 20 }, 9, { retryAfter: 20 }],
+  ])('%o at attempt %i → %o', (options, attempt, outcome) => {
+    expect(nackOutcome(options, attempt, policy)).toEqual(outcome);
   });
 });
 
@@ -71,5 +101,11 @@ describe('dead-letter reasons: one wording on every broker', () => {
     expect(errorText(new Error('boom'))).toBe('boom');
     expect(errorText(new RangeError('too far'))).toBe('RangeError: too far');
     expect(errorText(42)).toBe('42');
+  });
+
+  it('names a last attempt that was never settled', () => {
+    expect(unsettledReason(5, 5)).toBe(
+      'failed 5 of 5 attempts: not settled: its consumer stopped or its lease ran out',
+    );
   });
 });

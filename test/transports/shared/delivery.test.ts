@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DeliverySettledError, InvalidOptionError } from '../../../src/errors.js';
 import type { NackOptions } from '../../../src/queuing/types.js';
 import { type DeliveryOwner, GuardedDelivery } from '../../../src/transports/shared/delivery.js';
+import { HandedOut } from '../../../src/transports/shared/handed-out.js';
 import { BrokerIterator, Waiters } from '../../../src/transports/shared/iterator.js';
 
 class TestDelivery extends GuardedDelivery<string, TestDelivery> {}
@@ -110,5 +111,37 @@ describe('BrokerIterator and Waiters: the one iterator of every broker consumer'
     c.waiters.end(undefined, new Error('table dropped'));
     for (const call of pending) await expect(call).rejects.toThrow('table dropped');
     expect(c.waiters.size).toBe(0);
+  });
+});
+
+describe('HandedOut: what close() lets settle, then takes back', () => {
+  it('resolves at once with nothing when every delivery settled', async () => {
+    const handedOut = new HandedOut<TestDelivery>();
+    const delivery = new TestDelivery(owner(), 'm', 1, 'a', {}, undefined);
+    handedOut.add(delivery);
+    await delivery.ack();
+    handedOut.delete(delivery);
+    expect(await handedOut.settleWithin(60_000)).toEqual([]);
+  });
+
+  it('waits for the last settlement, not for the time', async () => {
+    const handedOut = new HandedOut<TestDelivery>();
+    const delivery = new TestDelivery(owner(), 'm', 1, 'a', {}, undefined);
+    handedOut.add(delivery);
+    const closing = handedOut.settleWithin(60_000);
+    setTimeout(() => {
+      void delivery.ack();
+      handedOut.delete(delivery);
+    }, 5);
+    expect(await closing).toEqual([]); // long before the minute: the test's own timeout is 20 s
+  });
+
+  it('after the time, takes back what is unsettled: a late ack then rejects', async () => {
+    const handedOut = new HandedOut<TestDelivery>();
+    const late = new TestDelivery(owner(), 'm', 1, 'a', {}, undefined);
+    handedOut.add(late);
+    expect(await handedOut.settleWithin(5)).toEqual([late]);
+    expect(handedOut.size).toBe(0);
+    await expect(late.ack()).rejects.toThrow(DeliverySettledError);
   });
 });
