@@ -8,7 +8,7 @@
  * reading it back gives `undefined` again. Callers build their error only when there is a problem.
  */
 export function serializationProblem(value: unknown, root: string): string | undefined {
-  if (value === undefined || (Array.isArray(value) && value.length === 0)) return undefined;
+  if (value === undefined || isPlainJson(value)) return undefined;
   const path: (string | number)[] = [];
   let problem: string | undefined;
   try {
@@ -22,6 +22,53 @@ export function serializationProblem(value: unknown, root: string): string | und
     visiting.clear();
   }
   return problem === undefined ? undefined : `${format(root, path)} is ${problem}, not JSON-serialisable`;
+}
+
+/**
+ * Nesting the quick check follows before it leaves the verdict to the full walk (which finds cycles,
+ * and nesting too deep for the stack).
+ */
+const QUICK_DEPTH = 64;
+
+/**
+ * The quick check every send pays: true when `value` is certainly plain JSON. It allocates nothing
+ * (no path, no set of visited objects); `false` only means "let the full walk look", which then
+ * names the problem, or finds none (a value nested deeper than the quick check follows).
+ */
+function isPlainJson(value: unknown): boolean {
+  try {
+    return plain(value, 0);
+  } catch {
+    return false; // a getter or proxy that throws: the full walk reports it
+  }
+}
+
+function plain(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth === QUICK_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!plain(value[i], depth + 1)) return false;
+    return true;
+  }
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return false;
+  // for-in allocates no key array; an inherited enumerable property only sends the value to the full walk.
+  for (const key in value) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item !== undefined && !plain(item, depth + 1)) return false;
+  }
+  return true;
 }
 
 /** Objects on the current path; shared because the walk is synchronous and never re-entered. */

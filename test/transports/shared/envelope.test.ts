@@ -65,6 +65,15 @@ describe('the wire envelope', () => {
     expect(() => encodeEnvelope(message, 'orders', MAX)).toThrow(path);
   });
 
+  it('accepts plain JSON nested deeper than the quick check follows, and finds a problem down there', () => {
+    let deep: unknown = { leaf: 1 };
+    for (let i = 0; i < 200; i++) deep = i % 2 ? { next: deep } : [deep];
+    expect(decodeEnvelope(encodeEnvelope(deep, 'q', MAX)).payload).toEqual(deep);
+    let bad: unknown = { leaf: new Date(0) };
+    for (let i = 0; i < 200; i++) bad = { next: bad };
+    expect(() => encodeEnvelope(bad, 'q', MAX)).toThrow(/message(\.next){200}\.leaf is an instance of Date/);
+  });
+
   it('accepts an object property set to undefined (it reads back as undefined)', () => {
     const body = encodeEnvelope({ a: 1, b: undefined }, 'q', MAX);
     expect(decodeEnvelope(body).payload).toEqual({ a: 1 });
