@@ -244,20 +244,7 @@ describe('SqliteQueue', () => {
     const [first] = await receive(queue); // held, never settled
     const [second] = await receive(queue); // its lease ran out: claimed again, and never settled
     expect([first!.attempt, second!.attempt]).toEqual([1, 2]);
-    const iterator = queue[Symbol.asyncIterator]();
-    const pending = iterator.next(); // once the last lease ran out: claims it, and dead-letters it instead
-    const [dead] = await receive(open<Numbered>('unsettled.dead', { path }));
-    expect([dead!.message, dead!.id, dead!.deadLetterReason]).toEqual([
-      { n: 1 },
-      first!.id,
-      'failed 2 of 2 attempts: not settled: its consumer stopped or its lease ran out',
-    ]);
-    await dead!.ack();
-    await queue.send({ n: 2 }, { key: 'k' }); // the key is free: stored
-    const next = await within(pending, 5_000);
-    expect([next.value!.message, next.value!.attempt]).toEqual([{ n: 2 }, 1]);
-    await next.value!.ack();
-    await iterator.return?.();
+    await expectDeadLetteredUnsettled(queue, open<Numbered>('unsettled.dead', { path }), first!.id, 2);
     expect([rows(path, 'unsettled'), rows(path, 'unsettled.dead')]).toEqual([[], []]);
   });
 
@@ -439,20 +426,7 @@ describe('SqliteQueue across processes', () => {
     expect(attempt).toBe(1);
     children.at(-1)!.kill('SIGKILL'); // mid-message: it never settles
 
-    const iterator = queue[Symbol.asyncIterator]();
-    const pending = iterator.next(); // once the lease ran out: claims it, and dead-letters it instead
-    const [dead] = await receive(open<Numbered>('crash.dead', { path }));
-    expect([dead!.message, dead!.id, dead!.deadLetterReason]).toEqual([
-      { n: 1 },
-      id,
-      'failed 1 of 1 attempts: not settled: its consumer stopped or its lease ran out',
-    ]);
-    await dead!.ack();
-    await queue.send({ n: 2 }, { key: 'k' }); // the key is free: stored
-    const next = await within(pending, 5_000);
-    expect([next.value!.message, next.value!.attempt]).toEqual([{ n: 2 }, 1]);
-    await next.value!.ack();
-    await iterator.return?.();
+    await expectDeadLetteredUnsettled(queue, open<Numbered>('crash.dead', { path }), id, 1);
   }, 30_000);
 
   it('delivers what another process sends within the poll interval', async () => {
@@ -472,3 +446,29 @@ describe('SqliteQueue across processes', () => {
     await (next.value as Delivery<Numbered>).ack();
   }, 30_000);
 });
+
+/**
+ * `queue` held message `{ n: 1 }` (key 'k') whose last of `attempts` was never settled: the next claim
+ * dead-letters it with the not-settled reason and its id, and its key is free again.
+ */
+async function expectDeadLetteredUnsettled(
+  queue: SqliteQueue<Numbered>,
+  deadLetters: SqliteQueue<Numbered>,
+  id: string,
+  attempts: number,
+): Promise<void> {
+  const iterator = queue[Symbol.asyncIterator]();
+  const pending = iterator.next(); // once the last lease ran out: claims it, and dead-letters it instead
+  const [dead] = await receive(deadLetters);
+  expect([dead!.message, dead!.id, dead!.deadLetterReason]).toEqual([
+    { n: 1 },
+    id,
+    `failed ${attempts} of ${attempts} attempts: not settled: its consumer stopped or its lease ran out`,
+  ]);
+  await dead!.ack();
+  await queue.send({ n: 2 }, { key: 'k' }); // the key is free: stored
+  const next = await within(pending, 5_000);
+  expect([next.value!.message, next.value!.attempt]).toEqual([{ n: 2 }, 1]);
+  await next.value!.ack();
+  await iterator.return?.();
+}

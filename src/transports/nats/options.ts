@@ -33,8 +33,8 @@ export interface ResolvedOptions<T> extends Omit<ResolvedBrokerOptions<T>, 'maxM
 }
 
 export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): ResolvedOptions<T> {
-  // JetStream's ack_wait is at least a second. The 16 MiB default maxMessageSize does not apply here.
-  const { maxMessageSize, ...common } = resolveBrokerOptions(name, options, { minVisibilityTimeout: 1_000 });
+  // JetStream's ack_wait is at least a second.
+  const common = resolveBrokerOptions(name, options, { minVisibilityTimeout: 1_000 });
   const { url, connection, prefetch = 128 } = options;
   if (url !== undefined && (typeof url !== 'string' || url.trim().length === 0)) {
     throw new InvalidOptionError('url', url, 'a NATS URL, or several comma-separated');
@@ -55,6 +55,7 @@ export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): R
         'streams with, within which a dead-letter copy or delayed move retried after a lost ack is stored once',
     );
   }
-  const userMaxMessageSize = options.maxMessageSize === undefined ? undefined : maxMessageSize;
-  return { ...common, url, connection, prefetch, maxMessageSize: userMaxMessageSize };
+  // The user's maxMessageSize (checked above); none: the server's, not the 16 MiB of other brokers.
+  const maxMessageSize = options.maxMessageSize === undefined ? undefined : common.maxMessageSize;
+  return { ...common, url, connection, prefetch, maxMessageSize };
 }

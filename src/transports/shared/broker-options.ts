@@ -29,8 +29,6 @@ export interface BrokerQueueOptions<T = unknown> {
 export interface BrokerLimits {
   /** The shortest lease the broker can honour (ms). Default 1. */
   minVisibilityTimeout?: number;
-  /** `maxMessageSize` when the user gives none. Default 16 MiB. */
-  maxMessageSize?: number;
 }
 
 /** The default `maxMessageSize`: RabbitMQ 4's own limit, and far above what a message should be. */
@@ -53,8 +51,7 @@ export function resolveBrokerOptions<T>(
   options: BrokerQueueOptions<T>,
   limits: BrokerLimits = {},
 ): ResolvedBrokerOptions<T> {
-  const { minVisibilityTimeout = 1, maxMessageSize: defaultMaxMessageSize = DEFAULT_MAX_MESSAGE_SIZE } =
-    limits;
+  const { minVisibilityTimeout = 1 } = limits;
   if (typeof name !== 'string' || name.length === 0) {
     throw new InvalidOptionError('name', name, 'a non-empty string');
   }
@@ -65,7 +62,7 @@ export function resolveBrokerOptions<T>(
     visibilityTimeout = 30_000,
     schema,
     closeTimeout = 10_000,
-    maxMessageSize = defaultMaxMessageSize,
+    maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE,
   } = options;
   assertMaxAttempts(maxAttempts);
   assertBackoff(backoff);

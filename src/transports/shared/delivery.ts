@@ -56,7 +56,7 @@ export class GuardedDelivery<T, D extends GuardedDelivery<T, D>> implements Brok
       this.#settled = true;
       return this.owner.nack(this as unknown as D, options);
     } catch (error) {
-      if (this.#settled) this.#settled = false;
+      this.#settled = false; // refused: nothing was settled
       return Promise.reject(error);
     }
   }

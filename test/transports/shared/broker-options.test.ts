@@ -19,13 +19,6 @@ describe('resolveBrokerOptions', () => {
     });
   });
 
-  it("takes the broker's default maxMessageSize unless one is given", () => {
-    expect(resolveBrokerOptions('q', {}, { maxMessageSize: 1_024 }).maxMessageSize).toBe(1_024);
-    expect(resolveBrokerOptions('q', { maxMessageSize: 10 }, { maxMessageSize: 1_024 }).maxMessageSize).toBe(
-      10,
-    );
-  });
-
   it('keeps given values and compiles the schema', () => {
     const resolved = resolveBrokerOptions('orders', {
       maxAttempts: 2,
