@@ -106,13 +106,22 @@ export class InvalidStateError extends SluiceError {
 }
 
 export function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return shortened(JSON.stringify(value));
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
   if (typeof value === 'bigint') return `${value}n`;
   if (value === null || typeof value !== 'object') return String(value);
   try {
-    return JSON.stringify(value);
+    return shortened(JSON.stringify(value));
   } catch {
     return Object.prototype.toString.call(value);
   }
+}
+
+/** Longest description of a value an error message quotes: a hostile value must not flood logs. */
+const DESCRIBED_LENGTH = 200;
+
+function shortened(text: string): string {
+  return text.length <= DESCRIBED_LENGTH
+    ? text
+    : `${text.slice(0, DESCRIBED_LENGTH).toWellFormed()}… (${text.length} characters)`;
 }

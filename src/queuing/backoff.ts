@@ -1,11 +1,29 @@
 import { InvalidOptionError } from '../errors.js';
 import type { Backoff } from './types.js';
 
-/** Milliseconds to wait before redelivering a message that failed on delivery `attempt`. */
-export function backoffDelay(backoff: Backoff, attempt: number): number {
-  if (typeof backoff === 'function') return Math.max(0, backoff(attempt));
-  if (backoff.type === 'fixed') return backoff.delay;
-  return Math.min(backoff.delay * 2 ** (attempt - 1), backoff.max ?? Number.POSITIVE_INFINITY);
+/**
+ * Milliseconds to wait before redelivering a message that failed on delivery `attempt`, at most
+ * `limit` (the longest delay the queue can store). Throws what a backoff function throws, and an
+ * InvalidOptionError when it returns no number of milliseconds (NaN, a string...): the caller
+ * dead-letters that one message with the reason, rather than retrying it at an undefined time.
+ */
+export function backoffDelay(backoff: Backoff, attempt: number, limit = Number.POSITIVE_INFINITY): number {
+  let delay: number;
+  if (typeof backoff === 'function') {
+    delay = backoff(attempt);
+    if (typeof delay !== 'number' || Number.isNaN(delay)) {
+      throw new InvalidOptionError(
+        'backoff',
+        delay,
+        `milliseconds from the backoff function (attempt ${attempt})`,
+      );
+    }
+  } else if (backoff.type === 'fixed') {
+    delay = backoff.delay;
+  } else {
+    delay = Math.min(backoff.delay * 2 ** (attempt - 1), backoff.max ?? Number.POSITIVE_INFINITY);
+  }
+  return Math.min(Math.max(0, delay), limit);
 }
 
 export function assertBackoff(backoff: unknown): asserts backoff is Backoff {

@@ -3,7 +3,7 @@
  * "args[0].when is an instance of Date"), or `undefined` when it would: so a job that runs
  * in-process today can run over a broker tomorrow. Rejected: functions, symbols, bigints, non-finite
  * numbers, class instances (Date, Map, ...), cycles, `undefined` where JSON would turn it into
- * `null` (array items), and what the walk cannot get through (nesting deeper than the stack, a
+ * `null` (array items), nesting deeper than MAX_NESTING, and what the walk cannot get through (a
  * getter that throws). An object property set to `undefined` is accepted: JSON drops it, and
  * reading it back gives `undefined` again. Callers build their error only when there is a problem.
  */
@@ -14,15 +14,25 @@ export function serializationProblem(value: unknown, root: string): string | und
   try {
     problem = check(value, path, visiting);
   } catch (error) {
-    // Nesting deeper than the stack allows (JSON.stringify would overflow too), or a getter or proxy
-    // that throws: either way the value cannot be serialised, and the check itself never throws.
+    // A getter or proxy that throws: the value cannot be serialised, and the check never throws.
     const why = error instanceof Error ? error.message : String(error);
     return `${root} cannot be walked (${why}), so it is not JSON-serialisable`;
   } finally {
     visiting.clear();
   }
-  return problem === undefined ? undefined : `${format(root, path)} is ${problem}, not JSON-serialisable`;
+  if (problem === undefined) return undefined;
+  // The path of a too-deep value is hundreds of steps long: naming the root says as much.
+  const where = path.length >= MAX_NESTING ? root : format(root, path);
+  return `${where} is ${problem}, not JSON-serialisable`;
 }
+
+/**
+ * Arrays and objects a message may nest, counted from the message itself. Every receiver refuses a
+ * deeper one (see `nestedDeeperThan`), so sluice never sends what it would refuse: JSON.parse takes
+ * any depth, but re-encoding a retry, walking a schema or a handler's own recursion would overflow
+ * the stack on a hostile payload.
+ */
+export const MAX_NESTING = 256;
 
 /**
  * Nesting the quick check follows before it leaves the verdict to the full walk (which finds cycles,
@@ -90,6 +100,7 @@ function check(value: unknown, path: (string | number)[], seen: Set<object>): st
       return typeof value === 'undefined' ? 'undefined (it would arrive as null)' : `a ${typeof value}`;
   }
   if (seen.has(value)) return 'a circular reference';
+  if (path.length >= MAX_NESTING) return `nested deeper than ${MAX_NESTING} levels`;
   seen.add(value);
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -114,6 +125,22 @@ function check(value: unknown, path: (string | number)[], seen: Set<object>): st
   }
   seen.delete(value); // the same object twice (not a cycle) is fine: JSON copies it
   return undefined;
+}
+
+/**
+ * Whether `value` (parsed JSON) nests arrays and objects more than `limit` deep. Recursive, but
+ * never deeper than `limit`, so it cannot overflow the stack whatever it is given.
+ */
+export function nestedDeeperThan(value: unknown, limit: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (limit === 0) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (nestedDeeperThan(value[i], limit - 1)) return true;
+    return false;
+  }
+  for (const key in value)
+    if (nestedDeeperThan((value as Record<string, unknown>)[key], limit - 1)) return true;
+  return false;
 }
 
 function format(root: string, path: readonly (string | number)[]): string {

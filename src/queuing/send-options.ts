@@ -1,4 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
+import { textProblem } from './text-rules.js';
 import type { NackOptions, SendOptions } from './types.js';
 
 /** Checks send options at the boundary so nothing invalid is accepted. Shared by every queue. */
@@ -9,8 +10,21 @@ export function assertSendOptions(options: SendOptions): void {
     throw new InvalidOptionError('priority', priority, 'a finite number');
   }
   if (delay !== undefined) assertDelay(delay);
-  if (key !== undefined && (typeof key !== 'string' || key.length === 0)) {
+  if (key !== undefined) assertKey(key);
+}
+
+/** A deduplication key every queue can store as given: see text-rules.ts. */
+export function assertKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string' || key.length === 0) {
     throw new InvalidOptionError('key', key, 'a non-empty string');
+  }
+  const problem = textProblem(key);
+  if (problem !== undefined) {
+    throw new InvalidOptionError(
+      'key',
+      key,
+      `well-formed Unicode without control characters (it ${problem})`,
+    );
   }
 }
 

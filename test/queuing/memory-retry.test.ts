@@ -142,24 +142,28 @@ describe('MemoryQueue retry policy', () => {
     expect(await iterator.next()).toEqual({ value: undefined, done: true });
   });
 
-  it('a backoff function that throws: nack rejects with its error and the delivery stays unsettled', async () => {
-    const bug = new Error('backoff bug');
+  it('a backoff function that throws or gives no delay: that message is dead-lettered, nack resolves', async () => {
+    const dead = new MemoryQueue<string>();
     const queue = new MemoryQueue<string>({
       maxAttempts: 3,
-      backoff: () => {
-        throw bug;
+      deadLetter: dead,
+      backoff: (attempt) => {
+        if (attempt === 1) throw new Error('backoff bug');
+        return Number.NaN;
       },
     });
     await queue.send('a');
+    await queue.send('b', { key: 'k' });
     const iterator = queue[Symbol.asyncIterator]();
-    const delivery = await nextNow(iterator);
-    let nacked: Promise<void> | undefined;
-    expect(() => {
-      nacked = delivery.nack();
-    }).not.toThrow();
-    await expect(nacked).rejects.toBe(bug);
-    await delivery.nack({ requeue: true });
-    expect(await nextNow(iterator)).toMatchObject({ message: 'a', attempt: 2 });
+    await expect((await nextNow(iterator)).nack()).resolves.toBeUndefined();
+    const b = await nextNow(iterator);
+    await expect(b.nack({ requeue: true })).resolves.toBeUndefined(); // requeue needs no backoff
+    const again = await nextNow(iterator);
+    expect(again).toMatchObject({ message: 'b', attempt: 2 });
+    await expect(again.nack()).resolves.toBeUndefined(); // NaN for attempt 2
+    expect(dead.size).toBe(2);
+    await queue.send('b', { key: 'k' }); // its key was freed with it
+    expect(queue.size).toBe(1);
   });
 
   it('a dead-letter queue that refuses: nack rejects, the delivery stays unsettled and keeps its key', async () => {

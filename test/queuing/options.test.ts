@@ -78,6 +78,9 @@ describe('send and nack options', () => {
     [{ delay: Number.NaN }, 'delay', 'NaN'],
     [{ key: '' }, 'key', '""'],
     [{ key: 7 as never }, 'key', '7'],
+    [{ key: 'k\uD800' }, 'key', '"k\\ud800"'],
+    [{ key: 'k\r\nx' }, 'key', '"k\\r\\nx"'],
+    [{ key: 'k\0' }, 'key', '"k\\u0000"'],
   ])('send rejects %o and accepts nothing', async (options, option, shown) => {
     const queue = new MemoryQueue<string>({ order: 'priority' });
     expectInvalid(await rejectionOf(queue.send('a', options)), option, shown);

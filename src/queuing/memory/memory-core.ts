@@ -158,11 +158,19 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
     this.#forget(delivery);
   }
 
-  /** Throws (a backoff function that does) or rejects (the dead-letter send) leaving nothing changed. */
+  /**
+   * Rejects (the dead-letter send) leaving nothing changed. A backoff that fails for this attempt
+   * dead-letters the message, as on every broker queue: a settle never throws.
+   */
   nack(delivery: MemoryDelivery<T>, options: NackOptions): Promise<void> {
     const spent = delivery.attempt >= this.#maxAttempts;
     if (options.requeue === false || (options.requeue !== true && spent)) return this.#deadLetterOf(delivery);
-    const delay = options.delay ?? (options.requeue ? 0 : backoffDelay(this.#backoff, delivery.attempt));
+    let delay: number;
+    try {
+      delay = options.delay ?? (options.requeue ? 0 : backoffDelay(this.#backoff, delivery.attempt));
+    } catch {
+      return this.#deadLetterOf(delivery);
+    }
     const { message, attempt, priority, key } = delivery;
     const retry = new MemoryDelivery(this, message, attempt + 1, priority, this.#seq++, key);
     if (delay > 0) this.#delayed.add(retry, delay);

@@ -1,7 +1,7 @@
 import type { ValidationError } from '../../errors.js';
 import { decodeEnvelope, type Envelope, type ReceivedEnvelope, wrapUndecodable } from './envelope.js';
 import type { MessageCheck } from './message-schema.js';
-import { invalidMessageReason } from './reasons.js';
+import { boundedReason, invalidMessageReason } from './reasons.js';
 
 /** A received body that may be handed out: its envelope (with an id) and the checked message. */
 export interface Admitted<T> {
@@ -42,7 +42,7 @@ export function admit<T>(
     received = decodeEnvelope(body);
   } catch (error) {
     const id = typeof storedId === 'string' ? storedId : storedId();
-    const reason = (error as ValidationError).message;
+    const reason = boundedReason((error as ValidationError).message);
     return { admitted: false, reason, id, replacement: JSON.stringify(wrapUndecodable(body, id)) };
   }
   const named = received.id !== undefined;

@@ -1,5 +1,6 @@
 import { InvalidOptionError } from '../../errors.js';
 import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
+import { textProblem } from '../../queuing/text-rules.js';
 import type { Backoff } from '../../queuing/types.js';
 import { compileMessageSchema, type MessageCheck, type MessageSchema } from './message-schema.js';
 
@@ -29,7 +30,17 @@ export interface BrokerQueueOptions<T = unknown> {
 export interface BrokerLimits {
   /** The shortest lease the broker can honour (ms). Default 1. */
   minVisibilityTimeout?: number;
+  /** The longest delay (ms) it can store, for a send, a nack or a backoff. Default MAX_DELAY. */
+  maxDelay?: number;
+  /** The longest queue name it takes, in UTF-8 bytes (the dead-letter queue's too). Default 200. */
+  maxNameBytes?: number;
 }
+
+/**
+ * The longest delay a broker queue takes unless its broker allows less (RabbitMQ): a century, far
+ * inside what every store's timestamps and every timer protocol can hold.
+ */
+export const MAX_DELAY = 100 * 365 * 24 * 60 * 60 * 1000;
 
 /** The default `maxMessageSize`: RabbitMQ 4's own limit, and far above what a message should be. */
 export const DEFAULT_MAX_MESSAGE_SIZE = 16 * 1024 * 1024;
@@ -41,20 +52,23 @@ export interface ResolvedBrokerOptions<T> {
   readonly visibilityTimeout: number;
   readonly closeTimeout: number;
   readonly maxMessageSize: number;
+  readonly maxDelay: number;
   /** The compiled `schema`, if one was given. */
   readonly check: MessageCheck<T> | undefined;
 }
 
-/** Checks the queue name and the common options, filling in the defaults. */
+/**
+ * Checks the queue name and the common options, filling in the defaults. The name rule every broker
+ * shares: 1 to `maxNameBytes` UTF-8 bytes of well-formed Unicode without control characters (see
+ * text-rules.ts); an adapter adds its broker's own rules.
+ */
 export function resolveBrokerOptions<T>(
   name: string,
   options: BrokerQueueOptions<T>,
   limits: BrokerLimits = {},
 ): ResolvedBrokerOptions<T> {
-  const { minVisibilityTimeout = 1 } = limits;
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new InvalidOptionError('name', name, 'a non-empty string');
-  }
+  const { minVisibilityTimeout = 1, maxDelay = MAX_DELAY, maxNameBytes = 200 } = limits;
+  assertQueueName('name', name, maxNameBytes);
   const {
     maxAttempts = 5,
     backoff = { type: 'exponential', delay: 100, max: 30_000 },
@@ -69,6 +83,8 @@ export function resolveBrokerOptions<T>(
   if (typeof deadLetter !== 'string' || deadLetter.length === 0 || deadLetter === name) {
     throw new InvalidOptionError('deadLetter', deadLetter, `a queue name other than ${JSON.stringify(name)}`);
   }
+  assertQueueName('deadLetter', deadLetter, maxNameBytes);
+  assertBackoffWithin(backoff, maxDelay);
   if (!Number.isInteger(visibilityTimeout) || visibilityTimeout < minVisibilityTimeout) {
     throw new InvalidOptionError(
       'visibilityTimeout',
@@ -83,5 +99,51 @@ export function resolveBrokerOptions<T>(
     throw new InvalidOptionError('maxMessageSize', maxMessageSize, 'a whole number of bytes ≥ 1');
   }
   const check = compileMessageSchema(schema);
-  return { maxAttempts, backoff, deadLetter, visibilityTimeout, closeTimeout, maxMessageSize, check };
+  return {
+    maxAttempts,
+    backoff,
+    deadLetter,
+    visibilityTimeout,
+    closeTimeout,
+    maxMessageSize,
+    maxDelay,
+    check,
+  };
+}
+
+/** A send's `delay`, refused when the queue cannot store it (checked after assertSendOptions). */
+export function assertDelayWithin(delay: number | undefined, maxDelay: number, queue: string): void {
+  if (delay !== undefined && delay > maxDelay) {
+    throw new InvalidOptionError('delay', delay, `at most ${maxDelay} milliseconds on queue ${queue}`);
+  }
+}
+
+function assertQueueName(option: string, name: unknown, maxBytes: number): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidOptionError(option, name, 'a non-empty string');
+  }
+  const problem = textProblem(name);
+  if (problem !== undefined) {
+    throw new InvalidOptionError(
+      option,
+      name,
+      `a queue name of well-formed Unicode without control characters (it ${problem})`,
+    );
+  }
+  if (Buffer.byteLength(name) > maxBytes) {
+    throw new InvalidOptionError(option, name, `a queue name of at most ${maxBytes} UTF-8 bytes`);
+  }
+}
+
+/** A fixed or exponential backoff whose configured delays the queue can store. */
+function assertBackoffWithin(backoff: Backoff, maxDelay: number): void {
+  if (typeof backoff === 'function') return; // bounded per call (backoffDelay's limit)
+  const longest = backoff.type === 'fixed' ? backoff.delay : Math.max(backoff.delay, backoff.max ?? 0);
+  if (longest > maxDelay) {
+    throw new InvalidOptionError(
+      'backoff',
+      backoff,
+      `delays of at most ${maxDelay} milliseconds on this queue`,
+    );
+  }
 }

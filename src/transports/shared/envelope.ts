@@ -1,5 +1,5 @@
 import { describe, MessageTooLargeError, SerializationError, ValidationError } from '../../errors.js';
-import { serializationProblem } from '../../queuing/json.js';
+import { MAX_NESTING, nestedDeeperThan, serializationProblem } from '../../queuing/json.js';
 import { uniqueId } from '../../queuing/unique-id.js';
 
 /**
@@ -87,6 +87,9 @@ export function decodeEnvelope(body: string): ReceivedEnvelope {
   const { id, type, attempt = 1, headers, payload } = value as Record<string, unknown>;
   if (!Number.isInteger(attempt) || (attempt as number) < 1) {
     throw new ValidationError(`undecodable body: attempt ${describe(attempt)} is not an integer ≥ 1`);
+  }
+  if (nestedDeeperThan(payload, MAX_NESTING) || nestedDeeperThan(headers, MAX_NESTING)) {
+    throw new ValidationError(`undecodable body: nested deeper than ${MAX_NESTING} levels`);
   }
   return {
     id: typeof id === 'string' && id.length > 0 ? id : undefined,

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { NackOptions } from '../../../src/queuing/types.js';
+import type { Backoff, NackOptions } from '../../../src/queuing/types.js';
 import { defineCommand } from '../../../src/routing/define.js';
 import { admit } from '../../../src/transports/shared/admit.js';
 import { compileMessageSchema } from '../../../src/transports/shared/message-schema.js';
-import { errorText, nackReason, unsettledReason } from '../../../src/transports/shared/reasons.js';
+import {
+  boundedReason,
+  errorText,
+  MAX_REASON_LENGTH,
+  nackReason,
+  unsettledReason,
+} from '../../../src/transports/shared/reasons.js';
 import { type NackOutcome, nackOutcome } from '../../../src/transports/shared/retry-policy.js';
 
 const stored = () => 'orders:7';
@@ -72,7 +78,7 @@ describe('admit: the decode-and-admit step of every broker consumer', () => {
 });
 
 describe('nackOutcome: the retry policy of every broker queue', () => {
-  const policy = { maxAttempts: 3, backoff: { type: 'fixed', delay: 50 } } as const;
+  const policy = { maxAttempts: 3, backoff: { type: 'fixed', delay: 50 }, maxDelay: 1_000 } as const;
   it.each<[NackOptions, number, NackOutcome]>([
     [{}, 1, { retryAfter: 50 }],
     [{ delay: 7 }, 2, { retryAfter: 7 }],
@@ -81,8 +87,41 @@ describe('nackOutcome: the retry policy of every broker queue', () => {
     [{ requeue: false }, 1, { deadLetter: 'rejected' }],
     [{ requeue: true }, 3, { retryAfter: 0 }],
     [{ requeue: true, delay: 20 }, 9, { retryAfter: 20 }],
+    [{ delay: 1_000 }, 1, { retryAfter: 1_000 }],
   ])('%o at attempt %i → %o', (options, attempt, outcome) => {
     expect(nackOutcome(options, attempt, policy)).toEqual(outcome);
+  });
+
+  it('bounds what a backoff gives to the longest delay the queue stores, and never below 0', () => {
+    const at = (backoff: Backoff, attempt = 1) =>
+      nackOutcome({}, attempt, { ...policy, maxAttempts: 10_000, backoff });
+    expect(at(() => 1e300)).toEqual({ retryAfter: 1_000 });
+    expect(at(() => Number.POSITIVE_INFINITY)).toEqual({ retryAfter: 1_000 });
+    expect(at(() => -5)).toEqual({ retryAfter: 0 });
+    expect(at({ type: 'exponential', delay: 100 }, 2)).toEqual({ retryAfter: 200 });
+    expect(at({ type: 'exponential', delay: 100 }, 2_000)).toEqual({ retryAfter: 1_000 });
+  });
+
+  it('dead-letters, never throws, when the backoff function throws or gives no number', () => {
+    const at = (backoff: Backoff) => nackOutcome({ error: new Error('handler') }, 2, { ...policy, backoff });
+    expect(
+      at(() => {
+        throw new TypeError('bug in backoff');
+      }),
+    ).toEqual({ deadLetter: 'backoff failed on attempt 2: TypeError: bug in backoff' });
+    expect(at(() => Number.NaN)).toEqual({
+      deadLetter:
+        'backoff failed on attempt 2: InvalidOptionError: invalid backoff: NaN (expected milliseconds from the backoff function (attempt 2))',
+    });
+    expect(at(() => '5' as never)).toMatchObject({
+      deadLetter: expect.stringMatching(/^backoff failed on attempt 2/),
+    });
+  });
+
+  it('refuses (throws) a nack delay longer than the queue stores: the caller passed it', () => {
+    expect(() => nackOutcome({ delay: 1_001 }, 1, policy)).toThrow(
+      /invalid delay: 1001 \(expected at most 1000/,
+    );
   });
 });
 
@@ -101,6 +140,22 @@ describe('dead-letter reasons: one wording on every broker', () => {
     expect(errorText(new Error('boom'))).toBe('boom');
     expect(errorText(new RangeError('too far'))).toBe('RangeError: too far');
     expect(errorText(42)).toBe('42');
+  });
+
+  it('bounds every reason: control characters become spaces, lone surrogates U+FFFD, at most MAX_REASON_LENGTH', () => {
+    expect(boundedReason('a\0b\r\nc\u007f')).toBe('a b  c ');
+    expect(boundedReason('x\uD800y')).toBe('x\uFFFDy');
+    const long = boundedReason('z'.repeat(200_000));
+    expect(long).toHaveLength(MAX_REASON_LENGTH);
+    expect(long.endsWith('…')).toBe(true);
+    expect(errorText(new Error(`bad\0${'r'.repeat(70_000)}`))).toHaveLength(MAX_REASON_LENGTH);
+    expect(nackReason({ error: new Error('a\nb') }, 1, 1)).toBe('failed 1 of 1 attempts: a b');
+    const hostile = {
+      toString: () => {
+        throw new Error('no');
+      },
+    };
+    expect(errorText(hostile)).toBe('[object Object]');
   });
 
   it('names a last attempt that was never settled', () => {

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InvalidOptionError } from '../../../src/errors.js';
 import {
+  assertDelayWithin,
   type BrokerQueueOptions,
+  MAX_DELAY,
   resolveBrokerOptions,
 } from '../../../src/transports/shared/broker-options.js';
 
@@ -15,6 +17,7 @@ describe('resolveBrokerOptions', () => {
       visibilityTimeout: 30_000,
       closeTimeout: 10_000,
       maxMessageSize: 16 * 1024 * 1024,
+      maxDelay: MAX_DELAY,
       check: undefined,
     });
   });
@@ -51,6 +54,19 @@ describe('resolveBrokerOptions', () => {
     ['maxMessageSize', 'q', { maxMessageSize: 0 }, /invalid maxMessageSize: 0/],
     ['maxMessageSize', 'q', { maxMessageSize: 1.5 }, /invalid maxMessageSize: 1.5/],
     ['maxMessageSize', 'q', { maxMessageSize: '1mb' as never }, /invalid maxMessageSize: "1mb"/],
+    ['name', 'q\uD800', {}, /invalid name: "q\\ud800" .*lone surrogate/],
+    ['name', 'q\0', {}, /invalid name: "q\\u0000" .*control character/],
+    ['name', 'q\r\n', {}, /invalid name: .*control character/],
+    [
+      'name',
+      'q'.repeat(201),
+      {},
+      /invalid name: "q{199}… \(203 characters\) \(expected a queue name of at most 200 UTF-8 bytes\)/,
+    ],
+    ['name', 'é'.repeat(101), {}, /at most 200 UTF-8 bytes/],
+    ['deadLetter', 'q', { deadLetter: 'dead\uDFFF' }, /invalid deadLetter: .*lone surrogate/],
+    ['backoff', 'q', { backoff: { type: 'fixed', delay: MAX_DELAY + 1 } }, /invalid backoff: .*at most/],
+    ['backoff', 'q', { backoff: { type: 'exponential', delay: 1, max: 1e300 } }, /invalid backoff/],
   ])('rejects a bad %s naming it and the value', (_, name, options, message) => {
     expect(() => resolveBrokerOptions(name, options)).toThrow(InvalidOptionError);
     expect(() => resolveBrokerOptions(name, options)).toThrow(message);
@@ -64,5 +80,23 @@ describe('resolveBrokerOptions', () => {
       resolveBrokerOptions('q', { visibilityTimeout: 1_000 }, { minVisibilityTimeout: 1_000 })
         .visibilityTimeout,
     ).toBe(1_000);
+  });
+
+  it("enforces the broker's longest delay and name", () => {
+    const limits = { maxDelay: 1_000, maxNameBytes: 3 };
+    const fits = { deadLetter: 'xyz', backoff: { type: 'fixed', delay: 1_000 } } as const;
+    expect(resolveBrokerOptions('abc', fits, limits).maxDelay).toBe(1_000);
+    expect(() => resolveBrokerOptions('abcd', fits, limits)).toThrow(/at most 3 UTF-8 bytes/);
+    expect(() => resolveBrokerOptions('abc', { backoff: fits.backoff }, limits)).toThrow(
+      /invalid deadLetter: "abc.dead"/,
+    );
+    expect(() =>
+      resolveBrokerOptions('abc', { deadLetter: 'xyz', backoff: { type: 'fixed', delay: 1_001 } }, limits),
+    ).toThrow(InvalidOptionError);
+    expect(() => assertDelayWithin(1_000, 1_000, 'q')).not.toThrow();
+    expect(() => assertDelayWithin(undefined, 1_000, 'q')).not.toThrow();
+    expect(() => assertDelayWithin(1_001, 1_000, 'q')).toThrow(
+      /invalid delay: 1001 \(expected at most 1000 milliseconds on queue q\)/,
+    );
   });
 });

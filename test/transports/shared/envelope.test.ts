@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MessageTooLargeError, SerializationError, ValidationError } from '../../../src/errors.js';
+import { MAX_NESTING } from '../../../src/queuing/json.js';
 import { decodeEnvelope, encodeEnvelope, wrapUndecodable } from '../../../src/transports/shared/envelope.js';
 
 const MAX = 1024 * 1024;
@@ -72,6 +73,22 @@ describe('the wire envelope', () => {
     let bad: unknown = { leaf: new Date(0) };
     for (let i = 0; i < 200; i++) bad = { next: bad };
     expect(() => encodeEnvelope(bad, 'q', MAX)).toThrow(/message(\.next){200}\.leaf is an instance of Date/);
+  });
+
+  it('refuses a message nested deeper than MAX_NESTING at send, and a body that is on receive', () => {
+    const nest = (depth: number): unknown => {
+      let value: unknown = 1;
+      for (let i = 0; i < depth; i++) value = i % 2 ? { next: value } : [value];
+      return value;
+    };
+    expect(decodeEnvelope(encodeEnvelope(nest(MAX_NESTING), 'q', MAX)).payload).toEqual(nest(MAX_NESTING));
+    expect(() => encodeEnvelope(nest(MAX_NESTING + 1), 'q', MAX)).toThrow(
+      /queue q was refused: message is nested deeper than 256 levels, not JSON-serialisable/,
+    );
+    const hostile = `{"payload":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    expect(() => decodeEnvelope(hostile)).toThrow(/undecodable body: nested deeper than 256 levels/);
+    const deepHeaders = `{"headers":{"h":${'['.repeat(300)}${']'.repeat(300)}},"payload":1}`;
+    expect(() => decodeEnvelope(deepHeaders)).toThrow(/nested deeper than 256 levels/);
   });
 
   it('accepts an object property set to undefined (it reads back as undefined)', () => {
