@@ -26,6 +26,7 @@ import { defineCommand } from '../../src/routing/define.js';
 import { deferred, sleep, within } from '../support/async.js';
 import type { Service } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
+import { resilienceCases } from './resilience.js';
 
 export interface DurableHarness {
   /** 'redis' — used in test names. */
@@ -38,8 +39,11 @@ export interface DurableHarness {
   purge(name: string): Promise<void>;
   /** Stores a body that is not a valid envelope on the queue, as a foreign producer might. */
   sendRaw(name: string, body: string): Promise<void>;
-  /** Stops the real server and starts it again; resolves once it accepts connections. Optional. */
-  restart?(): Promise<void>;
+  /**
+   * Stops the real server and starts it again, running `whileDown` (if given) in between; resolves
+   * once it accepts connections. Optional.
+   */
+  restart?(whileDown?: () => Promise<void>): Promise<void>;
   /** Absolute path of a module exporting `open(name, options)` like above, for child processes. */
   childModule: string;
 }
@@ -84,6 +88,8 @@ export function durableQueueSuite(harness: DurableHarness): void {
       await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
       await Promise.all(names.splice(0).map((name) => harness.purge(name)));
     }, 60_000);
+
+    resilienceCases(harness, { queueName, open });
 
     it('delivers each message at least once and forgets it once acked', async () => {
       const name = queueName('ack');

@@ -60,10 +60,14 @@ export function sendRaw(name: string, body: string): Promise<void> {
 const run = promisify(exec);
 
 /** Stops the RabbitMQ application and starts it again (the node keeps running); leaves it up. */
-export function restartRabbit(): Promise<void> {
+export function restartRabbit(whileDown?: () => Promise<void>): Promise<void> {
   return exclusively(async () => {
     await run('rabbitmqctl stop_app', { timeout: 60_000 });
-    await run('rabbitmqctl start_app', { timeout: 60_000 });
+    try {
+      await whileDown?.();
+    } finally {
+      await run('rabbitmqctl start_app', { timeout: 60_000 });
+    }
     await waitForPort(services.rabbitmq.port, 30_000);
   });
 }

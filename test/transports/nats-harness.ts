@@ -67,9 +67,13 @@ export async function startNats(timeoutMs = 30_000): Promise<void> {
   await waitForPort(services.nats.port, timeoutMs);
 }
 
-export async function restartNats(): Promise<void> {
+export async function restartNats(whileDown?: () => Promise<void>): Promise<void> {
   await stopNats();
-  await startNats();
+  try {
+    await whileDown?.();
+  } finally {
+    await startNats();
+  }
 }
 
 const LOCK = '/tmp/sluice-nats-tests.lock';
@@ -114,6 +118,6 @@ export const natsHarness: DurableHarness = {
       await topology.ensureConsumer(name, 'p0');
       await connection.js.publish(`${subjectPrefix(name)}p0`, body);
     }),
-  restart: () => restartNats(),
+  restart: (whileDown) => restartNats(whileDown),
   childModule: fileURLToPath(import.meta.url),
 };

@@ -73,20 +73,24 @@ export async function lockPostgres(): Promise<() => Promise<void>> {
 }
 
 /** Restarts the real cluster (bounded) and waits until it answers queries again. */
-async function restart(): Promise<void> {
+async function restart(whileDown?: () => Promise<void>): Promise<void> {
   const unlock = await lockPostgres();
   try {
-    await restartCluster();
+    await restartCluster(whileDown);
   } finally {
     await unlock();
   }
 }
 
-async function restartCluster(): Promise<void> {
+async function restartCluster(whileDown?: () => Promise<void>): Promise<void> {
   const { stdout: version } = await run('ls', ['/etc/postgresql']);
-  await run('pg_ctlcluster', ['--skip-systemctl-redirect', version.trim(), 'main', 'restart'], {
-    timeout: 60_000,
-  });
+  const cluster = ['--skip-systemctl-redirect', version.trim(), 'main'];
+  try {
+    await run('pg_ctlcluster', [...cluster, 'stop'], { timeout: 60_000 });
+    await whileDown?.();
+  } finally {
+    await run('pg_ctlcluster', [...cluster, 'start'], { timeout: 60_000 });
+  }
   await waitForPort(services.postgres.port, 60_000);
   const deadline = Date.now() + 60_000;
   for (;;) {

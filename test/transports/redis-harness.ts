@@ -57,12 +57,19 @@ const run = promisify(exec);
  * deployment would keep) and the restarted server loads that snapshot, which is then removed so the
  * server is left as it was: running on its port, persisting nothing. Callers hold `lockRedis()`.
  */
-export async function restartRedis({ persist }: { persist: boolean }): Promise<void> {
+export async function restartRedis(
+  { persist }: { persist: boolean },
+  whileDown?: () => Promise<void>,
+): Promise<void> {
   const [, dir] = await withRedis((redis) => redis.config('GET', 'dir') as Promise<string[]>);
   const [, file] = await withRedis((redis) => redis.config('GET', 'dbfilename') as Promise<string[]>);
   const snapshot = join(dir!, file!);
   await run(`redis-cli -p ${services.redis.port} shutdown ${persist ? 'save' : 'nosave'}`).catch(() => {});
-  await run(services.redis.start);
+  try {
+    await whileDown?.();
+  } finally {
+    await run(services.redis.start);
+  }
   await waitForPort(services.redis.port, 30_000);
   await untilLoaded();
   rmSync(snapshot, { force: true });
@@ -85,7 +92,7 @@ export const redisHarness: DurableHarness = {
   open,
   purge,
   sendRaw,
-  restart: () => restartRedis({ persist: true }),
+  restart: (whileDown) => restartRedis({ persist: true }, whileDown),
   childModule: fileURLToPath(import.meta.url),
 };
 
