@@ -11,7 +11,7 @@ import { UnderWay } from '../shared/under-way.js';
 import { type ClaimDemand, type ClaimedRow, ClaimLoop } from './claim-loop.js';
 import type { Connection } from './connection.js';
 import { PostgresDelivery } from './delivery.js';
-import { assertDelayFits } from './limits.js';
+import { isTransient } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { Settler } from './settler.js';
 
@@ -91,9 +91,16 @@ export class PostgresConsumer<T>
     return RESOLVED;
   }
 
+  /**
+   * A nack lost with the connection is handled as a lost ack is: the row stays leased and comes back
+   * when its lease ends (this delivery counted as an attempt), and the consumer carries on. Only an
+   * error no retry can fix rejects (a pump stops on it).
+   */
   nack(delivery: PostgresDelivery<T>, options: NackOptions): Promise<void> {
-    if (options.delay !== undefined) assertDelayFits(options.delay, this.name);
-    return this.#settler.nack(delivery, options).finally(() => this.#handedOut.delete(delivery));
+    return this.#settler
+      .nack(delivery, options)
+      .catch(unlessTransient)
+      .finally(() => this.#handedOut.delete(delivery));
   }
 
   /**
@@ -187,4 +194,8 @@ export class PostgresConsumer<T>
     // Should this fail, the leases run out and the rows are claimed again (one more attempt).
     await this.#settler.release(prefetched).catch(() => {});
   }
+}
+
+function unlessTransient(error: unknown): void {
+  if (!isTransient(error)) throw error;
 }

@@ -2,11 +2,11 @@ import type { ClientBase } from 'pg';
 import { InvalidOptionError } from '../../errors.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
+import { assertDelayWithin } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import { Batcher } from './batcher.js';
 import type { Connection } from './connection.js';
 import { failure, isRowError } from './errors.js';
-import { assertDelayFits, assertKeyFits } from './limits.js';
 import type { ResolvedOptions } from './options.js';
 
 export interface PostgresSendOptions extends SendOptions {
@@ -56,13 +56,12 @@ export class PostgresProducer<T> {
   }
 
   #row(message: T, options: PostgresSendOptions | undefined): Row {
-    const { name, maxMessageSize } = this.#options;
+    const { name, maxMessageSize, maxDelay } = this.#options;
     if (options === undefined)
       return { body: encodeEnvelope(message, name, maxMessageSize), priority: 0, delay: 0, key: null };
     assertSendOptions(options);
     const { priority = 0, delay = 0, key = null, client } = options;
-    assertDelayFits(delay, name);
-    if (key !== null) assertKeyFits(key, name);
+    assertDelayWithin(delay, maxDelay, name);
     if (client !== undefined && typeof (client as ClientBase | null)?.query !== 'function') {
       throw new InvalidOptionError('client', client, 'a pg client (inside your transaction)');
     }

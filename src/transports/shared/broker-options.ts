@@ -83,6 +83,14 @@ export function resolveBrokerOptions<T>(
   if (typeof deadLetter !== 'string' || deadLetter.length === 0 || deadLetter === name) {
     throw new InvalidOptionError('deadLetter', deadLetter, `a queue name other than ${JSON.stringify(name)}`);
   }
+  if (options.deadLetter === undefined && Buffer.byteLength(deadLetter) > maxNameBytes) {
+    // The default dead-letter name is too long: say so of the name the caller chose.
+    throw new InvalidOptionError(
+      'name',
+      name,
+      `at most ${maxNameBytes - 5} UTF-8 bytes, or a deadLetter name`,
+    );
+  }
   assertQueueName('deadLetter', deadLetter, maxNameBytes);
   assertBackoffWithin(backoff, maxDelay);
   if (!Number.isInteger(visibilityTimeout) || visibilityTimeout < minVisibilityTimeout) {

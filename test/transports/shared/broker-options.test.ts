@@ -87,8 +87,12 @@ describe('resolveBrokerOptions', () => {
     const fits = { deadLetter: 'xyz', backoff: { type: 'fixed', delay: 1_000 } } as const;
     expect(resolveBrokerOptions('abc', fits, limits).maxDelay).toBe(1_000);
     expect(() => resolveBrokerOptions('abcd', fits, limits)).toThrow(/at most 3 UTF-8 bytes/);
-    expect(() => resolveBrokerOptions('abc', { backoff: fits.backoff }, limits)).toThrow(
-      /invalid deadLetter: "abc.dead"/,
+    expect(() => resolveBrokerOptions('abc', { backoff: fits.backoff, deadLetter: 'dead' }, limits)).toThrow(
+      /invalid deadLetter: "dead"/,
+    );
+    // The default dead-letter name does not fit: the error names what the caller chose.
+    expect(() => resolveBrokerOptions('abcd', {}, { maxNameBytes: 8 })).toThrow(
+      /invalid name: "abcd" \(expected at most 3 UTF-8 bytes, or a deadLetter name\)/,
     );
     expect(() =>
       resolveBrokerOptions('abc', { deadLetter: 'xyz', backoff: { type: 'fixed', delay: 1_001 } }, limits),
