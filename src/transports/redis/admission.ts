@@ -2,6 +2,7 @@ import { type Admission, admit } from '../shared/admit.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
 import { wrapUndecodable } from '../shared/envelope.js';
 import type { MessageCheck } from '../shared/message-schema.js';
+import { boundedReason } from '../shared/reasons.js';
 import { RedisDelivery } from './delivery.js';
 import type { RawEntry } from './scripts.js';
 
@@ -71,7 +72,7 @@ export class EntryAdmission<T> {
     const attempt = attemptField === undefined ? 1 : Number(attemptField);
     if (!Number.isInteger(attempt) || attempt < 1) {
       const why = `undecodable body: attempt ${JSON.stringify(attemptField)} is not an integer ≥ 1`;
-      this.#deadLetter(band, entryId, why);
+      this.#deadLetter(band, entryId, boundedReason(why));
       return undefined;
     }
     const admission = admit(body, this.#check, storedId);

@@ -11,7 +11,7 @@ import { nackOutcome } from '../shared/retry-policy.js';
 import { UnderWay } from '../shared/under-way.js';
 import { AckBatcher } from './acker.js';
 import { EntryAdmission } from './admission.js';
-import { type Connection, unavailable } from './connection.js';
+import type { Connection } from './connection.js';
 import type { RedisDelivery } from './delivery.js';
 import { FetchLoop, type FetchTarget } from './fetch-loop.js';
 import { streamKey, wakeKey } from './keys.js';
@@ -64,8 +64,10 @@ export class RedisConsumer<T>
     this.#deadLetterStream = deadLetter;
     const consumer = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.#acks = new AckBatcher(connection, stream, name);
-    const admission = new EntryAdmission<T>(this, options.check, (band, entryId, reason, body) =>
-      this.#deadLetter(band, entryId, reason, body).catch(() => {}),
+    const admission = new EntryAdmission<T>(
+      this,
+      options.check,
+      (band, entryId, reason, body) => void this.#deadLetter(band, entryId, reason, body),
     );
     const source = { connection, stream, wake: wakeKey(name), name, consumer };
     this.#fetcher = new FetchLoop(source, this, admission);
@@ -167,10 +169,14 @@ export class RedisConsumer<T>
     return RESOLVED;
   }
 
+  /**
+   * Resolves once Redis applied the nack, or once it could not (as an ack, see `#settled`). Throws
+   * before forgetting the delivery when the policy refuses the options: it stays held and leased.
+   */
   nack(delivery: RedisDelivery<T>, options: NackOptions): Promise<void> {
-    this.#forget(delivery);
     const { attempt, band, entryId } = delivery;
     const outcome = nackOutcome(options, attempt, this.#options);
+    this.#forget(delivery);
     if (outcome.deadLetter !== undefined) return this.#deadLetter(band, entryId, outcome.deadLetter);
     return this.#retry(band, entryId, outcome.retryAfter, attempt + 1);
   }
@@ -195,23 +201,27 @@ export class RedisConsumer<T>
 
   #retry(band: string, entryId: string, delay: number, attempt: number): Promise<void> {
     const retried = this.#connection.client.sluiceNack(this.#stream, band, entryId, delay, attempt);
-    return this.#settled(retried, `nack on queue ${this.name}`);
+    return this.#settled(retried);
   }
 
   #deadLetter(band: string, entryId: string, reason: string, body?: string): Promise<void> {
     const args = body === undefined ? [band, entryId, reason] : [band, entryId, reason, body];
     const client = this.#connection.client;
     const written = client.sluiceDeadLetter(this.#stream, this.#deadLetterStream, ...args);
-    return this.#settled(written, `dead-letter on queue ${this.name}`);
+    return this.#settled(written);
   }
 
-  #settled(written: Promise<number>, operation: string): Promise<void> {
+  /**
+   * A settle write that failed (Redis unreachable past ioredis' replay after reconnecting) is not an
+   * error of the delivery's handler: rejecting would stop a pump, whatever its `failSilently`. The
+   * entry stays pending without a heartbeat, so the lease of any handle puts it back (or
+   * dead-letters it after its last attempt) once its visibility timeout ran out, as after a lost ack.
+   */
+  #settled(written: Promise<number>): Promise<void> {
     return this.#settling.add(
       written.then(
         () => {},
-        (error) => {
-          throw unavailable(operation, error);
-        },
+        () => {},
       ),
     );
   }
@@ -230,7 +240,7 @@ export class RedisConsumer<T>
   /** `#release` of a delivery already taken back. */
   #putBack(delivery: RedisDelivery<T>, attempt: number): void {
     this.#forget(delivery);
-    this.#retry(delivery.band, delivery.entryId, 0, attempt).catch(() => {});
+    void this.#retry(delivery.band, delivery.entryId, 0, attempt);
   }
 
   #forget(delivery: RedisDelivery<T>): void {

@@ -1,5 +1,6 @@
 import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
+import { assertDelayWithin } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import { type Connection, unavailable } from './connection.js';
 import { TickBatches } from './tick-batches.js';
@@ -28,7 +29,7 @@ export class RedisProducer {
     connection: Connection,
     stream: string,
     name: string,
-    private readonly maxMessageSize: number,
+    private readonly limits: { readonly maxMessageSize: number; readonly maxDelay: number },
   ) {
     this.#connection = connection;
     this.#stream = stream;
@@ -38,8 +39,11 @@ export class RedisProducer {
   send(message: unknown, options: SendOptions | undefined): Promise<void> {
     let body: string;
     try {
-      if (options !== undefined) assertSendOptions(options);
-      body = encodeEnvelope(message, this.#name, this.maxMessageSize);
+      if (options !== undefined) {
+        assertSendOptions(options);
+        assertDelayWithin(options.delay, this.limits.maxDelay, this.#name);
+      }
+      body = encodeEnvelope(message, this.#name, this.limits.maxMessageSize);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -27,7 +27,7 @@ export class RedisQueue<T> implements Queue<T> {
     this.#options = resolveOptions<T>(name, options);
     this.name = name;
     this.#connection = new Connection(this.#options, name);
-    this.#producer = new RedisProducer(this.#connection, streamKey(name), name, this.#options.maxMessageSize);
+    this.#producer = new RedisProducer(this.#connection, streamKey(name), name, this.#options);
   }
 
   /** Resolves once Redis stored the message (sends of one tick travel in one script call). */

@@ -46,6 +46,12 @@ const NOTHING: readonly ClaimedRow[] = [];
 /** Busy waits block the event loop (better-sqlite3 is synchronous); transactions here are short. */
 const BUSY_TIMEOUT_MS = 5_000;
 
+/** Whether a write failed only because another connection held the file's lock past the busy timeout. */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code);
+}
+
 interface Batch {
   readonly promise: Promise<void>;
   resolve(): void;

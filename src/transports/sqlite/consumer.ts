@@ -9,7 +9,7 @@ import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.
 import { unsettledReason } from '../shared/reasons.js';
 import { nackOutcome } from '../shared/retry-policy.js';
 import { UnderWay } from '../shared/under-way.js';
-import type { Claimer, Connection } from './connection.js';
+import { type Claimer, type Connection, isBusy, type Write } from './connection.js';
 import { SqliteDelivery } from './delivery.js';
 import type { ResolvedOptions } from './options.js';
 import type { ClaimedRow } from './tables.js';
@@ -132,17 +132,18 @@ export class SqliteConsumer<T>
   ack(delivery: SqliteDelivery<T>): Promise<void> {
     this.#handedOut.delete(delivery);
     this.#anticipate();
-    return this.connection.write({ kind: 'ack', id: delivery.rowId, attempt: delivery.attempt });
+    return this.#settle({ kind: 'ack', id: delivery.rowId, attempt: delivery.attempt });
   }
 
+  /** Throws before anything changes when the policy refuses the options: the delivery stays handed out. */
   nack(delivery: SqliteDelivery<T>, options: NackOptions): Promise<void> {
-    this.#handedOut.delete(delivery);
-    this.#anticipate();
     const { rowId: id, attempt } = delivery;
     const outcome = nackOutcome(options, attempt, this.options);
+    this.#handedOut.delete(delivery);
+    this.#anticipate();
     if (outcome.deadLetter !== undefined) return this.#deadLetter(id, attempt, outcome.deadLetter);
     const runAt = Date.now() + outcome.retryAfter;
-    return this.connection.write({ kind: 'retry', queue: this.queue, id, attempt, runAt });
+    return this.#settle({ kind: 'retry', queue: this.queue, id, attempt, runAt });
   }
 
   /**
@@ -164,9 +165,20 @@ export class SqliteConsumer<T>
     ]);
     await Promise.all(
       unsettled.map(({ rowId: id, attempt }) =>
-        this.connection.write({ kind: 'retry', queue: this.queue, id, attempt, runAt: 0 }),
+        this.#settle({ kind: 'retry', queue: this.queue, id, attempt, runAt: 0 }),
       ),
     );
+  }
+
+  /**
+   * A settle the file was too busy to take (another process held its write lock past the busy
+   * timeout) is no error of the handler: rejecting would stop a pump, whatever its `failSilently`.
+   * The row's lease runs out and it is claimed again (dead-lettered after its last attempt).
+   */
+  #settle(write: Write): Promise<void> {
+    return this.connection.write(write).catch((error: unknown) => {
+      if (!isBusy(error)) throw error;
+    });
   }
 
   #anticipate(): void {
@@ -252,7 +264,7 @@ export class SqliteConsumer<T>
   /** `replacement` (see admit) is stored instead of the row's body; null copies it. */
   #deadLetter(id: number, attempt: number, reason: string, replacement: string | null = null): Promise<void> {
     const deadLetterQueue = this.options.deadLetter;
-    return this.connection.write({ kind: 'deadLetter', deadLetterQueue, id, attempt, reason, replacement });
+    return this.#settle({ kind: 'deadLetter', deadLetterQueue, id, attempt, reason, replacement });
   }
 
   readonly #releaseReady = (): void => {

@@ -1,5 +1,6 @@
 import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
+import { assertDelayWithin } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import type { Connection } from './connection.js';
 
@@ -11,15 +12,18 @@ export class SqliteProducer<T> {
   constructor(
     private readonly queue: string,
     private readonly connection: Connection,
-    private readonly maxMessageSize: number,
+    private readonly limits: { readonly maxMessageSize: number; readonly maxDelay: number },
   ) {}
 
   /** Resolves once the row is committed; a `key` already held in the queue stores nothing. */
   send(message: T, options: SendOptions | undefined): Promise<void> {
     let body: string;
     try {
-      if (options !== undefined) assertSendOptions(options);
-      body = encodeEnvelope(message, this.queue, this.maxMessageSize);
+      if (options !== undefined) {
+        assertSendOptions(options);
+        assertDelayWithin(options.delay, this.limits.maxDelay, this.queue);
+      }
+      body = encodeEnvelope(message, this.queue, this.limits.maxMessageSize);
     } catch (error) {
       return Promise.reject(error);
     }

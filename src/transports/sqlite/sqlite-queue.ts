@@ -23,7 +23,7 @@ export class SqliteQueue<T> implements Queue<T> {
     const resolved = resolveOptions(name, options);
     this.name = name;
     this.#connection = Connection.acquire(resolved.path);
-    this.#producer = new SqliteProducer(name, this.#connection, resolved.maxMessageSize);
+    this.#producer = new SqliteProducer(name, this.#connection, resolved);
     this.#consumer = new SqliteConsumer(name, this.#connection, resolved);
   }
 
