@@ -1,10 +1,12 @@
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { Pump } from '../../src/queuing/pump/pump.js';
+import { RedisAccessError } from '../../src/transports/redis/index.js';
 import { sleep, stateOf } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 import { redisQueues } from './redis-fixture.js';
+import { REDIS_URL } from './redis-harness.js';
 
 const up = await brokerAvailable('redis');
 
@@ -72,4 +74,33 @@ describe.runIf(up)('RedisQueue (outages)', () => {
       await proxy.close();
     }
   }, 30_000);
+
+  it('refuses wrong credentials with RedisAccessError on send, next() and a pump, rather than retrying', async () => {
+    const queue = open<number>(queueName('wrong-password'), {
+      url: `redis://nobody:wrong@127.0.0.1:${services.redis.port}`,
+    });
+    await expect(queue.send(1)).rejects.toBeInstanceOf(RedisAccessError);
+    await expect(queue[Symbol.asyncIterator]().next()).rejects.toThrow('WRONGPASS');
+    const draining = new Pump(queue, () => {}, { failSilently: true }).draining();
+    await expect(draining.done).rejects.toBeInstanceOf(RedisAccessError);
+  });
+
+  it('stops a pump whose user may not read the queue (NOPERM), and fails its sends, naming the queue', async () => {
+    const name = queueName('no-permission');
+    const admin = new Redis(REDIS_URL);
+    const user = `sluice-readonly-${process.pid}`;
+    try {
+      // May connect and run read commands only: the queue's scripts and stream writes are refused.
+      await admin.acl('SETUSER', user, 'on', '>secret', '~*', '&*', '+@read', '+@connection');
+      const queue = open<number>(name, { url: `redis://${user}:secret@127.0.0.1:${services.redis.port}` });
+      const sent = queue.send(1);
+      await expect(sent).rejects.toBeInstanceOf(RedisAccessError);
+      await expect(sent).rejects.toThrow(`send to queue ${name}`);
+      const draining = new Pump(queue, () => {}, { failSilently: true }).draining();
+      await expect(draining.done).rejects.toThrow('NOPERM');
+    } finally {
+      await admin.acl('DELUSER', user);
+      admin.disconnect();
+    }
+  });
 });

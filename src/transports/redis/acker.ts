@@ -1,6 +1,6 @@
 import type { Connection } from './connection.js';
-import { unavailable } from './connection.js';
 import type { RedisDelivery } from './delivery.js';
+import { failure } from './errors.js';
 import { TickBatches } from './tick-batches.js';
 
 interface AckBatch {
@@ -54,7 +54,7 @@ export class AckBatcher {
     try {
       await this.#connection.client.sluiceAck(this.#stream, ...args, ...keyed);
     } catch (error) {
-      throw unavailable(`ack on queue ${this.#name}`, error);
+      throw failure(`ack on queue ${this.#name}`, error);
     }
   }
 }

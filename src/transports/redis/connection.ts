@@ -1,11 +1,7 @@
 import { Redis } from 'ioredis';
-import { BrokerUnavailableError } from '../../errors.js';
 import { atMost } from '../shared/at-most.js';
+import { failure } from './errors.js';
 import { type ScriptCommands, withScripts } from './scripts.js';
-
-export function unavailable(operation: string, cause: unknown): BrokerUnavailableError {
-  return new BrokerUnavailableError('Redis', operation, { cause });
-}
 
 /**
  * The command connection of a queue handle: the adapter's own (from `url`) or the caller's `client`.
@@ -43,7 +39,7 @@ export class Connection {
     if (client.status === 'ready') return undefined;
     if (this.#everReady || client.status === 'end') {
       return Promise.reject(
-        unavailable(operation, this.#lastError ?? new Error(`connection is ${client.status}`)),
+        failure(operation, this.#lastError ?? new Error(`connection is ${client.status}`)),
       );
     }
     if (client.status === 'wait') client.connect().catch(() => {});
@@ -54,7 +50,7 @@ export class Connection {
       };
       const onError = (error: unknown) => {
         cleanup();
-        reject(unavailable(operation, error));
+        reject(failure(operation, error));
       };
       const onEnd = () => onError(new Error('connection ended'));
       const cleanup = () => {

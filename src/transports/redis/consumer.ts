@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { SluiceError } from '../../errors.js';
 import { PriorityHeap } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
@@ -13,6 +14,7 @@ import { AckBatcher } from './acker.js';
 import { EntryAdmission } from './admission.js';
 import type { Connection } from './connection.js';
 import type { RedisDelivery } from './delivery.js';
+import { failure, isAccessRefused } from './errors.js';
 import { FetchLoop, type FetchTarget } from './fetch-loop.js';
 import { streamKey, wakeKey } from './keys.js';
 import { Lease } from './lease.js';
@@ -67,7 +69,8 @@ export class RedisConsumer<T>
     const admission = new EntryAdmission<T>(
       this,
       options.check,
-      (band, entryId, reason, body) => void this.#deadLetter(band, entryId, reason, body),
+      // Should this fail, the entry's lease runs out and it is admitted (and dead-lettered) again.
+      (band, entryId, reason, body) => this.#deadLetter(band, entryId, reason, body).catch(() => {}),
     );
     const source = { connection, stream, wake: wakeKey(name), name, consumer };
     this.#fetcher = new FetchLoop(source, this, admission);
@@ -139,6 +142,10 @@ export class RedisConsumer<T>
     else this.#place(delivery);
   }
 
+  failed(error: SluiceError): void {
+    this.#waiters.end(undefined, error);
+  }
+
   unpark(): number {
     const parked = this.#parked;
     if (parked.length === 0) return 0;
@@ -201,14 +208,14 @@ export class RedisConsumer<T>
 
   #retry(band: string, entryId: string, delay: number, attempt: number): Promise<void> {
     const retried = this.#connection.client.sluiceNack(this.#stream, band, entryId, delay, attempt);
-    return this.#settled(retried);
+    return this.#settled(retried, `nack on queue ${this.name}`);
   }
 
   #deadLetter(band: string, entryId: string, reason: string, body?: string): Promise<void> {
     const args = body === undefined ? [band, entryId, reason] : [band, entryId, reason, body];
     const client = this.#connection.client;
     const written = client.sluiceDeadLetter(this.#stream, this.#deadLetterStream, ...args);
-    return this.#settled(written);
+    return this.#settled(written, `dead-letter on queue ${this.name}`);
   }
 
   /**
@@ -216,12 +223,15 @@ export class RedisConsumer<T>
    * error of the delivery's handler: rejecting would stop a pump, whatever its `failSilently`. The
    * entry stays pending without a heartbeat, so the lease of any handle puts it back (or
    * dead-letters it after its last attempt) once its visibility timeout ran out, as after a lost ack.
+   * Only Redis refusing the queue's user rejects: no retry fixes that.
    */
-  #settled(written: Promise<number>): Promise<void> {
+  #settled(written: Promise<number>, operation: string): Promise<void> {
     return this.#settling.add(
       written.then(
         () => {},
-        () => {},
+        (error) => {
+          if (isAccessRefused(error)) throw failure(operation, error);
+        },
       ),
     );
   }
@@ -240,7 +250,7 @@ export class RedisConsumer<T>
   /** `#release` of a delivery already taken back. */
   #putBack(delivery: RedisDelivery<T>, attempt: number): void {
     this.#forget(delivery);
-    void this.#retry(delivery.band, delivery.entryId, 0, attempt);
+    this.#retry(delivery.band, delivery.entryId, 0, attempt).catch(() => {});
   }
 
   #forget(delivery: RedisDelivery<T>): void {

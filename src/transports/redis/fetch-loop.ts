@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
+import type { SluiceError } from '../../errors.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { EntryAdmission } from './admission.js';
 import type { Connection } from './connection.js';
 import type { RedisDelivery } from './delivery.js';
+import { failure, isAccessRefused } from './errors.js';
 import { bandKey, GROUP } from './keys.js';
 import type { RawEntry } from './scripts.js';
 
@@ -35,6 +37,8 @@ export interface FetchTarget<T> {
   receive(delivery: RedisDelivery<T>, park: boolean): void;
   /** Takes the parked deliveries as `receive` would; returns how many there were. */
   unpark(): number;
+  /** Ends the waiting `next()` calls with an error no retry fixes (the iteration's error). */
+  failed(error: SluiceError): void;
 }
 
 /** Where a fetch loop reads, and as whom. */
@@ -141,6 +145,10 @@ export class FetchLoop<T> {
         failures = 0;
       } catch (error) {
         if (this.#target.closed) break;
+        if (isAccessRefused(error)) {
+          this.#target.failed(failure(`fetching from queue ${this.#source.name}`, error));
+          break;
+        }
         const why = String(error);
         // NOGROUP: a stream lost its group (Redis restarted empty; a stream deleted, evicted or
         // its group destroyed), made again by the next round. UNBLOCKED: a stream the read waited

@@ -1,5 +1,6 @@
 export type { BrokerDelivery } from '../shared/delivery.js';
 export type { MessageParser, MessageSchema } from '../shared/message-schema.js';
 export type { RedisDelivery } from './delivery.js';
+export { RedisAccessError } from './errors.js';
 export type { RedisQueueOptions } from './options.js';
 export { RedisQueue } from './redis-queue.js';

@@ -1,8 +1,10 @@
+import { SluiceError } from '../../errors.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
 import { assertDelayWithin } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
-import { type Connection, unavailable } from './connection.js';
+import type { Connection } from './connection.js';
+import { failure } from './errors.js';
 import { TickBatches } from './tick-batches.js';
 
 /** The messages of one `enqueue` script call. */
@@ -65,7 +67,7 @@ export class RedisProducer {
    */
   abandon(): void {
     const operation = `send to queue ${this.#name}`;
-    this.#batches.abandon(unavailable(operation, new Error('the queue closed before Redis answered')));
+    this.#batches.abandon(failure(operation, new Error('the queue closed before Redis answered')));
   }
 
   #store(batch: SendBatch): Promise<void> {
@@ -76,7 +78,7 @@ export class RedisProducer {
     return stored.then(
       () => undefined,
       (error) => {
-        throw error?.code === 'BROKER_UNAVAILABLE' ? error : unavailable(operation, error);
+        throw error instanceof SluiceError ? error : failure(operation, error);
       },
     );
   }
