@@ -27,6 +27,8 @@ const errors: { code: string; error: Error }[] = [
   { code: 'INVALID_CRON', error: new core.InvalidCronError('61 * * * *', 'bad minute') },
   { code: 'JOB_CANCELLED', error: new core.JobCancelledError('job-1', 'charge', 'cancelled') },
   { code: 'AMQP_TOPOLOGY_MISMATCH', error: new amqp.AmqpTopologyError('orders', true) },
+  { code: 'AMQP_ACCESS_REFUSED', error: new amqp.AmqpAccessError('orders', 'connect', { cause: null }) },
+  { code: 'REDIS_ACCESS_REFUSED', error: new redis.RedisAccessError('send', { cause: null }) },
   { code: 'POSTGRES_QUERY_FAILED', error: new postgres.PostgresQueryError('send') },
   {
     code: 'NATS_TOPOLOGY_MISMATCH',

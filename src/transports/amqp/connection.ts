@@ -1,6 +1,6 @@
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
-import { BrokerUnavailableError, QueueClosedError } from '../../errors.js';
-import { AmqpTopologyError } from './errors.js';
+import { BrokerUnavailableError, QueueClosedError, type SluiceError } from '../../errors.js';
+import { AmqpAccessError, AmqpTopologyError, isAccessRefused } from './errors.js';
 import { DelayDeclarations, declareQueue } from './topology.js';
 
 /** One live connection with its publishing channel (in confirm mode) and what was declared on it. */
@@ -19,6 +19,13 @@ export interface Session {
   readonly lost: () => void;
 }
 
+/** Told of every (re)connection, and of a refusal that ends the retries. */
+export interface SessionListener {
+  up(session: Session): void;
+  /** RabbitMQ answered what no retry changes (see `Connection`): nothing reconnects any more. */
+  refused(error: SluiceError): void;
+}
+
 /**
  * Closes a channel or connection; resolves once it is closed. amqplib settles `close()` when the
  * broker answers it, so never when the connection drops first, but the 'close' event comes either way.
@@ -35,10 +42,13 @@ const RECONNECT_MAX_DELAY = 5_000;
 const CONNECT_TIMEOUT = 10_000;
 
 /**
- * The connection of one AmqpQueue and its publishing channel. States: idle (nothing opened yet, or
- * the first connection failed) → connecting → up; up → reconnecting when an owned connection drops,
- * retried in the background with a growing delay until it is up again; anything → closed.
- * A connection the user passed in is never reopened: losing it leaves it idle.
+ * The connection of one AmqpQueue and its publishing channel. States: idle (nothing opened yet) →
+ * connecting → up; connecting → reconnecting when an owned connection cannot be opened, and up →
+ * reconnecting when it drops: retried in the background with a growing delay until it is up again,
+ * so that a consumer started while RabbitMQ is down waits for it like one that was running.
+ * A refusal no retry changes (credentials, permissions: AmqpAccessError; AmqpTopologyError) stops
+ * the retries and leaves it idle. A connection the user passed in is never reopened: losing it
+ * leaves it idle. Anything → closed.
  */
 export class Connection {
   /** Set while up: the hot path reads it without awaiting. */
@@ -47,7 +57,7 @@ export class Connection {
   readonly #priorities: boolean;
   readonly #url: string | undefined;
   readonly #given: ChannelModel | undefined;
-  readonly #listeners = new Set<(session: Session) => void>();
+  readonly #listeners = new Set<SessionListener>();
   #connecting: Promise<Session> | undefined;
   #reconnecting = false;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -69,15 +79,15 @@ export class Connection {
     return this.#connect();
   }
 
-  /** True during an outage of a connection that was up: it is being reopened in the background. */
+  /** True during an outage of an owned connection: it is being (re)opened in the background. */
   get recovering(): boolean {
     return this.#reconnecting;
   }
 
   /** Calls `listener` on every (re)connection from now on, and now if up. Returns the unsubscriber. */
-  onSession(listener: (session: Session) => void): () => void {
+  onSession(listener: SessionListener): () => void {
     this.#listeners.add(listener);
-    if (this.session !== undefined) listener(this.session);
+    if (this.session !== undefined) listener.up(this.session);
     return () => this.#listeners.delete(listener);
   }
 
@@ -110,15 +120,31 @@ export class Connection {
         }
         this.#reconnecting = false;
         this.session = session;
-        for (const listener of this.#listeners) listener(session);
+        for (const listener of this.#listeners) listener.up(session);
         return session;
       },
       (error: unknown) => {
         this.#connecting = undefined;
-        throw error instanceof AmqpTopologyError ? error : this.unavailable('connect', error);
+        const refused = this.#refusal(error);
+        if (refused !== undefined) {
+          this.#reconnecting = false;
+          for (const listener of this.#listeners) listener.refused(refused);
+          throw refused;
+        }
+        if (this.#given === undefined && !this.#closed && !this.#reconnecting) {
+          this.#reconnecting = true;
+          this.#retry(RECONNECT_FIRST_DELAY);
+        }
+        throw this.unavailable('connect', error);
       },
     );
     return this.#connecting;
+  }
+
+  #refusal(error: unknown): SluiceError | undefined {
+    if (error instanceof AmqpTopologyError) return error;
+    if (isAccessRefused(error)) return new AmqpAccessError(this.#queue, 'connect', { cause: error });
+    return undefined;
   }
 
   async #open(): Promise<Session> {
@@ -180,7 +206,7 @@ export class Connection {
   #retry(delay: number): void {
     this.#retryTimer = setTimeout(() => {
       this.#connect().catch(() => {
-        if (!this.#closed) this.#retry(Math.min(delay * 2, RECONNECT_MAX_DELAY));
+        if (this.#reconnecting && !this.#closed) this.#retry(Math.min(delay * 2, RECONNECT_MAX_DELAY));
       });
     }, delay);
   }

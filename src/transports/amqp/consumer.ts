@@ -1,4 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
+import type { SluiceError } from '../../errors.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
@@ -9,6 +10,7 @@ import { type BrokerIterator, type IteratorOwner, Waiters } from '../shared/iter
 import { UnderWay } from '../shared/under-way.js';
 import type { Connection, Session } from './connection.js';
 import { AmqpDelivery } from './delivery.js';
+import { AmqpAccessError, AmqpTopologyError, isAccessRefused } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { storedId } from './received.js';
 import type { Settler } from './settler.js';
@@ -22,7 +24,9 @@ const RESUBSCRIBE_DELAY = 250;
  * One iteration over the queue: its own channel and broker consumer, `prefetch` messages ahead.
  *
  * States: idle → starting (first connection) → running → ended. While running it (re)subscribes on
- * every connection made; losing the channel drops what was prefetched (the broker requeues it).
+ * every connection made, waiting out any outage; losing the channel drops what was prefetched (the
+ * broker requeues it). A refusal no retry changes (AmqpAccessError, AmqpTopologyError) rejects the
+ * waiting `next()` calls and leaves it idle: the next `next()` tries again.
  * Once ended (returned, or the queue closing): waiting `next()` calls resolve done, prefetched
  * messages are put back, handed-out deliveries can still be settled, and the channel closes when
  * the last of them is (or, on the queue's close, at its close timeout: see `close`).
@@ -144,7 +148,17 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
   #resume(): void {
     if (this.#state !== 'starting') return;
     this.#state = 'running';
-    this.#unsubscribe = this.connection.onSession((session) => void this.#subscribe(session));
+    this.#unsubscribe = this.connection.onSession({
+      up: (session) => void this.#subscribe(session),
+      refused: (error) => this.#refused(error),
+    });
+  }
+
+  #refused(error: SluiceError): void {
+    if (this.#state !== 'running') return;
+    this.#state = 'idle';
+    this.#unsubscribe?.();
+    this.#waiters.end(undefined, error);
   }
 
   async #subscribe(session: Session): Promise<void> {
@@ -152,12 +166,14 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     try {
       subscription = new Subscription(await session.connection.createChannel());
     } catch {
-      return; // the connection is closing: we are subscribed again once it reconnects
+      // Once the connection closed, we are subscribed again when it reconnects.
+      this.#resubscribeLater(session);
+      return;
     }
     const { channel } = subscription;
     channel.on('error', () => {}); // a 'close' always follows
     channel.once('close', () => this.#lost(subscription, session));
-    if (this.#state === 'ended') return void channel.close().catch(() => {});
+    if (this.#state !== 'running') return void channel.close().catch(() => {});
     this.#subscription = subscription;
     try {
       await channel.prefetch(this.options.prefetch);
@@ -165,8 +181,11 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
       await declareQueue(channel, this.name, this.options.priorities);
       const { consumerTag } = await channel.consume(this.name, (raw) => this.#receive(subscription, raw));
       this.#consumerTag = consumerTag;
-    } catch {
-      subscription.close().catch(() => {}); // its 'close' resubscribes
+    } catch (error) {
+      if (error instanceof AmqpTopologyError) this.#refused(error);
+      else if (isAccessRefused(error))
+        this.#refused(new AmqpAccessError(this.name, 'consume', { cause: error }));
+      subscription.close().catch(() => {}); // its 'close' resubscribes unless refused
     }
   }
 
@@ -182,6 +201,10 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     }
     // Only the channel closed (e.g. the broker's consumer_timeout, the queue deleted): consume again.
     // When the connection closed, we are subscribed again once it reconnects.
+    this.#resubscribeLater(session);
+  }
+
+  #resubscribeLater(session: Session): void {
     setTimeout(() => {
       if (this.#state === 'running' && this.connection.session === session) void this.#subscribe(session);
     }, RESUBSCRIBE_DELAY);

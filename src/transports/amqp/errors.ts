@@ -13,3 +13,20 @@ export class AmqpTopologyError extends SluiceError {
     );
   }
 }
+
+/**
+ * RabbitMQ refused the queue's user (ACCESS_REFUSED, 403): its credentials, or its permission on a
+ * queue or a name RabbitMQ reserves. No retry fixes it, so sends and `next()` reject with this.
+ */
+export class AmqpAccessError extends SluiceError {
+  constructor(queue: string, operation: string, options: { cause: unknown }) {
+    const detail = options.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super('AMQP_ACCESS_REFUSED', `RabbitMQ refused ${operation} on queue ${queue}${detail}`, options);
+  }
+}
+
+/** Whether RabbitMQ answered ACCESS_REFUSED, at the handshake (no code, only the text) or later. */
+export function isAccessRefused(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === 403 || (typeof message === 'string' && message.includes('403 (ACCESS-REFUSED)'));
+}

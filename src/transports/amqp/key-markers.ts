@@ -12,6 +12,12 @@ const MARKER = Buffer.alloc(0);
 const RELEASE_MARGIN = 1_000;
 
 /**
+ * Declarations of a marker queue that its marker, published right after, may find deleted (the key
+ * released in between) before a send gives up: more in a row means something else is wrong.
+ */
+const MAX_TAKES = 3;
+
+/**
  * Deduplication keys held on the broker, so they hold across processes: a key is taken by storing
  * a marker message in its own queue (`<name>.key.<key>`, at most one message, further publishes
  * refused by the broker) and released by deleting that queue when the keyed message is acked or
@@ -54,7 +60,7 @@ export class KeyMarkers {
       await publisher.deleteQueue(queue);
       this.#stale.delete(key);
     }
-    for (;;) {
+    for (let attempt = 1; attempt <= MAX_TAKES; attempt++) {
       const { messageCount } = await publisher.assertQueue(queue, {
         durable: true,
         arguments: KEY_QUEUE_ARGUMENTS,
@@ -73,6 +79,7 @@ export class KeyMarkers {
       if (outcome === 'stored') return true;
       // Returned unroutable: the marker queue was deleted (its key released) after our declaration.
     }
+    throw new Error(`the marker queue ${queue} was gone after each of ${MAX_TAKES} declarations`);
   }
 
   /** Releases a key taken for a send that failed, so that a retry of that send is not dropped. */

@@ -5,14 +5,17 @@ import {
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
 } from '../shared/broker-options.js';
-import { KEY_HOLD } from './topology.js';
+import { KEY_HOLD, LONGEST_DELAY, MAX_NAME_BYTES } from './topology.js';
 
 /**
  * No `visibilityTimeout`: RabbitMQ has no lease, it redelivers a consumer's unacked messages when its
  * channel closes.
  */
 export interface AmqpQueueOptions<T = unknown> extends Omit<BrokerQueueOptions<T>, 'visibilityTimeout'> {
-  /** `amqp://user:password@host:port/vhost`; the queue opens, reopens and closes its own connection. */
+  /**
+   * `amqp://user:password@host:port/vhost`; the queue opens, reopens and closes its own connection,
+   * retrying (the first one too) while RabbitMQ cannot be reached. Refused credentials fail at once.
+   */
   url?: string;
   /** An amqplib connection (`await amqplib.connect(url)`) the queue opens channels on; not reopened if lost, not closed. */
   connection?: ChannelModel;
@@ -51,18 +54,21 @@ export interface ResolvedOptions<T> extends ResolvedBrokerOptions<T> {
 const DEFAULT_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
 export function resolveOptions<T>(name: string, options: AmqpQueueOptions<T>): ResolvedOptions<T> {
-  const common = resolveBrokerOptions(name, options);
+  const common = resolveBrokerOptions(name, options, {
+    maxNameBytes: MAX_NAME_BYTES,
+    maxDelay: LONGEST_DELAY,
+  });
+  assertNotReserved('name', name);
+  assertNotReserved('deadLetter', common.deadLetter);
   const { url, connection, prefetch = 50, priorities = true, keyTimeout = KEY_HOLD } = options;
-  if (Buffer.byteLength(name) > 200)
-    throw new InvalidOptionError('name', name, 'a queue name of 1 to 200 bytes');
   if (url !== undefined && connection !== undefined) {
     throw new InvalidOptionError('connection', connection, 'either url or connection, not both');
   }
   if (connection !== undefined && typeof connection?.createConfirmChannel !== 'function') {
     throw new InvalidOptionError('connection', connection, 'an amqplib connection (from amqplib.connect)');
   }
-  if (url !== undefined && typeof url !== 'string')
-    throw new InvalidOptionError('url', url, 'an amqp:// URL');
+  if (url !== undefined && !isAmqpUrl(url))
+    throw new InvalidOptionError('url', url, 'an amqp:// or amqps:// URL');
   if (!Number.isInteger(prefetch) || prefetch < 1 || prefetch > 65_535) {
     throw new InvalidOptionError('prefetch', prefetch, 'an integer from 1 to 65535');
   }
@@ -72,4 +78,18 @@ export function resolveOptions<T>(name: string, options: AmqpQueueOptions<T>): R
   }
   const target = connection !== undefined ? { connection } : { url: url ?? DEFAULT_URL };
   return { ...common, name, target, prefetch, priorities, keyTimeout };
+}
+
+/** RabbitMQ refuses to declare a queue whose name begins with `amq.`, on every connection. */
+function assertNotReserved(option: string, name: string): void {
+  if (name.startsWith('amq.')) {
+    throw new InvalidOptionError(option, name, 'a queue name not beginning with amq. (reserved by RabbitMQ)');
+  }
+}
+
+/** A URL no retry could connect with is refused here rather than retried for ever. */
+function isAmqpUrl(url: unknown): boolean {
+  if (typeof url !== 'string' || !URL.canParse(url)) return false;
+  const { protocol } = new URL(url);
+  return protocol === 'amqp:' || protocol === 'amqps:';
 }

@@ -1,6 +1,7 @@
 import { InvalidOptionError, SluiceError } from '../../errors.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
+import { assertDelayWithin } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import { UnderWay } from '../shared/under-way.js';
 import type { Connection } from './connection.js';
@@ -14,6 +15,13 @@ const CONTENT_TYPE = 'application/json';
 /** What a message sent without options carries, on a priority queue and on a plain one. */
 const DEFAULT_PRIORITY: MessageProperties = { contentType: CONTENT_TYPE, priority: DEFAULT_AMQP_PRIORITY };
 const NO_PRIORITY: MessageProperties = { contentType: CONTENT_TYPE };
+
+/**
+ * The longest dedup key, in UTF-8 bytes: a key travels in a header of its message and of every
+ * retry, and amqplib cannot encode headers of any length (past its buffer it corrupts the frame, and
+ * RabbitMQ drops the connection).
+ */
+export const MAX_KEY_BYTES = 1024;
 
 /**
  * The queue's `send`: encodes the envelope, then publishes it with its priority, into the delay
@@ -61,10 +69,18 @@ export class AmqpProducer {
 
   #assertSendOptions(options: SendOptions): void {
     assertSendOptions(options);
-    const { priority = 0 } = options;
-    if (!this.options.priorities && priority !== 0) {
-      const expected = `none: queue ${this.options.name} was opened with priorities: false`;
-      throw new InvalidOptionError('priority', priority, expected);
+    const { name, priorities, maxDelay } = this.options;
+    const { priority = 0, delay, key } = options;
+    assertDelayWithin(delay, maxDelay, name);
+    if (!priorities && priority !== 0) {
+      throw new InvalidOptionError(
+        'priority',
+        priority,
+        `none: queue ${name} was opened with priorities: false`,
+      );
+    }
+    if (key !== undefined && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+      throw new InvalidOptionError('key', key, `a key of at most ${MAX_KEY_BYTES} UTF-8 bytes`);
     }
   }
 

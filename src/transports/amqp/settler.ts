@@ -1,10 +1,10 @@
 import type { Channel, MessagePropertyHeaders } from 'amqplib';
-import { SluiceError } from '../../errors.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
 import { unsettledReason } from '../shared/reasons.js';
 import { nackOutcome } from '../shared/retry-policy.js';
 import type { Connection, Session } from './connection.js';
+import { AmqpAccessError, AmqpTopologyError, isAccessRefused } from './errors.js';
 import { holdsMarker, type KeyMarkers } from './key-markers.js';
 import type { ResolvedOptions } from './options.js';
 import type { Publisher } from './publisher.js';
@@ -58,9 +58,13 @@ export class Settler {
   /** Puts back a message that was received but never handed out; it keeps its attempt. */
   release(received: Received): Promise<void> {
     const { raw, envelope } = received;
-    const body = copyBody(raw.content, envelope.id);
     return this.#settle(received, (session) =>
-      this.publisher.publish(session, this.options.name, body, copyProperties(raw)),
+      this.publisher.publish(
+        session,
+        this.options.name,
+        copyBody(raw.content, envelope.id),
+        copyProperties(raw),
+      ),
     );
   }
 
@@ -86,42 +90,39 @@ export class Settler {
     });
   }
 
-  #deadLetterReceived(received: Received, reason: string): Promise<void> {
+  async #deadLetterReceived(received: Received, reason: string): Promise<void> {
     const { raw, envelope } = received;
     return this.deadLetter(received, reason, copyBody(raw.content, envelope.id));
   }
 
   #retry(received: Received, wait: number): Promise<void> {
-    const body = retryBody(received.envelope);
     const properties = copyProperties(received.raw);
-    return this.#settle(received, (session) => this.publisher.publishIn(session, body, properties, wait));
+    return this.#settle(received, (session) =>
+      this.publisher.publishIn(session, retryBody(received.envelope), properties, wait),
+    );
   }
 
   /**
    * Runs `work` (confirmed publishes), then acks the original. When the consumer channel is gone the
    * broker has already requeued the original: nothing to do, it comes back as a redelivery. That is
    * also so when the channel died while `work` ran (a lost connection fails both). When `work` fails
-   * otherwise, the original is handed back to the broker now rather than held.
+   * otherwise (the publishing channel lost, say), the original is handed back to the broker now and
+   * comes back as a redelivery too: a settle fails for no outage, so no consumer stops for one. It
+   * rejects only on a refusal no retry changes, once the message is handed back.
    */
   async #settle(held: Held, work: (session: Session) => Promise<void>): Promise<void> {
     const { subscription, raw } = held;
     if (!subscription.open) return;
     try {
-      await this.#guard(async () => work(await this.connection.ready('settle a delivery')));
+      await work(await this.connection.ready('settle a delivery'));
     } catch (error) {
       if (!subscription.open) return;
       subscription.requeue(raw);
-      throw error;
+      if (error instanceof AmqpTopologyError || error instanceof AmqpAccessError) throw error;
+      if (isAccessRefused(error))
+        throw new AmqpAccessError(this.options.name, 'settle a delivery', { cause: error });
+      return;
     }
     subscription.ack(raw);
-  }
-
-  /** Runs a broker operation; its failures become BrokerUnavailableError unless already explained. */
-  async #guard(run: () => Promise<void>): Promise<void> {
-    try {
-      await run();
-    } catch (error) {
-      throw error instanceof SluiceError ? error : this.connection.unavailable('settle a delivery', error);
-    }
   }
 }

@@ -57,7 +57,11 @@ export class Subscription {
     if (!this.open) return;
     const tag = this.#byTag.get(raw.fields.deliveryTag);
     if (tag !== undefined) tag.state = SENT;
-    this.channel.nack(raw, false, true);
+    try {
+      this.channel.nack(raw, false, true);
+    } catch {
+      // The channel is closing (its 'close' event not emitted yet): the broker requeues what it held.
+    }
   }
 
   /** Sends the acks made so far; called before the channel is closed, so that none is lost. */

@@ -36,6 +36,12 @@ const PLAIN_ARGUMENTS = {};
 /** How long an unused delay queue outlives its TTL; it is redeclared at least twice within it. */
 const DELAY_QUEUE_GRACE = 60_000;
 
+/** The longest `x-message-ttl` and `x-expires` RabbitMQ takes (ten years): it refuses a longer one. */
+export const MAX_TTL = 315_360_000_000;
+
+/** The longest delay a delay queue can hold: its `x-expires` is its TTL plus the grace. */
+export const LONGEST_DELAY = MAX_TTL - DELAY_QUEUE_GRACE;
+
 /** Declares a main or dead-letter queue: a priority queue, or a plain one with `priorities: false`. */
 export async function declareQueue(channel: Channel, queue: string, priorities: boolean): Promise<void> {
   const args = priorities ? PRIORITY_ARGUMENTS : PLAIN_ARGUMENTS;
@@ -75,11 +81,28 @@ export class DelayDeclarations {
   }
 }
 
-/** The marker queue of a dedup key; keys too long for a queue name (255 bytes) are hashed. */
+/** RabbitMQ's longest queue name (a short string: 255 bytes). */
+const MAX_QUEUE_NAME_BYTES = 255;
+
+/** What names a marker queue by its key's hash: see `keyQueueName`. */
+const HASHED_KEY = '.key.sha256.';
+const SHA256_HEX_LENGTH = 64;
+
+/**
+ * The longest name (and dead-letter name) of a queue, in UTF-8 bytes: what leaves room for its
+ * longest derived name, the marker queue of a hashed key, within RabbitMQ's limit.
+ */
+export const MAX_NAME_BYTES = MAX_QUEUE_NAME_BYTES - HASHED_KEY.length - SHA256_HEX_LENGTH;
+
+/**
+ * The marker queue of a dedup key: `name.key.<key>`, or `name.key.sha256.<hex>` (the hex SHA-256 of
+ * the key) for a key too long for a queue name and for any key that itself begins with `sha256.`,
+ * so that no key's readable name is another key's hashed one.
+ */
 export function keyQueueName(name: string, key: string): string {
   const readable = `${name}.key.${key}`;
-  if (Buffer.byteLength(readable) <= 255) return readable;
-  return `${name}.key.sha256.${createHash('sha256').update(key).digest('hex')}`;
+  if (Buffer.byteLength(readable) <= MAX_QUEUE_NAME_BYTES && !key.startsWith('sha256.')) return readable;
+  return `${name}${HASHED_KEY}${createHash('sha256').update(key).digest('hex')}`;
 }
 
 /**
