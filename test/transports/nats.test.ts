@@ -280,11 +280,13 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     await connection.close();
   });
 
-  it('rejects BrokerUnavailableError when the first connection fails', async () => {
+  it('rejects a send with BrokerUnavailableError when the first connection fails; a consumer waits', async () => {
     const queue = new NatsQueue('nowhere', { url: 'nats://127.0.0.1:1' });
     await expect(queue.send({})).rejects.toBeInstanceOf(BrokerUnavailableError);
-    await expect(queue[Symbol.asyncIterator]().next()).rejects.toBeInstanceOf(BrokerUnavailableError);
+    const waiting = queue[Symbol.asyncIterator]().next();
+    expect(await Promise.race([waiting, sleep(1_500).then(() => 'still waiting')])).toBe('still waiting');
     await queue.close();
+    expect(await waiting).toEqual({ value: undefined, done: true });
   });
 
   it('closes the connection it opened', async () => {
@@ -461,6 +463,41 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
       }
       expect(seen.sort((a, b) => a - b)).toEqual([...Array(30).keys()]);
       await iterator.return?.();
+    }, 30_000);
+
+    it('starts a consumer while NATS cannot be reached: it waits, then consumes', async () => {
+      const name = queueName('start-down');
+      proxy.cut(1_500); // refuses connections: the queue's first connection fails
+      const queue = track(new NatsQueue<{ n: number }>(name, { url: `nats://127.0.0.1:${proxy.port}` }));
+      const iterator = queue[Symbol.asyncIterator]();
+      const first = iterator.next();
+      await track(open<{ n: number }>(name)).send({ n: 1 });
+      const next = await within(first, 10_000, () => 'the consumer gave up or never connected');
+      expect((next.value as Delivery<{ n: number }>).message).toEqual({ n: 1 });
+      await (next.value as Delivery<{ n: number }>).ack();
+      await iterator.return?.();
+    }, 30_000);
+
+    it('a nack that cannot dead-letter while NATS is away resolves; the message comes back', async () => {
+      const name = queueName('nack-down');
+      const url = `nats://127.0.0.1:${proxy.port}`; // a connection of its own, reconnecting for ever
+      const queue = track(
+        new NatsQueue<{ n: number }>(name, { url, maxAttempts: 1, visibilityTimeout: 1_000 }),
+      );
+      await queue.send({ n: 1 });
+      const iterator = queue[Symbol.asyncIterator]();
+      const delivery = (await iterator.next()).value as Delivery<{ n: number }>;
+      proxy.cut(2_000);
+      await expect(delivery.nack({ error: new Error('during the outage') })).resolves.toBeUndefined();
+      const again = (await within(iterator.next(), 15_000, () => 'no redelivery')).value as Delivery<{
+        n: number;
+      }>;
+      expect([again.message.n, again.attempt]).toEqual([1, 2]);
+      await again.nack({ error: new Error('after it') });
+      await iterator.return?.();
+      const [corpse] = await receive(track(open<{ n: number }>(`${name}.dead`)), 1);
+      expect(corpse!.deadLetterReason).toBe('failed 2 of 1 attempts: after it');
+      await corpse!.ack();
     }, 30_000);
 
     it('closes when the connection drops and comes back while the pulls in flight end', async () => {

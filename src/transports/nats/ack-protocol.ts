@@ -1,4 +1,5 @@
 import type { Msg } from '@nats-io/transport-node';
+import { MAX_DELAY } from '../shared/broker-options.js';
 
 /** Answers to a JetStream message, published on its ack subject. */
 export const ACK = Uint8Array.of(43, 65, 67, 75); // +ACK: done, removed from the WorkQueue stream
@@ -6,9 +7,13 @@ export const NAK = Uint8Array.of(45, 78, 65, 75); // -NAK: redeliver now
 export const WORKING = Uint8Array.of(43, 87, 80, 73); // +WPI: still working, restart the ack_wait clock
 const encoder = new TextEncoder();
 
-/** -NAK with a delay: redeliver after `ms`. */
+/**
+ * -NAK with a delay: redeliver after `ms`, at most MAX_DELAY. JetStream reads the delay as int64
+ * nanoseconds and adds it to the present as nanoseconds since 1970, which overflow in 2262: a longer
+ * delay (a foreign `Sluice-Due` far ahead) would be a plain -NAK, redelivered at once, again and again.
+ */
 export function nakWithDelay(ms: number): Uint8Array {
-  return encoder.encode(`-NAK {"delay":${Math.round(ms * 1e6)}}`);
+  return encoder.encode(`-NAK {"delay":${Math.round(Math.min(ms, MAX_DELAY) * 1e6)}}`);
 }
 
 /** Answers a message; false when the connection is closed (JetStream redelivers it after ack_wait). */

@@ -80,5 +80,14 @@ export class Connection {
   }
 }
 
+/**
+ * A first connection refused for its credentials (a BrokerUnavailableError from `open`): trying again
+ * with the same ones never helps, unlike a server that is not up yet.
+ */
+export function refusedCredentials(error: unknown): boolean {
+  const cause = (error as { cause?: { name?: unknown } } | null)?.cause;
+  return cause?.name === 'AuthorizationError' || cause?.name === 'UserAuthenticationExpiredError';
+}
+
 /** nats-server's own default `max_payload`, for the moment before the server said its own. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;

@@ -13,6 +13,7 @@ import { type Band, Bands } from './bands.js';
 import { DeadLetters } from './dead-letter.js';
 import { DelayedMover } from './delayed.js';
 import type { NatsDelivery } from './delivery.js';
+import { NatsTopologyError } from './errors.js';
 import { FetchRun, type RunOwner } from './fetch-run.js';
 import { streamName } from './names.js';
 import type { ResolvedOptions } from './options.js';
@@ -109,7 +110,9 @@ export class NatsConsumer<T>
       return this.#answer(delivery, retryAfter > 0 ? nakWithDelay(retryAfter) : NAK);
     this.#forget(delivery);
     const body = decoder.decode(delivery.raw.data);
-    return this.#deadLetters.deadLetter(delivery.raw, delivery.priority, body, delivery.id, deadLetter);
+    return this.#deadLetters
+      .deadLetter(delivery.raw, delivery.priority, body, delivery.id, deadLetter)
+      .catch(keepOnlyTopologyErrors);
   }
 
   /** Puts an unsettled delivery back now (a run that ended before handing it out). */
@@ -246,4 +249,14 @@ export class NatsConsumer<T>
     }
     this.#run?.tick(now);
   }
+}
+
+/**
+ * What a failed dead-lettering by a nack does: the original was not acked, so, no longer
+ * heartbeated, it comes back after ack_wait and its next nack dead-letters it again, as after a lost
+ * ack. Only a topology no retry can fix rejects (a Pump stops with it); an outage or a copy the
+ * server refused would stop a Pump for what a retry may fix or what concerns one message.
+ */
+function keepOnlyTopologyErrors(error: unknown): void {
+  if (error instanceof NatsTopologyError) throw error;
 }

@@ -34,13 +34,14 @@ export class DeadLetters {
    * comes back after ack_wait) when the copy is not stored.
    */
   deadLetter(raw: Msg, priority: number, body: string, id: string, reason: string): Promise<void> {
-    const natsHeaders = headers();
-    natsHeaders.set(DEAD_REASON_HEADER, reasonHeader(reason));
-    const options = { msgID: `dead:${storedName(raw.reply)}`, headers: natsHeaders };
-    const data = encoder.encode(withId(body, id));
-    const copied = this.session
-      .get()
-      .then((session) => publish(session, this.queue, bandToken(priority), data, options));
+    // Built in the chain: whatever goes wrong with one message rejects, never throws at the caller.
+    const copied = this.session.get().then((session) => {
+      const natsHeaders = headers();
+      natsHeaders.set(DEAD_REASON_HEADER, reasonHeader(reason));
+      const options = { msgID: `dead:${storedName(raw.reply)}`, headers: natsHeaders };
+      const data = encoder.encode(withId(body, id));
+      return publish(session, this.queue, bandToken(priority), data, options);
+    });
     return this.busy.add(copied.then(() => void respond(raw, ACK)));
   }
 }

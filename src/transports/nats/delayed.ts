@@ -1,5 +1,6 @@
 import type { Msg } from '@nats-io/transport-node';
 import { type Admission, admit } from '../shared/admit.js';
+import { boundedReason } from '../shared/reasons.js';
 import type { UnderWay } from '../shared/under-way.js';
 import { ACK, nakWithDelay, respond, storedName } from './ack-protocol.js';
 import { storedId } from './admission.js';
@@ -67,7 +68,7 @@ export class DelayedMover {
     const body = admission.admitted ? text : (admission.replacement ?? text);
     const id = admission.admitted ? admission.envelope.id : admission.id;
     const value = JSON.stringify(raw.headers?.get(header) ?? '');
-    const reason = `undecodable body: its ${header} header ${value} is not a number`;
+    const reason = boundedReason(`undecodable body: its ${header} header ${value} is not a number`);
     // Not stored: the message stays on the delayed subject and comes back after ack_wait.
     void this.deadLetters.deadLetter(raw, 0, body, id, reason).catch(() => {});
   }

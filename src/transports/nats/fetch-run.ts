@@ -2,6 +2,7 @@ import type { Msg, Subscription } from '@nats-io/transport-node';
 import { createInbox } from '@nats-io/transport-node';
 import { deliveryCount, lastToken, NAK, respond } from './ack-protocol.js';
 import type { Band, Bands } from './bands.js';
+import { refusedCredentials } from './connection.js';
 import { NatsTopologyError } from './errors.js';
 import { bandToken, DELAYED } from './names.js';
 import type { Session } from './session.js';
@@ -18,6 +19,8 @@ const PULL_EXPIRES_MS = 1_000;
 const PULL_LOST_MS = PULL_EXPIRES_MS + 2_000;
 /** How long discovery waits before asking JetStream again when it did not answer. */
 const DISCOVERY_RETRY_MS = 1_000;
+/** How long a run waits before trying again to connect when NATS was not there (as a reconnect does). */
+const CONNECT_RETRY_MS = 500;
 const encoder = new TextEncoder();
 
 /** What a run needs from its consumer. */
@@ -33,7 +36,7 @@ export interface RunOwner<D> {
   schedule(msg: Msg): void;
   /** Every band answered its first pull: what waits can be served. */
   serve(): void;
-  /** The run cannot go on (no first connection, or a topology it cannot use); it winds down. */
+  /** The run cannot go on (credentials refused, or a topology it cannot use); it winds down. */
   failed(run: FetchRun<D>, error: unknown): void;
   /** Puts a buffered delivery back on the stream. */
   release(delivery: D): void;
@@ -68,6 +71,7 @@ export class FetchRun<D> {
   #inboxPrefix = '';
   #advisories: Subscription | undefined;
   #unlisten: (() => void) | undefined;
+  #connectRetry: NodeJS.Timeout | undefined;
   #end!: () => void;
 
   constructor(private readonly owner: RunOwner<D>) {
@@ -77,14 +81,8 @@ export class FetchRun<D> {
   }
 
   async start(): Promise<void> {
-    let session: Session;
-    try {
-      session = await this.owner.session();
-    } catch (error) {
-      this.owner.failed(this, error); // not connected at all; a later next() tries again
-      return;
-    }
-    if (this.stopped) return;
+    const session = await this.#connect();
+    if (session === undefined || this.stopped) return;
     this.#session = session;
     const { nc } = session.connection;
     this.#inboxPrefix = createInbox();
@@ -95,6 +93,29 @@ export class FetchRun<D> {
     this.#unlisten = session.connection.onReconnect(() => this.#resume());
     this.owner.bands.unprimeAll();
     await this.#discover();
+  }
+
+  /**
+   * The handle's session. A consumer started while NATS is down waits for it and carries on, like
+   * one whose connection dropped; only credentials the server refused fail the run. Undefined when
+   * the run failed or stopped meanwhile.
+   */
+  async #connect(): Promise<Session | undefined> {
+    for (;;) {
+      try {
+        return await this.owner.session();
+      } catch (error) {
+        if (refusedCredentials(error)) {
+          this.owner.failed(this, error);
+          return undefined;
+        }
+      }
+      if (this.stopped) return undefined;
+      // Cleared by #finish: the run then ends here, waiting for nothing.
+      await new Promise((resolve) => {
+        this.#connectRetry = setTimeout(resolve, CONNECT_RETRY_MS);
+      });
+    }
   }
 
   /** An iterator came back before the run ended: carry on, admitting what arrived meanwhile. */
@@ -241,6 +262,7 @@ export class FetchRun<D> {
   #finish(): void {
     if (this.stopped) return;
     this.stopped = true;
+    clearTimeout(this.#connectRetry);
     this.#unlisten?.();
     this.#advisories?.unsubscribe();
     this.#inbox?.unsubscribe();

@@ -4,7 +4,7 @@
  * disjoint, which these are):
  *
  *   stream    sluice-<queue>             subjects sluice.<queue>.*
- *   band      sluice.<queue>.p<priority> consumer p<priority>
+ *   band      sluice.<queue>.p<band>     consumer p<band>
  *   delayed   sluice.<queue>.delayed     consumer delayed
  *
  * `<queue>` is the name with every character outside [A-Za-z0-9-] written as `_` and two hex digits
@@ -39,15 +39,37 @@ export function subjectPrefix(queue: string): string {
   return `sluice.${encodeName(queue)}.`;
 }
 
-/** The consumer name and subject token of a priority band: `p5`, `p-2`, `p1_5` (for 1.5). */
+/** JetStream's longest stream name, in bytes: a queue whose stream name is longer is refused. */
+export const MAX_STREAM_NAME_BYTES = 255;
+
+/**
+ * Priorities from -9 to 9 have a band each; beyond them, one band per power of ten up to this one,
+ * which takes every priority from it up (and its negative every one from it down).
+ */
+const OUTERMOST_BAND = 1000;
+
+/**
+ * The consumer name and subject token of a priority's band: `p0`, `p5`, `p-2`, `p10`, `p-1000`.
+ * The priority is rounded; -9..9 each have their own band, 10..99 share `p10`, 100..999 `p100`,
+ * 1000 and above `p1000`, and likewise below -9. So any number of distinct priorities makes at most
+ * 25 bands (each a consumer the server keeps and a consumer pulls), and a higher priority is never
+ * in a lower band.
+ */
 export function bandToken(priority: number): string {
-  const normalised = priority === 0 ? 0 : priority; // -0 and 0 share a band
-  return `p${String(normalised).replace('.', '_').replace('+', '')}`;
+  const rounded = Math.round(priority);
+  const size = Math.abs(rounded);
+  if (size < 10) return `p${rounded === 0 ? 0 : rounded}`; // -0 and 0 share a band
+  let band = 10;
+  while (band < OUTERMOST_BAND && size >= band * 10) band *= 10;
+  return `p${rounded < 0 ? -band : band}`;
 }
 
-/** The priority of a band token, or undefined when the token is not a band (e.g. `delayed`). */
+/**
+ * The priority of a band token, or undefined when the token is not one of the bands (e.g.
+ * `delayed`, or a consumer someone else named `p42`).
+ */
 export function bandPriority(token: string): number | undefined {
   if (!token.startsWith('p')) return undefined;
-  const priority = Number(token.slice(1).replace('_', '.'));
-  return Number.isFinite(priority) && bandToken(priority) === token ? priority : undefined;
+  const priority = Number(token.slice(1));
+  return bandToken(priority) === token ? priority : undefined;
 }

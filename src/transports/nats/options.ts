@@ -5,6 +5,7 @@ import {
   type ResolvedBrokerOptions,
   resolveBrokerOptions,
 } from '../shared/broker-options.js';
+import { MAX_STREAM_NAME_BYTES, streamName } from './names.js';
 import { DUPLICATE_WINDOW_MS } from './shapes.js';
 
 export interface NatsQueueOptions<T = unknown> extends BrokerQueueOptions<T> {
@@ -35,6 +36,8 @@ export interface ResolvedOptions<T> extends Omit<ResolvedBrokerOptions<T>, 'maxM
 export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): ResolvedOptions<T> {
   // JetStream's ack_wait is at least a second.
   const common = resolveBrokerOptions(name, options, { minVisibilityTimeout: 1_000 });
+  assertStreamName('name', name);
+  assertStreamName('deadLetter', common.deadLetter);
   const { url, connection, prefetch = 128 } = options;
   if (url !== undefined && (typeof url !== 'string' || url.trim().length === 0)) {
     throw new InvalidOptionError('url', url, 'a NATS URL, or several comma-separated');
@@ -58,4 +61,20 @@ export function resolveOptions<T>(name: string, options: NatsQueueOptions<T>): R
   // The user's maxMessageSize (checked above); none: the server's, not the 16 MiB of other brokers.
   const maxMessageSize = options.maxMessageSize === undefined ? undefined : common.maxMessageSize;
   return { ...common, url, connection, prefetch, maxMessageSize };
+}
+
+/**
+ * A queue whose stream name JetStream would refuse. Refused here, before anything is sent: a name
+ * that long also makes subjects longer than a server takes, and it drops the connection, shared by
+ * every queue on it, for a protocol line too long.
+ */
+function assertStreamName(option: string, name: string): void {
+  if (streamName(name).length > MAX_STREAM_NAME_BYTES) {
+    throw new InvalidOptionError(
+      option,
+      name,
+      `a queue name whose stream name, sluice-<name> with each byte outside [A-Za-z0-9-] written ` +
+        `as 3 characters, takes at most ${MAX_STREAM_NAME_BYTES} bytes`,
+    );
+  }
 }

@@ -3,10 +3,12 @@ import { BrokerUnavailableError, MessageTooLargeError } from '../../errors.js';
 import { assertSendOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { SendOptions } from '../../queuing/types.js';
+import { assertDelayWithin } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import type { UnderWay } from '../shared/under-way.js';
 import { deadLetterRoom } from './dead-letter-room.js';
 import { NatsTopologyError } from './errors.js';
+import { msgIdOf } from './keys.js';
 import {
   bandToken,
   DELAYED,
@@ -22,7 +24,8 @@ const encoder = new TextEncoder();
 
 /**
  * The send side of a NatsQueue: a message goes to its band's subject, or with a delay to the delayed
- * subject with its due time and band in headers (see delayed.ts); a `key` is its `Nats-Msg-Id`.
+ * subject with its due time and band in headers (see delayed.ts); a `key` is its `Nats-Msg-Id`
+ * (see keys.ts).
  *
  * A body is refused over `maxMessageSize` (default the server's `max_payload`) and over `max_payload`
  * less the room a dead-letter copy adds (see deadLetterRoom): a message the server stores but whose
@@ -32,13 +35,20 @@ export class NatsProducer<T> {
   readonly #name: string;
   /** The user's, or none (the server's `max_payload` applies). */
   readonly #maxMessageSize: number;
+  readonly #maxDelay: number;
   readonly #deadLetterRoom: number;
   readonly #session: LazySession;
   readonly #busy: UnderWay;
 
-  constructor(name: string, maxMessageSize: number | undefined, session: LazySession, busy: UnderWay) {
+  constructor(
+    name: string,
+    limits: { readonly maxMessageSize: number | undefined; readonly maxDelay: number },
+    session: LazySession,
+    busy: UnderWay,
+  ) {
     this.#name = name;
-    this.#maxMessageSize = maxMessageSize ?? Number.POSITIVE_INFINITY;
+    this.#maxMessageSize = limits.maxMessageSize ?? Number.POSITIVE_INFINITY;
+    this.#maxDelay = limits.maxDelay;
     this.#deadLetterRoom = deadLetterRoom(streamName(name));
     this.#session = session;
     this.#busy = busy;
@@ -48,6 +58,7 @@ export class NatsProducer<T> {
     if (options !== undefined) {
       try {
         assertSendOptions(options);
+        assertDelayWithin(options.delay, this.#maxDelay, this.#name);
       } catch (error) {
         return Promise.reject(error);
       }
@@ -64,7 +75,7 @@ export class NatsProducer<T> {
     const limit = Math.min(this.#maxMessageSize, connection.maxPayload - this.#deadLetterRoom);
     const data = encoder.encode(encodeEnvelope(message, this.#name, limit));
     const band = bandToken(priority);
-    const dedup = key === undefined ? {} : { msgID: key };
+    const dedup = key === undefined ? {} : { msgID: msgIdOf(key) };
     if (delay === 0) return publish(session, this.#name, band, data, dedup);
     const due = headers();
     due.set(DUE_HEADER, String(Date.now() + delay));
