@@ -29,6 +29,7 @@ const errors: { code: string; error: Error }[] = [
   { code: 'AMQP_TOPOLOGY_MISMATCH', error: new amqp.AmqpTopologyError('orders', true) },
   { code: 'AMQP_ACCESS_REFUSED', error: new amqp.AmqpAccessError('orders', 'connect', { cause: null }) },
   { code: 'REDIS_ACCESS_REFUSED', error: new redis.RedisAccessError('send', { cause: null }) },
+  { code: 'NATS_ACCESS_REFUSED', error: new nats.NatsAccessError('send', { cause: null }) },
   { code: 'POSTGRES_QUERY_FAILED', error: new postgres.PostgresQueryError('send') },
   {
     code: 'NATS_TOPOLOGY_MISMATCH',

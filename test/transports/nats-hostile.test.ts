@@ -2,11 +2,15 @@
  * NatsQueue against hostile input: names, keys, delays, priorities and bodies that once broke a
  * queue, a consumer or the shared connection, refused at the door or handled once.
  */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { connect, headers } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError, MessageTooLargeError } from '../../src/errors.js';
+import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Queue } from '../../src/queuing/types.js';
-import { NatsQueue } from '../../src/transports/nats/index.js';
+import { NatsAccessError, NatsQueue } from '../../src/transports/nats/index.js';
 import {
   bandToken,
   DUE_HEADER,
@@ -15,6 +19,7 @@ import {
   subjectPrefix,
 } from '../../src/transports/nats/names.js';
 import { MAX_REASON_LENGTH } from '../../src/transports/shared/reasons.js';
+import { sleep, within } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { expectNothing, receive } from '../support/deliveries.js';
 import { lockNatsServer, NATS_URL, natsHarness, open, purge, withConnection } from './nats-harness.js';
@@ -284,3 +289,55 @@ describe.runIf(up)('NatsQueue against hostile input', () => {
     ]);
   });
 });
+
+const NATS_SERVER = '/usr/sbin/nats-server';
+
+describe.runIf(existsSync(NATS_SERVER))('NatsQueue with credentials the server refuses', () => {
+  it('fails send, next() and a pump at once with NatsAccessError instead of waiting', async () => {
+    const port = await freePort();
+    const server = spawn(NATS_SERVER, [
+      '-a',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      '--user',
+      'sluice',
+      '--pass',
+      'right',
+    ]);
+    try {
+      const url = `nats://sluice:wrong@127.0.0.1:${port}`;
+      for (let tries = 0; ; tries++) {
+        const probe = new NatsQueue('probe', { url: `nats://sluice:right@127.0.0.1:${port}` });
+        const connected = await probe.send({}).then(
+          () => true,
+          (error: Error) => !error.message.includes('unavailable'), // up: JetStream is off on this server
+        );
+        await probe.close();
+        if (connected) break;
+        if (tries > 100) throw new Error('the password-protected nats-server did not start');
+        await sleep(50);
+      }
+      const queue = new NatsQueue('orders', { url });
+      await expect(queue.send({})).rejects.toBeInstanceOf(NatsAccessError);
+      await expect(within(queue[Symbol.asyncIterator]().next(), 5_000)).rejects.toBeInstanceOf(
+        NatsAccessError,
+      );
+      const draining = new Pump(queue, () => {}, { failSilently: true }).draining();
+      await expect(within(draining.done, 5_000)).rejects.toThrow('NATS refused connecting');
+      await queue.close();
+    } finally {
+      server.kill();
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+    probe.on('error', reject);
+  });
+}

@@ -6,7 +6,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Pump } from '../../src/queuing/pump/pump.js';
 import type { Queue } from '../../src/queuing/types.js';
-import { PostgresQueue, type PostgresQueueOptions } from '../../src/transports/postgres/index.js';
+import {
+  PostgresQueryError,
+  PostgresQueue,
+  type PostgresQueueOptions,
+} from '../../src/transports/postgres/index.js';
 import { sleep, stateOf } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
@@ -162,3 +166,22 @@ async function waitFor(
     await sleep(20);
   }
 }
+
+describe.runIf(up)('PostgresQueue with a role the server refuses', () => {
+  it('fails send, next() and a pump at once with PostgresQueryError instead of waiting', async () => {
+    const refused = new URL(url);
+    refused.username = 'sluice-no-such-role';
+    const queue = new PostgresQueue<Numbered>('sluice-pg-refused', {
+      url: refused.href,
+      closeTimeout: 500,
+    });
+    try {
+      await expect(queue.send({ n: 1 })).rejects.toBeInstanceOf(PostgresQueryError);
+      await expect(queue[Symbol.asyncIterator]().next()).rejects.toThrow('sluice-no-such-role');
+      const draining = new Pump(queue, () => {}, { failSilently: true }).draining();
+      await expect(draining.done).rejects.toBeInstanceOf(PostgresQueryError);
+    } finally {
+      await queue.close();
+    }
+  });
+});

@@ -1,6 +1,7 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
 import { BrokerUnavailableError } from '../../errors.js';
+import { isAccessRefused, NatsAccessError } from './errors.js';
 
 /**
  * One NATS connection as a queue handle sees it: the clients on it, whether it is up now, and who
@@ -48,9 +49,9 @@ export class Connection {
         throw error;
       }
     } catch (error) {
-      throw new BrokerUnavailableError('NATS', `connecting to ${url ?? 'the given connection'}`, {
-        cause: error,
-      });
+      const operation = `connecting to ${url ?? 'the given connection'}`;
+      if (isAccessRefused(error)) throw new NatsAccessError(operation, { cause: error });
+      throw new BrokerUnavailableError('NATS', operation, { cause: error });
     }
   }
 
@@ -78,15 +79,6 @@ export class Connection {
       }
     }
   }
-}
-
-/**
- * A first connection refused for its credentials (a BrokerUnavailableError from `open`): trying again
- * with the same ones never helps, unlike a server that is not up yet.
- */
-export function refusedCredentials(error: unknown): boolean {
-  const cause = (error as { cause?: { name?: unknown } } | null)?.cause;
-  return cause?.name === 'AuthorizationError' || cause?.name === 'UserAuthenticationExpiredError';
 }
 
 /** nats-server's own default `max_payload`, for the moment before the server said its own. */

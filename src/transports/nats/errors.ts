@@ -15,3 +15,20 @@ export class NatsTopologyError extends SluiceError {
     );
   }
 }
+
+/**
+ * The server refused the connection's credentials (or they expired). No retry with the same ones
+ * helps, so sends, and a consumer's `next()`, reject with this where an outage is waited out.
+ */
+export class NatsAccessError extends SluiceError {
+  constructor(operation: string, options: { cause: unknown }) {
+    const detail = options.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super('NATS_ACCESS_REFUSED', `NATS refused ${operation}${detail}`, options);
+  }
+}
+
+/** Whether the client's error is the server refusing who we are, not a server that is away. */
+export function isAccessRefused(error: unknown): boolean {
+  const name = (error as { name?: unknown } | null)?.name;
+  return name === 'AuthorizationError' || name === 'UserAuthenticationExpiredError';
+}

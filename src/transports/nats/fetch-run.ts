@@ -2,8 +2,7 @@ import type { Msg, Subscription } from '@nats-io/transport-node';
 import { createInbox } from '@nats-io/transport-node';
 import { deliveryCount, lastToken, NAK, respond } from './ack-protocol.js';
 import type { Band, Bands } from './bands.js';
-import { refusedCredentials } from './connection.js';
-import { NatsTopologyError } from './errors.js';
+import { NatsAccessError, NatsTopologyError } from './errors.js';
 import { bandToken, DELAYED } from './names.js';
 import type { Session } from './session.js';
 
@@ -105,7 +104,7 @@ export class FetchRun<D> {
       try {
         return await this.owner.session();
       } catch (error) {
-        if (refusedCredentials(error)) {
+        if (error instanceof NatsAccessError) {
           this.owner.failed(this, error);
           return undefined;
         }

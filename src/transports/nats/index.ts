@@ -1,7 +1,7 @@
 export type { BrokerDelivery } from '../shared/delivery.js';
 export type { MessageParser, MessageSchema } from '../shared/message-schema.js';
 export type { NatsDelivery } from './delivery.js';
-export { NatsTopologyError } from './errors.js';
+export { NatsAccessError, NatsTopologyError } from './errors.js';
 export { NatsQueue } from './nats-queue.js';
 export type { NatsQueueOptions } from './options.js';
 export { DUPLICATE_WINDOW_MS } from './shapes.js';
