@@ -6,10 +6,9 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { connect, headers } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, MessageTooLargeError } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
-import type { Queue } from '../../src/queuing/types.js';
 import { NatsAccessError, NatsQueue } from '../../src/transports/nats/index.js';
 import {
   bandToken,
@@ -22,7 +21,8 @@ import { MAX_REASON_LENGTH } from '../../src/transports/shared/reasons.js';
 import { sleep, within } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { expectNothing, receive } from '../support/deliveries.js';
-import { lockNatsServer, NATS_URL, natsHarness, open, purge, withConnection } from './nats-harness.js';
+import { natsQueues } from './nats-fixture.js';
+import { NATS_URL, natsHarness, open, withConnection } from './nats-harness.js';
 
 const up = await brokerAvailable('nats');
 
@@ -71,30 +71,7 @@ describe('NatsQueue names and keys', () => {
 });
 
 describe.runIf(up)('NatsQueue against hostile input', () => {
-  let unlock: (() => void) | undefined;
-  beforeAll(async () => {
-    unlock = await lockNatsServer(); // the other NATS test files restart the server
-  }, 300_000);
-  afterAll(() => unlock?.());
-
-  const names: string[] = [];
-  const opened: Queue<unknown>[] = [];
-
-  function queueName(label: string): string {
-    const name = `nats-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    names.push(name);
-    return name;
-  }
-
-  function track<T>(queue: NatsQueue<T>): NatsQueue<T> {
-    opened.push(queue as Queue<unknown>);
-    return queue;
-  }
-
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
-    await purge(...names.splice(0));
-  });
+  const { queueName, track, closeTracked } = natsQueues();
 
   const storedCount = (name: string) =>
     withConnection(async (c) => (await c.jsm.streams.info(streamName(name))).state.messages);
@@ -118,7 +95,7 @@ describe.runIf(up)('NatsQueue against hostile input', () => {
       await Promise.all(deliveries.map((d) => d.ack()));
       expect(drops).toEqual([]);
     } finally {
-      await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+      await closeTracked();
       await connection.close();
     }
   });

@@ -1,5 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   BrokerUnavailableError,
@@ -8,7 +8,7 @@ import {
   SerializationError,
 } from '../../src/errors.js';
 import { takeNow } from '../../src/queuing/hand-off.js';
-import type { Delivery, Queue } from '../../src/queuing/types.js';
+import type { Delivery } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { STARVATION_LIMIT } from '../../src/transports/nats/bands.js';
 import {
@@ -22,16 +22,8 @@ import { sleep, within } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import {
-  lockNatsServer,
-  NATS_URL,
-  natsHarness,
-  open,
-  purge,
-  startNats,
-  stopNats,
-  withConnection,
-} from './nats-harness.js';
+import { natsQueues } from './nats-fixture.js';
+import { NATS_URL, natsHarness, open, startNats, stopNats, withConnection } from './nats-harness.js';
 
 const up = await brokerAvailable('nats');
 
@@ -81,30 +73,7 @@ describe('NatsQueue options', () => {
 });
 
 describe.runIf(up)('NatsQueue on JetStream', () => {
-  let unlock: (() => void) | undefined;
-  beforeAll(async () => {
-    unlock = await lockNatsServer(); // the other NATS test file restarts the server too
-  }, 300_000);
-  afterAll(() => unlock?.());
-
-  const names: string[] = [];
-  const opened: Queue<unknown>[] = [];
-
-  function queueName(label: string): string {
-    const name = `nats-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    names.push(name);
-    return name;
-  }
-
-  function track<T>(queue: NatsQueue<T>): NatsQueue<T> {
-    opened.push(queue as Queue<unknown>);
-    return queue;
-  }
-
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
-    await purge(...names.splice(0));
-  });
+  const { queueName, track, closeTracked } = natsQueues();
 
   it('works with any queue name', async () => {
     const name = queueName('odd name.with*chars>');
@@ -433,7 +402,7 @@ describe.runIf(up)('NatsQueue on JetStream', () => {
     });
 
     afterEach(async () => {
-      await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+      await closeTracked();
       await connection.close();
       await proxy.close();
     });

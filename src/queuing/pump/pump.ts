@@ -21,7 +21,9 @@ export interface PumpOptions {
    * `false` (default): the first dispatch or middleware error stops the pump, as does a failed ack.
    * `true`: nack it and go on; a failed ack is swallowed too (the queue redelivers the message). A
    * failed nack stops the pump either way: the queue could not apply its retry policy, and going on
-   * would redeliver the message (put back) at once, again and again.
+   * would redeliver the message (put back) at once, again and again. Broker queues resolve a settle
+   * lost to an outage (the message comes back when its lease ends), so what stops a pump is an error
+   * no retry fixes: refused credentials or permissions, a topology mismatch.
    */
   failSilently?: boolean | undefined;
 }

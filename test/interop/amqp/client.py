@@ -30,7 +30,7 @@ def now_ms():
 
 def marker_name(queue, key):
     readable = f'{queue}.key.{key}'
-    if len(readable.encode()) <= 255:
+    if len(readable.encode()) <= 255 and not key.startswith('sha256.'):
         return readable
     return f'{queue}.key.sha256.{hashlib.sha256(key.encode()).hexdigest()}'
 

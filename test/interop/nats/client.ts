@@ -3,6 +3,7 @@
  * but the raw `@nats-io` clients (no sluice import): what a service in another language would do to
  * declare a queue's topology, send, consume, settle, dead-letter and move delayed messages.
  */
+import { createHash } from 'node:crypto';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -29,8 +30,33 @@ export function encodeName(queue: string): string {
 
 export const streamOf = (queue: string) => `sluice-${encodeName(queue)}`;
 export const subjectOf = (queue: string, token: string) => `sluice.${encodeName(queue)}.${token}`;
-/** "`p<priority>`: the number as JavaScript writes it, `.` written `_` and `+` left out" */
-export const bandOf = (priority: number) => `p${String(priority).replace('.', '_').replace('+', '')}`;
+/**
+ * "The priority is rounded (half up); from -9 to 9 each has a band of its own; 10 to 99 share `p10`,
+ * 100 to 999 `p100`, 1000 and above `p1000`, and likewise below -9."
+ */
+export function bandOf(priority: number): string {
+  const rounded = Math.round(priority);
+  const size = Math.abs(rounded);
+  if (size < 10) return `p${rounded === 0 ? 0 : rounded}`;
+  const band = size >= 1000 ? 1000 : size >= 100 ? 100 : 10;
+  return `p${rounded < 0 ? -band : band}`;
+}
+
+/** "These 25 are the only bands": the band tokens, each with the priority it stands for. */
+const BANDS = new Map(
+  [...Array.from({ length: 19 }, (_, i) => i - 9), 10, 100, 1000, -10, -100, -1000].map((p) => [`p${p}`, p]),
+);
+
+/**
+ * "`Nats-Msg-Id`: the key as it is, unless it has whitespace at either end or begins with `%` (then
+ * `%` followed by the key percent-encoded as `encodeURIComponent` does), or that id would be over 256
+ * UTF-8 bytes (then `%sha256:` followed by the lowercase hex SHA-256 of the key's UTF-8 bytes)"
+ */
+export function msgIdOf(key: string): string {
+  const id = /^\s|\s$/.test(key) || key.startsWith('%') ? `%${encodeURIComponent(key)}` : key;
+  if (Buffer.byteLength(id) <= 256) return id;
+  return `%sha256:${createHash('sha256').update(key).digest('hex')}`;
+}
 
 /** The stream configuration of the document, verbatim but for the queue's name. */
 export function streamConfig(queue: string, duplicateWindowNs = 120_000_000_000) {
@@ -100,13 +126,13 @@ export class ForeignClient {
     queue: string,
     token: string,
     body: string,
-    options: { key?: string; headers?: Record<string, string> } = {},
+    options: { id?: string; headers?: Record<string, string> } = {},
   ): Promise<PubAck> {
     const sent = natsHeaders();
     for (const [name, value] of Object.entries(options.headers ?? {})) sent.set(name, value);
-    if (options.key !== undefined) sent.set('Nats-Msg-Id', options.key);
+    if (options.id !== undefined) sent.set('Nats-Msg-Id', options.id);
     return this.js.publish(subjectOf(queue, token), body, {
-      headers: options.headers === undefined && options.key === undefined ? undefined : sent,
+      headers: options.headers === undefined && options.id === undefined ? undefined : sent,
     });
   }
 
@@ -117,17 +143,18 @@ export class ForeignClient {
     options: { priority?: number; dueAt?: number; key?: string } = {},
   ): Promise<PubAck> {
     const { priority = 0, dueAt, key } = options;
-    if (dueAt === undefined) return this.publish(queue, bandOf(priority), body, { key });
+    const id = key === undefined ? undefined : msgIdOf(key);
+    if (dueAt === undefined) return this.publish(queue, bandOf(priority), body, { id });
     const due = { 'Sluice-Due': String(dueAt), 'Sluice-Priority': String(priority) };
-    return this.publish(queue, 'delayed', body, { key, headers: due });
+    return this.publish(queue, 'delayed', body, { id, headers: due });
   }
 
   /** The band consumers of the queue's stream, highest priority first. */
   async bands(queue: string): Promise<string[]> {
     const bands: { token: string; priority: number }[] = [];
     for await (const { name } of this.jsm.consumers.list(streamOf(queue))) {
-      const priority = Number(name.slice(1).replace('_', '.'));
-      if (name.startsWith('p') && Number.isFinite(priority)) bands.push({ token: name, priority });
+      const priority = BANDS.get(name);
+      if (priority !== undefined) bands.push({ token: name, priority });
     }
     return bands.sort((a, b) => b.priority - a.priority).map(({ token }) => token);
   }
@@ -183,7 +210,7 @@ export class ForeignClient {
   async deadLetter(received: Received, queue: string, reason: string, ackAfter = true): Promise<PubAck> {
     const { stream, sequence, timestamp } = received;
     const stored = await this.publish(`${queue}.dead`, received.token, received.body, {
-      key: `dead:${stream}:${sequence}:${timestamp}`,
+      id: `dead:${stream}:${sequence}:${timestamp}`,
       headers: { 'Sluice-Dead-Reason': reason },
     });
     if (ackAfter) this.ack(received);
@@ -208,7 +235,7 @@ export class ForeignClient {
       }
       const { stream, sequence, timestamp } = received;
       await this.publish(queue, bandOf(Number(received.headers['Sluice-Priority'] ?? 0)), received.body, {
-        key: `due:${stream}:${sequence}:${timestamp}`,
+        id: `due:${stream}:${sequence}:${timestamp}`,
       });
       this.ack(received);
       moved++;
