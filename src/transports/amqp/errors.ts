@@ -1,4 +1,5 @@
 import { SluiceError } from '../../errors.js';
+import { AccessRefusedError } from '../shared/access-refused.js';
 import { MAX_PRIORITY } from './priority.js';
 
 /** A queue exists on the broker with arguments other than those sluice declares. */
@@ -16,12 +17,11 @@ export class AmqpTopologyError extends SluiceError {
 
 /**
  * RabbitMQ refused the queue's user (ACCESS_REFUSED, 403): its credentials, or its permission on a
- * queue or a name RabbitMQ reserves. No retry fixes it, so sends and `next()` reject with this.
+ * queue or a name RabbitMQ reserves.
  */
-export class AmqpAccessError extends SluiceError {
+export class AmqpAccessError extends AccessRefusedError {
   constructor(queue: string, operation: string, options: { cause: unknown }) {
-    const detail = options.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super('AMQP_ACCESS_REFUSED', `RabbitMQ refused ${operation} on queue ${queue}${detail}`, options);
+    super('AMQP_ACCESS_REFUSED', 'RabbitMQ', `${operation} on queue ${queue}`, options.cause);
   }
 }
 

@@ -1,4 +1,5 @@
 import { SluiceError } from '../../errors.js';
+import { AccessRefusedError } from '../shared/access-refused.js';
 
 /**
  * What a queue needs on JetStream (its stream, a band's or the delayed subject's durable consumer)
@@ -16,14 +17,10 @@ export class NatsTopologyError extends SluiceError {
   }
 }
 
-/**
- * The server refused the connection's credentials (or they expired). No retry with the same ones
- * helps, so sends, and a consumer's `next()`, reject with this where an outage is waited out.
- */
-export class NatsAccessError extends SluiceError {
+/** The server refused the connection's credentials, or they expired. */
+export class NatsAccessError extends AccessRefusedError {
   constructor(operation: string, options: { cause: unknown }) {
-    const detail = options.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super('NATS_ACCESS_REFUSED', `NATS refused ${operation}${detail}`, options);
+    super('NATS_ACCESS_REFUSED', 'NATS', operation, options.cause);
   }
 }
 

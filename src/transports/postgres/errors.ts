@@ -1,11 +1,11 @@
 import { DatabaseError } from 'pg';
 import { BrokerUnavailableError, SluiceError } from '../../errors.js';
+import { causeDetail } from '../shared/access-refused.js';
 
 /** PostgreSQL refused a statement for a reason other than the connection (permissions, a dropped table...). */
 export class PostgresQueryError extends SluiceError {
   constructor(operation: string, options?: ErrorOptions) {
-    const detail = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super('POSTGRES_QUERY_FAILED', `PostgreSQL rejected ${operation}${detail}`, options);
+    super('POSTGRES_QUERY_FAILED', `PostgreSQL rejected ${operation}${causeDetail(options?.cause)}`, options);
   }
 }
 

@@ -1,14 +1,13 @@
-import { BrokerUnavailableError, SluiceError } from '../../errors.js';
+import { BrokerUnavailableError, type SluiceError } from '../../errors.js';
+import { AccessRefusedError } from '../shared/access-refused.js';
 
 /**
  * Redis refused the queue's user: wrong credentials (WRONGPASS, NOAUTH) or an ACL without a
- * command or key the queue needs (NOPERM). No retry fixes it, so it ends the iteration (a pump stops
- * on it) and fails sends and settles, where an outage is waited out.
+ * command or key the queue needs (NOPERM). It fails sends and settles too.
  */
-export class RedisAccessError extends SluiceError {
+export class RedisAccessError extends AccessRefusedError {
   constructor(operation: string, options: { cause: unknown }) {
-    const detail = options.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super('REDIS_ACCESS_REFUSED', `Redis refused ${operation}${detail}`, options);
+    super('REDIS_ACCESS_REFUSED', 'Redis', operation, options.cause);
   }
 }
 
