@@ -15,10 +15,10 @@ import {
   AmqpTopologyError,
 } from '../../src/transports/amqp/index.js';
 import { MAX_KEY_BYTES } from '../../src/transports/amqp/producer.js';
-import { LONGEST_DELAY, MAX_NAME_BYTES, MAX_TTL } from '../../src/transports/amqp/topology.js';
+import { declareQueue, LONGEST_DELAY, MAX_NAME_BYTES, MAX_TTL } from '../../src/transports/amqp/topology.js';
 import { sleep, stateOf, within } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';
-import { receive, sendRetrying } from '../support/deliveries.js';
+import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { AMQP_URL, deleteQueues, leaseRabbit, open, purge, withConnection } from './amqp-harness.js';
 
@@ -298,6 +298,24 @@ describe.runIf(up)('AmqpQueue under outages and hostile input', () => {
       await delivery!.ack();
       expect(await messageCount(name)).toBe(0);
     });
+  });
+
+  it('handles once a foreign message whose key header is no string, and settles it', async () => {
+    const name = queueName('foreign-key');
+    await withConnection(async (connection) => {
+      const channel = await connection.createConfirmChannel();
+      await declareQueue(channel, name, true);
+      const body = (n: number) => Buffer.from(JSON.stringify({ payload: { n } }));
+      channel.sendToQueue(name, body(1), { persistent: true, headers: { 'x-sluice-key': 42 } });
+      channel.sendToQueue(name, body(2), { persistent: true, headers: { 'x-sluice-key': Buffer.from('k') } });
+      await channel.waitForConfirms();
+    });
+    const queue = openQueue<Numbered>(name, { maxAttempts: 2 });
+    const deliveries = await receive(queue, 2);
+    expect(deliveries.map((d) => d.message.n).sort()).toEqual([1, 2]);
+    await Promise.all(deliveries.map((d) => d.ack()));
+    await expectNothing(queue, 500);
+    expect(await messageCount(name)).toBe(0);
   });
 
   it('dead-letters a handler error of 200 KB with CR/LF/NUL under a bounded reason, acks of others holding', async () => {

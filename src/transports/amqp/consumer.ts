@@ -235,7 +235,9 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
   }
 
   #admitted(subscription: Subscription, raw: ConsumeMessage, admission: Admission<T>): void {
-    const key = raw.properties.headers?.[KEY_HEADER] as string | undefined;
+    const header: unknown = raw.properties.headers?.[KEY_HEADER];
+    // A foreign producer's key of another type (a number, bytes) took no marker: there is none to release.
+    const key = typeof header === 'string' ? header : undefined;
     if (!admission.admitted) {
       const { replacement, reason } = admission;
       const body = replacement === undefined ? raw.content : Buffer.from(replacement);
