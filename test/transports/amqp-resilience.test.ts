@@ -2,7 +2,10 @@
  * An AmqpQueue meeting what production brings beyond the happy path: RabbitMQ down when a worker
  * starts, refusals no retry fixes, and hostile input (names, keys, delays, backoffs).
  */
+import { exec as execCallback } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { promisify } from 'node:util';
+import amqplib from 'amqplib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import type { Draining } from '../../src/queuing/pump/draining.js';
@@ -23,6 +26,7 @@ import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import { AMQP_URL, deleteQueues, leaseRabbit, open, purge, withConnection } from './amqp-harness.js';
 
 const up = await brokerAvailable('rabbitmq');
+const exec = promisify(execCallback);
 
 interface Numbered {
   n: number;
@@ -298,6 +302,49 @@ describe.runIf(up)('AmqpQueue under outages and hostile input', () => {
       await delivery!.ack();
       expect(await messageCount(name)).toBe(0);
     });
+  });
+
+  it('holds a message whose dead-lettering keeps failing before it comes back, rather than looping', async () => {
+    const name = queueName('dead-full');
+    const policy = `sluice-full-${process.pid}`;
+    const escaped = `${name}.dead`.replace(/[.-]/g, '\\$&');
+    const fullPolicy = '{"max-length":0,"overflow":"reject-publish"}';
+    await exec(`rabbitmqctl set_policy ${policy} '^${escaped}$' '${fullPolicy}' --apply-to queues`);
+    let policySet = true;
+    const counting = await amqplib.connect(AMQP_URL);
+    try {
+      let handedBack = 0;
+      // The broker refuses every copy into the full dead-letter queue: each try hands the message back.
+      const createChannel = counting.createChannel.bind(counting);
+      counting.createChannel = async () => {
+        const channel = await createChannel();
+        const nack = channel.nack.bind(channel);
+        channel.nack = (...args) => {
+          handedBack++;
+          return nack(...args);
+        };
+        return channel;
+      };
+      const queue = openQueue<Numbered>(name, { connection: counting, url: undefined, maxAttempts: 1 });
+      await queue.send({ n: 1 });
+      const draining = pump(queue, () => {
+        throw new Error('fails');
+      });
+      await sleep(2_500);
+      expect(handedBack).toBeGreaterThanOrEqual(1); // the refusal was seen: the message went back
+      expect(handedBack).toBeLessThanOrEqual(4); // about once a second, not as fast as it can
+      expect(await stateOf(draining.done)).toBe('pending');
+      await exec(`rabbitmqctl clear_policy ${policy}`);
+      policySet = false;
+      const [dead] = (await receive(openQueue<Numbered>(`${name}.dead`), 1)) as AmqpDelivery<Numbered>[];
+      expect(dead!.message).toEqual({ n: 1 }); // dead-lettered once the queue takes it
+      await dead!.ack();
+    } finally {
+      if (policySet) await exec(`rabbitmqctl clear_policy ${policy}`);
+      await Promise.allSettled(drainings.splice(0).map((draining) => draining.stop()));
+      await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+      await counting.close();
+    }
   });
 
   it('handles once a foreign message whose key header is no string, and settles it', async () => {

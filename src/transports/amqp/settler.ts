@@ -11,6 +11,14 @@ import type { Publisher } from './publisher.js';
 import { copyBody, copyProperties, type Held, type Received, retryBody } from './received.js';
 import { declareQueue, KEY_HEADER, KEY_UNTIL_HEADER, REASON_HEADER } from './topology.js';
 
+
+/**
+ * How long a message whose settle failed is held before it goes back to the broker: a settle that
+ * fails every time (say, a policy keeps the dead-letter queue full) would otherwise bring the
+ * message back at once, again and again.
+ */
+const HAND_BACK_DELAY = 1_000;
+
 /**
  * Settles received messages. Retrying publishes a copy with `attempt + 1` (into a delay queue when
  * there is a backoff) and then acks the original; dead-lettering publishes it to the dead-letter
@@ -106,9 +114,9 @@ export class Settler {
    * Runs `work` (confirmed publishes), then acks the original. When the consumer channel is gone the
    * broker has already requeued the original: nothing to do, it comes back as a redelivery. That is
    * also so when the channel died while `work` ran (a lost connection fails both). When `work` fails
-   * otherwise (the publishing channel lost, say), the original is handed back to the broker now and
-   * comes back as a redelivery too: a settle fails for no outage, so no consumer stops for one. It
-   * rejects only on a refusal no retry changes, once the message is handed back.
+   * otherwise (the publishing channel lost, say), the original is handed back to the broker shortly
+   * (HAND_BACK_DELAY) and comes back as a redelivery too: no consumer stops for an outage. It rejects
+   * only on a refusal no retry changes.
    */
   async #settle(held: Held, work: (session: Session) => Promise<void>): Promise<void> {
     const { subscription, raw } = held;
@@ -117,7 +125,7 @@ export class Settler {
       await work(await this.connection.ready('settle a delivery'));
     } catch (error) {
       if (!subscription.open) return;
-      subscription.requeue(raw);
+      setTimeout(() => subscription.requeue(raw), HAND_BACK_DELAY).unref();
       if (error instanceof AmqpTopologyError || error instanceof AmqpAccessError) throw error;
       if (isAccessRefused(error))
         throw new AmqpAccessError(this.options.name, 'settle a delivery', { cause: error });
