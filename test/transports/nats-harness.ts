@@ -23,7 +23,7 @@ export function open<T>(name: string, options: NatsQueueOptions<T> = {}): NatsQu
 export async function withConnection<R>(
   use: (connection: Connection, topology: Topology) => Promise<R>,
 ): Promise<R> {
-  const connection = await Connection.open(NATS_URL, undefined);
+  const connection = await Connection.open('the test harness', NATS_URL, undefined);
   try {
     return await use(connection, new Topology(connection, 30_000));
   } finally {

@@ -4,12 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, connect as netConnect } from 'node:net';
 import { connect, headers } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, MessageTooLargeError } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
-import { NatsAccessError, NatsQueue } from '../../src/transports/nats/index.js';
+import { NatsAccessError, NatsQueue, NatsTopologyError } from '../../src/transports/nats/index.js';
 import {
   bandToken,
   DUE_HEADER,
@@ -17,6 +17,7 @@ import {
   streamName,
   subjectPrefix,
 } from '../../src/transports/nats/names.js';
+import { serverOptions } from '../../src/transports/nats/servers.js';
 import { MAX_REASON_LENGTH } from '../../src/transports/shared/reasons.js';
 import { sleep, within } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
@@ -269,34 +270,53 @@ describe.runIf(up)('NatsQueue against hostile input', () => {
 
 const NATS_SERVER = '/usr/sbin/nats-server';
 
-describe.runIf(existsSync(NATS_SERVER))('NatsQueue with credentials the server refuses', () => {
-  it('fails send, next() and a pump at once with NatsAccessError instead of waiting', async () => {
-    const port = await freePort();
-    const server = spawn(NATS_SERVER, [
-      '-a',
-      '127.0.0.1',
-      '-p',
-      String(port),
-      '--user',
-      'sluice',
-      '--pass',
-      'right',
-    ]);
+describe('NatsQueue URLs', () => {
+  it('reads credentials out of server URLs, which the NATS client ignores, and names no password', () => {
+    expect(serverOptions('nats://alice:s%40cret@10.0.0.1:4222, nats://10.0.0.2:4222')).toEqual({
+      servers: ['nats://10.0.0.1:4222', 'nats://10.0.0.2:4222'],
+      user: 'alice',
+      pass: 's@cret',
+    });
+    expect(serverOptions('nats://t0ken@10.0.0.1:4222')).toEqual({
+      servers: ['nats://10.0.0.1:4222'],
+      token: 't0ken',
+    });
+    expect(serverOptions('10.0.0.1:4222')).toEqual({ servers: ['10.0.0.1:4222'] });
+  });
+});
+
+/**
+ * A nats-server of its own on a free port, started with `args`: one that takes a password, or one
+ * without JetStream. Resolves once it accepts connections.
+ */
+async function startServer(args: string[]): Promise<{ port: number; stop(): void }> {
+  const port = await freePort();
+  const server = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), ...args]);
+  for (let tries = 0; ; tries++) {
+    const accepting = await new Promise<boolean>((resolve) => {
+      const socket = netConnect(port, '127.0.0.1', () => resolve(true)).on('error', () => resolve(false));
+      socket.unref();
+      setTimeout(() => socket.destroy(), 100).unref();
+    });
+    if (accepting) return { port, stop: () => server.kill() };
+    if (tries > 100) throw new Error(`nats-server ${args.join(' ')} did not start`);
+    await sleep(50);
+  }
+}
+
+describe.runIf(existsSync(NATS_SERVER))('NatsQueue on a server it cannot use', () => {
+  it('takes the credentials of its URL, and fails send, next() and a pump at once with NatsAccessError on wrong ones', async () => {
+    const server = await startServer(['--user', 'sluice', '--pass', 'right']);
     try {
-      const url = `nats://sluice:wrong@127.0.0.1:${port}`;
-      for (let tries = 0; ; tries++) {
-        const probe = new NatsQueue('probe', { url: `nats://sluice:right@127.0.0.1:${port}` });
-        const connected = await probe.send({}).then(
-          () => true,
-          (error: Error) => !error.message.includes('unavailable'), // up: JetStream is off on this server
-        );
-        await probe.close();
-        if (connected) break;
-        if (tries > 100) throw new Error('the password-protected nats-server did not start');
-        await sleep(50);
-      }
-      const queue = new NatsQueue('orders', { url });
-      await expect(queue.send({})).rejects.toBeInstanceOf(NatsAccessError);
+      // Right credentials: connected, and told that this server has no JetStream.
+      const right = new NatsQueue('orders', { url: `nats://sluice:right@127.0.0.1:${server.port}` });
+      await expect(right.send({})).rejects.toBeInstanceOf(NatsTopologyError);
+      await right.close();
+
+      const queue = new NatsQueue('orders', { url: `nats://sluice:wrong@127.0.0.1:${server.port}` });
+      const refused = queue.send({});
+      await expect(refused).rejects.toBeInstanceOf(NatsAccessError);
+      await expect(refused).rejects.not.toThrow('wrong'); // the password is not in the message
       await expect(within(queue[Symbol.asyncIterator]().next(), 5_000)).rejects.toBeInstanceOf(
         NatsAccessError,
       );
@@ -304,7 +324,21 @@ describe.runIf(existsSync(NATS_SERVER))('NatsQueue with credentials the server r
       await expect(within(draining.done, 5_000)).rejects.toThrow('NATS refused connecting');
       await queue.close();
     } finally {
-      server.kill();
+      server.stop();
+    }
+  });
+
+  it('ends a consumer on a server without JetStream with NatsTopologyError instead of waiting for ever', async () => {
+    const server = await startServer([]);
+    try {
+      const queue = new NatsQueue('orders', { url: `nats://127.0.0.1:${server.port}` });
+      await expect(queue.send({})).rejects.toThrow('JetStream is not enabled');
+      await expect(within(queue[Symbol.asyncIterator]().next(), 5_000)).rejects.toBeInstanceOf(
+        NatsTopologyError,
+      );
+      await queue.close();
+    } finally {
+      server.stop();
     }
   });
 });

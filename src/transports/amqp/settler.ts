@@ -11,7 +11,6 @@ import type { Publisher } from './publisher.js';
 import { copyBody, copyProperties, type Held, type Received, retryBody } from './received.js';
 import { declareQueue, KEY_HEADER, KEY_UNTIL_HEADER, REASON_HEADER } from './topology.js';
 
-
 /**
  * How long a message whose settle failed is held before it goes back to the broker: a settle that
  * fails every time (say, a policy keeps the dead-letter queue full) would otherwise bring the

@@ -1,7 +1,8 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
 import { BrokerUnavailableError } from '../../errors.js';
-import { isAccessRefused, NatsAccessError } from './errors.js';
+import { isAccessRefused, NatsAccessError, NatsTopologyError } from './errors.js';
+import { serverOptions, withoutCredentials } from './servers.js';
 
 /**
  * One NATS connection as a queue handle sees it: the clients on it, whether it is up now, and who
@@ -30,14 +31,20 @@ export class Connection {
     void this.#watch();
   }
 
-  /** Connects to `url` (one server or several, comma-separated) or borrows `connection`. */
-  static async open(url: string | undefined, connection: NatsConnection | undefined): Promise<Connection> {
+  /**
+   * Connects to `url` (one server or several, comma-separated) or borrows `connection`, for queue
+   * `queue`. A server without JetStream is a NatsTopologyError: waiting would not enable it.
+   */
+  static async open(
+    queue: string,
+    url: string | undefined,
+    connection: NatsConnection | undefined,
+  ): Promise<Connection> {
     try {
       if (connection !== undefined)
         return new Connection(connection, await jetstreamManager(connection), false);
-      const servers = (url ?? 'nats://127.0.0.1:4222').split(',').map((server) => server.trim());
       const nc = await connect({
-        servers,
+        ...serverOptions(url ?? 'nats://127.0.0.1:4222'),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         noAsyncTraces: true,
@@ -49,7 +56,11 @@ export class Connection {
         throw error;
       }
     } catch (error) {
-      const operation = `connecting to ${url ?? 'the given connection'}`;
+      const server = url === undefined ? 'the given connection' : withoutCredentials(url);
+      if ((error as Error | null)?.name === 'JetStreamNotEnabled') {
+        throw new NatsTopologyError(queue, server, 'JetStream is not enabled there (nats-server -js)');
+      }
+      const operation = `connecting to ${server}`;
       if (isAccessRefused(error)) throw new NatsAccessError(operation, { cause: error });
       throw new BrokerUnavailableError('NATS', operation, { cause: error });
     }

@@ -1,8 +1,9 @@
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { createInbox } from '@nats-io/transport-node';
+import { BrokerUnavailableError } from '../../errors.js';
 import { deliveryCount, lastToken, NAK, respond } from './ack-protocol.js';
 import type { Band, Bands } from './bands.js';
-import { NatsAccessError, NatsTopologyError } from './errors.js';
+import { NatsTopologyError } from './errors.js';
 import { bandToken, DELAYED } from './names.js';
 import type { Session } from './session.js';
 
@@ -96,15 +97,15 @@ export class FetchRun<D> {
 
   /**
    * The handle's session. A consumer started while NATS is down waits for it and carries on, like
-   * one whose connection dropped; only credentials the server refused fail the run. Undefined when
-   * the run failed or stopped meanwhile.
+   * one whose connection dropped; what no retry fixes (credentials the server refused, a server
+   * without JetStream) fails the run. Undefined when the run failed or stopped meanwhile.
    */
   async #connect(): Promise<Session | undefined> {
     for (;;) {
       try {
         return await this.owner.session();
       } catch (error) {
-        if (error instanceof NatsAccessError) {
+        if (!(error instanceof BrokerUnavailableError)) {
           this.owner.failed(this, error);
           return undefined;
         }

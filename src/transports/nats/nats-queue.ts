@@ -30,7 +30,7 @@ export class NatsQueue<T> implements Queue<T> {
     const resolved = resolveOptions(name, options);
     this.name = name;
     this.stream = streamName(name);
-    this.#session = new LazySession(resolved, resolved.visibilityTimeout);
+    this.#session = new LazySession(name, resolved, resolved.visibilityTimeout);
     this.#producer = new NatsProducer(name, resolved, this.#session, this.#busy);
     this.#consumer = new NatsConsumer(name, resolved, this.#session, this.#busy);
     this.#session.get().catch(() => {}); // connect now; whoever needs the connection sees the error

@@ -18,6 +18,7 @@ export class LazySession {
   #opening: Promise<Session> | undefined;
 
   constructor(
+    private readonly queue: string,
     private readonly source: {
       readonly url: string | undefined;
       readonly connection: NatsConnection | undefined;
@@ -26,7 +27,7 @@ export class LazySession {
   ) {}
 
   get(): Promise<Session> {
-    this.#opening ??= Connection.open(this.source.url, this.source.connection).then(
+    this.#opening ??= Connection.open(this.queue, this.source.url, this.source.connection).then(
       (connection) => {
         this.ready = { connection, topology: new Topology(connection, this.visibilityTimeout) };
         return this.ready;
