@@ -13,10 +13,22 @@ export function assertSendOptions(options: SendOptions): void {
   if (key !== undefined) assertKey(key);
 }
 
+/**
+ * The longest deduplication key, in UTF-8 bytes, on every queue: so that a key that works in one
+ * process works on every broker, where it travels in a header of its message and of every retry
+ * (amqplib corrupts a frame whose headers outgrow its buffer) or sits in an index entry (PostgreSQL
+ * refuses one over about 2,700 bytes).
+ */
+export const MAX_KEY_BYTES = 1024;
+
 /** A deduplication key every queue can store as given: see text-rules.ts. */
 export function assertKey(key: unknown): asserts key is string {
   if (typeof key !== 'string' || key.length === 0) {
     throw new InvalidOptionError('key', key, 'a non-empty string');
+  }
+  // A UTF-16 code unit takes at most 3 UTF-8 bytes: short keys need no count.
+  if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key) > MAX_KEY_BYTES) {
+    throw new InvalidOptionError('key', key, `a key of at most ${MAX_KEY_BYTES} UTF-8 bytes`);
   }
   const problem = textProblem(key);
   if (problem !== undefined) {

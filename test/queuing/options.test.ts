@@ -87,6 +87,15 @@ describe('send and nack options', () => {
     expect(queue.size).toBe(0);
   });
 
+  it('takes a key of up to 1,024 UTF-8 bytes, the longest every broker can carry', async () => {
+    const queue = new MemoryQueue<string>();
+    const refused = rejectionOf(queue.send('a', { key: 'é'.repeat(512) + 'k' }));
+    expect(await refused).toBeInstanceOf(InvalidOptionError);
+    expect(String(await refused)).toContain('at most 1024 UTF-8 bytes');
+    await queue.send('a', { key: 'é'.repeat(512) });
+    expect(queue.size).toBe(1);
+  });
+
   it('nack rejects a bad delay and leaves the delivery unsettled', async () => {
     const queue = new MemoryQueue<string>();
     await queue.send('a');

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import type { Draining } from '../../src/queuing/pump/draining.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
+import { MAX_KEY_BYTES } from '../../src/queuing/send-options.js';
 import type { Backoff, Queue } from '../../src/queuing/types.js';
 import {
   AmqpAccessError,
@@ -17,7 +18,6 @@ import {
   AmqpQueue,
   AmqpTopologyError,
 } from '../../src/transports/amqp/index.js';
-import { MAX_KEY_BYTES } from '../../src/transports/amqp/producer.js';
 import { declareQueue, LONGEST_DELAY, MAX_NAME_BYTES, MAX_TTL } from '../../src/transports/amqp/topology.js';
 import { sleep, stateOf, within } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';

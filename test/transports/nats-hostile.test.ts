@@ -101,10 +101,10 @@ describe.runIf(up)('NatsQueue against hostile input', () => {
     }
   });
 
-  it('keeps distinct keys distinct: whitespace at the ends, a leading %, a key of 100 KB', async () => {
+  it('keeps distinct keys distinct: whitespace at the ends, a leading %, long keys', async () => {
     const name = queueName('keys');
     const queue = track(open<{ key: string }>(name));
-    const long = 'k'.repeat(100_000);
+    const long = 'k'.repeat(1_000);
     const keys = ['k', ' k ', 'k ', ' k', '\u00a0k', '%k', '%25k', long, `${long}x`, 'order-1'];
     for (const key of keys) await queue.send({ key }, { key });
     for (const key of keys) await queue.send({ key: `again ${key}` }, { key }); // deduplicated
@@ -129,7 +129,7 @@ describe.runIf(up)('NatsQueue against hostile input', () => {
     await queue.send('warm-up: connected, so the limit is known');
     await (await receive(queue, 1))[0]!.ack();
     const maxPayload = await withConnection(async (c) => c.nc.info!.max_payload);
-    for (const options of [{}, { key: 'k'.repeat(70_000) }, { key: 'k', delay: 10, priority: 3 }]) {
+    for (const options of [{}, { key: 'k'.repeat(1_024) }, { key: 'k', delay: 10, priority: 3 }]) {
       const sent = queue.send('x'.repeat(maxPayload + 1), options);
       await expect(sent).rejects.toBeInstanceOf(MessageTooLargeError);
     }

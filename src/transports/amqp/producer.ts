@@ -17,13 +17,6 @@ const DEFAULT_PRIORITY: MessageProperties = { contentType: CONTENT_TYPE, priorit
 const NO_PRIORITY: MessageProperties = { contentType: CONTENT_TYPE };
 
 /**
- * The longest dedup key, in UTF-8 bytes: a key travels in a header of its message and of every
- * retry, and amqplib cannot encode headers of any length (past its buffer it corrupts the frame, and
- * RabbitMQ drops the connection).
- */
-export const MAX_KEY_BYTES = 1024;
-
-/**
  * The queue's `send`: encodes the envelope, then publishes it with its priority, into the delay
  * queue of its delay, after taking its dedup key. A send without options on a live connection is
  * one publish (the hot path); the others take several steps.
@@ -70,7 +63,7 @@ export class AmqpProducer {
   #assertSendOptions(options: SendOptions): void {
     assertSendOptions(options);
     const { name, priorities, maxDelay } = this.options;
-    const { priority = 0, delay, key } = options;
+    const { priority = 0, delay } = options;
     assertDelayWithin(delay, maxDelay, name);
     if (!priorities && priority !== 0) {
       throw new InvalidOptionError(
@@ -78,9 +71,6 @@ export class AmqpProducer {
         priority,
         `none: queue ${name} was opened with priorities: false`,
       );
-    }
-    if (key !== undefined && Buffer.byteLength(key) > MAX_KEY_BYTES) {
-      throw new InvalidOptionError('key', key, `a key of at most ${MAX_KEY_BYTES} UTF-8 bytes`);
     }
   }
 
