@@ -1,8 +1,14 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { type RedisDelivery, RedisQueue } from '../../src/transports/redis/index.js';
 import { streamKey } from '../../src/transports/redis/keys.js';
 import { MAX_DELAY } from '../../src/transports/shared/broker-options.js';
+import { sleep } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { expectNothing, receive } from '../support/deliveries.js';
 import { redisQueues } from './redis-fixture.js';
@@ -31,6 +37,36 @@ describe.runIf(up)('RedisQueue (hostile input)', () => {
     }
     const valid = open<number>(queueName('url'), { url: `${REDIS_URL}/0` });
     await valid.send(1);
+  });
+
+  it('takes the path of a unix socket as its url', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-redis-'));
+    const socket = join(dir, 'redis.sock');
+    const server = spawn('redis-server', [
+      '--port',
+      '0',
+      '--unixsocket',
+      socket,
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
+    try {
+      for (let tries = 0; !existsSync(socket); tries++) {
+        if (tries > 100) throw new Error('redis-server did not open its unix socket');
+        await sleep(50);
+      }
+      const queue = open<number>(queueName('socket'), { url: socket });
+      await queue.send(7);
+      const [delivery] = await receive(queue, 1);
+      expect(delivery!.message).toBe(7);
+      await delivery!.ack();
+      await queue.close();
+    } finally {
+      server.kill();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses names and keys that are not well-formed Unicode, though their U+FFFD twin is fine', async () => {

@@ -21,7 +21,8 @@ export interface ResolvedOptions<T> extends ResolvedBrokerOptions<T> {
 }
 
 const URL_EXPECTED =
-  'a redis:// or rediss:// URL naming a host, with a port from 1 to 65535 and a database number if any';
+  'a redis:// or rediss:// URL naming a host, with a port from 1 to 65535 and a database number if ' +
+  'any, or the absolute path of a unix socket';
 
 export function resolveOptions<T>(name: string, options: RedisQueueOptions): ResolvedOptions<T> {
   // At least 30 ms: heartbeats come every visibilityTimeout / 3, and no more often than every 10 ms.
@@ -59,6 +60,7 @@ function assertNoBrace(option: string, name: string): void {
  * takes others (`http://x`, `redis://`) for a host it then retries for ever.
  */
 function assertUrl(url: unknown): asserts url is string {
+  if (typeof url === 'string' && url.startsWith('/')) return; // ioredis connects to the socket there
   let parsed: URL;
   try {
     parsed = new URL(url as string);
