@@ -15,6 +15,7 @@ import { AmqpQueue, type AmqpQueueOptions } from '../../src/transports/amqp/inde
 import { declareQueue } from '../../src/transports/amqp/topology.js';
 import type { DurableHarness, DurableQueueOptions } from '../conformance/durable.js';
 import { services, waitForPort } from '../support/broker.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
 export const AMQP_URL = `amqp://guest:guest@127.0.0.1:${services.rabbitmq.port}`;
 
@@ -46,6 +47,16 @@ export function deleteQueues(...names: string[]): Promise<void> {
     const channel = await connection.createChannel();
     for (const name of names) await channel.deleteQueue(name);
   });
+}
+
+/** Runs `use` with the URL of a proxy to RabbitMQ whose connections it can cut. */
+export async function throughProxy<R>(use: (url: string, proxy: TcpProxy) => Promise<R>): Promise<R> {
+  const proxy = await startTcpProxy(services.rabbitmq.port);
+  try {
+    return await use(AMQP_URL.replace(/:\d+$/, `:${proxy.port}`), proxy);
+  } finally {
+    await proxy.close();
+  }
 }
 
 export function sendRaw(name: string, body: string): Promise<void> {

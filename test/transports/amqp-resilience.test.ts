@@ -22,8 +22,15 @@ import { declareQueue, LONGEST_DELAY, MAX_NAME_BYTES, MAX_TTL } from '../../src/
 import { sleep, stateOf, within } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { AMQP_URL, deleteQueues, leaseRabbit, open, purge, withConnection } from './amqp-harness.js';
+import {
+  AMQP_URL,
+  deleteQueues,
+  leaseRabbit,
+  open,
+  purge,
+  throughProxy,
+  withConnection,
+} from './amqp-harness.js';
 
 const up = await brokerAvailable('rabbitmq');
 const exec = promisify(execCallback);
@@ -84,15 +91,6 @@ describe.runIf(up)('AmqpQueue under outages and hostile input', () => {
     await purge(...names.splice(0));
     await deleteQueues(...leftOver.splice(0));
   }, 60_000);
-
-  async function throughProxy<R>(use: (url: string, proxy: TcpProxy) => Promise<R>): Promise<R> {
-    const proxy = await startTcpProxy(services.rabbitmq.port);
-    try {
-      return await use(AMQP_URL.replace(/:\d+$/, `:${proxy.port}`), proxy);
-    } finally {
-      await proxy.close();
-    }
-  }
 
   async function messageCount(queue: string): Promise<number> {
     return withConnection(

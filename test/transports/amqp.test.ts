@@ -16,9 +16,8 @@ import { defineCommand } from '../../src/routing/define.js';
 import { type AmqpDelivery, AmqpQueue, AmqpTopologyError } from '../../src/transports/amqp/index.js';
 import { toAmqpPriority } from '../../src/transports/amqp/priority.js';
 import { sleep, stateOf, within } from '../support/async.js';
-import { brokerAvailable, services } from '../support/broker.js';
+import { brokerAvailable } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
-import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import {
   AMQP_URL,
   deleteQueues,
@@ -26,6 +25,7 @@ import {
   open,
   purge,
   restartRabbit,
+  throughProxy,
   withConnection,
 } from './amqp-harness.js';
 
@@ -126,16 +126,6 @@ describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
     await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
     await purge(...names.splice(0));
   }, 60_000);
-
-  /** Runs `use` with the URL of a proxy to RabbitMQ whose connections it can cut. */
-  async function throughProxy<R>(use: (url: string, proxy: TcpProxy) => Promise<R>): Promise<R> {
-    const proxy = await startTcpProxy(services.rabbitmq.port);
-    try {
-      return await use(AMQP_URL.replace(/:\d+$/, `:${proxy.port}`), proxy);
-    } finally {
-      await proxy.close();
-    }
-  }
 
   it('declares a durable priority queue and stores persistent messages with the mapped priority', async () => {
     const name = queueName('topology');

@@ -3,15 +3,15 @@
  * past them are refused at the door, and a poison message (a reason PostgreSQL text cannot hold, a
  * backoff that fails, a foreign body nested past any parser) is dead-lettered while later ones flow.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
-import type { Queue } from '../../src/queuing/types.js';
-import { PostgresQueue, type PostgresQueueOptions } from '../../src/transports/postgres/index.js';
+import { PostgresQueue } from '../../src/transports/postgres/index.js';
 import { sleep } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { receive } from '../support/deliveries.js';
-import { adminPool, lockPostgres, purge, url } from './postgres-harness.js';
+import { postgresQueues } from './postgres-fixture.js';
+import { adminPool, url } from './postgres-harness.js';
 
 const up = await brokerAvailable('postgres');
 
@@ -20,39 +20,12 @@ interface Numbered {
 }
 
 describe.runIf(up)('PostgresQueue given hostile input', () => {
-  const opened: Queue<unknown>[] = [];
-  const names: string[] = [];
-
-  function queueName(label: string): string {
-    const name = `sluice-pg-input-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    names.push(name);
-    return name;
-  }
-
-  function open<T = Numbered>(name: string, options: PostgresQueueOptions<T> = {}): PostgresQueue<T> {
-    const queue = new PostgresQueue<T>(name, { url, ...options });
-    opened.push(queue);
-    return queue;
-  }
-
-  let unlock: () => Promise<void>;
-  beforeAll(async () => {
-    unlock = await lockPostgres();
-  });
-
-  afterAll(async () => {
-    await unlock();
-  });
-
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
-    await purge(...names.splice(0));
-  });
+  const { queueName, open, purgeAfter, closeOpened } = postgresQueues<Numbered>('sluice-pg-input');
 
   describe('names', () => {
     it('takes a queue name of 200 UTF-8 bytes end to end, dead-lettering included', async () => {
       const name = queueName('long').padEnd(100, '-') + 'é'.repeat(50); // 200 bytes, 150 characters
-      names.push(name);
+      purgeAfter(name);
       expect(Buffer.byteLength(name)).toBe(200);
       const deadLetter = queueName('long-dead');
       const queue = open(name, { deadLetter, maxAttempts: 1 });
@@ -98,7 +71,7 @@ describe.runIf(up)('PostgresQueue given hostile input', () => {
         expect(dead!.deadLetterReason).toBe('failed 1 of 1 attempts: no');
         await dead!.ack();
       } finally {
-        await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+        await closeOpened();
         await adminPool().query(`DROP SCHEMA IF EXISTS "${dbSchema}" CASCADE`);
       }
     });

@@ -3,9 +3,8 @@
  * drops every connection and refuses new ones for a while. Nothing during the outage may end a
  * consumer, whatever the pump's `failSilently`: it waits and carries on once the server answers.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Pump } from '../../src/queuing/pump/pump.js';
-import type { Queue } from '../../src/queuing/types.js';
 import {
   PostgresQueryError,
   PostgresQueue,
@@ -14,7 +13,8 @@ import {
 import { sleep, stateOf } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { lockPostgres, open, purge, url } from './postgres-harness.js';
+import { postgresQueues } from './postgres-fixture.js';
+import { url } from './postgres-harness.js';
 
 const up = await brokerAvailable('postgres');
 
@@ -23,45 +23,26 @@ interface Numbered {
 }
 
 describe.runIf(up)('PostgresQueue through an outage', () => {
-  const opened: Queue<unknown>[] = [];
-  const names: string[] = [];
+  const { queueName, open } = postgresQueues('sluice-pg-outage');
   let proxy: TcpProxy;
-
-  function queueName(label: string): string {
-    const name = `sluice-pg-outage-${label}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-    names.push(name);
-    return name;
-  }
 
   /** A consumer whose every connection goes through the proxy; the lease is short so lost settles come back soon. */
   function consumerVia(name: string, options: PostgresQueueOptions<Numbered> = {}): PostgresQueue<Numbered> {
-    const queue = new PostgresQueue<Numbered>(name, {
+    return open<Numbered>(name, {
       url: url.replace(':5432/', `:${proxy.port}/`),
       visibilityTimeout: 1_000,
       backoff: { type: 'fixed', delay: 10 },
       closeTimeout: 1_000,
       ...options,
     });
-    opened.push(queue);
-    return queue;
   }
 
   /** A producer straight on the server, which the outage does not touch. */
   async function producer(name: string): Promise<PostgresQueue<Numbered>> {
     const queue = open<Numbered>(name);
-    opened.push(queue);
     await queue.migrate();
     return queue;
   }
-
-  let unlock: () => Promise<void>;
-  beforeAll(async () => {
-    unlock = await lockPostgres();
-  });
-
-  afterAll(async () => {
-    await unlock();
-  });
 
   beforeAll(async () => {
     proxy = await startTcpProxy(5432);
@@ -69,11 +50,6 @@ describe.runIf(up)('PostgresQueue through an outage', () => {
 
   afterAll(async () => {
     await proxy.close();
-  });
-
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
-    await purge(...names.splice(0));
   });
 
   it.each([true, false])(

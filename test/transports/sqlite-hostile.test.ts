@@ -1,47 +1,18 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DeliverySettledError, InvalidOptionError } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
 import { MAX_DELAY } from '../../src/transports/shared/broker-options.js';
-import {
-  type SqliteDelivery,
-  SqliteQueue,
-  type SqliteQueueOptions,
-} from '../../src/transports/sqlite/index.js';
+import type { SqliteDelivery } from '../../src/transports/sqlite/index.js';
 import { deferred, sleep, stateOf, within } from '../support/async.js';
 import { receive } from '../support/deliveries.js';
+import { sqliteFiles } from './sqlite-fixture.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
-const files: string[] = [];
-const queues: SqliteQueue<unknown>[] = [];
-const children: ChildProcess[] = [];
-
-function tempDb(): string {
-  const path = join(tmpdir(), `sluice-sqlite-hostile-${process.pid}-${randomUUID()}.db`);
-  files.push(path);
-  return path;
-}
-
-function open<T>(name: string, options: SqliteQueueOptions<T>): SqliteQueue<T> {
-  const queue = new SqliteQueue<T>(name, { pollInterval: 20, ...options });
-  queues.push(queue as SqliteQueue<unknown>);
-  return queue;
-}
-
-afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-  await Promise.all(queues.splice(0).map((queue) => queue.close()));
-  for (const path of files.splice(0)) {
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-  }
-});
+const { children, tempDb, open } = sqliteFiles('sqlite-hostile');
 
 function delayedRows(path: string, queue: string): { run_at: number }[] {
   const db = new Database(path, { readonly: true });

@@ -1,13 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   BrokerUnavailableError,
   DeliverySettledError,
@@ -20,6 +17,7 @@ import type { Delivery } from '../../src/queuing/types.js';
 import { SqliteQueue, type SqliteQueueOptions } from '../../src/transports/sqlite/index.js';
 import { deferred, sleep, within } from '../support/async.js';
 import { receive } from '../support/deliveries.js';
+import { sqliteFiles } from './sqlite-fixture.js';
 
 const repositoryRoot = fileURLToPath(new URL('../../', import.meta.url));
 const entry = pathToFileURL(
@@ -30,29 +28,7 @@ interface Numbered {
   n: number;
 }
 
-const files: string[] = [];
-const queues: SqliteQueue<unknown>[] = [];
-const children: ChildProcess[] = [];
-
-function tempDb(): string {
-  const path = join(tmpdir(), `sluice-sqlite-${process.pid}-${randomUUID()}.db`);
-  files.push(path);
-  return path;
-}
-
-function open<T>(name: string, options: SqliteQueueOptions<T>): SqliteQueue<T> {
-  const queue = new SqliteQueue<T>(name, { pollInterval: 20, ...options });
-  queues.push(queue as SqliteQueue<unknown>);
-  return queue;
-}
-
-afterEach(async () => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
-  await Promise.all(queues.splice(0).map((queue) => queue.close()));
-  for (const path of files.splice(0)) {
-    for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
-  }
-});
+const { children, tempDb, open } = sqliteFiles('sqlite');
 
 /** True if `queue` hands out nothing within `ms`. */
 async function quiet<T>(queue: SqliteQueue<T>, ms: number): Promise<boolean> {
