@@ -4,7 +4,10 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, headers } from '@nats-io/transport-node';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, MessageTooLargeError } from '../../src/errors.js';
@@ -289,7 +292,7 @@ describe('NatsQueue URLs', () => {
  * A nats-server of its own on a free port, started with `args`: one that takes a password, or one
  * without JetStream. Resolves once it accepts connections.
  */
-async function startServer(args: string[]): Promise<{ port: number; stop(): void }> {
+async function startServer(args: string[]): Promise<{ port: number; stop(): void; reload(): void }> {
   const port = await freePort();
   const server = spawn(NATS_SERVER, ['-a', '127.0.0.1', '-p', String(port), ...args]);
   for (let tries = 0; ; tries++) {
@@ -298,7 +301,7 @@ async function startServer(args: string[]): Promise<{ port: number; stop(): void
       socket.unref();
       setTimeout(() => socket.destroy(), 100).unref();
     });
-    if (accepting) return { port, stop: () => server.kill() };
+    if (accepting) return { port, stop: () => server.kill(), reload: () => server.kill('SIGHUP') };
     if (tries > 100) throw new Error(`nats-server ${args.join(' ')} did not start`);
     await sleep(50);
   }
@@ -325,6 +328,36 @@ describe.runIf(existsSync(NATS_SERVER))('NatsQueue on a server it cannot use', (
       await queue.close();
     } finally {
       server.stop();
+    }
+  });
+
+  it('ends a consumer and fails sends with NatsAccessError once its credentials are revoked while it runs', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-nats-'));
+    const config = join(dir, 'server.conf');
+    const write = (password: string) =>
+      writeFile(
+        config,
+        `jetstream { store_dir: "${dir}" }\nauthorization { user: sluice, password: ${password} }\n`,
+      );
+    await write('right');
+    const server = await startServer(['-c', config]);
+    try {
+      const queue = new NatsQueue<{ n: number }>('orders', {
+        url: `nats://sluice:right@127.0.0.1:${server.port}`,
+      });
+      await queue.send({ n: 1 });
+      const iterator = queue[Symbol.asyncIterator]();
+      const first = await within(iterator.next(), 10_000);
+      await first.value!.ack();
+      const waiting = iterator.next();
+      await write('changed');
+      server.reload(); // the server drops the connection, and refuses it on every reconnect
+      await expect(within(waiting, 15_000)).rejects.toBeInstanceOf(NatsAccessError);
+      await expect(queue.send({ n: 2 })).rejects.toBeInstanceOf(NatsAccessError);
+      await queue.close();
+    } finally {
+      server.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

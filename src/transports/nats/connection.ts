@@ -1,6 +1,6 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
-import { BrokerUnavailableError } from '../../errors.js';
+import { BrokerUnavailableError, type SluiceError } from '../../errors.js';
 import { isAccessRefused, NatsAccessError, NatsTopologyError } from './errors.js';
 import { serverOptions, withoutCredentials } from './servers.js';
 
@@ -11,6 +11,8 @@ import { serverOptions, withoutCredentials } from './servers.js';
  * An opened connection sets `noAsyncTraces`: otherwise the client builds two errors with stack
  * traces for every publish and request, in case it times out, a large share of what a `send` costs.
  * A failure still arrives as a BrokerUnavailableError naming the operation and the queue.
+ * The client gives an opened connection up by itself only when the server refuses it again on a
+ * reconnect (credentials revoked): `onLost` listeners are told, with a NatsAccessError.
  */
 export class Connection {
   readonly nc: NatsConnection;
@@ -20,15 +22,18 @@ export class Connection {
   /** False between a disconnect and the next reconnect. */
   up = true;
   readonly #onReconnect = new Set<() => void>();
+  readonly #onLost = new Set<(error: SluiceError) => void>();
   readonly #statuses: AsyncIterable<Status> & { stop?(): void };
+  #closing = false;
 
-  private constructor(nc: NatsConnection, jsm: JetStreamManager, owned: boolean) {
+  private constructor(nc: NatsConnection, jsm: JetStreamManager, server: string | undefined) {
     this.nc = nc;
     this.jsm = jsm;
     this.js = jetstream(nc);
-    this.owned = owned;
+    this.owned = server !== undefined;
     this.#statuses = nc.status();
     void this.#watch();
+    if (server !== undefined) void nc.closed().then((error) => this.#lost(server, error));
   }
 
   /**
@@ -42,15 +47,15 @@ export class Connection {
   ): Promise<Connection> {
     try {
       if (connection !== undefined)
-        return new Connection(connection, await jetstreamManager(connection), false);
+        return new Connection(connection, await jetstreamManager(connection), undefined);
       const nc = await connect({
-        ...serverOptions(url ?? 'nats://127.0.0.1:4222'),
+        ...serverOptions(url ?? DEFAULT_URL),
         maxReconnectAttempts: -1,
         reconnectTimeWait: 500,
         noAsyncTraces: true,
       });
       try {
-        return new Connection(nc, await jetstreamManager(nc), true);
+        return new Connection(nc, await jetstreamManager(nc), withoutCredentials(url ?? DEFAULT_URL));
       } catch (error) {
         await nc.close();
         throw error;
@@ -76,9 +81,27 @@ export class Connection {
     return () => this.#onReconnect.delete(listener);
   }
 
+  /** Calls `listener` if the client gives the connection up by itself. Returns the unsubscriber. */
+  onLost(listener: (error: SluiceError) => void): () => void {
+    this.#onLost.add(listener);
+    return () => this.#onLost.delete(listener);
+  }
+
   async close(): Promise<void> {
+    this.#closing = true;
     this.#statuses.stop?.();
     if (this.owned && !this.nc.isClosed()) await this.nc.close();
+  }
+
+  #lost(server: string, error: void | Error): void {
+    if (this.#closing) return;
+    this.up = false;
+    const operation = `reconnecting to ${server}`;
+    const cause = error ?? new Error('the client closed the connection');
+    const failure = isAccessRefused(cause)
+      ? new NatsAccessError(operation, { cause })
+      : new BrokerUnavailableError('NATS', operation, { cause });
+    for (const listener of this.#onLost) listener(failure);
   }
 
   async #watch(): Promise<void> {
@@ -91,6 +114,8 @@ export class Connection {
     }
   }
 }
+
+const DEFAULT_URL = 'nats://127.0.0.1:4222';
 
 /** nats-server's own default `max_payload`, for the moment before the server said its own. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;

@@ -90,7 +90,12 @@ export class FetchRun<D> {
     this.#advisories = nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.${this.owner.stream}.*`, {
       callback: (_, msg) => void this.#adopt(lastToken(msg.subject)),
     });
-    this.#unlisten = session.connection.onReconnect(() => this.#resume());
+    const unlistenReconnect = session.connection.onReconnect(() => this.#resume());
+    const unlistenLost = session.connection.onLost((error) => this.owner.failed(this, error));
+    this.#unlisten = () => {
+      unlistenReconnect();
+      unlistenLost();
+    };
     this.owner.bands.unprimeAll();
     await this.#discover();
   }

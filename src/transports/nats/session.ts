@@ -29,8 +29,15 @@ export class LazySession {
   get(): Promise<Session> {
     this.#opening ??= Connection.open(this.queue, this.source.url, this.source.connection).then(
       (connection) => {
-        this.ready = { connection, topology: new Topology(connection, this.visibilityTimeout) };
-        return this.ready;
+        const session = { connection, topology: new Topology(connection, this.visibilityTimeout) };
+        // Given up by the client: the next operation opens a connection again (and meets the refusal).
+        connection.onLost(() => {
+          if (this.ready !== session) return;
+          this.ready = undefined;
+          this.#opening = undefined;
+        });
+        this.ready = session;
+        return session;
       },
       (error) => {
         this.#opening = undefined;
