@@ -1,7 +1,6 @@
 import { InvalidOptionError, SluiceError } from '../../errors.js';
-import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
-import { assertDelayWithin } from '../shared/broker-options.js';
+import { assertBrokerSendOptions } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import { UnderWay } from '../shared/under-way.js';
 import type { Connection } from './connection.js';
@@ -61,10 +60,9 @@ export class AmqpProducer {
   }
 
   #assertSendOptions(options: SendOptions): void {
-    assertSendOptions(options);
     const { name, priorities, maxDelay } = this.options;
-    const { priority = 0, delay } = options;
-    assertDelayWithin(delay, maxDelay, name);
+    assertBrokerSendOptions(options, maxDelay, name);
+    const { priority = 0 } = options;
     if (!priorities && priority !== 0) {
       throw new InvalidOptionError(
         'priority',

@@ -1,9 +1,8 @@
 import { headers, type MsgHdrs } from '@nats-io/transport-node';
 import { BrokerUnavailableError, MessageTooLargeError } from '../../errors.js';
-import { assertSendOptions } from '../../queuing/send-options.js';
 import { RESOLVED } from '../../queuing/settled.js';
 import type { SendOptions } from '../../queuing/types.js';
-import { assertDelayWithin } from '../shared/broker-options.js';
+import { assertBrokerSendOptions } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import type { UnderWay } from '../shared/under-way.js';
 import { deadLetterRoom } from './dead-letter-room.js';
@@ -57,8 +56,7 @@ export class NatsProducer<T> {
   send(message: T, options?: SendOptions): Promise<void> {
     if (options !== undefined) {
       try {
-        assertSendOptions(options);
-        assertDelayWithin(options.delay, this.#maxDelay, this.#name);
+        assertBrokerSendOptions(options, this.#maxDelay, this.#name);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -1,8 +1,7 @@
 import type { ClientBase } from 'pg';
 import { InvalidOptionError } from '../../errors.js';
-import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
-import { assertDelayWithin } from '../shared/broker-options.js';
+import { assertBrokerSendOptions } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import { Batcher } from './batcher.js';
 import type { Connection } from './connection.js';
@@ -59,9 +58,8 @@ export class PostgresProducer<T> {
     const { name, maxMessageSize, maxDelay } = this.#options;
     if (options === undefined)
       return { body: encodeEnvelope(message, name, maxMessageSize), priority: 0, delay: 0, key: null };
-    assertSendOptions(options);
+    assertBrokerSendOptions(options, maxDelay, name);
     const { priority = 0, delay = 0, key = null, client } = options;
-    assertDelayWithin(delay, maxDelay, name);
     if (client !== undefined && typeof (client as ClientBase | null)?.query !== 'function') {
       throw new InvalidOptionError('client', client, 'a pg client (inside your transaction)');
     }

@@ -1,7 +1,6 @@
 import { SluiceError } from '../../errors.js';
-import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
-import { assertDelayWithin } from '../shared/broker-options.js';
+import { assertBrokerSendOptions } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import type { Connection } from './connection.js';
 import { failure } from './errors.js';
@@ -42,8 +41,7 @@ export class RedisProducer {
     let body: string;
     try {
       if (options !== undefined) {
-        assertSendOptions(options);
-        assertDelayWithin(options.delay, this.limits.maxDelay, this.#name);
+        assertBrokerSendOptions(options, this.limits.maxDelay, this.#name);
       }
       body = encodeEnvelope(message, this.#name, this.limits.maxMessageSize);
     } catch (error) {

@@ -1,7 +1,8 @@
 import { InvalidOptionError } from '../../errors.js';
 import { assertBackoff, assertMaxAttempts } from '../../queuing/backoff.js';
+import { assertSendOptions } from '../../queuing/send-options.js';
 import { textProblem } from '../../queuing/text-rules.js';
-import type { Backoff } from '../../queuing/types.js';
+import type { Backoff, SendOptions } from '../../queuing/types.js';
 import { compileMessageSchema, type MessageCheck, type MessageSchema } from './message-schema.js';
 
 /** The options every broker queue takes, next to its own connection options. */
@@ -119,8 +120,10 @@ export function resolveBrokerOptions<T>(
   };
 }
 
-/** A send's `delay`, refused when the queue cannot store it (checked after assertSendOptions). */
-export function assertDelayWithin(delay: number | undefined, maxDelay: number, queue: string): void {
+/** A broker queue's send options: the rules of every queue, and a `delay` the queue can store. */
+export function assertBrokerSendOptions(options: SendOptions, maxDelay: number, queue: string): void {
+  assertSendOptions(options);
+  const { delay } = options;
   if (delay !== undefined && delay > maxDelay) {
     throw new InvalidOptionError('delay', delay, `at most ${maxDelay} milliseconds on queue ${queue}`);
   }

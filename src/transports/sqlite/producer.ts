@@ -1,6 +1,5 @@
-import { assertSendOptions } from '../../queuing/send-options.js';
 import type { SendOptions } from '../../queuing/types.js';
-import { assertDelayWithin } from '../shared/broker-options.js';
+import { assertBrokerSendOptions } from '../shared/broker-options.js';
 import { encodeEnvelope } from '../shared/envelope.js';
 import type { Connection } from './connection.js';
 
@@ -20,8 +19,7 @@ export class SqliteProducer<T> {
     let body: string;
     try {
       if (options !== undefined) {
-        assertSendOptions(options);
-        assertDelayWithin(options.delay, this.limits.maxDelay, this.queue);
+        assertBrokerSendOptions(options, this.limits.maxDelay, this.queue);
       }
       body = encodeEnvelope(message, this.queue, this.limits.maxMessageSize);
     } catch (error) {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { InvalidOptionError } from '../../../src/errors.js';
 import {
-  assertDelayWithin,
+  assertBrokerSendOptions,
   type BrokerQueueOptions,
   MAX_DELAY,
   resolveBrokerOptions,
@@ -97,10 +97,11 @@ describe('resolveBrokerOptions', () => {
     expect(() =>
       resolveBrokerOptions('abc', { deadLetter: 'xyz', backoff: { type: 'fixed', delay: 1_001 } }, limits),
     ).toThrow(InvalidOptionError);
-    expect(() => assertDelayWithin(1_000, 1_000, 'q')).not.toThrow();
-    expect(() => assertDelayWithin(undefined, 1_000, 'q')).not.toThrow();
-    expect(() => assertDelayWithin(1_001, 1_000, 'q')).toThrow(
+    expect(() => assertBrokerSendOptions({ delay: 1_000 }, 1_000, 'q')).not.toThrow();
+    expect(() => assertBrokerSendOptions({}, 1_000, 'q')).not.toThrow();
+    expect(() => assertBrokerSendOptions({ delay: 1_001 }, 1_000, 'q')).toThrow(
       /invalid delay: 1001 \(expected at most 1000 milliseconds on queue q\)/,
     );
+    expect(() => assertBrokerSendOptions({ delay: -1 }, 1_000, 'q')).toThrow(/invalid delay: -1/);
   });
 });
