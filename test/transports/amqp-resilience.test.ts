@@ -6,12 +6,12 @@ import { exec as execCallback } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import amqplib from 'amqplib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { InvalidOptionError } from '../../src/errors.js';
 import type { Draining } from '../../src/queuing/pump/draining.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
 import { MAX_KEY_BYTES } from '../../src/queuing/send-options.js';
-import type { Backoff, Queue } from '../../src/queuing/types.js';
+import type { Backoff } from '../../src/queuing/types.js';
 import {
   AmqpAccessError,
   type AmqpDelivery,
@@ -22,15 +22,8 @@ import { declareQueue, LONGEST_DELAY, MAX_NAME_BYTES, MAX_TTL } from '../../src/
 import { sleep, stateOf, within } from '../support/async.js';
 import { brokerAvailable, services } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
-import {
-  AMQP_URL,
-  deleteQueues,
-  leaseRabbit,
-  open,
-  purge,
-  throughProxy,
-  withConnection,
-} from './amqp-harness.js';
+import { amqpQueues } from './amqp-fixture.js';
+import { AMQP_URL, open, throughProxy, withConnection } from './amqp-harness.js';
 
 const up = await brokerAvailable('rabbitmq');
 const exec = promisify(execCallback);
@@ -56,41 +49,11 @@ describe('AmqpQueue names and URLs', () => {
 });
 
 describe.runIf(up)('AmqpQueue under outages and hostile input', () => {
-  let release: () => void = () => {};
-  beforeAll(async () => {
-    release = await leaseRabbit();
-  }, 130_000);
-  afterAll(() => release());
-
-  const opened: Queue<unknown>[] = [];
-  const drainings: Draining<unknown>[] = [];
-  const names: string[] = [];
-  const leftOver: string[] = [];
-
-  function queueName(label: string): string {
-    const name = `sluice-amqp-${label}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-    names.push(name);
-    return name;
-  }
-
-  function openQueue<T>(name: string, options: Parameters<typeof open>[1] = {}): AmqpQueue<T> {
-    const queue = open<T>(name, { closeTimeout: 500, ...options });
-    opened.push(queue as Queue<unknown>);
-    return queue;
-  }
+  const { queueName, openQueue, stopAfter, purgeAfter, deleteAfter, closeTracked } = amqpQueues();
 
   function pump<T>(queue: AmqpQueue<T>, handler: (message: T) => void): Draining<T> {
-    const draining = new Pump(queue, handler, { failSilently: true }).draining();
-    drainings.push(draining as Draining<unknown>);
-    return draining;
+    return stopAfter(new Pump(queue, handler, { failSilently: true }).draining());
   }
-
-  afterEach(async () => {
-    await Promise.allSettled(drainings.splice(0).map((draining) => draining.stop()));
-    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
-    await purge(...names.splice(0));
-    await deleteQueues(...leftOver.splice(0));
-  }, 60_000);
 
   async function messageCount(queue: string): Promise<number> {
     return withConnection(
@@ -173,7 +136,7 @@ describe.runIf(up)('AmqpQueue under outages and hostile input', () => {
 
   it('resolves a nack whose retry the broker refuses, and the pump carries on with the message', async () => {
     const name = queueName('delay-refused');
-    leftOver.push(`${name}.delay.50`);
+    deleteAfter(`${name}.delay.50`);
     await withConnection(async (connection) => {
       // Without the TTL sluice declares: its declaration is refused (406), closing its publishing channel.
       await (await connection.createChannel()).assertQueue(`${name}.delay.50`, { durable: true });
@@ -222,8 +185,8 @@ describe.runIf(up)('AmqpQueue under outages and hostile input', () => {
     it('fits every queue it derives within RabbitMQ limits for the longest name', async () => {
       const prefix = queueName('longest');
       const name = prefix + 'x'.repeat(MAX_NAME_BYTES - prefix.length);
-      names.push(name);
-      leftOver.push(`${name}.delay.20`);
+      purgeAfter(name);
+      deleteAfter(`${name}.delay.20`);
       const queue = openQueue<Numbered>(name, { deadLetter: `${prefix}.dead` });
       await queue.send({ n: 1 }, { key: 'k'.repeat(300), delay: 20 });
       const [delivery] = await receive(queue, 1);
@@ -250,7 +213,7 @@ describe.runIf(up)('AmqpQueue under outages and hostile input', () => {
       });
 
       const name = queueName('longest-delay');
-      leftOver.push(`${name}.delay.${LONGEST_DELAY}`);
+      deleteAfter(`${name}.delay.${LONGEST_DELAY}`);
       const queue = openQueue<Numbered>(name);
       await expect(queue.send({ n: 1 }, { delay: LONGEST_DELAY + 1 })).rejects.toBeInstanceOf(
         InvalidOptionError,
@@ -274,7 +237,7 @@ describe.runIf(up)('AmqpQueue under outages and hostile input', () => {
       const outcomes: Record<string, string | undefined> = {};
       for (const [label, backoff] of backoffs) {
         const name = queueName(`backoff-${label}`);
-        leftOver.push(`${name}.delay.${LONGEST_DELAY}`);
+        deleteAfter(`${name}.delay.${LONGEST_DELAY}`);
         const queue = openQueue<Numbered>(name, { backoff });
         await queue.send({ n: 1 });
         const [delivery] = await receive(queue, 1);
@@ -339,8 +302,7 @@ describe.runIf(up)('AmqpQueue under outages and hostile input', () => {
       await dead!.ack();
     } finally {
       if (policySet) await exec(`rabbitmqctl clear_policy ${policy}`);
-      await Promise.allSettled(drainings.splice(0).map((draining) => draining.stop()));
-      await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
+      await closeTracked();
       await counting.close();
     }
   });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { connect } from 'amqplib';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {
   BrokerUnavailableError,
@@ -11,17 +11,17 @@ import {
   SerializationError,
 } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
-import type { Delivery, Queue } from '../../src/queuing/types.js';
+import type { Delivery } from '../../src/queuing/types.js';
 import { defineCommand } from '../../src/routing/define.js';
 import { type AmqpDelivery, AmqpQueue, AmqpTopologyError } from '../../src/transports/amqp/index.js';
 import { toAmqpPriority } from '../../src/transports/amqp/priority.js';
 import { sleep, stateOf, within } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { expectNothing, receive, sendRetrying } from '../support/deliveries.js';
+import { amqpQueues } from './amqp-fixture.js';
 import {
   AMQP_URL,
   deleteQueues,
-  leaseRabbit,
   open,
   purge,
   restartRabbit,
@@ -98,34 +98,7 @@ describe('AmqpQueue options', () => {
 });
 
 describe.runIf(up)('AmqpQueue on RabbitMQ', () => {
-  let release: () => void = () => {};
-  beforeAll(async () => {
-    release = await leaseRabbit();
-  }, 130_000);
-  afterAll(() => release());
-
-  const opened: Queue<unknown>[] = [];
-  const names: string[] = [];
-
-  function queueName(label: string): string {
-    const name = `sluice-amqp-${label}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-    names.push(name);
-    return name;
-  }
-
-  function track<T>(queue: AmqpQueue<T>): AmqpQueue<T> {
-    opened.push(queue as Queue<unknown>);
-    return queue;
-  }
-
-  function openQueue<T>(name: string, options: Parameters<typeof open>[1] = {}): AmqpQueue<T> {
-    return track(open<T>(name, { closeTimeout: 500, ...options }));
-  }
-
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((queue) => queue.close()));
-    await purge(...names.splice(0));
-  }, 60_000);
+  const { queueName, openQueue } = amqpQueues();
 
   it('declares a durable priority queue and stores persistent messages with the mapped priority', async () => {
     const name = queueName('topology');

@@ -14,6 +14,7 @@ import { InvalidOptionError, MessageTooLargeError } from '../../src/errors.js';
 import { Pump } from '../../src/queuing/pump/pump.js';
 import { NatsAccessError, NatsQueue, NatsTopologyError } from '../../src/transports/nats/index.js';
 import {
+  bandPriority,
   bandToken,
   DUE_HEADER,
   MSG_ID_HEADER,
@@ -71,6 +72,11 @@ describe('NatsQueue names and keys', () => {
       'p5',
       'p-2',
     ]);
+    // Discovery reads only these 25: a consumer named otherwise (`p42`, an old `p1_5`) is no band.
+    expect(['p0', 'p-9', 'p10', 'p-100', 'p1000'].map(bandPriority)).toEqual([0, -9, 10, -100, 1000]);
+    expect(['p42', 'p1_5', 'p1e21', 'p', 'p0x10', 'delayed'].map(bandPriority)).toEqual(
+      Array(6).fill(undefined),
+    );
   });
 });
 

@@ -1,6 +1,6 @@
 import { type Channel, type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
 import { BrokerUnavailableError, QueueClosedError, type SluiceError } from '../../errors.js';
-import { AmqpAccessError, AmqpTopologyError, isAccessRefused } from './errors.js';
+import { refusal } from './errors.js';
 import { DelayDeclarations, declareQueue } from './topology.js';
 
 /** One live connection with its publishing channel (in confirm mode) and what was declared on it. */
@@ -125,7 +125,7 @@ export class Connection {
       },
       (error: unknown) => {
         this.#connecting = undefined;
-        const refused = this.#refusal(error);
+        const refused = refusal(error, this.#queue, 'connect');
         if (refused !== undefined) {
           this.#reconnecting = false;
           for (const listener of this.#listeners) listener.refused(refused);
@@ -139,12 +139,6 @@ export class Connection {
       },
     );
     return this.#connecting;
-  }
-
-  #refusal(error: unknown): SluiceError | undefined {
-    if (error instanceof AmqpTopologyError) return error;
-    if (isAccessRefused(error)) return new AmqpAccessError(this.#queue, 'connect', { cause: error });
-    return undefined;
   }
 
   async #open(): Promise<Session> {

@@ -10,7 +10,7 @@ import { type BrokerIterator, type IteratorOwner, Waiters } from '../shared/iter
 import { UnderWay } from '../shared/under-way.js';
 import type { Connection, Session } from './connection.js';
 import { AmqpDelivery } from './delivery.js';
-import { AmqpAccessError, AmqpTopologyError, isAccessRefused } from './errors.js';
+import { refusal } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { storedId } from './received.js';
 import type { Settler } from './settler.js';
@@ -182,9 +182,8 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
       const { consumerTag } = await channel.consume(this.name, (raw) => this.#receive(subscription, raw));
       this.#consumerTag = consumerTag;
     } catch (error) {
-      if (error instanceof AmqpTopologyError) this.#refused(error);
-      else if (isAccessRefused(error))
-        this.#refused(new AmqpAccessError(this.name, 'consume', { cause: error }));
+      const refused = refusal(error, this.name, 'consume');
+      if (refused !== undefined) this.#refused(refused);
       subscription.close().catch(() => {}); // its 'close' resubscribes unless refused
     }
   }

@@ -25,8 +25,18 @@ export class AmqpAccessError extends AccessRefusedError {
   }
 }
 
+/**
+ * What no retry changes, as the error to reject with: a topology mismatch, or RabbitMQ refusing the
+ * queue's user. Undefined for anything else (an outage), which is waited out.
+ */
+export function refusal(error: unknown, queue: string, operation: string): SluiceError | undefined {
+  if (error instanceof AmqpTopologyError || error instanceof AmqpAccessError) return error;
+  if (isAccessRefused(error)) return new AmqpAccessError(queue, operation, { cause: error });
+  return undefined;
+}
+
 /** Whether RabbitMQ answered ACCESS_REFUSED, at the handshake (no code, only the text) or later. */
-export function isAccessRefused(error: unknown): boolean {
+function isAccessRefused(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   return code === 403 || (typeof message === 'string' && message.includes('403 (ACCESS-REFUSED)'));
 }

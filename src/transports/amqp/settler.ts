@@ -4,7 +4,7 @@ import type { NackOptions } from '../../queuing/types.js';
 import { unsettledReason } from '../shared/reasons.js';
 import { nackOutcome } from '../shared/retry-policy.js';
 import type { Connection, Session } from './connection.js';
-import { AmqpAccessError, AmqpTopologyError, isAccessRefused } from './errors.js';
+import { refusal } from './errors.js';
 import { holdsMarker, type KeyMarkers } from './key-markers.js';
 import type { ResolvedOptions } from './options.js';
 import type { Publisher } from './publisher.js';
@@ -125,9 +125,8 @@ export class Settler {
     } catch (error) {
       if (!subscription.open) return;
       setTimeout(() => subscription.requeue(raw), HAND_BACK_DELAY).unref();
-      if (error instanceof AmqpTopologyError || error instanceof AmqpAccessError) throw error;
-      if (isAccessRefused(error))
-        throw new AmqpAccessError(this.options.name, 'settle a delivery', { cause: error });
+      const refused = refusal(error, this.options.name, 'settle a delivery');
+      if (refused !== undefined) throw refused;
       return;
     }
     subscription.ack(raw);

@@ -1,7 +1,7 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
-import { BrokerUnavailableError, type SluiceError } from '../../errors.js';
-import { isAccessRefused, NatsAccessError, NatsTopologyError } from './errors.js';
+import type { SluiceError } from '../../errors.js';
+import { failure, NatsTopologyError } from './errors.js';
 import { serverOptions, withoutCredentials } from './servers.js';
 
 /**
@@ -65,9 +65,7 @@ export class Connection {
       if ((error as Error | null)?.name === 'JetStreamNotEnabled') {
         throw new NatsTopologyError(queue, server, 'JetStream is not enabled there (nats-server -js)');
       }
-      const operation = `connecting to ${server}`;
-      if (isAccessRefused(error)) throw new NatsAccessError(operation, { cause: error });
-      throw new BrokerUnavailableError('NATS', operation, { cause: error });
+      throw failure(`connecting to ${server}`, error);
     }
   }
 
@@ -96,12 +94,8 @@ export class Connection {
   #lost(server: string, error: void | Error): void {
     if (this.#closing) return;
     this.up = false;
-    const operation = `reconnecting to ${server}`;
-    const cause = error ?? new Error('the client closed the connection');
-    const failure = isAccessRefused(cause)
-      ? new NatsAccessError(operation, { cause })
-      : new BrokerUnavailableError('NATS', operation, { cause });
-    for (const listener of this.#onLost) listener(failure);
+    const lost = failure(`reconnecting to ${server}`, error ?? new Error('the client closed the connection'));
+    for (const listener of this.#onLost) listener(lost);
   }
 
   async #watch(): Promise<void> {

@@ -1,4 +1,4 @@
-import { SluiceError } from '../../errors.js';
+import { BrokerUnavailableError, SluiceError } from '../../errors.js';
 import { AccessRefusedError } from '../shared/access-refused.js';
 
 /**
@@ -24,8 +24,15 @@ export class NatsAccessError extends AccessRefusedError {
   }
 }
 
+/** The error of an operation the server refused (credentials), or that did not reach it. */
+export function failure(operation: string, cause: unknown): SluiceError {
+  return isAccessRefused(cause)
+    ? new NatsAccessError(operation, { cause })
+    : new BrokerUnavailableError('NATS', operation, { cause });
+}
+
 /** Whether the client's error is the server refusing who we are, not a server that is away. */
-export function isAccessRefused(error: unknown): boolean {
+function isAccessRefused(error: unknown): boolean {
   const name = (error as { name?: unknown } | null)?.name;
   return name === 'AuthorizationError' || name === 'UserAuthenticationExpiredError';
 }

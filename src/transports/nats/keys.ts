@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
  */
 
 /** The longest `Nats-Msg-Id` a key is written as, in UTF-8 bytes, before it is hashed instead. */
-export const MAX_PLAIN_ID_BYTES = 256;
+const MAX_PLAIN_ID_BYTES = 256;
 
 const ESCAPE = '%';
 
