@@ -20,7 +20,7 @@ const clients: Record<string, string[]> = {
   redis: ['ioredis'],
   postgres: ['pg'],
   amqp: ['amqplib'],
-  nats: ['@nats-io/transport-node', '@nats-io/jetstream'],
+  nats: ['@nats-io/transport-node', '@nats-io/jetstream', '@nats-io/kv'],
   sqlite: ['better-sqlite3'],
 };
 
@@ -33,7 +33,7 @@ const allowedLayers: Record<string, string[]> = {
   queuing: ['queuing', 'middleware', 'errors.ts', 'timer.ts'],
   jobs: ['jobs', 'queuing', 'routing', 'middleware', 'errors.ts', 'timer.ts'],
   'index.ts': ['jobs', 'queuing', 'routing', 'middleware', 'errors.ts'],
-  'transports/shared': ['transports/shared', 'queuing', 'errors.ts', 'timer.ts'],
+  'transports/shared': ['transports/shared', 'jobs', 'queuing', 'errors.ts', 'timer.ts'],
 };
 
 interface SourceImport {

@@ -1,3 +1,4 @@
+import { InvalidStateError } from '../errors.js';
 import type { Job } from './job.js';
 import type { JobContext, JobEnvelope } from './types.js';
 
@@ -10,14 +11,20 @@ export class JobExecution<R = unknown> implements JobContext<R> {
   readonly job: Job<R>;
   readonly message: JobEnvelope;
   readonly attempt: number;
+  readonly #report: ProgressReport;
   #controller: AbortController | undefined;
   #abortReason: unknown;
   #aborted = false;
 
-  constructor(job: Job<R>, message: JobEnvelope) {
+  constructor(job: Job<R>, message: JobEnvelope, report: ProgressReport) {
     this.job = job;
     this.message = message;
     this.attempt = message.attempt;
+    this.#report = report;
+  }
+
+  progress(value: unknown): Promise<void> {
+    return this.#report(this.job, value);
   }
 
   get signal(): AbortSignal {
@@ -41,6 +48,9 @@ export class JobExecution<R = unknown> implements JobContext<R> {
   }
 }
 
+/** How an execution's progress reaches the job's handle and its store. */
+export type ProgressReport = (job: Job<any>, value: unknown) => Promise<void>;
+
 const neverAborted = new AbortController().signal;
 
 /**
@@ -63,5 +73,11 @@ export class PushContext<R = unknown> implements JobContext<R> {
 
   get signal(): AbortSignal {
     return neverAborted;
+  }
+
+  progress(): Promise<void> {
+    return Promise.reject(
+      new InvalidStateError(`job ${this.job.id} reports no progress at push time: it is not running`),
+    );
   }
 }

@@ -7,14 +7,26 @@ export {
   TaskAlreadyRegisteredError,
   UnknownTaskError,
 } from './errors.js';
-export type { FinalStatus, Job, JobStatus } from './job.js';
+export type { FinalStatus, Job, JobStatus, WaitOptions } from './job.js';
 export { Jobs, type JobsOptions, type StopOptions } from './jobs.js';
+export { MemoryJobStore, type MemoryJobStoreOptions } from './memory-job-store.js';
 export { QueueMiddleware, type QueueMiddlewareOptions } from './queue-middleware.js';
-export type { ScheduleBuilder, Task } from './task.js';
+export type {
+  JobEnd,
+  JobError,
+  JobListener,
+  JobRecord,
+  JobStore,
+  NewJobRecord,
+  Retention,
+  Unsubscribe,
+} from './store.js';
+export type { Pusher, ScheduleBuilder, Task } from './task.js';
 export type {
   JobContext,
   JobEnvelope,
   JobMiddleware,
+  JobOptions,
   TaskFunction,
   TaskOptions,
 } from './types.js';

@@ -1,18 +1,35 @@
+import { InvalidOptionError, TimeoutError } from '../errors.js';
+import { Timer } from '../timer.js';
 import { JobFailedError, JobNotCompletedError } from './errors.js';
+import { revivedError, storedError } from './job-error.js';
+import { type FinalStatus, isFinal, type JobStatus } from './status.js';
+import type { JobRecord, Unsubscribe } from './store.js';
 
-export type JobStatus = 'pending' | 'scheduled' | 'running' | 'success' | 'failed' | 'timeout' | 'cancelled';
+export type { FinalStatus, JobStatus } from './status.js';
+export { isFinal } from './status.js';
 
-/** Statuses a job never leaves. */
-export type FinalStatus = 'success' | 'failed' | 'timeout' | 'cancelled';
+export interface WaitOptions {
+  /** Milliseconds to wait before rejecting with `TimeoutError`. Default: no limit. */
+  timeout?: number;
+}
 
 /** What a job handle asks of the app that made it; kept off the public surface. */
 export interface JobOwner {
-  cancel(job: Job<any>): void;
+  cancel(job: Job<any>): Promise<void>;
+  /**
+   * Keeps `job` current from its store's record while it is waited on; `undefined` when the app
+   * settles the handle itself (a job of this process, on a store only this process sees).
+   */
+  follow(job: Job<any>): Promise<Unsubscribe> | undefined;
 }
 
 /** Internal transitions, keyed by symbols the package entry point does not export. */
 export const setStatus: unique symbol = Symbol('sluice.job.setStatus');
 export const settle: unique symbol = Symbol('sluice.job.settle');
+export const apply: unique symbol = Symbol('sluice.job.apply');
+export const setProgress: unique symbol = Symbol('sluice.job.setProgress');
+export const abandon: unique symbol = Symbol('sluice.job.abandon');
+export const snapshot: unique symbol = Symbol('sluice.job.snapshot');
 export const execution: unique symbol = Symbol('sluice.job.execution');
 /** Links of the runtime's list of jobs that are not final yet (see LiveJobs). */
 export const livePrevious: unique symbol = Symbol('sluice.job.livePrevious');
@@ -23,11 +40,18 @@ export interface Abortable {
   abort(reason: unknown): void;
 }
 
+interface Waiter {
+  resolve(status: FinalStatus): void;
+  reject(error: unknown): void;
+  timer: Timer | undefined;
+}
+
 /**
- * The handle `push` returns. It follows the job as the worker in THIS process runs it. When the job
- * is executed by a worker in another process (a broker queue shared by several processes), this
- * handle does not see that execution: it stays `pending` until this app stops, and is then
- * `cancelled` (meaning "not completed here"), while the job itself completes over there.
+ * The handle `push` and `jobs.get` return. It follows the job wherever it runs: the app settles it
+ * when the job runs in this process, and while it is waited on it is kept current from the job
+ * store's notifications (a store shared by several processes: Redis, PostgreSQL, SQLite, NATS).
+ * With the default MemoryJobStore, a job that a worker of another process takes is not seen: the
+ * handle ends `cancelled` ("not completed here") when this app stops.
  *
  * Deliberately not a thenable: `await job` would be ambiguous; use `await job.wait()`.
  */
@@ -35,34 +59,129 @@ export class Job<R = unknown> {
   readonly id: string;
   /** The task's name. */
   readonly task: string;
+  /** The arguments the task is called with. */
+  readonly args: readonly unknown[];
+  readonly metadata: Readonly<Record<string, unknown>> | undefined;
   readonly #owner: JobOwner;
   #status: JobStatus;
+  #attempt = 0;
+  #progress: unknown;
+  #createdAt: number;
+  #startedAt: number | undefined;
+  #endedAt: number | undefined;
+  /** The version of the last store record applied (0: none). */
+  #version = 0;
   #value: R | undefined;
   #error: unknown;
   /** Created on the first `wait()`, so a job nobody waits for allocates no promise. */
-  #waiters: ((status: FinalStatus) => void)[] | undefined;
+  #waiters: Waiter[] | undefined;
+  /** While waited on: the subscription keeping this handle current, if the owner follows it. */
+  #following: Promise<Unsubscribe> | undefined;
   /** The execution in progress, set by the runtime while the task function runs. */
   [execution]: Abortable | undefined = undefined;
   [livePrevious]: Job<any> | undefined = undefined;
   [liveNext]: Job<any> | undefined = undefined;
 
-  constructor(owner: JobOwner, id: string, task: string, status: JobStatus) {
+  constructor(
+    owner: JobOwner,
+    id: string,
+    task: string,
+    status: JobStatus,
+    args: readonly unknown[],
+    metadata?: Readonly<Record<string, unknown>>,
+    createdAt = Date.now(),
+  ) {
     this.#owner = owner;
     this.id = id;
     this.task = task;
+    this.args = args;
+    this.metadata = metadata;
     this.#status = status;
+    this.#createdAt = createdAt;
+  }
+
+  /** A handle on what a store keeps of a job. */
+  static fromRecord<R>(owner: JobOwner, record: JobRecord): Job<R> {
+    const { id, task, status, args, metadata, createdAt } = record;
+    const job = new Job<R>(owner, id, task, status, args, metadata, createdAt);
+    job[apply](record);
+    return job;
+  }
+
+  /** This handle as a store record (a MemoryJobStore keeps handles as its records). */
+  [snapshot](version: number): JobRecord {
+    const status = this.#status;
+    return {
+      id: this.id,
+      task: this.task,
+      args: this.args,
+      status,
+      attempt: this.#attempt,
+      progress: this.#progress,
+      result: status === 'success' ? this.#value : undefined,
+      error: status === 'failed' || status === 'timeout' ? storedError(this.#error) : undefined,
+      metadata: this.metadata,
+      createdAt: this.#createdAt,
+      startedAt: this.#startedAt,
+      endedAt: this.#endedAt,
+      version,
+    };
   }
 
   get status(): JobStatus {
     return this.#status;
   }
 
-  /** Resolves with the final status once the job has one. Never rejects. */
-  wait(): Promise<FinalStatus> {
+  /** Executions started so far (0 while the job waits for its first). */
+  get attempt(): number {
+    return this.#attempt;
+  }
+
+  /** The last value the task reported with `this.progress(value)`. */
+  get progress(): unknown {
+    return this.#progress;
+  }
+
+  get createdAt(): Date {
+    return new Date(this.#createdAt);
+  }
+
+  get startedAt(): Date | undefined {
+    return this.#startedAt === undefined ? undefined : new Date(this.#startedAt);
+  }
+
+  get endedAt(): Date | undefined {
+    return this.#endedAt === undefined ? undefined : new Date(this.#endedAt);
+  }
+
+  /**
+   * Resolves with the final status once the job has one, wherever it ran. Rejects with
+   * `TimeoutError` if `timeout` is given and the job has not ended by then, and with
+   * `InvalidStateError` if the app stops while following a job of a shared store that has not ended.
+   * On the default MemoryJobStore, without `timeout`, it never rejects.
+   */
+  wait(options: WaitOptions = {}): Promise<FinalStatus> {
+    const timeout = options?.timeout;
+    if (
+      timeout !== undefined &&
+      (typeof timeout !== 'number' || !(timeout >= 0) || !Number.isFinite(timeout))
+    ) {
+      return Promise.reject(
+        new InvalidOptionError('timeout', timeout, 'a finite number of milliseconds ≥ 0'),
+      );
+    }
     if (isFinal(this.#status)) return Promise.resolve(this.#status);
-    return new Promise((resolve) => {
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, timer: undefined };
+      if (timeout !== undefined) {
+        waiter.timer = new Timer(timeout, () => {
+          this.#leave(waiter);
+          reject(new TimeoutError(`waiting for job ${this.id} of task "${this.task}"`, timeout));
+        });
+      }
       this.#waiters ??= [];
-      this.#waiters.push(resolve);
+      this.#waiters.push(waiter);
+      if (this.#following === undefined) this.#follow();
     });
   }
 
@@ -81,32 +200,97 @@ export class Job<R = unknown> {
 
   /**
    * A queued or scheduled job becomes `cancelled` and never runs. A running job becomes `cancelled`
-   * at once and its `signal` aborts; its worker is busy until the function returns. No-op when done.
+   * and its `signal` aborts in the process running it. No-op once the job has ended.
    */
   cancel(): Promise<void> {
-    if (!isFinal(this.#status)) this.#owner.cancel(this);
-    return Promise.resolve();
+    if (isFinal(this.#status)) return Promise.resolve();
+    return this.#owner.cancel(this);
   }
 
-  [setStatus](status: 'pending' | 'scheduled' | 'running'): void {
+  [setStatus](status: 'pending' | 'scheduled' | 'running', attempt?: number): void {
+    if (isFinal(this.#status)) return;
     this.#status = status;
+    if (attempt !== undefined) {
+      this.#attempt = attempt;
+      this.#startedAt = Date.now();
+    }
+  }
+
+  /** Progress reported by an execution in this process. */
+  [setProgress](value: unknown): void {
+    if (!isFinal(this.#status)) this.#progress = value;
   }
 
   /** Records the outcome once; later calls (a cancelled job's function returning) are ignored. */
-  [settle](status: FinalStatus, value?: R, error?: unknown): boolean {
+  [settle](status: FinalStatus, value?: R, error?: unknown, endedAt = Date.now()): boolean {
     if (isFinal(this.#status)) return false;
     this.#status = status;
     this.#value = value;
     this.#error = error;
+    this.#endedAt = endedAt;
     const waiters = this.#waiters;
     if (waiters !== undefined) {
       this.#waiters = undefined;
-      for (const resolve of waiters) resolve(status);
+      this.#unfollow();
+      for (const waiter of waiters) {
+        waiter.timer?.cancel();
+        waiter.resolve(status);
+      }
     }
     return true;
   }
-}
 
-export function isFinal(status: JobStatus): status is FinalStatus {
-  return status === 'success' || status === 'failed' || status === 'timeout' || status === 'cancelled';
+  /** Nothing will update this handle any more (its app stopped): its waits reject with `error`. */
+  [abandon](error: unknown): void {
+    const waiters = this.#waiters;
+    this.#waiters = undefined;
+    this.#unfollow();
+    for (const waiter of waiters ?? []) {
+      waiter.timer?.cancel();
+      waiter.reject(error);
+    }
+  }
+
+  /** Takes the store's record, unless this handle has seen a newer one or has ended. */
+  [apply](record: JobRecord): void {
+    if (record.version <= this.#version || isFinal(this.#status)) return;
+    this.#version = record.version;
+    this.#attempt = record.attempt;
+    this.#progress = record.progress;
+    this.#startedAt = record.startedAt;
+    if (!isFinal(record.status)) {
+      this.#status = record.status;
+      return;
+    }
+    const error = record.error === undefined ? undefined : revivedError(record.error);
+    this[settle](record.status, record.result as R, error, record.endedAt);
+  }
+
+  #follow(): void {
+    const following = this.#owner.follow(this);
+    if (following === undefined) return;
+    this.#following = following;
+    // A store that cannot be followed now leaves the handle as it is; the waits keep waiting.
+    following.catch(() => {
+      if (this.#following === following) this.#following = undefined;
+    });
+  }
+
+  #unfollow(): void {
+    const following = this.#following;
+    this.#following = undefined;
+    following?.then(
+      (stop) => stop(),
+      () => {},
+    );
+  }
+
+  #leave(waiter: Waiter): void {
+    const waiters = this.#waiters;
+    if (waiters === undefined) return;
+    waiters.splice(waiters.indexOf(waiter), 1);
+    if (waiters.length > 0) return;
+    this.#waiters = undefined;
+    this.#unfollow();
+  }
 }

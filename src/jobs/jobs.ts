@@ -5,16 +5,34 @@ import { assertBackoff } from '../queuing/backoff.js';
 import { serializationProblem } from '../queuing/json.js';
 import type { Backoff, Queue } from '../queuing/types.js';
 import { CronSchedule, startSchedule } from './cron.js';
-import { TaskAlreadyRegisteredError } from './errors.js';
+import { TaskAlreadyRegisteredError, UnknownTaskError } from './errors.js';
 import type { Job } from './job.js';
+import { assertJobId } from './job-id.js';
+import { type PushRequest, resolveJobOptions } from './job-options.js';
+import { MemoryJobStore } from './memory-job-store.js';
 import { QueueMiddleware } from './queue-middleware.js';
 import { JobRuntime } from './runtime.js';
+import type { JobStore } from './store.js';
 import { defineTask, Task, type TaskDefinition, type TaskHost } from './task.js';
-import type { JobContext, JobEnvelope, JobMiddleware, TaskFunction, TaskOptions } from './types.js';
+import type {
+  JobContext,
+  JobEnvelope,
+  JobMiddleware,
+  JobOptions,
+  TaskFunction,
+  TaskOptions,
+} from './types.js';
 
 export interface JobsOptions {
   /** Wait before each retry. Default `{ type: 'exponential', delay: 100, max: 30_000 }`. */
   backoff?: Backoff;
+  /**
+   * Where jobs' records live (status, attempts, progress, result or error). Default a
+   * MemoryJobStore: this process only. A shared store (RedisJobStore, PostgresJobStore,
+   * SqliteJobStore, NatsJobStore) lets every process sharing it follow, look up and cancel any job.
+   * The app closes it when it stops.
+   */
+  store?: JobStore;
 }
 
 export interface StopOptions {
@@ -24,7 +42,7 @@ export interface StopOptions {
   timeout?: number;
 }
 
-type State = 'configuring' | 'running' | 'stopping' | 'stopped';
+type State = 'configuring' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /**
  * A jobs app: register tasks and middlewares, `start()`, push jobs, `stop()`. Configuration is
@@ -35,8 +53,9 @@ export class Jobs implements AsyncDisposable {
   readonly #tasks = new Map<string, TaskDefinition>();
   readonly #middlewares: (JobMiddleware | QueueMiddleware<Queue<any>>)[] = [];
   readonly #schedules = new Map<string, CronSchedule>();
+  readonly #store: JobStore;
   readonly #host: TaskHost = {
-    push: (task, args, delay) => this.#push(task, args, delay),
+    push: (task, args, request) => this.#push(task, args, request),
     cron: (task, args, expression, id) => this.#cron(task, args, expression, id),
   };
   #state: State = 'configuring';
@@ -44,9 +63,12 @@ export class Jobs implements AsyncDisposable {
   #stopped: Promise<void> | undefined;
 
   constructor(options: JobsOptions = {}) {
-    const { backoff = { type: 'exponential', delay: 100, max: 30_000 } } = options;
+    const { backoff = { type: 'exponential', delay: 100, max: 30_000 }, store = new MemoryJobStore() } =
+      options;
     assertBackoff(backoff);
     this.#backoff = backoff;
+    if (!isJobStore(store)) throw new InvalidOptionError('store', store, 'a JobStore');
+    this.#store = store;
   }
 
   /** Registers a task; its jobs call `fn` with the pushed arguments and `this` = `{ job, signal, attempt }`. */
@@ -93,13 +115,22 @@ export class Jobs implements AsyncDisposable {
     const at = this.#middlewares.findIndex((m) => m instanceof QueueMiddleware);
     const queueMiddleware = at < 0 ? undefined : (this.#middlewares[at] as QueueMiddleware<Queue<any>>);
     const split = at < 0 ? this.#middlewares.length : at;
-    this.#runtime = new JobRuntime({
+    const runtime = new JobRuntime({
       tasks: this.#tasks,
       before: this.#middlewares.slice(0, split) as JobMiddleware[],
       after: this.#middlewares.slice(split + 1) as JobMiddleware[],
       queueMiddleware,
       backoff: this.#backoff,
+      store: this.#store,
     });
+    this.#state = 'starting';
+    try {
+      await runtime.start();
+    } catch (error) {
+      this.#state = 'configuring';
+      throw error;
+    }
+    this.#runtime = runtime;
     this.#state = 'running';
     for (const schedule of this.#schedules.values()) schedule[startSchedule]();
   }
@@ -133,19 +164,62 @@ export class Jobs implements AsyncDisposable {
     return this.#stopped;
   }
 
+  /**
+   * The job with this id, as its store keeps it (`undefined` once its record expired or if there
+   * was none): the handle follows it while waited on, from any process sharing the store.
+   */
+  get(id: string): Promise<Job<any> | undefined> {
+    try {
+      assertJobId(id);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#state !== 'running' || this.#runtime === undefined) {
+      return Promise.reject(new InvalidStateError(`cannot look job ${id} up: the jobs app ${this.#why()}`));
+    }
+    return this.#runtime.get(id);
+  }
+
+  /**
+   * Pushes a job of a task by name, for a producer that does not define the task (a
+   * `QueueMiddleware({ queue, workers: 0 })` sends it to the workers of other processes): the
+   * task's priority there is not known here, so the job's is `options.priority`, default 0.
+   */
+  push<R = unknown>(task: string, args: readonly unknown[], options?: JobOptions): Promise<Job<R>> {
+    let request: PushRequest;
+    try {
+      if (typeof task !== 'string' || task.length === 0) {
+        throw new InvalidOptionError('task name', task, 'a non-empty string');
+      }
+      if (!Array.isArray(args)) throw new InvalidOptionError('args', args, 'an array of arguments');
+      request = resolveJobOptions(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const definition =
+      this.#tasks.get(task) ??
+      (this.#middlewares.some((m) => m instanceof QueueMiddleware) ? remoteTask(task) : undefined);
+    if (definition === undefined)
+      return Promise.reject(new UnknownTaskError(task, options?.id ?? '(not pushed)'));
+    return this.#push(definition, [...args], request);
+  }
+
   /** `await using jobs = new Jobs()`: a graceful stop on leaving the block. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }
 
-  #push(task: TaskDefinition, args: unknown[], delay: number, id?: string): Promise<Job<any>> {
+  #push(task: TaskDefinition, args: unknown[], request: PushRequest): Promise<Job<any>> {
     if (this.#state !== 'running' || this.#runtime === undefined) {
-      const why = this.#state === 'configuring' ? 'has not been started' : `is ${this.#state}`;
       return Promise.reject(
-        new InvalidStateError(`cannot push a job of task "${task.name}": the jobs app ${why}`),
+        new InvalidStateError(`cannot push a job of task "${task.name}": the jobs app ${this.#why()}`),
       );
     }
-    return this.#runtime.push(task, args, delay, id, id);
+    return this.#runtime.push(task, args, request);
+  }
+
+  #why(): string {
+    return this.#state === 'configuring' ? 'has not been started' : `is ${this.#state}`;
   }
 
   #cron(
@@ -168,7 +242,7 @@ export class Jobs implements AsyncDisposable {
     const schedule = new CronSchedule(
       id,
       expression,
-      (jobId) => this.#push(task, args, 0, jobId),
+      (jobId) => this.#push(task, args, { id: jobId, delay: 0, key: jobId }),
       (stopped) => this.#schedules.delete(stopped.id),
     );
     this.#schedules.set(id, schedule);
@@ -181,4 +255,29 @@ export class Jobs implements AsyncDisposable {
     const why = this.#state === 'running' ? 'the jobs app already started' : `the jobs app is ${this.#state}`;
     throw new InvalidStateError(`cannot ${what}: ${why}`);
   }
+}
+
+function isJobStore(store: unknown): store is JobStore {
+  const candidate = store as Partial<JobStore> | null;
+  return (
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.create === 'function' &&
+    typeof candidate.start === 'function' &&
+    typeof candidate.finish === 'function' &&
+    typeof candidate.watch === 'function'
+  );
+}
+
+/** A task another process defines: pushed by name, with priority 0 unless the push says. */
+function remoteTask(name: string): TaskDefinition {
+  return {
+    name,
+    fn: () => Promise.reject(new UnknownTaskError(name, '(pushed by name)')),
+    priority: 0,
+    sendOptions: undefined,
+    retry: 0,
+    timeout: undefined,
+    metadata: {},
+  };
 }

@@ -15,6 +15,10 @@ export class LiveJobs {
     return this.#size;
   }
 
+  has(job: Job<any>): boolean {
+    return job[livePrevious] !== undefined || this.#first === job;
+  }
+
   add(job: Job<any>): void {
     job[livePrevious] = this.#last;
     job[liveNext] = undefined;

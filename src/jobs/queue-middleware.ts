@@ -12,12 +12,16 @@ export interface QueueMiddlewareOptions<Q extends Queue<any>> {
    * `new MemoryQueue({ ... })` can be written inline). Default `MemoryQueue({ order: 'priority', maxsize: 1024 })`.
    */
   queue?: Q;
-  /** Jobs executing at once. Default 10. Settable while running. */
+  /**
+   * Jobs executing at once. Default 10. Settable while running. 0: no worker runs in this process
+   * (a producer pushing to the workers of other processes).
+   */
   workers?: number;
 }
 
-/** Internal hook the Jobs app uses to start the workers; not exported from the package entry. */
+/** Internal hooks the Jobs app uses to start and stop the workers; not exported from the package entry. */
 export const startWorkers: unique symbol = Symbol('sluice.queueMiddleware.startWorkers');
+export const stopWorkers: unique symbol = Symbol('sluice.queueMiddleware.stopWorkers');
 
 /**
  * Execution control under load. Placed in `jobs.use(...)`, it splits the middlewares: those before
@@ -31,6 +35,7 @@ export const startWorkers: unique symbol = Symbol('sluice.queueMiddleware.startW
 export class QueueMiddleware<Q extends Queue<any> = MemoryQueue<JobEnvelope>> {
   readonly queue: Q;
   #workers: number;
+  #worker: DispatcherObject<JobEnvelope> | undefined;
   #draining: Draining<JobEnvelope> | undefined;
 
   constructor(options: QueueMiddlewareOptions<Q> = {}) {
@@ -48,29 +53,46 @@ export class QueueMiddleware<Q extends Queue<any> = MemoryQueue<JobEnvelope>> {
     return this.#workers;
   }
 
-  /** More workers start now; surplus workers retire when idle, or once their current job is finished. */
+  /**
+   * More workers start now; surplus workers retire when idle, or once their current job is
+   * finished. Once workers ran, at least one keeps running.
+   */
   set workers(value: number) {
     assertWorkers(value);
+    if (value === 0 && this.#draining !== undefined) {
+      throw new InvalidOptionError('workers', value, 'an integer ≥ 1 once workers run');
+    }
     this.#workers = value;
     if (this.#draining !== undefined) this.#draining.concurrency = value;
+    else if (this.#worker !== undefined && value > 0) this.#drain(this.#worker);
+  }
+
+  /** Starts the workers (none while `workers` is 0). */
+  [startWorkers](worker: DispatcherObject<JobEnvelope>): void {
+    if (this.#worker !== undefined) {
+      throw new InvalidStateError('this QueueMiddleware already runs the workers of another Jobs app');
+    }
+    this.#worker = worker;
+    if (this.#workers > 0) this.#drain(worker);
+  }
+
+  /** Stops the workers: what they still hold goes back to the queue. */
+  [stopWorkers](): Promise<void> {
+    return this.#draining?.stop() ?? Promise.resolve();
   }
 
   /**
-   * Starts the workers. The pump's shutdown grace is 0 because the Jobs app waits for its jobs itself
-   * (up to the `stop` timeout) before stopping the pump; what is still running then is released.
+   * The pump's shutdown grace is 0 because the Jobs app waits for its jobs itself (up to the `stop`
+   * timeout) before stopping the pump; what is still running then is released.
    */
-  [startWorkers](worker: DispatcherObject<JobEnvelope>): Draining<JobEnvelope> {
-    if (this.#draining !== undefined) {
-      throw new InvalidStateError('this QueueMiddleware already runs the workers of another Jobs app');
-    }
+  #drain(worker: DispatcherObject<JobEnvelope>): void {
     const pump = new Pump<JobEnvelope>(this.queue as Queue<JobEnvelope>, worker, { failSilently: true });
     this.#draining = pump.draining({ concurrency: this.#workers, shutdownTimeout: 0 });
-    return this.#draining;
   }
 }
 
 function assertWorkers(workers: unknown): asserts workers is number {
-  if (!Number.isInteger(workers) || (workers as number) < 1) {
-    throw new InvalidOptionError('workers', workers, 'an integer ≥ 1');
+  if (!Number.isInteger(workers) || (workers as number) < 0) {
+    throw new InvalidOptionError('workers', workers, 'an integer ≥ 0');
   }
 }

@@ -2,7 +2,8 @@ import { InvalidOptionError } from '../errors.js';
 import type { SendOptions } from '../queuing/types.js';
 import type { CronSchedule } from './cron.js';
 import type { Job } from './job.js';
-import type { JobContext, TaskFunction, TaskOptions } from './types.js';
+import { PLAIN_PUSH, type PushRequest, resolveJobOptions } from './job-options.js';
+import type { JobContext, JobOptions, TaskFunction, TaskOptions } from './types.js';
 
 /** A task as the runtime sees it: options checked and resolved once, at registration. */
 export interface TaskDefinition {
@@ -18,7 +19,7 @@ export interface TaskDefinition {
 
 /** How a task reaches its app (implemented by Jobs). */
 export interface TaskHost {
-  push(task: TaskDefinition, args: unknown[], delay: number): Promise<Job<any>>;
+  push(task: TaskDefinition, args: unknown[], request: PushRequest): Promise<Job<any>>;
   cron(task: TaskDefinition, args: unknown[], expression: string, id: string | undefined): CronSchedule;
 }
 
@@ -42,12 +43,38 @@ export class Task<A extends unknown[], R> {
    * argument is not JSON-serialisable and `InvalidStateError` when the app is not running.
    */
   push(...args: A): Promise<Job<R>> {
-    return this.#host.push(this.#definition, args, 0);
+    return this.#host.push(this.#definition, args, PLAIN_PUSH);
+  }
+
+  /**
+   * A pusher of jobs with these options: `id` (idempotent while the store keeps the job),
+   * `priority`, `delay`, `metadata`. Throws `InvalidOptionError` for a bad option.
+   */
+  with(options: JobOptions): Pusher<A, R> {
+    return new Pusher(this.#host, this.#definition, resolveJobOptions(options));
   }
 
   /** Runs later: `.delay(ms)`, `.at(date)`, or repeatedly: `.cron(expression, { id })`. */
   schedule(...args: A): ScheduleBuilder<R> {
     return new ScheduleBuilder(this.#host, this.#definition, args);
+  }
+}
+
+/** What `task.with(options)` returns: `push(...args)` with those options. */
+export class Pusher<A extends unknown[], R> {
+  readonly #host: TaskHost;
+  readonly #definition: TaskDefinition;
+  readonly #request: PushRequest;
+
+  constructor(host: TaskHost, definition: TaskDefinition, request: PushRequest) {
+    this.#host = host;
+    this.#definition = definition;
+    this.#request = request;
+  }
+
+  /** As `task.push`; with an `id` the store keeps, resolves that job's handle and enqueues nothing. */
+  push(...args: A): Promise<Job<R>> {
+    return this.#host.push(this.#definition, args, this.#request);
   }
 }
 
@@ -67,14 +94,14 @@ export class ScheduleBuilder<R> {
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
       return Promise.reject(new InvalidOptionError('delay', ms, 'a finite number of milliseconds ≥ 0'));
     }
-    return this.#host.push(this.#definition, this.#args, ms);
+    return this.#host.push(this.#definition, this.#args, { delay: ms });
   }
 
   /** A job that becomes ready at `date` (at once when `date` is past). */
   at(date: Date): Promise<Job<R>> {
     const time = date instanceof Date ? date.getTime() : Number.NaN;
     if (Number.isNaN(time)) return Promise.reject(new InvalidOptionError('date', date, 'a valid Date'));
-    return this.#host.push(this.#definition, this.#args, Math.max(0, time - Date.now()));
+    return this.#host.push(this.#definition, this.#args, { delay: Math.max(0, time - Date.now()) });
   }
 
   /**

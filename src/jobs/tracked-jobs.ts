@@ -1,7 +1,8 @@
 import { RESOLVED } from '../queuing/settled.js';
 import { Timer } from '../timer.js';
 import type { JobExecution } from './context.js';
-import { execution, type FinalStatus, isFinal, type Job, settle } from './job.js';
+import type { HandleIndex } from './handle-index.js';
+import { execution, type FinalStatus, type Job, settle } from './job.js';
 import { LiveJobs } from './live-jobs.js';
 import type { JobEnvelope } from './types.js';
 
@@ -11,41 +12,46 @@ import type { JobEnvelope } from './types.js';
  *
  * The local worker updates the very handle `push` returned: the handle rides on its envelope under
  * a symbol of this runtime (JSON ignores symbol keys, so a broker never sees it; another app sharing
- * the queue does not know the symbol). A queue that hands workers a copy (a broker) loses it, so
- * there jobs are also indexed by id.
+ * the queue does not know the symbol). A queue that hands workers a copy (a broker) loses it, and a
+ * cancel may arrive by id from the job store, so jobs are also indexed by id.
  */
 export class TrackedJobs {
-  /** Jobs not final yet: pushed here, or pushed elsewhere and executing here. */
+  /** Jobs not final yet: pushed here, or executing here. */
   readonly live = new LiveJobs();
   /** Under it, an envelope this runtime sends carries the job `push` returned. */
   readonly #carried = Symbol('sluice.job');
-  /**
-   * The jobs pushed here, by id, when the queue may hand workers a copy of the envelope. Not kept
-   * for a MemoryQueue, which hands out the very object sent: hashing a fresh id string on set, get
-   * and delete was a large share of the jobs layer's time per job in bench/jobs.ts.
-   */
-  readonly #byId: Map<string, Job<any>> | undefined;
-  /** With `#byId`: jobs cancelled while on the queue, so the worker that takes a copy drops it. */
-  readonly #tombstones = new Set<string>();
+  /** The live jobs by id. */
+  readonly #byId: HandleIndex;
   /** Task functions running now (a cancelled job's function may still run: it left `live`). */
   #executing = 0;
   /** Set while the stop waits for the work to settle; called whenever a job settles. */
   #onSettled: (() => void) | undefined;
 
-  /** `indexById`: the queue may hand workers a copy of the envelope, without the handle it carries. */
-  constructor(indexById: boolean) {
-    if (indexById) this.#byId = new Map();
+  constructor(byId: HandleIndex) {
+    this.#byId = byId;
   }
 
   get executing(): number {
     return this.#executing;
   }
 
+  /** Follows `job` until it is final (again: a no-op). */
   add(job: Job<any>): void {
+    if (this.live.has(job)) return;
     this.live.add(job);
-    this.#byId?.set(job.id, job);
+    this.#byId.set(job);
   }
 
+  /** The live job with this id, if any. */
+  byId(id: string): Job<any> | undefined {
+    return this.#byId.get(id);
+  }
+
+  /** Stops following `job` without settling it: its outcome is up to another process now. */
+  release(job: Job<any>): void {
+    this.live.delete(job);
+    this.#byId.release(job);
+  }
   /** `job`: the handle to carry, or `undefined` for a job this process does not follow. */
   envelope(
     id: string,
@@ -65,18 +71,7 @@ export class TrackedJobs {
 
   /** The handle of the job a worker took, if this runtime pushed it. */
   find(envelope: JobEnvelope): Job<any> | undefined {
-    return this.#jobOf(envelope) ?? this.#byId?.get(envelope.id);
-  }
-
-  /** Whether the job a worker took was cancelled while it waited on the queue. */
-  cancelledWhileQueued(envelope: JobEnvelope, job: Job<any> | undefined): boolean {
-    if (job !== undefined) return isFinal(job.status);
-    return this.#tombstones.size > 0 && this.#tombstones.delete(envelope.id);
-  }
-
-  /** A job cancelled while on a queue that hands workers copies: the worker taking it drops it. */
-  dropWhenTaken(job: Job<any>): void {
-    if (this.#byId !== undefined) this.#tombstones.add(job.id);
+    return this.#jobOf(envelope) ?? this.#byId.get(envelope.id);
   }
 
   started(job: Job<any>, context: JobExecution): void {
@@ -94,7 +89,7 @@ export class TrackedJobs {
   finish(job: Job<any>, status: FinalStatus, value?: unknown, error?: unknown): boolean {
     if (!job[settle](status, value, error)) return false;
     this.live.delete(job);
-    this.#byId?.delete(job.id);
+    this.#byId.ended(job);
     if (this.#onSettled !== undefined) this.#onSettled();
     return true;
   }
@@ -115,12 +110,15 @@ export class TrackedJobs {
     });
   }
 
-  /** The app stopped: every job not final yet ends `cancelled` ("not completed here"). */
-  cancelAll(): void {
-    for (const job of this.live.toArray()) job[settle]('cancelled');
-    this.live.clear();
-    this.#byId?.clear();
-    this.#tombstones.clear();
+  /**
+   * The app stopped. `settle`: every job not final yet ends `cancelled` ("not completed here"),
+   * which is true only when no other process can complete it (its store is this process's).
+   */
+  clear(cancel: boolean): void {
+    for (const job of this.live.toArray()) {
+      if (cancel) this.finish(job, 'cancelled');
+      else this.release(job);
+    }
   }
 
   #jobOf(envelope: JobEnvelope): Job<any> | undefined {

@@ -34,6 +34,26 @@ export interface JobContext<R = unknown> extends Context<JobEnvelope> {
   readonly attempt: number;
   /** Aborts on timeout, on `job.cancel()` and when the app stops without waiting for the job. */
   readonly signal: AbortSignal;
+  /**
+   * Reports how far the job is (a number or any JSON value): every handle on the job sees it, in
+   * every process sharing the job store. Rejects `SerializationError` for a value JSON cannot carry.
+   */
+  progress(value: unknown): Promise<void>;
+}
+
+/** What `task.with(options)` and `jobs.push(task, args, options)` take. */
+export interface JobOptions {
+  /**
+   * The job's id (a non-empty string of at most 255 characters). While the store keeps a job with
+   * this id, pushing it again enqueues nothing and returns that job's handle. Default: a unique id.
+   */
+  id?: string;
+  /** Overrides the task's priority for this job. */
+  priority?: number;
+  /** Milliseconds before the job becomes ready (its status is `scheduled` until then). Default 0. */
+  delay?: number;
+  /** Free-form JSON data kept with the job's record. */
+  metadata?: Readonly<Record<string, unknown>>;
 }
 
 export type TaskFunction<A extends unknown[], R> = (this: JobContext<Awaited<R>>, ...args: A) => R;

@@ -139,7 +139,7 @@ describe('Jobs: tasks and job handles', () => {
     expect(() => jobs.task('c', async () => {}, { retry: -1 })).toThrow(/retry/);
     expect(() => jobs.task('d', async () => {}, { timeout: 0 })).toThrow(/timeout/);
     expect(() => jobs.task('', async () => {})).toThrow(InvalidOptionError);
-    expect(() => new QueueMiddleware({ workers: 0 })).toThrow(/workers/);
+    expect(() => new QueueMiddleware({ workers: -1 })).toThrow(/workers/);
     expect(() => jobs.use(new QueueMiddleware(), new QueueMiddleware())).toThrow(/one QueueMiddleware/);
   });
 });

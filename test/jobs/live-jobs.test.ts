@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { Job } from '../../src/jobs/job.js';
 import { LiveJobs } from '../../src/jobs/live-jobs.js';
 
-const owner = { cancel: () => {} };
+const owner = { cancel: () => Promise.resolve(), follow: () => undefined };
 const jobs = (count: number) =>
-  Array.from({ length: count }, (_, i) => new Job(owner, `j${i}`, 't', 'pending'));
+  Array.from({ length: count }, (_, i) => new Job(owner, `j${i}`, 't', 'pending', []));
 
 describe('LiveJobs', () => {
   it('keeps jobs in the order they were added and removes them from anywhere', () => {

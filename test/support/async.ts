@@ -53,3 +53,8 @@ export function within<T>(
   });
   return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
 }
+
+/** Resolves once `condition()` holds, checked every few milliseconds (bound it with `within`). */
+export async function until(condition: () => boolean, everyMs = 5): Promise<void> {
+  while (!condition()) await sleep(everyMs);
+}

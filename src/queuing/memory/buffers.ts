@@ -25,6 +25,11 @@ export class Fifo<E> implements Buffer<E> {
     this.#size++;
   }
 
+  /** The element `shift` would return, left in place. */
+  peek(): E | undefined {
+    return this.#size === 0 ? undefined : this.#ring[this.#head];
+  }
+
   shift(): E | undefined {
     if (this.#size === 0) return undefined;
     const element = this.#ring[this.#head];

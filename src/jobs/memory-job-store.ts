@@ -1,0 +1,266 @@
+import { InvalidOptionError, InvalidStateError } from '../errors.js';
+import { Fifo } from '../queuing/memory/buffers.js';
+import { RESOLVED } from '../queuing/settled.js';
+import { ownSerial } from '../queuing/unique-id.js';
+import { Timer } from '../timer.js';
+import { Job, setProgress, setStatus, settle, snapshot } from './job.js';
+import { revivedError } from './job-error.js';
+import { JobWatchers } from './job-watchers.js';
+import { Entry, type Kept } from './memory-entry.js';
+import { type ResolvedRetention, resolveRetention, retentionOf } from './retention.js';
+import { type FinalStatus, isFinal } from './status.js';
+import type {
+  JobEnd,
+  JobListener,
+  JobRecord,
+  JobStore,
+  NewJobRecord,
+  Retention,
+  Unsubscribe,
+} from './store.js';
+
+export interface MemoryJobStoreOptions {
+  /** How long records of ended jobs are kept. Default `{ success: 24 h, failure: 7 days }`. */
+  retain?: Retention;
+  /** Records of ended jobs kept at most, the oldest forgotten first: memory stays bounded. Default 1,000. */
+  maxEnded?: number;
+}
+
+interface Expiry {
+  readonly kept: Kept;
+  readonly id: string;
+  readonly endedAt: number;
+  readonly at: number;
+}
+
+/**
+ * What a Jobs app of this process calls on its MemoryJobStore instead of the JobStore methods
+ * (package-internal; the symbols are not exported): the app's job handle IS the record, so a job
+ * costs the store an index entry and nothing else until it ends.
+ */
+export const adopt: unique symbol = Symbol('sluice.memoryJobStore.adopt');
+export const handleOf: unique symbol = Symbol('sluice.memoryJobStore.handleOf');
+export const touched: unique symbol = Symbol('sluice.memoryJobStore.touched');
+export const ended: unique symbol = Symbol('sluice.memoryJobStore.ended');
+export const drop: unique symbol = Symbol('sluice.memoryJobStore.drop');
+
+/** Ids this process made index by their counter: a small integer hashes much faster than a new string. */
+function keyOf(id: string): string | number {
+  return ownSerial(id) ?? id;
+}
+
+const UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
+const TRUE: Promise<boolean> = Promise.resolve(true);
+const FALSE: Promise<boolean> = Promise.resolve(false);
+
+/**
+ * The default job store: records in this process's memory, seen by the handles of this process
+ * only. It answers at once, so an app using it waits for no round trip.
+ */
+export class MemoryJobStore implements JobStore {
+  readonly #kept = new Map<string | number, Kept>();
+  readonly #retention: ResolvedRetention;
+  readonly #maxEnded: number;
+  /** Ended records in expiry order, one line per retention (so each line is in expiry order). */
+  readonly #succeeded = new Fifo<Expiry>();
+  readonly #failed = new Fifo<Expiry>();
+  readonly #watchers = new JobWatchers();
+  #sweep: Timer | undefined;
+  #sweepAt = Number.POSITIVE_INFINITY;
+  #version = 0;
+  #closed = false;
+
+  constructor(options: MemoryJobStoreOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidOptionError('MemoryJobStore options', options, 'an object');
+    }
+    const { retain, maxEnded = 1_000 } = options;
+    this.#retention = resolveRetention(retain);
+    if (!Number.isInteger(maxEnded) || maxEnded < 0) {
+      throw new InvalidOptionError('maxEnded', maxEnded, 'an integer ≥ 0');
+    }
+    this.#maxEnded = maxEnded;
+  }
+
+  create(record: NewJobRecord): Promise<JobRecord | undefined> {
+    this.#assertOpen('create');
+    const key = keyOf(record.id);
+    const kept = this.#kept.get(key);
+    if (kept !== undefined) return Promise.resolve(this.#record(kept));
+    const entry = new Entry(record);
+    this.#kept.set(key, entry);
+    this.#changed(entry, record.id);
+    return UNDEFINED;
+  }
+
+  get(id: string): Promise<JobRecord | undefined> {
+    const kept = this.#kept.get(keyOf(id));
+    return Promise.resolve(kept === undefined ? undefined : this.#record(kept));
+  }
+
+  start(id: string, fallback: NewJobRecord): Promise<JobRecord> {
+    this.#assertOpen('start');
+    const key = keyOf(id);
+    let kept = this.#kept.get(key);
+    if (kept === undefined) {
+      kept = new Entry(fallback);
+      this.#kept.set(key, kept);
+    }
+    if (!isFinal(kept.status)) {
+      if (kept instanceof Job) kept[setStatus]('running', kept.attempt + 1);
+      else {
+        kept.status = 'running';
+        kept.attempt++;
+        kept.startedAt = Date.now();
+      }
+      this.#changed(kept, id);
+    }
+    return Promise.resolve(this.#record(kept));
+  }
+
+  retrying(id: string): Promise<void> {
+    const kept = this.#open(id);
+    if (kept instanceof Job) kept[setStatus]('scheduled');
+    else if (kept !== undefined) kept.status = 'scheduled';
+    if (kept !== undefined) this.#changed(kept, id);
+    return RESOLVED;
+  }
+
+  progress(id: string, value: unknown): Promise<void> {
+    const kept = this.#open(id);
+    if (kept instanceof Job) kept[setProgress](value);
+    else if (kept !== undefined) kept.progress = value;
+    if (kept !== undefined) this.#changed(kept, id);
+    return RESOLVED;
+  }
+
+  /** A cancel is announced first: the app running the job aborts it and ends its handle itself. */
+  finish(id: string, end: JobEnd): Promise<boolean> {
+    const kept = this.#open(id);
+    if (kept === undefined) return FALSE;
+    if (end.status === 'cancelled') this.#watchers.cancelled(id);
+    if (isFinal(kept.status)) return TRUE; // a listener ended it
+    if (kept instanceof Job) {
+      kept[settle](end.status, end.result, end.error === undefined ? undefined : revivedError(end.error));
+    } else {
+      kept.status = end.status;
+      kept.result = end.result;
+      kept.error = end.error;
+      kept.endedAt = Date.now();
+    }
+    this.#ended(kept, id);
+    return TRUE;
+  }
+
+  remove(id: string): Promise<void> {
+    this.#kept.delete(keyOf(id));
+    return RESOLVED;
+  }
+
+  watch(id: string, listener: JobListener): Promise<Unsubscribe> {
+    return Promise.resolve(this.#watchers.watch(id, listener));
+  }
+
+  onCancel(listener: (id: string) => void): Promise<Unsubscribe> {
+    return Promise.resolve(this.#watchers.onCancel(listener));
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#sweep?.cancel();
+    this.#watchers.clear();
+    return RESOLVED;
+  }
+
+  /** Keeps `job` as its record; with its id taken, returns the kept record and keeps nothing. */
+  [adopt](job: Job<any>): JobRecord | undefined {
+    this.#assertOpen('create');
+    const key = keyOf(job.id);
+    const kept = this.#kept.get(key);
+    if (kept === job) return undefined;
+    if (kept !== undefined) return this.#record(kept);
+    this.#kept.set(key, job);
+    this.#changed(job, job.id);
+    return undefined;
+  }
+
+  [handleOf](id: string): Job<any> | undefined {
+    const kept = this.#kept.get(keyOf(id));
+    return kept instanceof Job ? kept : undefined;
+  }
+
+  /** `job` changed: its watchers hear of it. */
+  [touched](job: Job<any>): void {
+    this.#changed(job, job.id);
+  }
+
+  /** `job` ended: its record expires after the retention of its outcome. */
+  [ended](job: Job<any>): void {
+    this.#ended(job, job.id);
+  }
+
+  /** Forgets `job` (its push was refused), unless another record took its id. */
+  [drop](job: Job<any>): void {
+    const key = keyOf(job.id);
+    if (this.#kept.get(key) === job) this.#kept.delete(key);
+  }
+
+  #record(kept: Kept): JobRecord {
+    return kept instanceof Job ? kept[snapshot](this.#version) : kept.record(this.#version);
+  }
+
+  /** What a job that has not ended keeps; `undefined` when there is none. */
+  #open(id: string): Kept | undefined {
+    this.#assertOpen('update');
+    const kept = this.#kept.get(keyOf(id));
+    return kept === undefined || isFinal(kept.status) ? undefined : kept;
+  }
+
+  #changed(kept: Kept, id: string): void {
+    this.#version++;
+    if (this.#watchers.wants(id)) this.#watchers.changed(this.#record(kept));
+  }
+
+  #ended(kept: Kept, id: string): void {
+    this.#changed(kept, id);
+    const now = Date.now();
+    const status = kept.status as FinalStatus;
+    const expiry = { kept, id, endedAt: now, at: now + retentionOf(this.#retention, status) };
+    (status === 'success' ? this.#succeeded : this.#failed).push(expiry);
+    this.#forgetExpired(now);
+  }
+
+  /** Forgets expired records and, over `maxEnded`, the oldest; then waits for the next expiry. */
+  #forgetExpired(now: number): void {
+    for (const line of [this.#succeeded, this.#failed]) {
+      while ((line.peek()?.at ?? Number.POSITIVE_INFINITY) <= now) this.#forget(line.shift()!);
+    }
+    while (this.#succeeded.size + this.#failed.size > this.#maxEnded) {
+      const succeeded = this.#succeeded.peek()?.endedAt ?? Number.POSITIVE_INFINITY;
+      const failed = this.#failed.peek()?.endedAt ?? Number.POSITIVE_INFINITY;
+      this.#forget((succeeded <= failed ? this.#succeeded : this.#failed).shift()!);
+    }
+    // Heads only ever move later: a timer set for an earlier head fires early and sets the next.
+    const next = Math.min(
+      this.#succeeded.peek()?.at ?? Number.POSITIVE_INFINITY,
+      this.#failed.peek()?.at ?? Number.POSITIVE_INFINITY,
+    );
+    if (next >= this.#sweepAt || next === Number.POSITIVE_INFINITY) return;
+    this.#sweep?.cancel();
+    this.#sweepAt = next;
+    this.#sweep = new Timer(Math.max(0, next - now), () => {
+      this.#sweepAt = Number.POSITIVE_INFINITY;
+      this.#forgetExpired(Date.now());
+    });
+    this.#sweep.hold(false); // an expiry never keeps the process alive
+  }
+
+  #forget(expiry: Expiry): void {
+    const key = keyOf(expiry.id);
+    if (this.#kept.get(key) === expiry.kept) this.#kept.delete(key);
+  }
+
+  #assertOpen(operation: string): void {
+    if (this.#closed) throw new InvalidStateError(`cannot ${operation} a job: the MemoryJobStore is closed`);
+  }
+}

@@ -1,0 +1,100 @@
+import type { JobStatus } from './status.js';
+
+/** A job's error as stored: enough to tell what went wrong in another process. */
+export interface JobError {
+  readonly name: string;
+  readonly message: string;
+  /** The error's `code`, when it had a string one (every SluiceError has). */
+  readonly code?: string;
+}
+
+/** What a job store keeps of one job. Times are milliseconds since the epoch. */
+export interface JobRecord {
+  readonly id: string;
+  readonly task: string;
+  readonly args: readonly unknown[];
+  readonly status: JobStatus;
+  /** Executions started so far: 0 while the job waits for its first, 2 once a redelivery or retry began. */
+  readonly attempt: number;
+  readonly progress?: unknown;
+  readonly result?: unknown;
+  readonly error?: JobError;
+  readonly metadata?: Readonly<Record<string, unknown>>;
+  readonly createdAt: number;
+  readonly startedAt?: number;
+  readonly endedAt?: number;
+  /** Grows with every write of the record: tells a late read from a newer notification. */
+  readonly version: number;
+}
+
+/** How a job ends, as `finish` writes it. */
+export interface JobEnd {
+  readonly status: 'success' | 'failed' | 'timeout' | 'cancelled';
+  readonly result?: unknown;
+  readonly error?: JobError;
+}
+
+/** A record as `create` is given it: nothing has happened to the job yet. */
+export type NewJobRecord = Pick<JobRecord, 'id' | 'task' | 'args' | 'createdAt' | 'metadata'> & {
+  readonly status: 'pending' | 'scheduled';
+};
+
+/** Called with a record after a change; the store calls it from its notification feed. */
+export type JobListener = (record: JobRecord) => void;
+
+/** Stops a subscription. */
+export type Unsubscribe = () => void;
+
+/** How long the records of ended jobs are kept, in milliseconds. */
+export interface Retention {
+  /** Records of jobs that ended `success`. Default 24 hours. */
+  success?: number;
+  /** Records of jobs that ended `failed`, `timeout` or `cancelled`. Default 7 days. */
+  failure?: number;
+}
+
+/**
+ * Where a job's state lives so that every process sharing the store sees it: its status, attempts,
+ * progress, and result or error. A `Jobs` app writes it as jobs are pushed, started and ended, and
+ * handles read it and follow its notifications. Every write is conditional on the job not having
+ * ended: an ended job's record only changes by expiring.
+ *
+ * Implementations: MemoryJobStore (one process), RedisJobStore, PostgresJobStore, SqliteJobStore,
+ * NatsJobStore. Each passes `test/conformance/job-store.ts`.
+ */
+export interface JobStore {
+  /**
+   * Stores `record` unless a record with its id is kept: resolves `undefined` when it stored it,
+   * else the kept record (and stores nothing: the push is idempotent).
+   */
+  create(record: NewJobRecord): Promise<JobRecord | undefined>;
+  get(id: string): Promise<JobRecord | undefined>;
+  /**
+   * An execution begins: unless the job has ended, its status becomes `running`, its attempt grows
+   * by one and `startedAt` is now. Resolves the record as it is afterwards: a worker runs the job
+   * only when its status is `running`. A job the store does not know (pushed without this store,
+   * or expired) is stored from `fallback` and started.
+   */
+  start(id: string, fallback: NewJobRecord): Promise<JobRecord>;
+  /** The job waits for a retry: status `scheduled`, unless it has ended. */
+  retrying(id: string): Promise<void>;
+  /** Records a task's progress report, unless the job has ended. */
+  progress(id: string, value: unknown): Promise<void>;
+  /**
+   * Ends the job unless it has ended already (resolves `false` then); from now on its record
+   * expires after the retention of its outcome. Ending it `cancelled` is also announced to every
+   * `onCancel` listener, wherever it is.
+   */
+  finish(id: string, end: JobEnd): Promise<boolean>;
+  /** Forgets a record: a push whose job the queue refused. */
+  remove(id: string): Promise<void>;
+  /**
+   * Calls `listener` with the record after each change of job `id`, from the moment the returned
+   * promise resolves until the unsubscribe it resolves with is called. A store that can notify
+   * (Redis, PostgreSQL, NATS) does; one that cannot polls while something is watched.
+   */
+  watch(id: string, listener: JobListener): Promise<Unsubscribe>;
+  /** Calls `listener` with the id of every job cancelled from now on, by any process. */
+  onCancel(listener: (id: string) => void): Promise<Unsubscribe>;
+  close(): Promise<void>;
+}
