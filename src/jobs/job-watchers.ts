@@ -37,6 +37,11 @@ export class JobWatchers {
     return () => this.#cancel.delete(listener);
   }
 
+  /** The ids watched now (a store that lost its feed for a while reads them again). */
+  ids(): string[] {
+    return [...this.#byId.keys()];
+  }
+
   wants(id: string): boolean {
     return this.#byId.has(id);
   }

@@ -102,8 +102,9 @@ export class Job<R = unknown> {
 
   /** A handle on what a store keeps of a job. */
   static fromRecord<R>(owner: JobOwner, record: JobRecord): Job<R> {
-    const { id, task, status, args, metadata, createdAt } = record;
-    const job = new Job<R>(owner, id, task, status, args, metadata, createdAt);
+    const { id, task, args, metadata, createdAt } = record;
+    // Made not ended, so that the record (an ended job's included) is applied whole.
+    const job = new Job<R>(owner, id, task, 'pending', args, metadata, createdAt);
     job[apply](record);
     return job;
   }

@@ -6,11 +6,15 @@ import {
   resolveBrokerOptions,
 } from '../shared/broker-options.js';
 
-export interface RedisQueueOptions extends BrokerQueueOptions {
-  /** Where Redis is, when the queue opens its own connections. Default `redis://127.0.0.1:6379`. */
+/** Where a queue or a job store finds Redis. */
+export interface RedisConnectionOptions {
+  /** Where Redis is, when the queue or store opens its own connections. Default `redis://127.0.0.1:6379`. */
   url?: string;
-  /** An existing ioredis client to send and settle on (left open by `close()`); blocking reads use a duplicate. */
+  /** An existing ioredis client to send and settle on (left open by `close()`); blocking reads and subscriptions use a duplicate. */
   client?: Redis;
+}
+
+export interface RedisQueueOptions extends BrokerQueueOptions, RedisConnectionOptions {
   /** Milliseconds (≥ 30) after which the deliveries of a handle that stopped heartbeating are redelivered. Default 30 s. */
   visibilityTimeout?: number;
 }
@@ -30,6 +34,11 @@ export function resolveOptions<T>(name: string, options: RedisQueueOptions): Res
   assertNoBrace('name', name);
   assertNoBrace('deadLetter', common.deadLetter);
   const { url, client } = options;
+  assertConnectionOptions(options);
+  return { ...(common as ResolvedBrokerOptions<T>), url, client };
+}
+
+export function assertConnectionOptions({ url, client }: RedisConnectionOptions): void {
   if (url !== undefined && client !== undefined) {
     throw new InvalidOptionError('url', url, 'either url or client, not both');
   }
@@ -37,7 +46,6 @@ export function resolveOptions<T>(name: string, options: RedisQueueOptions): Res
   if (client !== undefined && typeof (client as Partial<Redis> | null)?.duplicate !== 'function') {
     throw new InvalidOptionError('client', client, 'an ioredis client');
   }
-  return { ...(common as ResolvedBrokerOptions<T>), url, client };
 }
 
 /**
@@ -45,7 +53,7 @@ export function resolveOptions<T>(name: string, options: RedisQueueOptions): Res
  * name, so a name holding one could name the keys of another queue (queue `a}:key:k{` has the
  * stream that the dedup key `k{}:stream` of queue `a` would be stored at).
  */
-function assertNoBrace(option: string, name: string): void {
+export function assertNoBrace(option: string, name: string): void {
   if (name.includes('}')) {
     throw new InvalidOptionError(
       option,
