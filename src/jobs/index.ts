@@ -12,6 +12,7 @@ export { Jobs, type JobsOptions, type StopOptions } from './jobs.js';
 export { MemoryJobStore, type MemoryJobStoreOptions } from './memory-job-store.js';
 export { QueueMiddleware, type QueueMiddlewareOptions } from './queue-middleware.js';
 export type {
+  JobChange,
   JobEnd,
   JobError,
   JobListener,

@@ -1,4 +1,4 @@
-import type { JobListener, JobRecord, Unsubscribe } from './store.js';
+import type { JobChange, JobListener, Unsubscribe } from './store.js';
 
 /**
  * A store's local fan-out: the listeners of this process, by job id, and those of cancels. A store
@@ -46,10 +46,10 @@ export class JobWatchers {
     return this.#byId.has(id);
   }
 
-  changed(record: JobRecord): void {
-    const listeners = this.#byId.get(record.id);
+  changed(change: JobChange): void {
+    const listeners = this.#byId.get(change.id);
     if (listeners === undefined) return;
-    for (const listener of [...listeners]) listener(record);
+    for (const listener of [...listeners]) listener(change);
   }
 
   cancelled(id: string): void {

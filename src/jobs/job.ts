@@ -3,7 +3,7 @@ import { Timer } from '../timer.js';
 import { JobFailedError, JobNotCompletedError } from './errors.js';
 import { revivedError, storedError } from './job-error.js';
 import { type FinalStatus, isFinal, type JobStatus } from './status.js';
-import type { JobRecord, Unsubscribe } from './store.js';
+import type { JobChange, JobRecord, Unsubscribe } from './store.js';
 
 export type { FinalStatus, JobStatus } from './status.js';
 export { isFinal } from './status.js';
@@ -252,8 +252,8 @@ export class Job<R = unknown> {
     }
   }
 
-  /** Takes the store's record, unless this handle has seen a newer one or has ended. */
-  [apply](record: JobRecord): void {
+  /** Takes the store's record (or change), unless this handle has seen a newer one or has ended. */
+  [apply](record: JobChange): void {
     if (record.version <= this.#version || isFinal(this.#status)) return;
     this.#version = record.version;
     this.#attempt = record.attempt;

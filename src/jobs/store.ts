@@ -39,8 +39,18 @@ export type NewJobRecord = Pick<JobRecord, 'id' | 'task' | 'args' | 'createdAt' 
   readonly status: 'pending' | 'scheduled';
 };
 
-/** Called with a record after a change; the store calls it from its notification feed. */
-export type JobListener = (record: JobRecord) => void;
+/**
+ * What a change notification must carry: a record's fields that change as the job runs (a whole
+ * record will do). A store may announce only these, which keeps announcements small whatever the
+ * job's arguments.
+ */
+export type JobChange = Pick<
+  JobRecord,
+  'id' | 'status' | 'attempt' | 'progress' | 'result' | 'error' | 'startedAt' | 'endedAt' | 'version'
+>;
+
+/** Called after each change of a watched job; the store calls it from its notification feed. */
+export type JobListener = (change: JobChange) => void;
 
 /** Stops a subscription. */
 export type Unsubscribe = () => void;
@@ -89,11 +99,17 @@ export interface JobStore {
   /** Forgets a record: a push whose job the queue refused. */
   remove(id: string): Promise<void>;
   /**
-   * Calls `listener` with the record after each change of job `id`, from the moment the returned
+   * Calls `listener` with the job's changing fields after each change of job `id`, from the moment the returned
    * promise resolves until the unsubscribe it resolves with is called. A store that can notify
    * (Redis, PostgreSQL, NATS) does; one that cannot polls while something is watched.
    */
   watch(id: string, listener: JobListener): Promise<Unsubscribe>;
+  /**
+   * Optional: since when (milliseconds since the epoch, this process's clock) `watch` listeners
+   * have heard of every change without a break, `undefined` while they may not. A job this process
+   * pushed after that moment needs no read after `watch`: nothing about it can have been missed.
+   */
+  watchingSince?(): number | undefined;
   /** Calls `listener` with the id of every job cancelled from now on, by any process. */
   onCancel(listener: (id: string) => void): Promise<Unsubscribe>;
   close(): Promise<void>;

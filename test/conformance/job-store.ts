@@ -237,11 +237,18 @@ export function jobStoreConformanceSuite(harness: JobStoreHarness): void {
       const first = await worker.push('count', [], { id: 'kept-briefly' });
       expect(await within(first.wait(), ARRIVAL_MS)).toBe('success');
       expect(await worker.get('kept-briefly')).toBeDefined();
+      let kept: Job<unknown> | undefined;
       await within(
         (async () => {
-          while ((await worker.get('kept-briefly')) !== undefined) await sleep(50);
+          for (;;) {
+            kept = await worker.get('kept-briefly');
+            if (kept === undefined) return;
+            await sleep(50);
+          }
         })(),
         ARRIVAL_MS,
+        () =>
+          `the record to expire, still ${kept?.status} (attempt ${kept?.attempt}, ended ${kept?.endedAt?.toISOString()})`,
       );
       const again = await worker.push('count', [], { id: 'kept-briefly' });
       expect(await within(again.wait(), ARRIVAL_MS)).toBe('success');

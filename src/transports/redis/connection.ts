@@ -15,15 +15,24 @@ export class Connection {
   readonly owned: boolean;
   #everReady: boolean;
   #lastError: unknown;
+  #firstConnection: Promise<void> | undefined;
   readonly #onReady = () => {
     this.#everReady = true;
   };
 
-  constructor(source: { url: string | undefined; client: Redis | undefined }, name: string) {
+  /** `pipelined`: commands issued in one tick leave in one write (many small independent writes: a job store's). */
+  constructor(
+    source: { url: string | undefined; client: Redis | undefined },
+    name: string,
+    pipelined = false,
+  ) {
     this.owned = source.client === undefined;
     const client =
       source.client ??
-      new Redis(source.url ?? 'redis://127.0.0.1:6379', { connectionName: `sluice:${name}` });
+      new Redis(source.url ?? 'redis://127.0.0.1:6379', {
+        connectionName: `sluice:${name}`,
+        enableAutoPipelining: pipelined,
+      });
     // Without a listener ioredis prints every connection error; the cause is reported with the
     // BrokerUnavailableError of the operation that needed the connection.
     if (this.owned) client.on('error', (error) => this.#remember(error));
@@ -43,14 +52,23 @@ export class Connection {
       );
     }
     if (client.status === 'wait') client.connect().catch(() => {});
-    return new Promise((resolve, reject) => {
+    this.#firstConnection ??= this.#untilReady();
+    return this.#firstConnection.catch((error: unknown) => {
+      throw failure(operation, error);
+    });
+  }
+
+  /** One wait for every operation issued before the first connection: one set of listeners. */
+  #untilReady(): Promise<void> {
+    const client = this.client;
+    const waiting = new Promise<void>((resolve, reject) => {
       const onReady = () => {
         cleanup();
         resolve();
       };
       const onError = (error: unknown) => {
         cleanup();
-        reject(failure(operation, error));
+        reject(error);
       };
       const onEnd = () => onError(new Error('connection ended'));
       const cleanup = () => {
@@ -62,6 +80,11 @@ export class Connection {
       client.on('error', onError);
       client.on('end', onEnd);
     });
+    // The next wait after a failed first attempt listens again.
+    waiting.catch(() => {
+      this.#firstConnection = undefined;
+    });
+    return waiting;
   }
 
   /** A second connection for blocking reads (a blocked connection serves nothing else). */

@@ -3,7 +3,7 @@ import { JobWatchers } from '../../jobs/job-watchers.js';
 import type { JobListener, JobRecord, Unsubscribe } from '../../jobs/store.js';
 import { Timer } from '../../timer.js';
 import { failure } from './errors.js';
-import { recordOfAnnouncement } from './job-hash.js';
+import { changeOfAnnouncement } from './job-hash.js';
 
 /** How long the feed stays subscribed once nothing is watched: a wait that follows another pays no SUBSCRIBE. */
 const LINGER_MS = 2_000;
@@ -23,6 +23,8 @@ export class JobFeed {
   #changes: Promise<unknown> | undefined;
   #cancels: Promise<unknown> | undefined;
   #linger: Timer | undefined;
+  /** Since when every change was heard (see JobStore.watchingSince). */
+  #since: number | undefined;
 
   constructor(
     open: () => Redis,
@@ -34,11 +36,17 @@ export class JobFeed {
     this.#read = read;
   }
 
+  watchingSince(): number | undefined {
+    return this.#since;
+  }
+
   async watch(id: string, listener: JobListener): Promise<Unsubscribe> {
     const unwatch = this.#watchers.watch(id, listener);
     this.#linger?.cancel();
     this.#linger = undefined;
-    this.#changes ??= this.#subscribe(this.#channels.changes);
+    this.#changes ??= this.#subscribe(this.#channels.changes).then(() => {
+      this.#since = Date.now();
+    });
     try {
       await this.#changes;
     } catch (error) {
@@ -91,6 +99,7 @@ export class JobFeed {
       this.#linger = undefined;
       if (this.#watchers.watched > 0 || this.#changes === undefined) return;
       this.#changes = undefined;
+      this.#since = undefined;
       this.#subscriber?.unsubscribe(this.#channels.changes).catch(() => {});
     });
     this.#linger.hold(false);
@@ -108,17 +117,21 @@ export class JobFeed {
       if (readyBefore) void this.#catchUp();
       readyBefore = true;
     });
+    subscriber.on('close', () => {
+      this.#since = undefined;
+    });
     this.#subscriber = subscriber;
     return subscriber;
   }
 
   #announced(message: string): void {
-    const record = recordOfAnnouncement(message, (id) => this.#watchers.wants(id));
-    if (record !== undefined) this.#watchers.changed(record);
+    const change = changeOfAnnouncement(message, (id) => this.#watchers.wants(id));
+    if (change !== undefined) this.#watchers.changed(change);
   }
 
   /** Back from an outage (ioredis subscribed again): reads what changed meanwhile. */
   async #catchUp(): Promise<void> {
+    if (this.#changes !== undefined) this.#since = Date.now();
     for (const id of this.#watchers.ids()) {
       const record = await this.#read(id).catch(() => undefined);
       if (record !== undefined) this.#watchers.changed(record);

@@ -1,4 +1,4 @@
-import type { JobRecord } from '../../jobs/store.js';
+import type { JobChange, JobRecord } from '../../jobs/store.js';
 
 /**
  * How a job's record is kept in its Redis hash: times and counters as decimal strings, everything a
@@ -32,16 +32,31 @@ export function jsonField(value: unknown): string {
 }
 
 /**
- * `<id as JSON>\n<JSON fields>` from the changes channel, as a record, if `wanted(id)`: a listener
- * skips what it does not watch without parsing the fields.
+ * `<id as JSON>\n<JSON array of the CHANGING fields' values, '' for none>` from the changes
+ * channel, if `wanted(id)`: a listener skips what it does not watch without parsing the values.
  */
-export function recordOfAnnouncement(
+export function changeOfAnnouncement(
   message: string,
   wanted: (id: string) => boolean,
-): JobRecord | undefined {
+): JobChange | undefined {
   const newline = message.indexOf('\n');
   if (newline < 0) return undefined;
   const id = JSON.parse(message.slice(0, newline)) as string;
   if (!wanted(id)) return undefined;
-  return recordOfHash(id, JSON.parse(message.slice(newline + 1)) as string[]);
+  const [status, attempt, version, startedAt, endedAt, progress, result, error] = JSON.parse(
+    message.slice(newline + 1),
+  ) as string[];
+  const json = (value: string | undefined) => (value ? JSON.parse(value) : undefined);
+  const time = (value: string | undefined) => (value ? Number(value) : undefined);
+  return {
+    id,
+    status: status as JobChange['status'],
+    attempt: Number(attempt),
+    version: Number(version),
+    startedAt: time(startedAt),
+    endedAt: time(endedAt),
+    progress: json(progress),
+    result: json(result),
+    error: json(error),
+  };
 }

@@ -3,10 +3,21 @@ import type { Redis } from 'ioredis';
 /**
  * The job store's writes, one script each so that every write is one round trip and conditional on
  * the job not having ended. KEYS[1] is the job's hash, ARGV[1] its id, ARGV[2] the store's changes
- * channel: a write that changes the record announces it there as `<id as JSON>\n<JSON array of the
- * hash's fields and values>` (JSON escapes a newline), so a listener that does not watch the id
- * skips the rest unparsed.
+ * channel: a write that changes the record announces the fields that change as a job runs
+ * (CHANGING, in that order) as `<id as JSON>\n<JSON array of their values>` (JSON escapes a
+ * newline), so a listener that does not watch the id skips the rest unparsed.
  */
+export const CHANGING = [
+  'status',
+  'attempt',
+  'version',
+  'startedAt',
+  'endedAt',
+  'progress',
+  'result',
+  'error',
+] as const;
+
 const PRELUDE = `
 local job, id, changes = KEYS[1], ARGV[1], ARGV[2]
 local function ended(status)
@@ -14,9 +25,9 @@ local function ended(status)
 end
 local function announce()
   redis.call('HINCRBY', job, 'version', 1)
-  local fields = redis.call('HGETALL', job)
-  redis.call('PUBLISH', changes, cjson.encode(id) .. '\\n' .. cjson.encode(fields))
-  return fields
+  local values = redis.call('HMGET', job, '${CHANGING.join("', '")}')
+  for i = 1, ${CHANGING.length} do if not values[i] then values[i] = '' end end
+  redis.call('PUBLISH', changes, cjson.encode(id) .. '\\n' .. cjson.encode(values))
 end
 `;
 
@@ -36,7 +47,8 @@ end
 if ended(redis.call('HGET', job, 'status')) then return redis.call('HGETALL', job) end
 redis.call('HSET', job, 'status', 'running', 'startedAt', ARGV[3])
 redis.call('HINCRBY', job, 'attempt', 1)
-return announce()
+announce()
+return redis.call('HGETALL', job)
 `;
 
 /** ARGV[3..] = field, value: sets one field of a job that has not ended. Returns 1 if it did. */

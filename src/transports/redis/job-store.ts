@@ -45,7 +45,7 @@ export class RedisJobStore implements JobStore {
     assertNoBrace('name', this.#options.name);
     assertConnectionOptions(options);
     const { name } = this.#options;
-    this.#connection = new Connection({ url: options.url, client: options.client }, `jobs:${name}`);
+    this.#connection = new Connection({ url: options.url, client: options.client }, `jobs:${name}`, true);
     this.#client = withJobScripts(this.#connection.client);
     this.#prefix = `sluice-jobs:{${name}}:`;
     this.#changes = `sluice-jobs:{${name}}:changes`;
@@ -129,6 +129,10 @@ export class RedisJobStore implements JobStore {
 
   watch(id: string, listener: JobListener): Promise<Unsubscribe> {
     return this.#feed.watch(id, listener);
+  }
+
+  watchingSince(): number | undefined {
+    return this.#feed.watchingSince();
   }
 
   onCancel(listener: (id: string) => void): Promise<Unsubscribe> {

@@ -1,0 +1,294 @@
+/**
+ * The job systems bench/jobs-distributed.ts compares, each as a worker process and a producer
+ * process on a shared backend. A producer pushes `count` no-op jobs whose results are kept, keeping
+ * at most `window` waiting at once, and resolves once it saw every one end.
+ */
+import {
+  Queue as BullQueue,
+  Worker as BullWorker,
+  createPostgresBackend,
+  QueueEvents,
+  withBackend,
+} from 'bullmq';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import PgBoss from 'pg-boss';
+import { type JobStore, Jobs, Pump, QueueMiddleware } from '../../src/index.js';
+import type { JobEnvelope } from '../../src/jobs/types.js';
+import type { Queue } from '../../src/queuing/types.js';
+import { RedisJobStore, RedisQueue } from '../../src/transports/redis/index.js';
+
+export const REDIS_URL = process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const POSTGRES_URL = process.env.SLUICE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** Jobs one worker process runs at once, for every contender. */
+export const CONCURRENCY = 20;
+
+export interface Contender {
+  readonly label: string;
+  /** Runs jobs in this process until the returned stop is called. */
+  work(name: string): Promise<() => Promise<void>>;
+  /** Pushes and waits for `count` jobs; resolves with the milliseconds it took. */
+  produce(name: string, count: number, window: number): Promise<number>;
+  /** Push → result back in the producer, one job at a time: each round trip in ms. */
+  roundTrips?(name: string, count: number): Promise<number[]>;
+  /** Removes what a run left in the backend. */
+  clean(name: string): Promise<void>;
+}
+
+/** Runs `count` tasks, at most `window` at once; resolves with the milliseconds it took. */
+async function windowed(count: number, window: number, one: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  let next = 0;
+  const lane = async () => {
+    while (next < count) {
+      next++;
+      await one();
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(window, count) }, lane));
+  return performance.now() - start;
+}
+
+async function timed(count: number, one: () => Promise<unknown>): Promise<number[]> {
+  const times: number[] = [];
+  for (let n = 0; n < count; n++) {
+    const start = performance.now();
+    await one();
+    times.push(performance.now() - start);
+  }
+  return times;
+}
+
+/** sluice's Jobs on a queue and a store: workers run `noop`, the producer pushes it by name. */
+export function sluice(
+  label: string,
+  open: (name: string) => { store: JobStore; queue: Queue<JobEnvelope> },
+  clean: (name: string) => Promise<void>,
+): Contender {
+  const app = async (name: string, workers: number) => {
+    const { store, queue } = open(name);
+    const jobs = new Jobs({ store });
+    jobs.use(new QueueMiddleware({ queue, workers }));
+    if (workers > 0) jobs.task('noop', async () => 1);
+    await jobs.start();
+    return jobs;
+  };
+  return {
+    label,
+    async work(name) {
+      const jobs = await app(name, CONCURRENCY);
+      return () => jobs.stop({ graceful: true, timeout: 5_000 });
+    },
+    async produce(name, count, window) {
+      const jobs = await app(name, 0);
+      const took = await windowed(count, window, async () => (await jobs.push('noop', [])).wait());
+      await jobs.stop();
+      return took;
+    },
+    async roundTrips(name, count) {
+      const jobs = await app(name, 0);
+      const times = await timed(count, async () => (await jobs.push('noop', [])).wait());
+      await jobs.stop();
+      return times;
+    },
+    clean,
+  };
+}
+
+export const sluiceRedis = sluice(
+  'sluice (RedisQueue + RedisJobStore)',
+  (name) => ({
+    store: new RedisJobStore({ url: REDIS_URL, name }),
+    queue: new RedisQueue<JobEnvelope>(name, { url: REDIS_URL }),
+  }),
+  (name) => deleteRedisKeys(`sluice*{${name}}*`),
+);
+
+/** BullMQ: Queue + Worker processes + QueueEvents, results kept (BullMQ's default). */
+function bullmq(
+  label: string,
+  classes: BullClasses,
+  connection: object,
+  clean: (name: string) => Promise<void>,
+): Contender {
+  return {
+    label,
+    async work(name) {
+      const worker = new classes.Worker(name, async () => 1, { connection, concurrency: CONCURRENCY });
+      await worker.waitUntilReady();
+      return () => worker.close();
+    },
+    async produce(name, count, window) {
+      const queue = new classes.Queue(name, { connection });
+      const events = new classes.QueueEvents(name, { connection });
+      await events.waitUntilReady();
+      events.setMaxListeners(0);
+      const took = await windowed(count, window, async () =>
+        (await queue.add('noop', {})).waitUntilFinished(events),
+      );
+      await Promise.all([queue.close(), events.close()]);
+      return took;
+    },
+    async roundTrips(name, count) {
+      const queue = new classes.Queue(name, { connection });
+      const events = new classes.QueueEvents(name, { connection });
+      await events.waitUntilReady();
+      const times = await timed(count, async () => (await queue.add('noop', {})).waitUntilFinished(events));
+      await Promise.all([queue.close(), events.close()]);
+      return times;
+    },
+    clean,
+  };
+}
+
+interface BullClasses {
+  Queue: new (name: string, options: { connection: any }) => BullQueue;
+  Worker: new (
+    name: string,
+    processor: () => Promise<unknown>,
+    options: { connection: any; concurrency: number },
+  ) => BullWorker;
+  QueueEvents: new (name: string, options: { connection: any }) => QueueEvents;
+}
+
+const redisConnection = (() => {
+  const url = new URL(REDIS_URL);
+  return { host: url.hostname, port: Number(url.port || 6379), maxRetriesPerRequest: null };
+})();
+
+export const bullmqRedis = bullmq(
+  'BullMQ 6 (Redis)',
+  { Queue: BullQueue, Worker: BullWorker, QueueEvents } as unknown as BullClasses,
+  redisConnection,
+  (name) => deleteRedisKeys(`bull:${name}:*`),
+);
+
+const BULL_SCHEMA = 'bullmq_bench';
+export const bullmqPostgres = bullmq(
+  'BullMQ 6 (PostgreSQL backend)',
+  withBackend(createPostgresBackend) as unknown as BullClasses,
+  { connectionString: POSTGRES_URL, schema: BULL_SCHEMA },
+  () => dropSchema(BULL_SCHEMA),
+);
+
+const BOSS_SCHEMA = 'pgboss_jobs_bench';
+/**
+ * pg-boss 10 (its last major on Node 20): workers `work` the queue; it has no completion events, so
+ * the producer learns jobs ended by counting completed rows, polled every 10 ms (cheaper for it than
+ * one `getJobById` per job).
+ */
+export const pgBoss: Contender = {
+  label: 'pg-boss 10',
+  async work(name) {
+    const boss = await startBoss();
+    await boss.createQueue(name);
+    await boss.work(name, { batchSize: CONCURRENCY, pollingIntervalSeconds: 0.5 }, async (jobs) =>
+      jobs.map(() => 1),
+    );
+    return () => boss.stop({ graceful: true, wait: true, timeout: 5_000 });
+  },
+  async produce(name, count, window) {
+    const boss = await startBoss();
+    await boss.createQueue(name);
+    const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
+    let completed = 0;
+    const start = performance.now();
+    let sent = 0;
+    while (completed < count) {
+      const room = Math.min(window - (sent - completed), count - sent);
+      if (room > 0) {
+        await boss.insert(Array.from({ length: room }, () => ({ name, data: {} })));
+        sent += room;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const { rows } = await pool.query(
+        `SELECT count(*)::int AS n FROM ${BOSS_SCHEMA}.job WHERE name = $1 AND state = 'completed'`,
+        [name],
+      );
+      completed = rows[0].n;
+    }
+    const took = performance.now() - start;
+    await pool.end();
+    await boss.stop({ graceful: false, wait: true });
+    return took;
+  },
+  clean: () => dropSchema(BOSS_SCHEMA),
+};
+
+async function startBoss(): Promise<PgBoss> {
+  const boss = new PgBoss({
+    connectionString: POSTGRES_URL,
+    schema: BOSS_SCHEMA,
+    supervise: false,
+    schedule: false,
+  });
+  boss.on('error', () => {});
+  await boss.start();
+  return boss;
+}
+
+export async function deleteRedisKeys(pattern: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * The floor the job round trips are compared with: a message sent on a queue, handled by a Pump in
+ * the worker process, which sends a reply on a second queue that the producer reads. Two queue hops,
+ * as a job's push and its result notification are.
+ */
+export function bareRoundTrip(label: string, open: (name: string) => Queue<{ n: number }>): Contender {
+  return {
+    label,
+    async work(name) {
+      const requests = open(name);
+      const replies = open(`${name}.reply`);
+      const draining = new Pump(requests, (message) => replies.send(message)).draining({
+        concurrency: CONCURRENCY,
+      });
+      return async () => {
+        await draining.stop();
+        await Promise.all([requests.close(), replies.close()]);
+      };
+    },
+    produce: () => Promise.reject(new Error('a bare queue is only timed one message at a time')),
+    async roundTrips(name, count) {
+      const requests = open(name);
+      const replies = open(`${name}.reply`);
+      const received = replies[Symbol.asyncIterator]();
+      let n = 0;
+      const times = await timed(count, async () => {
+        await requests.send({ n: n++ });
+        const next = await received.next();
+        await next.value!.ack();
+      });
+      await Promise.all([requests.close(), replies.close()]);
+      return times;
+    },
+    clean: (name) => deleteRedisKeys(`sluice:{${name}*`),
+  };
+}
+
+export const bareRedis = bareRoundTrip(
+  'RedisQueue alone (send → reply)',
+  (name) => new RedisQueue(name, { url: REDIS_URL }),
+);
