@@ -1,8 +1,8 @@
 import { InvalidStateError } from '../errors.js';
 import { RESOLVED } from '../queuing/settled.js';
-import { abandon, apply, Job, type JobOwner } from './job.js';
+import { abandon, apply, createdTime, Job, type JobOwner } from './job.js';
 import { adopt, handleOf, MemoryJobStore, touched } from './memory-job-store.js';
-import type { JobEnd, JobRecord, JobStore, NewJobRecord, Unsubscribe } from './store.js';
+import type { JobChange, JobEnd, JobRecord, JobStore, NewJobRecord, Unsubscribe } from './store.js';
 import type { TrackedJobs } from './tracked-jobs.js';
 import type { JobEnvelope } from './types.js';
 
@@ -59,7 +59,7 @@ export class JobLedger {
   }
 
   /** A shared store starts the execution (see JobStore.start). */
-  start(envelope: JobEnvelope): Promise<JobRecord> {
+  start(envelope: JobEnvelope): Promise<JobChange> {
     const { id, task, args } = envelope;
     return this.store.start(id, { id, task, args, status: 'pending', createdAt: Date.now() });
   }
@@ -127,7 +127,7 @@ export class JobLedger {
     };
     // A job pushed here since the store's feed has been unbroken: every change of it was heard.
     const since = this.store.watchingSince?.();
-    if (since !== undefined && this.#pushedHere.has(job) && job.createdAt.getTime() > since) return stop;
+    if (since !== undefined && this.#pushedHere.has(job) && job[createdTime] > since) return stop;
     try {
       const record = await this.store.get(job.id);
       if (record !== undefined) job[apply](record);

@@ -10,6 +10,7 @@ import { Entry, type Kept } from './memory-entry.js';
 import { type ResolvedRetention, resolveRetention, retentionOf } from './retention.js';
 import { type FinalStatus, isFinal } from './status.js';
 import type {
+  JobChange,
   JobEnd,
   JobListener,
   JobRecord,
@@ -98,7 +99,7 @@ export class MemoryJobStore implements JobStore {
     return Promise.resolve(kept === undefined ? undefined : this.#record(kept));
   }
 
-  start(id: string, fallback: NewJobRecord): Promise<JobRecord> {
+  start(id: string, fallback: NewJobRecord): Promise<JobChange> {
     this.#assertOpen('start');
     const key = keyOf(id);
     let kept = this.#kept.get(key);

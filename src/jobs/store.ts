@@ -81,11 +81,11 @@ export interface JobStore {
   get(id: string): Promise<JobRecord | undefined>;
   /**
    * An execution begins: unless the job has ended, its status becomes `running`, its attempt grows
-   * by one and `startedAt` is now. Resolves the record as it is afterwards: a worker runs the job
-   * only when its status is `running`. A job the store does not know (pushed without this store,
-   * or expired) is stored from `fallback` and started.
+   * by one and `startedAt` is now. Resolves the job's changing fields as they are afterwards (a
+   * whole record will do): a worker runs the job only when its status is `running`. A job the store
+   * does not know (pushed without this store, or expired) is stored from `fallback` and started.
    */
-  start(id: string, fallback: NewJobRecord): Promise<JobRecord>;
+  start(id: string, fallback: NewJobRecord): Promise<JobChange>;
   /** The job waits for a retry: status `scheduled`, unless it has ended. */
   retrying(id: string): Promise<void>;
   /** Records a task's progress report, unless the job has ended. */

@@ -11,7 +11,7 @@ import { JobCancelledError, UnknownTaskError } from './errors.js';
 import { apply, isFinal, Job, type JobOwner, setProgress, setStatus } from './job.js';
 import { storedError } from './job-error.js';
 import type { JobLedger } from './job-ledger.js';
-import type { JobRecord } from './store.js';
+import type { JobChange } from './store.js';
 import type { TaskDefinition } from './task.js';
 import type { TrackedJobs } from './tracked-jobs.js';
 import type { JobContext, JobEnvelope, JobMiddleware } from './types.js';
@@ -87,7 +87,7 @@ export class WorkerSide implements DispatcherObject<JobEnvelope> {
    * On a shared store, once it started the job. `found`: the handle of the pusher in this process,
    * if any; otherwise the worker makes one.
    */
-  #begin(found: Job<any> | undefined, task: TaskDefinition, envelope: JobEnvelope, record: JobRecord) {
+  #begin(found: Job<any> | undefined, task: TaskDefinition, envelope: JobEnvelope, record: JobChange) {
     if (record.status !== 'running') {
       // It ended before this execution could start (cancelled while queued, or a redelivery of a
       // job that already ended): the message is acked and the job does not run again.
@@ -98,8 +98,7 @@ export class WorkerSide implements DispatcherObject<JobEnvelope> {
       return RESOLVED;
     }
     if (this.#givingBack !== undefined) return this.#givingBack;
-    const { id, task: name, args, metadata, createdAt } = record;
-    const job = found ?? new Job(this.#owner, id, name, 'pending', args, metadata, createdAt);
+    const job = found ?? new Job(this.#owner, envelope.id, envelope.task, 'pending', envelope.args);
     job[apply](record);
     this.#jobs.add(job);
     return this.#run(job, task, envelope, found !== undefined);

@@ -43,9 +43,12 @@ export function changeOfAnnouncement(
   if (newline < 0) return undefined;
   const id = JSON.parse(message.slice(0, newline)) as string;
   if (!wanted(id)) return undefined;
-  const [status, attempt, version, startedAt, endedAt, progress, result, error] = JSON.parse(
-    message.slice(newline + 1),
-  ) as string[];
+  return changeOfValues(id, JSON.parse(message.slice(newline + 1)) as string[]);
+}
+
+/** The CHANGING fields' values ('' for none), in their order, as a change of job `id`. */
+export function changeOfValues(id: string, values: readonly string[]): JobChange {
+  const [status, attempt, version, startedAt, endedAt, progress, result, error] = values;
   const json = (value: string | undefined) => (value ? JSON.parse(value) : undefined);
   const time = (value: string | undefined) => (value ? Number(value) : undefined);
   return {

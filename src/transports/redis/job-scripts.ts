@@ -23,11 +23,16 @@ local job, id, changes = KEYS[1], ARGV[1], ARGV[2]
 local function ended(status)
   return status == 'success' or status == 'failed' or status == 'timeout' or status == 'cancelled'
 end
-local function announce()
-  redis.call('HINCRBY', job, 'version', 1)
+local function changing()
   local values = redis.call('HMGET', job, '${CHANGING.join("', '")}')
   for i = 1, ${CHANGING.length} do if not values[i] then values[i] = '' end end
+  return values
+end
+local function announce()
+  redis.call('HINCRBY', job, 'version', 1)
+  local values = changing()
   redis.call('PUBLISH', changes, cjson.encode(id) .. '\\n' .. cjson.encode(values))
+  return values
 end
 `;
 
@@ -39,16 +44,15 @@ if ARGV[7] ~= '' then redis.call('HSET', job, 'metadata', ARGV[7]) end
 return false
 `;
 
-/** ARGV[3..] = now, then the fallback's task, args, createdAt. Returns the hash afterwards. */
+/** ARGV[3..] = now, then the fallback's task, args, createdAt. Returns the CHANGING fields afterwards. */
 const start = `${PRELUDE}
 if redis.call('EXISTS', job) == 0 then
   redis.call('HSET', job, 'task', ARGV[4], 'args', ARGV[5], 'status', 'pending', 'attempt', 0, 'createdAt', ARGV[6], 'version', 0)
 end
-if ended(redis.call('HGET', job, 'status')) then return redis.call('HGETALL', job) end
+if ended(redis.call('HGET', job, 'status')) then return changing() end
 redis.call('HSET', job, 'status', 'running', 'startedAt', ARGV[3])
 redis.call('HINCRBY', job, 'attempt', 1)
-announce()
-return redis.call('HGETALL', job)
+return announce()
 `;
 
 /** ARGV[3..] = field, value: sets one field of a job that has not ended. Returns 1 if it did. */

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { retentionOf } from '../../jobs/retention.js';
 import type {
+  JobChange,
   JobEnd,
   JobListener,
   JobRecord,
@@ -16,7 +17,7 @@ import {
 import { Connection } from './connection.js';
 import { failure } from './errors.js';
 import { JobFeed } from './job-feed.js';
-import { jsonField, recordOfHash } from './job-hash.js';
+import { changeOfValues, jsonField, recordOfHash } from './job-hash.js';
 import { type JobScriptCommands, withJobScripts } from './job-scripts.js';
 import { assertConnectionOptions, assertNoBrace, type RedisConnectionOptions } from './options.js';
 
@@ -79,8 +80,8 @@ export class RedisJobStore implements JobStore {
     return Object.keys(fields).length === 0 ? undefined : recordOfHash(id, Object.entries(fields).flat());
   }
 
-  async start(id: string, fallback: NewJobRecord): Promise<JobRecord> {
-    const fields = await this.#run('start a job', () =>
+  async start(id: string, fallback: NewJobRecord): Promise<JobChange> {
+    const values = await this.#run('start a job', () =>
       this.#client.sluiceJobStart(
         this.#key(id),
         id,
@@ -91,7 +92,7 @@ export class RedisJobStore implements JobStore {
         String(fallback.createdAt),
       ),
     );
-    return recordOfHash(id, fields);
+    return changeOfValues(id, values);
   }
 
   async retrying(id: string): Promise<void> {
