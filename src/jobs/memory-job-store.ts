@@ -1,7 +1,6 @@
 import { InvalidOptionError, InvalidStateError } from '../errors.js';
 import { Fifo } from '../queuing/memory/buffers.js';
 import { RESOLVED } from '../queuing/settled.js';
-import { ownSerial } from '../queuing/unique-id.js';
 import { Timer } from '../timer.js';
 import { Job, setProgress, setStatus, settle, snapshot } from './job.js';
 import { revivedError } from './job-error.js';
@@ -43,12 +42,6 @@ export const adopt: unique symbol = Symbol('sluice.memoryJobStore.adopt');
 export const handleOf: unique symbol = Symbol('sluice.memoryJobStore.handleOf');
 export const touched: unique symbol = Symbol('sluice.memoryJobStore.touched');
 export const ended: unique symbol = Symbol('sluice.memoryJobStore.ended');
-export const drop: unique symbol = Symbol('sluice.memoryJobStore.drop');
-
-/** Ids this process made index by their counter: a small integer hashes much faster than a new string. */
-function keyOf(id: string): string | number {
-  return ownSerial(id) ?? id;
-}
 
 const UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
 const TRUE: Promise<boolean> = Promise.resolve(true);
@@ -59,7 +52,7 @@ const FALSE: Promise<boolean> = Promise.resolve(false);
  * only. It answers at once, so an app using it waits for no round trip.
  */
 export class MemoryJobStore implements JobStore {
-  readonly #kept = new Map<string | number, Kept>();
+  readonly #kept = new Map<string, Kept>();
   readonly #retention: ResolvedRetention;
   readonly #maxEnded: number;
   /** Ended records in expiry order, one line per retention (so each line is in expiry order). */
@@ -85,27 +78,25 @@ export class MemoryJobStore implements JobStore {
 
   create(record: NewJobRecord): Promise<JobRecord | undefined> {
     this.#assertOpen('create');
-    const key = keyOf(record.id);
-    const kept = this.#kept.get(key);
+    const kept = this.#kept.get(record.id);
     if (kept !== undefined) return Promise.resolve(this.#record(kept));
     const entry = new Entry(record);
-    this.#kept.set(key, entry);
+    this.#kept.set(record.id, entry);
     this.#changed(entry, record.id);
     return UNDEFINED;
   }
 
   get(id: string): Promise<JobRecord | undefined> {
-    const kept = this.#kept.get(keyOf(id));
+    const kept = this.#kept.get(id);
     return Promise.resolve(kept === undefined ? undefined : this.#record(kept));
   }
 
   start(id: string, fallback: NewJobRecord): Promise<JobChange> {
     this.#assertOpen('start');
-    const key = keyOf(id);
-    let kept = this.#kept.get(key);
+    let kept = this.#kept.get(id);
     if (kept === undefined) {
       kept = new Entry(fallback);
-      this.#kept.set(key, kept);
+      this.#kept.set(id, kept);
     }
     if (!isFinal(kept.status)) {
       if (kept instanceof Job) kept[setStatus]('running', kept.attempt + 1);
@@ -154,7 +145,7 @@ export class MemoryJobStore implements JobStore {
   }
 
   remove(id: string): Promise<void> {
-    this.#kept.delete(keyOf(id));
+    this.#kept.delete(id);
     return RESOLVED;
   }
 
@@ -176,17 +167,16 @@ export class MemoryJobStore implements JobStore {
   /** Keeps `job` as its record; with its id taken, returns the kept record and keeps nothing. */
   [adopt](job: Job<any>): JobRecord | undefined {
     this.#assertOpen('create');
-    const key = keyOf(job.id);
-    const kept = this.#kept.get(key);
+    const kept = this.#kept.get(job.id);
     if (kept === job) return undefined;
     if (kept !== undefined) return this.#record(kept);
-    this.#kept.set(key, job);
+    this.#kept.set(job.id, job);
     this.#changed(job, job.id);
     return undefined;
   }
 
   [handleOf](id: string): Job<any> | undefined {
-    const kept = this.#kept.get(keyOf(id));
+    const kept = this.#kept.get(id);
     return kept instanceof Job ? kept : undefined;
   }
 
@@ -200,12 +190,6 @@ export class MemoryJobStore implements JobStore {
     this.#ended(job, job.id);
   }
 
-  /** Forgets `job` (its push was refused), unless another record took its id. */
-  [drop](job: Job<any>): void {
-    const key = keyOf(job.id);
-    if (this.#kept.get(key) === job) this.#kept.delete(key);
-  }
-
   #record(kept: Kept): JobRecord {
     return kept instanceof Job ? kept[snapshot](this.#version) : kept.record(this.#version);
   }
@@ -213,7 +197,7 @@ export class MemoryJobStore implements JobStore {
   /** What a job that has not ended keeps; `undefined` when there is none. */
   #open(id: string): Kept | undefined {
     this.#assertOpen('update');
-    const kept = this.#kept.get(keyOf(id));
+    const kept = this.#kept.get(id);
     return kept === undefined || isFinal(kept.status) ? undefined : kept;
   }
 
@@ -233,9 +217,8 @@ export class MemoryJobStore implements JobStore {
 
   /** Forgets expired records and, over `maxEnded`, the oldest; then waits for the next expiry. */
   #forgetExpired(now: number): void {
-    for (const line of [this.#succeeded, this.#failed]) {
-      while ((line.peek()?.at ?? Number.POSITIVE_INFINITY) <= now) this.#forget(line.shift()!);
-    }
+    this.#forgetUntil(this.#succeeded, now);
+    this.#forgetUntil(this.#failed, now);
     while (this.#succeeded.size + this.#failed.size > this.#maxEnded) {
       const succeeded = this.#succeeded.peek()?.endedAt ?? Number.POSITIVE_INFINITY;
       const failed = this.#failed.peek()?.endedAt ?? Number.POSITIVE_INFINITY;
@@ -256,9 +239,14 @@ export class MemoryJobStore implements JobStore {
     this.#sweep.hold(false); // an expiry never keeps the process alive
   }
 
+  #forgetUntil(line: Fifo<Expiry>, now: number): void {
+    for (let head = line.peek(); head !== undefined && head.at <= now; head = line.peek()) {
+      this.#forget(line.shift()!);
+    }
+  }
+
   #forget(expiry: Expiry): void {
-    const key = keyOf(expiry.id);
-    if (this.#kept.get(key) === expiry.kept) this.#kept.delete(key);
+    if (this.#kept.get(expiry.id) === expiry.kept) this.#kept.delete(expiry.id);
   }
 
   #assertOpen(operation: string): void {

@@ -15,22 +15,3 @@ let counter = 0;
 export function uniqueId(): string {
   return PREFIX + (counter++).toString(36);
 }
-
-/**
- * The counter of an id `uniqueId` made in this process, else `undefined`: an index keyed by it
- * hashes a small integer instead of a fresh string (a job store indexes every job by id). Only the
- * spelling `uniqueId` gives counts: no leading zero, lower-case base 36.
- */
-export function ownSerial(id: string): number | undefined {
-  const length = id.length;
-  if (length <= PREFIX.length || length > PREFIX.length + 10 || !id.startsWith(PREFIX)) return undefined;
-  if (length > PREFIX.length + 1 && id.charCodeAt(PREFIX.length) === 48) return undefined; // '0'
-  let serial = 0;
-  for (let at = PREFIX.length; at < length; at++) {
-    const code = id.charCodeAt(at);
-    const digit = code >= 48 && code <= 57 ? code - 48 : code >= 97 && code <= 122 ? code - 87 : -1;
-    if (digit < 0) return undefined;
-    serial = serial * 36 + digit;
-  }
-  return serial < counter ? serial : undefined;
-}
