@@ -1,6 +1,6 @@
 import { InvalidStateError } from '../errors.js';
 import { RESOLVED } from '../queuing/settled.js';
-import { abandon, apply, createdTime, Job, type JobOwner } from './job.js';
+import { abandon, apply, Job, type JobOwner } from './job.js';
 import { adopt, handleOf, MemoryJobStore, touched } from './memory-job-store.js';
 import type { JobChange, JobEnd, JobRecord, JobStore, NewJobRecord, Unsubscribe } from './store.js';
 import type { TrackedJobs } from './tracked-jobs.js';
@@ -22,8 +22,6 @@ export class JobLedger {
   readonly #jobs: TrackedJobs;
   /** Handles following the store now, released when the app stops. */
   readonly #following = new Set<Job<any>>();
-  /** On a shared store: the handles `push` made here (not those `get` made from a record). */
-  readonly #pushedHere = new WeakSet<Job<any>>();
 
   constructor(store: JobStore, owner: JobOwner, jobs: TrackedJobs) {
     this.store = store;
@@ -44,7 +42,6 @@ export class JobLedger {
     }
     const { id, task, args, metadata } = job;
     const status = job.status as NewJobRecord['status'];
-    this.#pushedHere.add(job);
     return this.store.create({ id, task, args, status, createdAt, metadata });
   }
 
@@ -125,9 +122,6 @@ export class JobLedger {
       unwatch();
       this.#following.delete(job);
     };
-    // A job pushed here since the store's feed has been unbroken: every change of it was heard.
-    const since = this.store.watchingSince?.();
-    if (since !== undefined && this.#pushedHere.has(job) && job[createdTime] > since) return stop;
     try {
       const record = await this.store.get(job.id);
       if (record !== undefined) job[apply](record);

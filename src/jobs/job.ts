@@ -30,7 +30,6 @@ export const apply: unique symbol = Symbol('sluice.job.apply');
 export const setProgress: unique symbol = Symbol('sluice.job.setProgress');
 export const abandon: unique symbol = Symbol('sluice.job.abandon');
 export const snapshot: unique symbol = Symbol('sluice.job.snapshot');
-export const createdTime: unique symbol = Symbol('sluice.job.createdTime');
 export const execution: unique symbol = Symbol('sluice.job.execution');
 /** Links of the runtime's list of jobs that are not final yet (see LiveJobs). */
 export const livePrevious: unique symbol = Symbol('sluice.job.livePrevious');
@@ -146,11 +145,6 @@ export class Job<R = unknown> {
 
   get createdAt(): Date {
     return new Date(this.#createdAt);
-  }
-
-  /** `createdAt` in milliseconds, with no Date made. */
-  get [createdTime](): number {
-    return this.#createdAt;
   }
 
   get startedAt(): Date | undefined {

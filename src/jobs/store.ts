@@ -104,12 +104,6 @@ export interface JobStore {
    * (Redis, PostgreSQL, NATS) does; one that cannot polls while something is watched.
    */
   watch(id: string, listener: JobListener): Promise<Unsubscribe>;
-  /**
-   * Optional: since when (milliseconds since the epoch, this process's clock) `watch` listeners
-   * have heard of every change without a break, `undefined` while they may not. A job this process
-   * pushed after that moment needs no read after `watch`: nothing about it can have been missed.
-   */
-  watchingSince?(): number | undefined;
   /** Calls `listener` with the id of every job cancelled from now on, by any process. */
   onCancel(listener: (id: string) => void): Promise<Unsubscribe>;
   close(): Promise<void>;

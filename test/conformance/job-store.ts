@@ -137,6 +137,24 @@ export function jobStoreConformanceSuite(harness: JobStoreHarness): void {
       expect(endedAt!.getTime()).toBeGreaterThanOrEqual(startedAt!.getTime());
     });
 
+    it('ends at once a wait begun after the job ended, on the handle push returned', async () => {
+      const ns = namespace('late-wait');
+      const worker = await app(ns, 1);
+      // A wait first, so that a store that notifies has its feed up when the job is pushed.
+      const first = await worker.push('echo', ['first'], { id: 'late-0' });
+      expect(await within(first.wait(), ARRIVAL_MS)).toBe('success');
+      const job = await worker.push('echo', ['late'], { id: 'late-1' });
+      const other = await observer(ns, worker);
+      await within(
+        (async () => {
+          while ((await other.get('late-1'))?.endedAt === undefined) await sleep(20);
+        })(),
+        ARRIVAL_MS,
+      );
+      expect(await within(job.wait(), ARRIVAL_MS, () => `the wait, job still ${job.status}`)).toBe('success');
+      expect(job.result()).toBe('late');
+    });
+
     it('keeps a failure as name, message and code: result() throws JobFailedError with that cause', async () => {
       const ns = namespace('failure');
       const worker = await app(ns, 1);

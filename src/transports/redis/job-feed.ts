@@ -23,8 +23,6 @@ export class JobFeed {
   #changes: Promise<unknown> | undefined;
   #cancels: Promise<unknown> | undefined;
   #linger: Timer | undefined;
-  /** Since when every change was heard (see JobStore.watchingSince). */
-  #since: number | undefined;
 
   constructor(
     open: () => Redis,
@@ -36,17 +34,11 @@ export class JobFeed {
     this.#read = read;
   }
 
-  watchingSince(): number | undefined {
-    return this.#since;
-  }
-
   async watch(id: string, listener: JobListener): Promise<Unsubscribe> {
     const unwatch = this.#watchers.watch(id, listener);
     this.#linger?.cancel();
     this.#linger = undefined;
-    this.#changes ??= this.#subscribe(this.#channels.changes).then(() => {
-      this.#since = Date.now();
-    });
+    this.#changes ??= this.#subscribe(this.#channels.changes);
     try {
       await this.#changes;
     } catch (error) {
@@ -99,7 +91,6 @@ export class JobFeed {
       this.#linger = undefined;
       if (this.#watchers.watched > 0 || this.#changes === undefined) return;
       this.#changes = undefined;
-      this.#since = undefined;
       this.#subscriber?.unsubscribe(this.#channels.changes).catch(() => {});
     });
     this.#linger.hold(false);
@@ -117,9 +108,7 @@ export class JobFeed {
       if (readyBefore) void this.#catchUp();
       readyBefore = true;
     });
-    subscriber.on('close', () => {
-      this.#since = undefined;
-    });
+    subscriber.on('close', () => {});
     this.#subscriber = subscriber;
     return subscriber;
   }
@@ -131,7 +120,6 @@ export class JobFeed {
 
   /** Back from an outage (ioredis subscribed again): reads what changed meanwhile. */
   async #catchUp(): Promise<void> {
-    if (this.#changes !== undefined) this.#since = Date.now();
     for (const id of this.#watchers.ids()) {
       const record = await this.#read(id).catch(() => undefined);
       if (record !== undefined) this.#watchers.changed(record);

@@ -132,10 +132,6 @@ export class RedisJobStore implements JobStore {
     return this.#feed.watch(id, listener);
   }
 
-  watchingSince(): number | undefined {
-    return this.#feed.watchingSince();
-  }
-
   onCancel(listener: (id: string) => void): Promise<Unsubscribe> {
     return this.#feed.onCancel(listener);
   }
