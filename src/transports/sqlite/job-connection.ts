@@ -2,9 +2,7 @@ import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { BrokerUnavailableError } from '../../errors.js';
 import { JobFeed } from './job-feed.js';
-import { type ChangeRow, JOB_SCHEMA, JOB_SQL, type StateRow } from './job-tables.js';
-
-export type JobStatements = { [K in keyof typeof JOB_SQL]: Database.Statement };
+import { type ChangeRow, JOB_SCHEMA, JOB_SQL, type JobStatements, type StateRow } from './job-tables.js';
 
 /**
  * What one write does inside its batch's transaction. `version` is the next number of its store's

@@ -1,7 +1,6 @@
 import type { JobWatchers } from '../../jobs/job-watchers.js';
 import type { JobChange } from '../../jobs/store.js';
-import type { JobConnection } from './job-connection.js';
-import { type ChangeRow, changeOf, type StateRow } from './job-tables.js';
+import { type ChangeRow, changeOf, type JobStatements, type StateRow } from './job-tables.js';
 import { watchCommits } from './job-wal-watch.js';
 
 /** Ticks a burst of commits brings come at most this often: each still reads all changes since the last. */
@@ -11,6 +10,12 @@ const NUDGE_SPACING_MS = 2;
 export interface FeedListener {
   readonly watchers: JobWatchers;
   readonly pollInterval: number;
+}
+
+/** What a feed reads through: its file's connection (JobConnection). */
+export interface FeedSource {
+  readonly path: string;
+  read<R>(read: (statements: JobStatements) => R): R;
 }
 
 /**
@@ -28,7 +33,7 @@ export interface FeedListener {
  * only running job waits for its cancel has nothing else to wake it.
  */
 export class JobFeed {
-  readonly #connection: JobConnection;
+  readonly #connection: FeedSource;
   readonly #store: string;
   readonly #listeners = new Set<FeedListener>();
   /** The version up to which changes were handed out. */
@@ -41,7 +46,7 @@ export class JobFeed {
   #lastTick = 0;
   #unwatch: (() => void) | undefined;
 
-  constructor(connection: JobConnection, store: string) {
+  constructor(connection: FeedSource, store: string) {
     this.#connection = connection;
     this.#store = store;
   }

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import { SerializationError } from '../../errors.js';
 import type { JobStatus } from '../../jobs/status.js';
 import type { JobChange, JobError, JobRecord } from '../../jobs/store.js';
@@ -156,3 +157,6 @@ export function recordOf(row: JobRow): JobRecord {
   if (row.metadata !== null) record.metadata = JSON.parse(row.metadata) as Record<string, unknown>;
   return record;
 }
+
+/** The prepared statements of JOB_SQL, by name. */
+export type JobStatements = { [K in keyof typeof JOB_SQL]: Database.Statement };
