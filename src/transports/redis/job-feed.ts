@@ -3,7 +3,7 @@ import { JobWatchers } from '../../jobs/job-watchers.js';
 import type { JobListener, JobRecord, Unsubscribe } from '../../jobs/store.js';
 import { Timer } from '../../timer.js';
 import { failure } from './errors.js';
-import { changeOfAnnouncement } from './job-hash.js';
+import { changesOfAnnouncement } from './job-hash.js';
 
 /** How long the feed stays subscribed once nothing is watched: a wait that follows another pays no SUBSCRIBE. */
 const LINGER_MS = 2_000;
@@ -100,8 +100,9 @@ export class JobFeed {
     if (this.#subscriber !== undefined) return this.#subscriber;
     const subscriber = this.#open();
     subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.#channels.cancels) this.#watchers.cancelled(message);
-      else if (channel === this.#channels.changes) this.#announced(message);
+      if (channel === this.#channels.cancels) {
+        for (const id of message.split('\n')) this.#watchers.cancelled(JSON.parse(id) as string);
+      } else if (channel === this.#channels.changes) this.#announced(message);
     });
     let readyBefore = false;
     subscriber.on('ready', () => {
@@ -114,8 +115,9 @@ export class JobFeed {
   }
 
   #announced(message: string): void {
-    const change = changeOfAnnouncement(message, (id) => this.#watchers.wants(id));
-    if (change !== undefined) this.#watchers.changed(change);
+    for (const change of changesOfAnnouncement(message, (id) => this.#watchers.wants(id))) {
+      this.#watchers.changed(change);
+    }
   }
 
   /** Back from an outage (ioredis subscribed again): reads what changed meanwhile. */

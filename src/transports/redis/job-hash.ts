@@ -7,8 +7,9 @@ import type { JobChange, JobRecord } from '../../jobs/store.js';
 export function recordOfHash(id: string, fields: readonly string[]): JobRecord {
   const hash: Record<string, string> = {};
   for (let at = 0; at + 1 < fields.length; at += 2) hash[fields[at]!] = fields[at + 1]!;
-  const json = (field: string) => (hash[field] === undefined ? undefined : JSON.parse(hash[field]));
-  const time = (field: string) => (hash[field] === undefined ? undefined : Number(hash[field]));
+  // A field the scripts wrote '' (a result or error the job did not have) is none.
+  const json = (field: string) => (hash[field] ? JSON.parse(hash[field]) : undefined);
+  const time = (field: string) => (hash[field] ? Number(hash[field]) : undefined);
   return {
     id,
     task: hash.task ?? '',
@@ -32,18 +33,18 @@ export function jsonField(value: unknown): string {
 }
 
 /**
- * `<id as JSON>\n<JSON array of the CHANGING fields' values, '' for none>` from the changes
- * channel, if `wanted(id)`: a listener skips what it does not watch without parsing the values.
+ * The changes a message of the changes channel announces (lines of `<id as JSON>\t<JSON values>`),
+ * of the jobs `wanted` accepts: the values of the others are never parsed.
  */
-export function changeOfAnnouncement(
-  message: string,
-  wanted: (id: string) => boolean,
-): JobChange | undefined {
-  const newline = message.indexOf('\n');
-  if (newline < 0) return undefined;
-  const id = JSON.parse(message.slice(0, newline)) as string;
-  if (!wanted(id)) return undefined;
-  return changeOfValues(id, JSON.parse(message.slice(newline + 1)) as string[]);
+export function changesOfAnnouncement(message: string, wanted: (id: string) => boolean): JobChange[] {
+  const changes: JobChange[] = [];
+  for (const line of message.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const id = JSON.parse(line.slice(0, tab)) as string;
+    if (wanted(id)) changes.push(changeOfValues(id, JSON.parse(line.slice(tab + 1)) as string[]));
+  }
+  return changes;
 }
 
 /** The CHANGING fields' values ('' for none), in their order, as a change of job `id`. */

@@ -1,11 +1,12 @@
 import type { Redis } from 'ioredis';
 
 /**
- * The job store's writes, one script each so that every write is one round trip and conditional on
- * the job not having ended. KEYS[1] is the job's hash, ARGV[1] its id, ARGV[2] the store's changes
- * channel: a write that changes the record announces the fields that change as a job runs
- * (CHANGING, in that order) as `<id as JSON>\n<JSON array of their values>` (JSON escapes a
- * newline), so a listener that does not watch the id skips the rest unparsed.
+ * The job store's writes. Each script takes a batch of calls (the calls of one tick, see
+ * job-batches.ts): KEYS[i] is the hash of call i's job, ARGV starts with what the batch shares and
+ * then holds STRIDE values per call, the job's id first. Every write is conditional on the job not
+ * having ended. The writes that change a record announce, in one PUBLISH per batch on the store's
+ * changes channel, one line per change: `<id as JSON>\t<JSON array of the CHANGING fields' values>`
+ * (JSON escapes tabs and newlines), so a listener skips a job it does not watch unparsed.
  */
 export const CHANGING = [
   'status',
@@ -19,81 +20,133 @@ export const CHANGING = [
 ] as const;
 
 const PRELUDE = `
-local job, id, changes = KEYS[1], ARGV[1], ARGV[2]
 local function ended(status)
   return status == 'success' or status == 'failed' or status == 'timeout' or status == 'cancelled'
 end
-local function changing()
+-- The CHANGING fields of a job, '' for those it lacks; values[1] (status) is '' for no job.
+local function changing(job)
   local values = redis.call('HMGET', job, '${CHANGING.join("', '")}')
   for i = 1, ${CHANGING.length} do if not values[i] then values[i] = '' end end
   return values
 end
-local function announce()
-  redis.call('HINCRBY', job, 'version', 1)
-  local values = changing()
-  redis.call('PUBLISH', changes, cjson.encode(id) .. '\\n' .. cjson.encode(values))
+local lines = {}
+local function announce(id, values)
+  lines[#lines + 1] = cjson.encode(id) .. '\\t' .. cjson.encode(values)
   return values
 end
-`;
-
-/** ARGV[3..] = task, args, status, createdAt, metadata or ''. Returns the kept hash, or nil once stored. */
-const create = `${PRELUDE}
-if redis.call('EXISTS', job) == 1 then return redis.call('HGETALL', job) end
-redis.call('HSET', job, 'task', ARGV[3], 'args', ARGV[4], 'status', ARGV[5], 'attempt', 0, 'createdAt', ARGV[6], 'version', 1)
-if ARGV[7] ~= '' then redis.call('HSET', job, 'metadata', ARGV[7]) end
-return false
-`;
-
-/** ARGV[3..] = now, then the fallback's task, args, createdAt. Returns the CHANGING fields afterwards. */
-const start = `${PRELUDE}
-if redis.call('EXISTS', job) == 0 then
-  redis.call('HSET', job, 'task', ARGV[4], 'args', ARGV[5], 'status', 'pending', 'attempt', 0, 'createdAt', ARGV[6], 'version', 0)
+local function publish(channel)
+  if #lines > 0 then redis.call('PUBLISH', channel, table.concat(lines, '\\n')) end
 end
-if ended(redis.call('HGET', job, 'status')) then return changing() end
-redis.call('HSET', job, 'status', 'running', 'startedAt', ARGV[3])
-redis.call('HINCRBY', job, 'attempt', 1)
-return announce()
 `;
 
-/** ARGV[3..] = field, value: sets one field of a job that has not ended. Returns 1 if it did. */
-const update = `${PRELUDE}
-local status = redis.call('HGET', job, 'status')
-if not status or ended(status) then return 0 end
-redis.call('HSET', job, ARGV[3], ARGV[4])
-announce()
-return 1
+/** Per call: id, task, args, status, createdAt, metadata or ''. Replies per call: 0 once stored, else the kept hash. */
+const create = `${PRELUDE}
+local replies = {}
+for i, job in ipairs(KEYS) do
+  local at = (i - 1) * 6
+  if redis.call('EXISTS', job) == 1 then
+    replies[i] = redis.call('HGETALL', job)
+  elseif ARGV[at + 6] == '' then
+    redis.call('HSET', job, 'task', ARGV[at + 2], 'args', ARGV[at + 3], 'status', ARGV[at + 4], 'attempt', 0, 'createdAt', ARGV[at + 5], 'version', 1)
+    replies[i] = 0
+  else
+    redis.call('HSET', job, 'task', ARGV[at + 2], 'args', ARGV[at + 3], 'status', ARGV[at + 4], 'attempt', 0, 'createdAt', ARGV[at + 5], 'version', 1, 'metadata', ARGV[at + 6])
+    replies[i] = 0
+  end
+end
+return replies
 `;
 
 /**
- * ARGV[3..] = status, result or '', error or '', now, retention ms, the cancels channel. Ends a job
- * that has not ended (it expires after the retention); a cancel is also announced on the cancels
- * channel. Returns 1 if it ended the job.
+ * ARGV = changes channel, now; per call: id, then the fallback's task, args, createdAt.
+ * Replies per call: the CHANGING fields afterwards.
+ */
+const start = `${PRELUDE}
+local changes, now = ARGV[1], ARGV[2]
+local replies = {}
+for i, job in ipairs(KEYS) do
+  local at = 2 + (i - 1) * 4
+  local id = ARGV[at + 1]
+  local values = changing(job)
+  if values[1] == '' then
+    redis.call('HSET', job, 'task', ARGV[at + 2], 'args', ARGV[at + 3], 'createdAt', ARGV[at + 4])
+    values = { 'pending', '0', '0', '', '', '', '', '' }
+  end
+  if ended(values[1]) then
+    replies[i] = values
+  else
+    values[1], values[2], values[3], values[4] = 'running', tostring(tonumber(values[2]) + 1), tostring(tonumber(values[3]) + 1), now
+    redis.call('HSET', job, 'status', values[1], 'attempt', values[2], 'version', values[3], 'startedAt', now)
+    replies[i] = announce(id, values)
+  end
+end
+publish(changes)
+return replies
+`;
+
+/** ARGV = changes channel; per call: id, field (a CHANGING one), value. Replies per call: 1 if it set the field. */
+const update = `${PRELUDE}
+local fields = { ${CHANGING.map((field, at) => `${field} = ${at + 1}`).join(', ')} }
+local replies = {}
+for i, job in ipairs(KEYS) do
+  local at = 1 + (i - 1) * 3
+  local values = changing(job)
+  if values[1] == '' or ended(values[1]) then
+    replies[i] = 0
+  else
+    local field, value = ARGV[at + 2], ARGV[at + 3]
+    values[fields[field]], values[3] = value, tostring(tonumber(values[3]) + 1)
+    redis.call('HSET', job, field, value, 'version', values[3])
+    announce(ARGV[at + 1], values)
+    replies[i] = 1
+  end
+end
+publish(ARGV[1])
+return replies
+`;
+
+/**
+ * ARGV = changes channel, cancels channel, now; per call: id, status, result or '', error or '',
+ * retention ms. Ends a job that has not ended (it expires after the retention); a cancel is also
+ * announced on the cancels channel, one id as JSON per line. Replies per call: 1 if it ended the job.
  */
 const finish = `${PRELUDE}
-local status = redis.call('HGET', job, 'status')
-if not status or ended(status) then return 0 end
-redis.call('HSET', job, 'status', ARGV[3], 'endedAt', ARGV[6])
-if ARGV[4] ~= '' then redis.call('HSET', job, 'result', ARGV[4]) end
-if ARGV[5] ~= '' then redis.call('HSET', job, 'error', ARGV[5]) end
-announce()
-redis.call('PEXPIRE', job, ARGV[7])
-if ARGV[3] == 'cancelled' then redis.call('PUBLISH', ARGV[8], id) end
-return 1
+local changes, cancels, now = ARGV[1], ARGV[2], ARGV[3]
+local replies, cancelled = {}, {}
+for i, job in ipairs(KEYS) do
+  local at = 3 + (i - 1) * 5
+  local id, status, result, error = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
+  local values = changing(job)
+  if values[1] == '' or ended(values[1]) then
+    replies[i] = 0
+  else
+    values[1], values[3], values[5], values[7], values[8] = status, tostring(tonumber(values[3]) + 1), now, result, error
+    redis.call('HSET', job, 'status', status, 'version', values[3], 'endedAt', now, 'result', result, 'error', error)
+    redis.call('PEXPIRE', job, ARGV[at + 5])
+    announce(id, values)
+    if status == 'cancelled' then cancelled[#cancelled + 1] = cjson.encode(id) end
+    replies[i] = 1
+  end
+end
+publish(changes)
+if #cancelled > 0 then redis.call('PUBLISH', cancels, table.concat(cancelled, '\\n')) end
+return replies
 `;
 
 const scripts = { create, start, update, finish } as const;
 
 export interface JobScriptCommands {
-  sluiceJobCreate(key: string, ...args: string[]): Promise<string[] | null>;
-  sluiceJobStart(key: string, ...args: string[]): Promise<string[]>;
-  sluiceJobUpdate(key: string, ...args: string[]): Promise<number>;
-  sluiceJobFinish(key: string, ...args: string[]): Promise<number>;
+  sluiceJobCreate(keys: number, ...args: string[]): Promise<(string[] | 0)[]>;
+  sluiceJobStart(keys: number, ...args: string[]): Promise<string[][]>;
+  sluiceJobUpdate(keys: number, ...args: string[]): Promise<number[]>;
+  sluiceJobFinish(keys: number, ...args: string[]): Promise<number[]>;
 }
 
+/** Defines the scripts on `client`; their number of keys is given per call (the batch's size). */
 export function withJobScripts(client: Redis): Redis & JobScriptCommands {
   for (const [name, lua] of Object.entries(scripts)) {
     const command = `sluiceJob${name[0]!.toUpperCase()}${name.slice(1)}`;
-    if (!(command in client)) client.defineCommand(command, { numberOfKeys: 1, lua });
+    if (!(command in client)) client.defineCommand(command, { lua });
   }
   return client as Redis & JobScriptCommands;
 }

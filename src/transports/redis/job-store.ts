@@ -16,6 +16,7 @@ import {
 } from '../shared/job-store-options.js';
 import { Connection } from './connection.js';
 import { failure } from './errors.js';
+import { JobBatches } from './job-batches.js';
 import { JobFeed } from './job-feed.js';
 import { changeOfValues, jsonField, recordOfHash } from './job-hash.js';
 import { type JobScriptCommands, withJobScripts } from './job-scripts.js';
@@ -25,9 +26,10 @@ export interface RedisJobStoreOptions extends BrokerJobStoreOptions, RedisConnec
 
 /**
  * Jobs' records in Redis, seen by every process using the same Redis and store name. A record is
- * a hash `sluice-jobs:{<name>}:<id>`; every write is one script, conditional on the job not having
- * ended, that announces the new record on the channel `sluice-jobs:{<name>}:changes` (and a
- * cancel on `…:cancels`), so a handle waited on follows the job without polling. An ended job's
+ * a hash `sluice-jobs:{<name>}:<id>` (one hash tag: a store's scripts touch many jobs at once).
+ * The writes of one tick go in one script call per kind (job-batches.ts), each write conditional
+ * on the job not having ended, announcing what changed on the channel `sluice-jobs:{<name>}:changes`
+ * (and cancels on `…:cancels`), so a handle waited on follows the job without polling. An ended job's
  * hash expires after its retention (PEXPIRE). Records are as durable as the Redis keeping them:
  * with snapshots or an append-only file, they survive a restart.
  */
@@ -39,6 +41,10 @@ export class RedisJobStore implements JobStore {
   readonly #changes: string;
   readonly #cancels: string;
   readonly #feed: JobFeed;
+  readonly #creates: JobBatches<string[] | 0>;
+  readonly #starts: JobBatches<string[]>;
+  readonly #updates: JobBatches<number>;
+  readonly #finishes: JobBatches<number>;
 
   constructor(options: RedisJobStoreOptions = {}) {
     // The longest key, a job's, holds the name and an id of at most 255 characters.
@@ -56,23 +62,38 @@ export class RedisJobStore implements JobStore {
       { changes: this.#changes, cancels: this.#cancels },
       (id) => this.get(id),
     );
+    const client = this.#client;
+    this.#creates = new JobBatches(
+      () => [],
+      (keys, args) => client.sluiceJobCreate(keys.length, ...keys, ...args),
+    );
+    this.#starts = new JobBatches(
+      () => [this.#changes, String(Date.now())],
+      (keys, args) => client.sluiceJobStart(keys.length, ...keys, ...args),
+    );
+    this.#updates = new JobBatches(
+      () => [this.#changes],
+      (keys, args) => client.sluiceJobUpdate(keys.length, ...keys, ...args),
+    );
+    this.#finishes = new JobBatches(
+      () => [this.#changes, this.#cancels, String(Date.now())],
+      (keys, args) => client.sluiceJobFinish(keys.length, ...keys, ...args),
+    );
   }
 
   async create(record: NewJobRecord): Promise<JobRecord | undefined> {
     const { id, task, args, status, createdAt, metadata } = record;
     const kept = await this.#run('create a job', () =>
-      this.#client.sluiceJobCreate(
-        this.#key(id),
+      this.#creates.call(this.#key(id), [
         id,
-        this.#changes,
         task,
         JSON.stringify(args),
         status,
         String(createdAt),
         jsonField(metadata),
-      ),
+      ]),
     );
-    return kept === null ? undefined : recordOfHash(id, kept);
+    return kept === 0 ? undefined : recordOfHash(id, kept);
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
@@ -82,44 +103,37 @@ export class RedisJobStore implements JobStore {
 
   async start(id: string, fallback: NewJobRecord): Promise<JobChange> {
     const values = await this.#run('start a job', () =>
-      this.#client.sluiceJobStart(
-        this.#key(id),
+      this.#starts.call(this.#key(id), [
         id,
-        this.#changes,
-        String(Date.now()),
         fallback.task,
         JSON.stringify(fallback.args),
         String(fallback.createdAt),
-      ),
+      ]),
     );
     return changeOfValues(id, values);
   }
 
   async retrying(id: string): Promise<void> {
     await this.#run('mark a job for retry', () =>
-      this.#client.sluiceJobUpdate(this.#key(id), id, this.#changes, 'status', 'scheduled'),
+      this.#updates.call(this.#key(id), [id, 'status', 'scheduled']),
     );
   }
 
   async progress(id: string, value: unknown): Promise<void> {
     await this.#run("record a job's progress", () =>
-      this.#client.sluiceJobUpdate(this.#key(id), id, this.#changes, 'progress', jsonField(value)),
+      this.#updates.call(this.#key(id), [id, 'progress', jsonField(value)]),
     );
   }
 
   async finish(id: string, end: JobEnd): Promise<boolean> {
     const ended = await this.#run('end a job', () =>
-      this.#client.sluiceJobFinish(
-        this.#key(id),
+      this.#finishes.call(this.#key(id), [
         id,
-        this.#changes,
         end.status,
         jsonField(end.result),
         jsonField(end.error),
-        String(Date.now()),
         String(retentionOf(this.#options.retention, end.status)),
-        this.#cancels,
-      ),
+      ]),
     );
     return ended === 1;
   }
