@@ -82,7 +82,11 @@ async function restart(whileDown?: () => Promise<void>): Promise<void> {
   }
 }
 
-async function restartCluster(whileDown?: () => Promise<void>): Promise<void> {
+/**
+ * Restarts the cluster without taking lockPostgres, for a caller that holds it already (taking it
+ * again would wait on the caller).
+ */
+export async function restartCluster(whileDown?: () => Promise<void>): Promise<void> {
   const { stdout: version } = await run('ls', ['/etc/postgresql']);
   const cluster = ['--skip-systemctl-redirect', version.trim(), 'main'];
   try {

@@ -2,6 +2,7 @@ export type { BrokerDelivery } from '../shared/delivery.js';
 export type { MessageParser, MessageSchema } from '../shared/message-schema.js';
 export type { PostgresDelivery } from './delivery.js';
 export { PostgresQueryError } from './errors.js';
+export { PostgresJobStore, type PostgresJobStoreOptions } from './job-store.js';
 export type { PostgresQueueOptions } from './options.js';
 export { PostgresQueue } from './postgres-queue.js';
 export type { PostgresSendOptions } from './producer.js';

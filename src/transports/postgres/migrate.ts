@@ -1,33 +1,54 @@
 import type { Pool, PoolClient } from 'pg';
 import { failure } from './errors.js';
-import { migrations } from './migrations.js';
+import { jobMigrations, migrations } from './migrations.js';
 import { quoteIdentifier } from './sql.js';
 
-/** Per pool and schema: migrating once per process is enough; a failed attempt is retried next time. */
+/** A line of versioned schema changes, counted in its own table of the schema. */
+export interface MigrationTrack {
+  readonly versionTable: string;
+  steps(dbSchema: string): string[];
+}
+
+/** The queues' tables: what PostgresQueue needs. */
+export const QUEUE_TABLES: MigrationTrack = { versionTable: 'schema_version', steps: migrations };
+
+/**
+ * The job store's table, versioned apart: a schema only queues use never gets it, and the queue's
+ * schema (and its documented script) stays what it is.
+ */
+export const JOB_TABLES: MigrationTrack = { versionTable: 'job_schema_version', steps: jobMigrations };
+
+/** Per pool, track and schema: migrating once per process is enough; a failed attempt is retried next time. */
 const migrated = new WeakMap<Pool, Map<string, Promise<void>>>();
 
-export function ensureMigrated(pool: Pool, dbSchema: string): Promise<void> {
+export function ensureMigrated(
+  pool: Pool,
+  dbSchema: string,
+  track: MigrationTrack = QUEUE_TABLES,
+): Promise<void> {
   let bySchema = migrated.get(pool);
   if (bySchema === undefined) {
     bySchema = new Map();
     migrated.set(pool, bySchema);
   }
-  let done = bySchema.get(dbSchema);
+  const key = `${track.versionTable}:${dbSchema}`;
+  let done = bySchema.get(key);
   if (done === undefined) {
-    done = migrate(pool, dbSchema);
-    bySchema.set(dbSchema, done);
-    done.catch(() => bySchema.delete(dbSchema));
+    done = migrate(pool, dbSchema, track);
+    bySchema.set(key, done);
+    done.catch(() => bySchema.delete(key));
   }
   return done;
 }
 
 /**
- * Brings `dbSchema` to the latest version. Idempotent, and safe when several processes start at
+ * Brings `track` in `dbSchema` to its latest version. Idempotent, and safe when several processes start at
  * once: they queue on one advisory lock, and each applies only the versions still missing.
  */
-async function migrate(pool: Pool, dbSchema: string): Promise<void> {
+async function migrate(pool: Pool, dbSchema: string, track: MigrationTrack): Promise<void> {
   const s = quoteIdentifier(dbSchema);
-  const steps = migrations(dbSchema);
+  const versions = `${s}.${quoteIdentifier(track.versionTable)}`;
+  const steps = track.steps(dbSchema);
   let client: PoolClient;
   try {
     client = await pool.connect();
@@ -39,13 +60,13 @@ async function migrate(pool: Pool, dbSchema: string): Promise<void> {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice.migrate:${dbSchema}`]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await client.query(`CREATE TABLE IF NOT EXISTS ${s}.schema_version (version integer PRIMARY KEY)`);
+    await client.query(`CREATE TABLE IF NOT EXISTS ${versions} (version integer PRIMARY KEY)`);
     const { rows } = await client.query<{ version: number | null }>(
-      `SELECT max(version) AS version FROM ${s}.schema_version`,
+      `SELECT max(version) AS version FROM ${versions}`,
     );
     for (let version = (rows[0]?.version ?? 0) + 1; version <= steps.length; version++) {
       await client.query(steps[version - 1]!);
-      await client.query(`INSERT INTO ${s}.schema_version (version) VALUES ($1)`, [version]);
+      await client.query(`INSERT INTO ${versions} (version) VALUES ($1)`, [version]);
     }
     await client.query('COMMIT');
   } catch (error) {

@@ -84,3 +84,37 @@ export function migrations(dbSchema: string): string[] {
      END $$;`,
   ];
 }
+
+/**
+ * The job store's table (PostgresJobStore; see job-sql.ts for how it is written), one row per job of
+ * every store of the schema. JSON values (args, progress, result, error, metadata) are kept as the
+ * text JSON.stringify made, never parsed by PostgreSQL; times are milliseconds since the epoch as
+ * the writing process saw them. `expires_at` is set when the job ends: from then on the row is
+ * invisible, and deleted by the stores' periodic sweep (`jobs_expiry`). `jobs_cancelled` finds the
+ * cancels a process may have missed while its LISTEN connection was down.
+ */
+export function jobMigrations(dbSchema: string): string[] {
+  const s = quoteIdentifier(dbSchema);
+  return [
+    `CREATE TABLE ${s}.jobs (
+       store text NOT NULL,
+       id text NOT NULL,
+       task text NOT NULL,
+       args text NOT NULL,
+       metadata text,
+       status text NOT NULL,
+       attempt integer NOT NULL,
+       progress text,
+       result text,
+       error text,
+       created_at float8 NOT NULL,
+       started_at float8,
+       ended_at float8,
+       version bigint NOT NULL,
+       expires_at timestamptz,
+       PRIMARY KEY (store, id)
+     );
+     CREATE INDEX jobs_expiry ON ${s}.jobs (expires_at) WHERE expires_at IS NOT NULL;
+     CREATE INDEX jobs_cancelled ON ${s}.jobs (store, ended_at) WHERE status = 'cancelled';`,
+  ];
+}

@@ -54,7 +54,8 @@ export function resolveOptions<T>(name: string, options: PostgresQueueOptions<T>
   return { ...common, name, dbSchema, prefetch };
 }
 
-function assertSchemaName(dbSchema: unknown): asserts dbSchema is string {
+/** `dbSchema`'s rules, shared by PostgresJobStore so that a store and the queues can use one schema. */
+export function assertSchemaName(dbSchema: unknown): asserts dbSchema is string {
   if (typeof dbSchema !== 'string' || dbSchema.length === 0) {
     throw new InvalidOptionError('dbSchema', dbSchema, 'a non-empty string');
   }
