@@ -13,14 +13,16 @@ export interface HandleIndex {
 }
 
 /**
- * On a MemoryJobStore the store's records are the handles: the store is the index (one hash of
- * the job's id per push, rather than one per index), and a handle that ended stays its record.
+ * On a MemoryJobStore the store's records are the handles: the store is the index, and a handle
+ * that ended stays its record. Its jobs are indexed by id only when `copies` (the queue hands
+ * workers a copy of the envelope, without the handle it carries): on a MemoryQueue a worker finds
+ * the handle on the envelope, and hashing every job's id would be a large share of its cost.
  */
-export function handleIndex(store: JobStore): HandleIndex {
+export function handleIndex(store: JobStore, copies: boolean): HandleIndex {
   if (store instanceof MemoryJobStore) {
     return {
       get: (id) => store[handleOf](id),
-      set: (job) => store[adopt](job),
+      set: copies ? (job) => store[adopt](job) : () => {},
       release: () => {},
       ended: (job) => store[ended](job),
     };

@@ -35,8 +35,10 @@ export class JobLedger {
    * A pushed job's record. `undefined`: kept, go on at once. Else resolves `undefined` (stored) or
    * the record the store keeps under the same id (then the push enqueues nothing).
    */
-  admit(job: Job<any>, createdAt: number): Promise<JobRecord | undefined> | undefined {
+  admit(job: Job<any>, createdAt: number, named: boolean): Promise<JobRecord | undefined> | undefined {
     if (this.#memory !== undefined) {
+      // A made id is unique: only a caller-chosen one needs the index to be idempotent.
+      if (!named) return undefined;
       const kept = this.#memory[adopt](job);
       return kept === undefined ? undefined : Promise.resolve(kept);
     }
@@ -52,7 +54,7 @@ export class JobLedger {
 
   /** Whether the store's record of `job` is `job` itself (a MemoryJobStore's, held by this app). */
   holds(job: Job<any>): boolean {
-    return this.#memory !== undefined && this.#memory[handleOf](job.id) === job;
+    return this.#memory !== undefined && (this.#jobs.live.has(job) || this.#memory[handleOf](job.id) === job);
   }
 
   /** A shared store starts the execution (see JobStore.start). */
@@ -99,7 +101,7 @@ export class JobLedger {
   }
 
   async get(id: string): Promise<Job<any> | undefined> {
-    const live = this.#jobs.byId(id);
+    const live = this.#jobs.byId(id) ?? this.#jobs.live.find(id);
     if (live !== undefined) return live;
     const record = await this.store.get(id);
     return record === undefined ? undefined : this.handle(record);

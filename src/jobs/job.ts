@@ -33,6 +33,8 @@ export const snapshot: unique symbol = Symbol('sluice.job.snapshot');
 export const execution: unique symbol = Symbol('sluice.job.execution');
 /** Links of the runtime's list of jobs that are not final yet (see LiveJobs). */
 export const livePrevious: unique symbol = Symbol('sluice.job.livePrevious');
+/** Set once a MemoryJobStore indexes the handle by id (see memory-job-store.ts). */
+export const indexed: unique symbol = Symbol('sluice.job.indexed');
 export const liveNext: unique symbol = Symbol('sluice.job.liveNext');
 
 /** What the runtime needs of the execution in progress: a way to abort it. */
@@ -81,6 +83,7 @@ export class Job<R = unknown> {
   [execution]: Abortable | undefined = undefined;
   [livePrevious]: Job<any> | undefined = undefined;
   [liveNext]: Job<any> | undefined = undefined;
+  [indexed] = false;
 
   constructor(
     owner: JobOwner,

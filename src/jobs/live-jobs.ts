@@ -42,6 +42,12 @@ export class LiveJobs {
     this.#size--;
   }
 
+  /** The job with this id (a scan: for rare lookups of jobs no index holds). */
+  find(id: string): Job<any> | undefined {
+    for (let job = this.#first; job !== undefined; job = job[liveNext]) if (job.id === id) return job;
+    return undefined;
+  }
+
   /** A copy: what the caller does with each job may remove jobs from the list. */
   toArray(): Job<any>[] {
     const jobs: Job<any>[] = [];

@@ -2,7 +2,7 @@ import { InvalidOptionError, InvalidStateError } from '../errors.js';
 import { Fifo } from '../queuing/memory/buffers.js';
 import { RESOLVED } from '../queuing/settled.js';
 import { Timer } from '../timer.js';
-import { Job, setProgress, setStatus, settle, snapshot } from './job.js';
+import { indexed, Job, setProgress, setStatus, settle, snapshot } from './job.js';
 import { revivedError } from './job-error.js';
 import { JobWatchers } from './job-watchers.js';
 import { Entry, type Kept } from './memory-entry.js';
@@ -29,6 +29,8 @@ export interface MemoryJobStoreOptions {
 interface Expiry {
   readonly kept: Kept;
   readonly id: string;
+  /** Whether `#kept` holds it (an ended handle that is not is found by a scan of the lines). */
+  readonly indexed: boolean;
   readonly endedAt: number;
   readonly at: number;
 }
@@ -87,7 +89,7 @@ export class MemoryJobStore implements JobStore {
   }
 
   get(id: string): Promise<JobRecord | undefined> {
-    const kept = this.#kept.get(id);
+    const kept = this.#kept.get(id) ?? this.#endedUnindexed(id);
     return Promise.resolve(kept === undefined ? undefined : this.#record(kept));
   }
 
@@ -164,13 +166,19 @@ export class MemoryJobStore implements JobStore {
     return RESOLVED;
   }
 
-  /** Keeps `job` as its record; with its id taken, returns the kept record and keeps nothing. */
+  /**
+   * Keeps `job` as its record, indexed by id; with its id taken, returns the kept record and keeps
+   * nothing. An app indexes only the jobs it must find by id at once (a caller-chosen id, a queue
+   * that hands workers copies): the others cost no hashing, and `get` finds them once they ended by
+   * a scan of the ended records (at most `maxEnded`), and its app finds them in its live list.
+   */
   [adopt](job: Job<any>): JobRecord | undefined {
     this.#assertOpen('create');
     const kept = this.#kept.get(job.id);
     if (kept === job) return undefined;
     if (kept !== undefined) return this.#record(kept);
     this.#kept.set(job.id, job);
+    job[indexed] = true;
     this.#changed(job, job.id);
     return undefined;
   }
@@ -210,7 +218,14 @@ export class MemoryJobStore implements JobStore {
     this.#changed(kept, id);
     const now = Date.now();
     const status = kept.status as FinalStatus;
-    const expiry = { kept, id, endedAt: now, at: now + retentionOf(this.#retention, status) };
+    const inIndex = !(kept instanceof Job) || kept[indexed];
+    const expiry = {
+      kept,
+      id,
+      indexed: inIndex,
+      endedAt: now,
+      at: now + retentionOf(this.#retention, status),
+    };
     (status === 'success' ? this.#succeeded : this.#failed).push(expiry);
     this.#forgetExpired(now);
   }
@@ -246,7 +261,12 @@ export class MemoryJobStore implements JobStore {
   }
 
   #forget(expiry: Expiry): void {
-    if (this.#kept.get(expiry.id) === expiry.kept) this.#kept.delete(expiry.id);
+    if (expiry.indexed && this.#kept.get(expiry.id) === expiry.kept) this.#kept.delete(expiry.id);
+  }
+
+  #endedUnindexed(id: string): Kept | undefined {
+    const match = (expiry: Expiry) => !expiry.indexed && expiry.id === id;
+    return (this.#succeeded.find(match) ?? this.#failed.find(match))?.kept;
   }
 
   #assertOpen(operation: string): void {

@@ -59,7 +59,7 @@ export class PushSide {
     const status = request.delay > 0 ? 'scheduled' : 'pending';
     const createdAt = Date.now();
     const job = new Job(this.#owner, id, task.name, status, args, request.metadata, createdAt);
-    const admitted = this.#ledger.admit(job, createdAt);
+    const admitted = this.#ledger.admit(job, createdAt, request.id !== undefined);
     if (admitted === undefined) return this.#enqueueJob(job, task, request);
     return admitted.then((kept) =>
       kept === undefined ? this.#enqueueJob(job, task, request) : this.#ledger.handle(kept),

@@ -1,3 +1,4 @@
+import { MemoryQueue } from '../queuing/memory/memory-queue.js';
 import { RESOLVED } from '../queuing/settled.js';
 import type { Backoff, Queue } from '../queuing/types.js';
 import { JobCancelledError } from './errors.js';
@@ -45,7 +46,9 @@ export class JobRuntime implements JobOwner {
   constructor(config: RuntimeConfig) {
     const { tasks, backoff, before, after, queueMiddleware, store } = config;
     const queue: Queue<JobEnvelope> | undefined = queueMiddleware?.queue;
-    this.#jobs = new TrackedJobs(handleIndex(store));
+    // Not for a subclass: it may override `send` and copy the envelope.
+    const copies = queue !== undefined && Object.getPrototypeOf(queue) !== MemoryQueue.prototype;
+    this.#jobs = new TrackedJobs(handleIndex(store, copies));
     this.#ledger = new JobLedger(store, this, this.#jobs);
     const middlewares = queue === undefined ? [...before, ...after] : after;
     this.#worker = new WorkerSide(this, this.#jobs, this.#ledger, { tasks, backoff, queue, middlewares });
@@ -97,7 +100,7 @@ export class JobRuntime implements JobOwner {
 
   /** A job cancelled by any process: if it is followed here, it ends here too. */
   readonly #cancelled = (id: string): void => {
-    const job = this.#jobs.byId(id);
+    const job = this.#jobs.byId(id) ?? this.#jobs.live.find(id);
     if (job !== undefined) this.#cancelHere(job);
   };
 

@@ -74,8 +74,9 @@ export class WorkerSide implements DispatcherObject<JobEnvelope> {
     }
     let job = found;
     if (job === undefined) {
-      // Pushed by another process (a broker queue): this handle becomes the job's record here.
+      // Pushed by another process or app: this handle becomes the job's record here, found by id.
       job = new Job(this.#owner, envelope.id, envelope.task, 'pending', envelope.args);
+      this.#ledger.admit(job, Date.now(), true);
       this.#jobs.add(job);
     }
     job[setStatus]('running', job.attempt + 1);

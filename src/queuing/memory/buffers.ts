@@ -25,6 +25,15 @@ export class Fifo<E> implements Buffer<E> {
     this.#size++;
   }
 
+  /** The first element, oldest first, that `match` accepts (a scan: for rare lookups). */
+  find(match: (element: E) => boolean): E | undefined {
+    for (let i = 0; i < this.#size; i++) {
+      const element = this.#ring[(this.#head + i) & (this.#ring.length - 1)] as E;
+      if (match(element)) return element;
+    }
+    return undefined;
+  }
+
   /** The element `shift` would return, left in place. */
   peek(): E | undefined {
     return this.#size === 0 ? undefined : this.#ring[this.#head];
