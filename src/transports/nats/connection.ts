@@ -1,7 +1,7 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection, type Status } from '@nats-io/transport-node';
 import type { SluiceError } from '../../errors.js';
-import { failure, NatsTopologyError } from './errors.js';
+import { failure, NatsTopologyError, type NatsTopologyUser } from './errors.js';
 import { serverOptions, withoutCredentials } from './servers.js';
 
 /**
@@ -37,11 +37,12 @@ export class Connection {
   }
 
   /**
-   * Connects to `url` (one server or several, comma-separated) or borrows `connection`, for queue
-   * `queue`. A server without JetStream is a NatsTopologyError: waiting would not enable it.
+   * Connects to `url` (one server or several, comma-separated) or borrows `connection`, for `user`
+   * (a queue's name or a job store). A server without JetStream is a NatsTopologyError: waiting
+   * would not enable it.
    */
   static async open(
-    queue: string,
+    user: NatsTopologyUser,
     url: string | undefined,
     connection: NatsConnection | undefined,
   ): Promise<Connection> {
@@ -63,7 +64,7 @@ export class Connection {
     } catch (error) {
       const server = url === undefined ? 'the given connection' : withoutCredentials(url);
       if ((error as Error | null)?.name === 'JetStreamNotEnabled') {
-        throw new NatsTopologyError(queue, server, 'JetStream is not enabled there (nats-server -js)');
+        throw new NatsTopologyError(user, server, 'JetStream is not enabled there (nats-server -js)');
       }
       throw failure(`connecting to ${server}`, error);
     }

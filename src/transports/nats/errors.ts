@@ -2,17 +2,26 @@ import { BrokerUnavailableError, SluiceError } from '../../errors.js';
 import { AccessRefusedError } from '../shared/access-refused.js';
 
 /**
+ * Who needs the JetStream resources: a queue, by its name, or a job store (whose buckets the queue
+ * wire protocol does not describe, so its errors do not point there).
+ */
+export type NatsTopologyUser = string | { readonly jobStore: string };
+
+/**
  * What a queue needs on JetStream (its stream, a band's or the delayed subject's durable consumer)
  * exists in a shape sluice cannot use, or something else holds its subjects: e.g. a foreign durable
  * consumer on `sluice.<queue>.p0`, which a WorkQueue stream lets no other consumer share. Retrying
- * would never fix it, so sends and `next()` reject with this instead of waiting in silence.
+ * would never fix it, so sends and `next()` reject with this instead of waiting in silence. A job
+ * store's bucket, or a server without JetStream, is one too.
  */
 export class NatsTopologyError extends SluiceError {
-  constructor(queue: string, what: string, problem: string) {
+  constructor(user: NatsTopologyUser, what: string, problem: string) {
     super(
       'NATS_TOPOLOGY_MISMATCH',
-      `queue ${queue} cannot use ${what}: ${problem} ` +
-        '(the wire protocol, docs/wire-protocol.md, gives the stream and consumers sluice needs)',
+      typeof user === 'string'
+        ? `queue ${user} cannot use ${what}: ${problem} ` +
+            '(the wire protocol, docs/wire-protocol.md, gives the stream and consumers sluice needs)'
+        : `job store ${user.jobStore} cannot use ${what}: ${problem}`,
     );
   }
 }
