@@ -18,7 +18,9 @@ import {
   bullmqRedis,
   type Contender,
   pgBoss,
+  sluicePostgres,
   sluiceRedis,
+  sluiceSqlite,
 } from './support/job-contenders.js';
 import { formatMB, formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
 
@@ -33,6 +35,8 @@ const contenders: Record<string, Contender> = {
   bareRedis,
   bullmqPostgres,
   pgBoss,
+  sluicePostgres,
+  sluiceSqlite,
 };
 
 interface Throughput {
@@ -133,9 +137,10 @@ async function roundTrips(key: string): Promise<{ p50: number; p99: number }> {
 
 async function main(): Promise<void> {
   const rows: string[][] = [];
-  const pairs: [string, string, string][] = [
+  const pairs: [string, ...string[]][] = [
     ['Redis', 'sluiceRedis', 'bullmqRedis'],
-    ['PostgreSQL', 'bullmqPostgres', 'pgBoss'],
+    ['PostgreSQL', 'sluicePostgres', 'bullmqPostgres', 'pgBoss'],
+    ['SQLite', 'sluiceSqlite'],
   ];
   for (const [backend, ...keys] of pairs) {
     for (const count of WORKER_COUNTS) {
@@ -161,7 +166,7 @@ async function main(): Promise<void> {
     }
   }
   const latencyRows: string[][] = [];
-  for (const key of ['bareRedis', 'sluiceRedis', 'bullmqRedis']) {
+  for (const key of ['bareRedis', 'sluiceRedis', 'bullmqRedis', 'sluicePostgres']) {
     const { p50, p99 } = await roundTrips(key);
     latencyRows.push([contenders[key]!.label, p50.toFixed(2), p99.toFixed(2)]);
   }

@@ -3,6 +3,10 @@
  * process on a shared backend. A producer pushes `count` no-op jobs whose results are kept, keeping
  * at most `window` waiting at once, and resolves once it saw every one end.
  */
+
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   Queue as BullQueue,
   Worker as BullWorker,
@@ -16,12 +20,14 @@ import PgBoss from 'pg-boss';
 import { type JobStore, Jobs, Pump, QueueMiddleware } from '../../src/index.js';
 import type { JobEnvelope } from '../../src/jobs/types.js';
 import type { Queue } from '../../src/queuing/types.js';
+import { PostgresJobStore, PostgresQueue } from '../../src/transports/postgres/index.js';
 import { RedisJobStore, RedisQueue } from '../../src/transports/redis/index.js';
+import { SqliteJobStore, SqliteQueue } from '../../src/transports/sqlite/index.js';
 
 export const REDIS_URL = process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const POSTGRES_URL = process.env.SLUICE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Jobs one worker process runs at once, for every contender. */
-export const CONCURRENCY = 20;
+export const CONCURRENCY = 100;
 
 export interface Contender {
   readonly label: string;
@@ -104,6 +110,41 @@ export const sluiceRedis = sluice(
   (name) => deleteRedisKeys(`sluice*{${name}}*`),
 );
 
+export const sluicePostgres = sluice(
+  'sluice (PostgresQueue + PostgresJobStore)',
+  (name) => ({
+    store: new PostgresJobStore({ url: POSTGRES_URL, name }),
+    queue: new PostgresQueue<JobEnvelope>(name, { url: POSTGRES_URL }),
+  }),
+  async (name) => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    try {
+      // The tables exist once a store or queue ran; a first run has nothing to delete.
+      await client.query('DELETE FROM sluice.jobs WHERE store = $1', [name]).catch(() => {});
+      await client
+        .query('DELETE FROM sluice.messages WHERE queue = ANY($1)', [[name, `${name}.dead`]])
+        .catch(() => {});
+    } finally {
+      await client.end();
+    }
+  },
+);
+
+/** One file per run, in the temporary directory: the processes of one machine share it. */
+const sqlitePath = (name: string) => join(tmpdir(), `${name}.db`);
+
+export const sluiceSqlite = sluice(
+  'sluice (SqliteQueue + SqliteJobStore)',
+  (name) => ({
+    store: new SqliteJobStore({ path: sqlitePath(name) }),
+    queue: new SqliteQueue<JobEnvelope>(name, { path: sqlitePath(name), pollInterval: 10 }),
+  }),
+  async (name) => {
+    for (const suffix of ['', '-wal', '-shm']) rmSync(`${sqlitePath(name)}${suffix}`, { force: true });
+  },
+);
+
 /** BullMQ: Queue + Worker processes + QueueEvents, results kept (BullMQ's default). */
 function bullmq(
   label: string,
@@ -119,7 +160,9 @@ function bullmq(
       return () => worker.close();
     },
     async produce(name, count, window) {
-      const queue = new classes.Queue(name, { connection });
+      // Room for every job's events: BullMQ trims its events stream to 10,000 by default, and a
+      // `waitUntilFinished` whose completion was trimmed before QueueEvents read it never resolves.
+      const queue = new classes.Queue(name, { connection, streams: { events: { maxLen: count * 10 } } });
       const events = new classes.QueueEvents(name, { connection });
       await events.waitUntilReady();
       events.setMaxListeners(0);
@@ -142,7 +185,10 @@ function bullmq(
 }
 
 interface BullClasses {
-  Queue: new (name: string, options: { connection: any }) => BullQueue;
+  Queue: new (
+    name: string,
+    options: { connection: any; streams?: { events: { maxLen: number } } },
+  ) => BullQueue;
   Worker: new (
     name: string,
     processor: () => Promise<unknown>,
