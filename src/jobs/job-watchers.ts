@@ -43,7 +43,8 @@ export class JobWatchers {
   }
 
   wants(id: string): boolean {
-    return this.#byId.has(id);
+    // No hash of the id while nothing is watched: a store asks for every write it makes.
+    return this.#byId.size > 0 && this.#byId.has(id);
   }
 
   changed(change: JobChange): void {
