@@ -1,5 +1,6 @@
 import { InvalidOptionError, TimeoutError } from '../errors.js';
 import { Timer } from '../timer.js';
+import { now } from './clock.js';
 import { JobFailedError, JobNotCompletedError } from './errors.js';
 import { revivedError, storedError } from './job-error.js';
 import { type FinalStatus, isFinal, type JobStatus } from './status.js';
@@ -50,8 +51,7 @@ interface Waiter {
 
 /**
  * The handle `push` and `jobs.get` return. It follows the job wherever it runs: the app settles it
- * when the job runs in this process, and while it is waited on it is kept current from the job
- * store's notifications (a store shared by several processes: Redis, PostgreSQL, SQLite, NATS).
+ * when the job runs here, and while it is waited on it follows a shared job store's notifications.
  * With the default MemoryJobStore, a job that a worker of another process takes is not seen: the
  * handle ends `cancelled` ("not completed here") when this app stops.
  *
@@ -92,7 +92,7 @@ export class Job<R = unknown> {
     status: JobStatus,
     args: readonly unknown[],
     metadata?: Readonly<Record<string, unknown>>,
-    createdAt = Date.now(),
+    createdAt = now(),
   ) {
     this.#owner = owner;
     this.id = id;
@@ -216,7 +216,7 @@ export class Job<R = unknown> {
     this.#status = status;
     if (attempt !== undefined) {
       this.#attempt = attempt;
-      this.#startedAt = Date.now();
+      this.#startedAt = now();
     }
   }
 
@@ -226,7 +226,7 @@ export class Job<R = unknown> {
   }
 
   /** Records the outcome once; later calls (a cancelled job's function returning) are ignored. */
-  [settle](status: FinalStatus, value?: R, error?: unknown, endedAt = Date.now()): boolean {
+  [settle](status: FinalStatus, value?: R, error?: unknown, endedAt = now()): boolean {
     if (isFinal(this.#status)) return false;
     this.#status = status;
     this.#value = value;

@@ -2,6 +2,7 @@ import { InvalidOptionError, InvalidStateError } from '../errors.js';
 import { Fifo } from '../queuing/memory/buffers.js';
 import { RESOLVED } from '../queuing/settled.js';
 import { Timer } from '../timer.js';
+import { now } from './clock.js';
 import { indexed, Job, setProgress, setStatus, settle, snapshot } from './job.js';
 import { revivedError } from './job-error.js';
 import { JobWatchers } from './job-watchers.js';
@@ -216,18 +217,18 @@ export class MemoryJobStore implements JobStore {
 
   #ended(kept: Kept, id: string): void {
     this.#changed(kept, id);
-    const now = Date.now();
+    const at = now();
     const status = kept.status as FinalStatus;
     const inIndex = !(kept instanceof Job) || kept[indexed];
     const expiry = {
       kept,
       id,
       indexed: inIndex,
-      endedAt: now,
-      at: now + retentionOf(this.#retention, status),
+      endedAt: at,
+      at: at + retentionOf(this.#retention, status),
     };
     (status === 'success' ? this.#succeeded : this.#failed).push(expiry);
-    this.#forgetExpired(now);
+    this.#forgetExpired(at);
   }
 
   /** Forgets expired records and, over `maxEnded`, the oldest; then waits for the next expiry. */

@@ -5,6 +5,7 @@ import { serializationProblem } from '../queuing/json.js';
 import { RESOLVED } from '../queuing/settled.js';
 import type { Queue } from '../queuing/types.js';
 import { uniqueId } from '../queuing/unique-id.js';
+import { now } from './clock.js';
 import { PushContext } from './context.js';
 import { Job, type JobOwner } from './job.js';
 import type { JobLedger } from './job-ledger.js';
@@ -57,7 +58,7 @@ export class PushSide {
     }
     const id = request.id ?? uniqueId();
     const status = request.delay > 0 ? 'scheduled' : 'pending';
-    const createdAt = Date.now();
+    const createdAt = now();
     const job = new Job(this.#owner, id, task.name, status, args, request.metadata, createdAt);
     const admitted = this.#ledger.admit(job, createdAt, request.id !== undefined);
     if (admitted === undefined) return this.#enqueueJob(job, task, request);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { BrokerUnavailableError } from '../../errors.js';
+import { openDatabase } from './database.js';
 import { type ClaimedRow, SCHEMA, SQL } from './tables.js';
 
 /** A change to apply in the next write transaction. `id` + `attempt` name one claim of one row. */
@@ -42,9 +43,6 @@ export interface Claimer {
 type Statements = { [K in keyof typeof SQL]: Database.Statement };
 
 const NOTHING: readonly ClaimedRow[] = [];
-
-/** Busy waits block the event loop (better-sqlite3 is synchronous); transactions here are short. */
-const BUSY_TIMEOUT_MS = 5_000;
 
 /** Whether a write failed only because another connection held the file's lock past the busy timeout. */
 export function isBusy(error: unknown): boolean {
@@ -99,16 +97,7 @@ export class Connection {
 
   private constructor(path: string) {
     this.path = path;
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.transaction(() => db!.exec(SCHEMA)).immediate();
-    } catch (cause) {
-      db?.close();
-      throw new BrokerUnavailableError('SQLite', `opening ${path}`, { cause });
-    }
+    const db = openDatabase(path, SCHEMA);
     this.#db = db;
     this.#statements = Object.fromEntries(
       Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),

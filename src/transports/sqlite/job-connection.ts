@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { BrokerUnavailableError } from '../../errors.js';
+import { openDatabase } from './database.js';
 import { JobFeed } from './job-feed.js';
 import { type ChangeRow, JOB_SCHEMA, JOB_SQL, type JobStatements, type StateRow } from './job-tables.js';
 
@@ -25,9 +26,6 @@ interface Write {
   /** The job's state as written, read for a job watched in this process. */
   state?: StateRow;
 }
-
-/** As the queues' connection: busy waits block the event loop (better-sqlite3 is synchronous), transactions are short. */
-const BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * One connection per database file per process for its job stores (the queues keep their own), so
@@ -66,16 +64,7 @@ export class JobConnection {
 
   private constructor(path: string) {
     this.path = path;
-    let db: Database.Database | undefined;
-    try {
-      db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
-      db.pragma('journal_mode = WAL');
-      db.pragma('synchronous = NORMAL');
-      db.transaction(() => db!.exec(JOB_SCHEMA)).immediate();
-    } catch (cause) {
-      db?.close();
-      throw new BrokerUnavailableError('SQLite', `opening ${path}`, { cause });
-    }
+    const db = openDatabase(path, JOB_SCHEMA);
     this.#db = db;
     this.#statements = Object.fromEntries(
       Object.entries(JOB_SQL).map(([name, sql]) => [name, db.prepare(sql)]),
