@@ -7,7 +7,6 @@ import { type FinalStatus, isFinal, type JobStatus } from './status.js';
 import type { JobChange, JobRecord, Unsubscribe } from './store.js';
 
 export type { FinalStatus, JobStatus } from './status.js';
-export { isFinal } from './status.js';
 
 export interface WaitOptions {
   /** Milliseconds to wait before rejecting with `TimeoutError`. Default: no limit. */
@@ -34,9 +33,9 @@ export const snapshot: unique symbol = Symbol('sluice.job.snapshot');
 export const execution: unique symbol = Symbol('sluice.job.execution');
 /** Links of the runtime's list of jobs that are not final yet (see LiveJobs). */
 export const livePrevious: unique symbol = Symbol('sluice.job.livePrevious');
+export const liveNext: unique symbol = Symbol('sluice.job.liveNext');
 /** Set once a MemoryJobStore indexes the handle by id (see memory-job-store.ts). */
 export const indexed: unique symbol = Symbol('sluice.job.indexed');
-export const liveNext: unique symbol = Symbol('sluice.job.liveNext');
 
 /** What the runtime needs of the execution in progress: a way to abort it. */
 export interface Abortable {
