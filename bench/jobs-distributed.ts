@@ -3,16 +3,18 @@
  * waiting at once) and waits for every one to end, while 1, 2 and 4 worker processes run them.
  * sluice's Jobs with a job store against BullMQ 6 (Queue + Worker processes + QueueEvents, its
  * `waitUntilFinished`) on Redis and on BullMQ's PostgreSQL backend, and pg-boss on PostgreSQL.
- * Then push → result in the producer, one job at a time (p50, p99), next to a bare queue round trip;
- * and the producer's RSS after 50,000 and after 200,000 jobs.
+ * A bare queue's send → reply (a Pump replying on a second queue, the same two hops without a store)
+ * is each backend's ceiling. Then push → result in the producer, one job at a time (p50, p99), next
+ * to that bare round trip; and the producer's RSS after 50,000 and after 200,000 jobs.
  *
- *   npx tsx bench/jobs-distributed.ts [--markdown]
+ *   npx tsx bench/jobs-distributed.ts [redis|postgres|sqlite ...] [--markdown]
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { childArgs, reportToParent, runInChild } from './support/child.js';
 import {
+  barePostgres,
   bareRedis,
   bullmqPostgres,
   bullmqRedis,
@@ -33,6 +35,7 @@ const contenders: Record<string, Contender> = {
   sluiceRedis,
   bullmqRedis,
   bareRedis,
+  barePostgres,
   bullmqPostgres,
   pgBoss,
   sluicePostgres,
@@ -138,11 +141,13 @@ async function roundTrips(key: string): Promise<{ p50: number; p99: number }> {
 async function main(): Promise<void> {
   const rows: string[][] = [];
   const pairs: [string, ...string[]][] = [
-    ['Redis', 'sluiceRedis', 'bullmqRedis'],
-    ['PostgreSQL', 'sluicePostgres', 'bullmqPostgres', 'pgBoss'],
+    ['Redis', 'sluiceRedis', 'bullmqRedis', 'bareRedis'],
+    ['PostgreSQL', 'sluicePostgres', 'bullmqPostgres', 'pgBoss', 'barePostgres'],
     ['SQLite', 'sluiceSqlite'],
   ];
+  const chosen = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
   for (const [backend, ...keys] of pairs) {
+    if (chosen.length > 0 && !chosen.some((pick) => backend.toLowerCase().startsWith(pick))) continue;
     for (const count of WORKER_COUNTS) {
       const results: [string, Throughput][] = [];
       for (const key of keys) {
@@ -166,7 +171,7 @@ async function main(): Promise<void> {
     }
   }
   const latencyRows: string[][] = [];
-  for (const key of ['bareRedis', 'sluiceRedis', 'bullmqRedis', 'sluicePostgres']) {
+  for (const key of ['bareRedis', 'sluiceRedis', 'bullmqRedis', 'barePostgres', 'sluicePostgres']) {
     const { p50, p99 } = await roundTrips(key);
     latencyRows.push([contenders[key]!.label, p50.toFixed(2), p99.toFixed(2)]);
   }

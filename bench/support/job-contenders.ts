@@ -117,17 +117,8 @@ export const sluicePostgres = sluice(
     queue: new PostgresQueue<JobEnvelope>(name, { url: POSTGRES_URL }),
   }),
   async (name) => {
-    const client = new pg.Client({ connectionString: POSTGRES_URL });
-    await client.connect();
-    try {
-      // The tables exist once a store or queue ran; a first run has nothing to delete.
-      await client.query('DELETE FROM sluice.jobs WHERE store = $1', [name]).catch(() => {});
-      await client
-        .query('DELETE FROM sluice.messages WHERE queue = ANY($1)', [[name, `${name}.dead`]])
-        .catch(() => {});
-    } finally {
-      await client.end();
-    }
+    await deletePostgresRows('DELETE FROM sluice.jobs WHERE store = $1', [name]);
+    await deletePostgresMessages([name, `${name}.dead`]);
   },
 );
 
@@ -332,6 +323,21 @@ export async function deleteRedisKeys(pattern: string): Promise<void> {
   }
 }
 
+async function deletePostgresMessages(queues: string[]): Promise<void> {
+  await deletePostgresRows('DELETE FROM sluice.messages WHERE queue = ANY($1)', [queues]);
+}
+
+/** Runs a DELETE; the tables exist once a store or queue ran, so a first run has nothing to delete. */
+async function deletePostgresRows(sql: string, values: unknown[]): Promise<void> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(sql, values).catch(() => {});
+  } finally {
+    await client.end();
+  }
+}
+
 export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
@@ -347,7 +353,11 @@ export async function dropSchema(schema: string): Promise<void> {
  * the worker process, which sends a reply on a second queue that the producer reads. Two queue hops,
  * as a job's push and its result notification are.
  */
-export function bareRoundTrip(label: string, open: (name: string) => Queue<{ n: number }>): Contender {
+export function bareRoundTrip(
+  label: string,
+  open: (name: string) => Queue<{ n: number }>,
+  clean: (name: string) => Promise<void>,
+): Contender {
   return {
     label,
     async work(name) {
@@ -361,7 +371,25 @@ export function bareRoundTrip(label: string, open: (name: string) => Queue<{ n: 
         await Promise.all([requests.close(), replies.close()]);
       };
     },
-    produce: () => Promise.reject(new Error('a bare queue is only timed one message at a time')),
+    async produce(name, count, window) {
+      const requests = open(name);
+      const replies = open(`${name}.reply`);
+      const waiting = new Map<number, () => void>();
+      const draining = new Pump(replies, (message) => waiting.get(message.n)?.()).draining({
+        concurrency: CONCURRENCY,
+      });
+      let n = 0;
+      const took = await windowed(count, window, async () => {
+        const id = n++;
+        const replied = new Promise<void>((resolve) => waiting.set(id, resolve));
+        await requests.send({ n: id });
+        await replied;
+        waiting.delete(id);
+      });
+      await draining.stop();
+      await Promise.all([requests.close(), replies.close()]);
+      return took;
+    },
     async roundTrips(name, count) {
       const requests = open(name);
       const replies = open(`${name}.reply`);
@@ -375,11 +403,18 @@ export function bareRoundTrip(label: string, open: (name: string) => Queue<{ n: 
       await Promise.all([requests.close(), replies.close()]);
       return times;
     },
-    clean: (name) => deleteRedisKeys(`sluice:{${name}*`),
+    clean,
   };
 }
 
 export const bareRedis = bareRoundTrip(
   'RedisQueue alone (send → reply)',
   (name) => new RedisQueue(name, { url: REDIS_URL }),
+  (name) => deleteRedisKeys(`sluice:{${name}*`),
+);
+
+export const barePostgres = bareRoundTrip(
+  'PostgresQueue alone (send → reply)',
+  (name) => new PostgresQueue(name, { url: POSTGRES_URL }),
+  (name) => deletePostgresMessages([name, `${name}.dead`, `${name}.reply`, `${name}.reply.dead`]),
 );

@@ -2,30 +2,36 @@ import type { JobChange, JobRecord } from '../../jobs/store.js';
 
 /**
  * How a job's record is kept in its Redis hash: times and counters as decimal strings, everything a
- * task gave (arguments, progress, result, error, metadata) as JSON. `fields` is HGETALL's reply.
+ * task gave (arguments, progress, result, error, metadata) as JSON. `hash` is HGETALL's reply.
  */
-export function recordOfHash(id: string, fields: readonly string[]): JobRecord {
-  const hash: Record<string, string> = {};
-  for (let at = 0; at + 1 < fields.length; at += 2) hash[fields[at]!] = fields[at + 1]!;
-  // A field the scripts wrote '' (a result or error the job did not have) is none.
-  const json = (field: string) => (hash[field] ? JSON.parse(hash[field]) : undefined);
-  const time = (field: string) => (hash[field] ? Number(hash[field]) : undefined);
+export function recordOfHash(id: string, hash: Readonly<Record<string, string>>): JobRecord {
   return {
     id,
     task: hash.task ?? '',
-    args: json('args') ?? [],
+    args: json(hash.args) ?? [],
     status: hash.status as JobRecord['status'],
     attempt: Number(hash.attempt ?? 0),
-    progress: json('progress'),
-    result: json('result'),
-    error: json('error'),
-    metadata: json('metadata'),
+    progress: json(hash.progress),
+    result: json(hash.result),
+    error: json(hash.error),
+    metadata: json(hash.metadata),
     createdAt: Number(hash.createdAt ?? 0),
-    startedAt: time('startedAt'),
-    endedAt: time('endedAt'),
+    startedAt: time(hash.startedAt),
+    endedAt: time(hash.endedAt),
     version: Number(hash.version ?? 0),
   };
 }
+
+/** A hash as a script returns it (HGETALL's flat list of fields and values), as an object. */
+export function hashOfFields(fields: readonly string[]): Record<string, string> {
+  const hash: Record<string, string> = {};
+  for (let at = 0; at + 1 < fields.length; at += 2) hash[fields[at]!] = fields[at + 1]!;
+  return hash;
+}
+
+// A field the scripts wrote '' (a result or error the job did not have) is none.
+const json = (value: string | undefined) => (value ? JSON.parse(value) : undefined);
+const time = (value: string | undefined) => (value ? Number(value) : undefined);
 
 /** A value as the hash keeps it: JSON, or '' for none (scripts then leave the field out). */
 export function jsonField(value: unknown): string {
@@ -50,8 +56,6 @@ export function changesOfAnnouncement(message: string, wanted: (id: string) => b
 /** The CHANGING fields' values ('' for none), in their order, as a change of job `id`. */
 export function changeOfValues(id: string, values: readonly string[]): JobChange {
   const [status, attempt, version, startedAt, endedAt, progress, result, error] = values;
-  const json = (value: string | undefined) => (value ? JSON.parse(value) : undefined);
-  const time = (value: string | undefined) => (value ? Number(value) : undefined);
   return {
     id,
     status: status as JobChange['status'],

@@ -18,7 +18,7 @@ import { Connection } from './connection.js';
 import { failure } from './errors.js';
 import { JobBatches } from './job-batches.js';
 import { JobFeed } from './job-feed.js';
-import { changeOfValues, jsonField, recordOfHash } from './job-hash.js';
+import { changeOfValues, hashOfFields, jsonField, recordOfHash } from './job-hash.js';
 import { type JobScriptCommands, withJobScripts } from './job-scripts.js';
 import { assertConnectionOptions, assertNoBrace, type RedisConnectionOptions } from './options.js';
 
@@ -93,12 +93,12 @@ export class RedisJobStore implements JobStore {
         jsonField(metadata),
       ]),
     );
-    return kept === 0 ? undefined : recordOfHash(id, kept);
+    return kept === 0 ? undefined : recordOfHash(id, hashOfFields(kept));
   }
 
   async get(id: string): Promise<JobRecord | undefined> {
     const fields = await this.#run('read a job', () => this.#client.hgetall(this.#key(id)));
-    return Object.keys(fields).length === 0 ? undefined : recordOfHash(id, Object.entries(fields).flat());
+    return fields.status === undefined ? undefined : recordOfHash(id, fields);
   }
 
   async start(id: string, fallback: NewJobRecord): Promise<JobChange> {
