@@ -2,24 +2,27 @@
  * Jobs across processes, results kept: one producer process pushes 50,000 no-op jobs (at most 1,000
  * waiting at once) and waits for every one to end, while 1, 2 and 4 worker processes run them.
  * sluice's Jobs with a job store against BullMQ 6 (Queue + Worker processes + QueueEvents, its
- * `waitUntilFinished`) on Redis and on BullMQ's PostgreSQL backend, and pg-boss on PostgreSQL.
+ * `waitUntilFinished`) on Redis and on BullMQ's PostgreSQL backend, and pg-boss on PostgreSQL;
+ * SQLite and NATS JetStream alone (no peer runs on them).
  * A bare queue's send → reply (a Pump replying on a second queue, the same two hops without a store)
  * is each backend's ceiling. Then push → result in the producer, one job at a time (p50, p99), next
  * to that bare round trip; and the producer's RSS after 50,000 and after 200,000 jobs.
  *
- *   npx tsx bench/jobs-distributed.ts [redis|postgres|sqlite ...] [--markdown]
+ *   npx tsx bench/jobs-distributed.ts [redis|postgres|sqlite|nats ...] [--markdown]
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { childArgs, reportToParent, runInChild } from './support/child.js';
 import {
+  bareNats,
   barePostgres,
   bareRedis,
   bullmqPostgres,
   bullmqRedis,
   type Contender,
   pgBoss,
+  sluiceNats,
   sluicePostgres,
   sluiceRedis,
   sluiceSqlite,
@@ -40,6 +43,8 @@ const contenders: Record<string, Contender> = {
   pgBoss,
   sluicePostgres,
   sluiceSqlite,
+  sluiceNats,
+  bareNats,
 };
 
 interface Throughput {
@@ -144,10 +149,13 @@ async function main(): Promise<void> {
     ['Redis', 'sluiceRedis', 'bullmqRedis', 'bareRedis'],
     ['PostgreSQL', 'sluicePostgres', 'bullmqPostgres', 'pgBoss', 'barePostgres'],
     ['SQLite', 'sluiceSqlite'],
+    ['NATS', 'sluiceNats', 'bareNats'],
   ];
   const chosen = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
+  const runs = (backend: string) =>
+    chosen.length === 0 || chosen.some((pick) => backend.toLowerCase().startsWith(pick));
   for (const [backend, ...keys] of pairs) {
-    if (chosen.length > 0 && !chosen.some((pick) => backend.toLowerCase().startsWith(pick))) continue;
+    if (!runs(backend)) continue;
     for (const count of WORKER_COUNTS) {
       const results: [string, Throughput][] = [];
       for (const key of keys) {
@@ -171,12 +179,17 @@ async function main(): Promise<void> {
     }
   }
   const latencyRows: string[][] = [];
-  for (const key of ['bareRedis', 'sluiceRedis', 'bullmqRedis', 'barePostgres', 'sluicePostgres']) {
+  const timedKeys: [string, string[]][] = [
+    ['Redis', ['bareRedis', 'sluiceRedis', 'bullmqRedis']],
+    ['PostgreSQL', ['barePostgres', 'sluicePostgres']],
+    ['NATS', ['bareNats', 'sluiceNats']],
+  ];
+  for (const key of timedKeys.flatMap(([backend, keys]) => (runs(backend) ? keys : []))) {
     const { p50, p99 } = await roundTrips(key);
     latencyRows.push([contenders[key]!.label, p50.toFixed(2), p99.toFixed(2)]);
   }
   const memory: string[][] = [];
-  for (const jobs of [50_000, 200_000]) {
+  for (const jobs of runs('Redis') ? [50_000, 200_000] : []) {
     const { rss } = await throughput('sluiceRedis', 1, jobs);
     memory.push([formatRate(jobs), formatMB(rss)]);
   }
@@ -189,6 +202,7 @@ async function main(): Promise<void> {
     `\n### Push → result in the producer, one job at a time (ms, after ${ROUND_TRIPS / 10} warm-up jobs)\n`,
   );
   console.log(markdownTable(['contender', 'p50', 'p99'], latencyRows));
+  if (memory.length === 0) return;
   console.log('\n### Producer RSS (sluice on Redis, 1 worker process): handles not waited on are not kept\n');
   console.log(markdownTable(['jobs', 'producer RSS'], memory));
 }

@@ -7,6 +7,8 @@
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
 import {
   Queue as BullQueue,
   Worker as BullWorker,
@@ -20,11 +22,15 @@ import PgBoss from 'pg-boss';
 import { type JobStore, Jobs, Pump, QueueMiddleware } from '../../src/index.js';
 import type { JobEnvelope } from '../../src/jobs/types.js';
 import type { Queue } from '../../src/queuing/types.js';
+import { NatsJobStore, NatsQueue } from '../../src/transports/nats/index.js';
+import { jobBuckets } from '../../src/transports/nats/job-buckets.js';
+import { streamName } from '../../src/transports/nats/names.js';
 import { PostgresJobStore, PostgresQueue } from '../../src/transports/postgres/index.js';
 import { RedisJobStore, RedisQueue } from '../../src/transports/redis/index.js';
 import { SqliteJobStore, SqliteQueue } from '../../src/transports/sqlite/index.js';
 
 export const REDIS_URL = process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const NATS_URL = process.env.SLUICE_NATS_URL ?? 'nats://127.0.0.1:4222';
 export const POSTGRES_URL = process.env.SLUICE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Jobs one worker process runs at once, for every contender. */
 export const CONCURRENCY = 100;
@@ -134,6 +140,15 @@ export const sluiceSqlite = sluice(
   async (name) => {
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${sqlitePath(name)}${suffix}`, { force: true });
   },
+);
+
+export const sluiceNats = sluice(
+  'sluice (NatsQueue + NatsJobStore)',
+  (name) => ({
+    store: new NatsJobStore({ url: NATS_URL, name }),
+    queue: new NatsQueue<JobEnvelope>(name, { url: NATS_URL }),
+  }),
+  (name) => deleteNatsStreams(name, true),
 );
 
 /**
@@ -338,6 +353,18 @@ async function deletePostgresRows(sql: string, values: unknown[]): Promise<void>
   }
 }
 
+/** A queue is a stream (its dead letters another); a store's buckets are streams named KV_<bucket>. */
+async function deleteNatsStreams(name: string, withStore: boolean): Promise<void> {
+  const { live, success, failure } = jobBuckets(name);
+  const streams = [streamName(name), streamName(`${name}.dead`)];
+  if (withStore) streams.push(...[live, success, failure].map((bucket) => `KV_${bucket}`));
+  else streams.push(streamName(`${name}.reply`), streamName(`${name}.reply.dead`));
+  const nc = await connectNats({ servers: NATS_URL });
+  const jsm = await jetstreamManager(nc);
+  for (const stream of streams) await jsm.streams.delete(stream).catch(() => {});
+  await nc.close();
+}
+
 export async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: POSTGRES_URL });
   await client.connect();
@@ -417,4 +444,10 @@ export const barePostgres = bareRoundTrip(
   'PostgresQueue alone (send → reply)',
   (name) => new PostgresQueue(name, { url: POSTGRES_URL }),
   (name) => deletePostgresMessages([name, `${name}.dead`, `${name}.reply`, `${name}.reply.dead`]),
+);
+
+export const bareNats = bareRoundTrip(
+  'NatsQueue alone (send → reply)',
+  (name) => new NatsQueue(name, { url: NATS_URL }),
+  (name) => deleteNatsStreams(name, false),
 );
