@@ -31,6 +31,13 @@ export type {
 } from './middleware/types.js';
 export { type MemoryDrainingOptions, MemoryQueue } from './queuing/memory/memory-queue.js';
 export type { MemoryQueueOptions } from './queuing/memory/options.js';
+export type {
+  DeadLetter,
+  DeadLettersOptions,
+  OperableQueue,
+  QueueStats,
+  RedriveOptions,
+} from './queuing/operations.js';
 export type { Draining, PumpStats } from './queuing/pump/draining.js';
 export type { DrainingOptions } from './queuing/pump/draining-options.js';
 export type { DrainingQueue } from './queuing/pump/draining-queue.js';

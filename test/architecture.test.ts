@@ -34,6 +34,17 @@ const allowedLayers: Record<string, string[]> = {
   jobs: ['jobs', 'queuing', 'routing', 'middleware', 'errors.ts', 'timer.ts'],
   'index.ts': ['jobs', 'queuing', 'routing', 'middleware', 'errors.ts'],
   'transports/shared': ['transports/shared', 'jobs', 'queuing', 'errors.ts', 'timer.ts'],
+  // Built on public faces only: the operator face of any queue, the job store contract.
+  dashboard: ['dashboard', 'jobs', 'queuing', 'errors.ts', 'timer.ts'],
+  // The program opens each broker's queue through its public entry (see the test below).
+  cli: [
+    'cli',
+    'dashboard',
+    'jobs',
+    'queuing',
+    'errors.ts',
+    ...Object.keys(clients).map((b) => `transports/${b}`),
+  ],
 };
 
 interface SourceImport {
@@ -86,6 +97,17 @@ describe('layers (ARCHITECTURE.md)', () => {
           (!file.startsWith('transports/') || layerOf(file) === 'transports/shared'),
       )
       .filter((from) => !allowedLayers[layerOf(from.file)]!.includes(targetLayer(from)))
+      .map(({ file, specifier }) => `${file} → ${specifier}`);
+    expect(wrong).toEqual([]);
+  });
+
+  it('the program reaches a broker only through its public entry, and only it imports the argument parser', () => {
+    const wrong = imports
+      .filter(({ file, specifier }) =>
+        file.startsWith('cli/')
+          ? specifier.includes('/transports/') && !/\/transports\/[a-z]+\/index\.js$/.test(specifier)
+          : packageOf(specifier) === 'commander',
+      )
       .map(({ file, specifier }) => `${file} → ${specifier}`);
     expect(wrong).toEqual([]);
   });

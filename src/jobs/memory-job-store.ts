@@ -46,6 +46,10 @@ export const handleOf: unique symbol = Symbol('sluice.memoryJobStore.handleOf');
 export const touched: unique symbol = Symbol('sluice.memoryJobStore.touched');
 export const ended: unique symbol = Symbol('sluice.memoryJobStore.ended');
 
+/** recentFailures' page: what an operator looks at first, and at most. */
+const DEFAULT_FAILURES = 20;
+const MAX_FAILURES = 1_000;
+
 const UNDEFINED: Promise<undefined> = Promise.resolve(undefined);
 const TRUE: Promise<boolean> = Promise.resolve(true);
 const FALSE: Promise<boolean> = Promise.resolve(false);
@@ -150,6 +154,19 @@ export class MemoryJobStore implements JobStore {
   remove(id: string): Promise<void> {
     this.#kept.delete(id);
     return RESOLVED;
+  }
+
+  /** The failures line holds the kept records of ended failures in the order they ended. */
+  recentFailures(options: { limit?: number } = {}): Promise<JobRecord[]> {
+    const limit = options?.limit ?? DEFAULT_FAILURES;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FAILURES) {
+      return Promise.reject(new InvalidOptionError('limit', limit, `an integer from 1 to ${MAX_FAILURES}`));
+    }
+    const at = now();
+    const kept = (expiry: Expiry) =>
+      expiry.at > at && (!expiry.indexed || this.#kept.get(expiry.id) === expiry.kept);
+    const failures = this.#failed.toArray().filter(kept).reverse().slice(0, limit);
+    return Promise.resolve(failures.map((expiry) => this.#record(expiry.kept)));
   }
 
   watch(id: string, listener: JobListener): Promise<Unsubscribe> {

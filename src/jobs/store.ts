@@ -99,6 +99,11 @@ export interface JobStore {
   /** Forgets a record: a push whose job the queue refused. */
   remove(id: string): Promise<void>;
   /**
+   * The kept records of jobs that ended `failed`, `timeout` or `cancelled`, most recently ended
+   * first, at most `limit` (default 20, at most 1,000): what an operator looks at first.
+   */
+  recentFailures(options?: { limit?: number }): Promise<JobRecord[]>;
+  /**
    * Calls `listener` with the job's changing fields after each change of job `id`, from the moment the returned
    * promise resolves until the unsubscribe it resolves with is called. A store that can notify
    * (Redis, PostgreSQL, NATS) does; one that cannot polls while something is watched.

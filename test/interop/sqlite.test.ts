@@ -25,30 +25,59 @@ const SQL = {
   run_at INTEGER NOT NULL DEFAULT 0,
   attempt INTEGER NOT NULL DEFAULT 0,
   dedup_key TEXT,
-  reason TEXT
+  reason TEXT,
+  dead_at INTEGER,
+  dead_attempt INTEGER
 );
 CREATE INDEX IF NOT EXISTS sluice_messages_ready ON sluice_messages (queue, ready, priority DESC, id);
 CREATE INDEX IF NOT EXISTS sluice_messages_due ON sluice_messages (queue, run_at) WHERE ready = 0;
-CREATE UNIQUE INDEX IF NOT EXISTS sluice_messages_key ON sluice_messages (queue, dedup_key) WHERE dedup_key IS NOT NULL;`,
+CREATE UNIQUE INDEX IF NOT EXISTS sluice_messages_key ON sluice_messages (queue, dedup_key) WHERE dedup_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS sluice_queues (
+  queue TEXT PRIMARY KEY,
+  waiting INTEGER NOT NULL DEFAULT 0,
+  leased INTEGER NOT NULL DEFAULT 0,
+  delayed INTEGER NOT NULL DEFAULT 0,
+  paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO sluice_queues (queue, waiting, leased, delayed)
+  SELECT queue, sum(ready = 1 AND run_at = 0), sum(ready = 1 AND run_at > 0), sum(ready = 0) FROM sluice_messages
+  WHERE NOT EXISTS (SELECT 1 FROM sluice_queues) GROUP BY queue;`,
   busyTimeout: 'PRAGMA busy_timeout = 5000',
   send: `INSERT INTO sluice_messages (queue, body, priority, ready, run_at, dedup_key)
 VALUES (:queue, :body, :priority, :ready, :run_at, :key)
 ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING;`,
+  sendCount: `INSERT INTO sluice_queues (queue, waiting, delayed) VALUES (:queue, changes() * :ready, changes() * (1 - :ready))
+ON CONFLICT (queue) DO UPDATE SET waiting = waiting + excluded.waiting, delayed = delayed + excluded.delayed;`,
   promote:
     'UPDATE sluice_messages SET ready = 1, run_at = 0 WHERE queue = :queue AND ready = 0 AND run_at <= :now;',
+  promoteCount:
+    'UPDATE sluice_queues SET waiting = waiting + changes(), delayed = delayed - changes() WHERE queue = :queue;',
   select: `SELECT id, body, attempt + 1 AS attempt, reason, run_at > 0 AS lease_expired FROM sluice_messages
-  WHERE queue = :queue AND ready = 1 AND run_at <= :now ORDER BY priority DESC, id LIMIT :n;`,
+  WHERE queue = :queue AND ready = 1 AND run_at <= :now
+    AND NOT EXISTS (SELECT 1 FROM sluice_queues WHERE queue = :queue AND paused = 1)
+  ORDER BY priority DESC, id LIMIT :n;`,
   lease: 'UPDATE sluice_messages SET run_at = :now + :lease, attempt = attempt + 1 WHERE id = :id;',
+  leaseCount:
+    'UPDATE sluice_queues SET waiting = waiting - :fresh, leased = leased + :fresh WHERE queue = :queue;',
   ack: 'DELETE FROM sluice_messages WHERE id = :id AND attempt = :attempt;',
+  ackCount: 'UPDATE sluice_queues SET leased = leased - changes() WHERE queue = :queue;',
   retry: 'UPDATE sluice_messages SET ready = :ready, run_at = :run_at WHERE id = :id AND attempt = :attempt;',
+  retryCount: `UPDATE sluice_queues SET leased = leased - changes(), waiting = waiting + changes() * :ready,
+  delayed = delayed + changes() * (1 - :ready) WHERE queue = :queue;`,
   giveBack:
     'UPDATE sluice_messages SET run_at = 0, attempt = attempt - 1 WHERE id = :id AND attempt = :attempt;',
-  deadCopy: `INSERT INTO sluice_messages (queue, body, priority, reason)
-  SELECT :dead_letter_queue, body, priority, :reason FROM sluice_messages WHERE id = :id AND attempt = :attempt;`,
+  giveBackCount:
+    'UPDATE sluice_queues SET leased = leased - changes(), waiting = waiting + changes() WHERE queue = :queue;',
+  deadCopy: `INSERT INTO sluice_messages (queue, body, priority, reason, dead_at, dead_attempt)
+  SELECT :dead_letter_queue, body, priority, :reason, :now, attempt FROM sluice_messages
+  WHERE id = :id AND attempt = :attempt;`,
+  deadCopyCount: `INSERT INTO sluice_queues (queue, waiting) VALUES (:dead_letter_queue, changes())
+  ON CONFLICT (queue) DO UPDATE SET waiting = waiting + excluded.waiting;`,
   deadDelete: 'DELETE FROM sluice_messages WHERE id = :id AND attempt = :attempt;',
 } as const;
 
 interface Claim {
+  queue: string;
   id: number;
   body: string;
   attempt: number;
@@ -64,7 +93,7 @@ class Foreign {
     this.db = new Database(path);
     this.db.exec(SQL.walMode);
     this.db.pragma(SQL.busyTimeout.replace('PRAGMA ', ''));
-    this.db.exec(SQL.createTable);
+    this.db.transaction(() => this.db.exec(SQL.createTable)).immediate();
   }
 
   /** Inserts a message: its row id, or undefined when its key is held (nothing stored). */
@@ -74,46 +103,66 @@ class Foreign {
     { priority = 0, delay = 0, key = null as string | null } = {},
   ): number | undefined {
     const [ready, run_at] = delay > 0 ? [0, Date.now() + delay] : [1, 0];
-    const { changes, lastInsertRowid } = this.db
-      .prepare(SQL.send)
-      .run({ queue, body, priority, ready, run_at, key });
-    return changes === 1 ? Number(lastInsertRowid) : undefined;
+    return this.#write(() => {
+      const { changes, lastInsertRowid } = this.db
+        .prepare(SQL.send)
+        .run({ queue, body, priority, ready, run_at, key });
+      this.db.prepare(SQL.sendCount).run({ queue, ready });
+      return changes === 1 ? Number(lastInsertRowid) : undefined;
+    });
   }
 
   claim(queue: string, n: number, lease = 30_000): Claim[] {
     const now = Date.now();
-    this.db.exec('BEGIN IMMEDIATE');
-    try {
+    return this.#write(() => {
       this.db.prepare(SQL.promote).run({ queue, now });
-      const rows = this.db.prepare(SQL.select).all({ queue, now, n }) as Claim[];
+      this.db.prepare(SQL.promoteCount).run({ queue });
+      const rows = this.db.prepare(SQL.select).all({ queue, now, n }) as Omit<Claim, 'queue'>[];
       const leaseRow = this.db.prepare(SQL.lease);
       for (const row of rows) leaseRow.run({ now, lease, id: row.id });
-      this.db.exec('COMMIT');
-      return rows;
-    } catch (error) {
-      this.db.exec('ROLLBACK');
-      throw error;
-    }
+      const fresh = rows.filter((row) => row.lease_expired === 0).length;
+      this.db.prepare(SQL.leaseCount).run({ queue, fresh });
+      return rows.map((row) => ({ ...row, queue }));
+    });
   }
 
-  ack({ id, attempt }: Claim): number {
-    return this.db.prepare(SQL.ack).run({ id, attempt }).changes;
+  ack({ queue, id, attempt }: Claim): number {
+    return this.#write(() => {
+      const { changes } = this.db.prepare(SQL.ack).run({ id, attempt });
+      this.db.prepare(SQL.ackCount).run({ queue });
+      return changes;
+    });
   }
 
-  retry({ id, attempt }: Claim, delay: number): number {
+  retry({ queue, id, attempt }: Claim, delay: number): number {
     const [ready, run_at] = delay > 0 ? [0, Date.now() + delay] : [1, 0];
-    return this.db.prepare(SQL.retry).run({ ready, run_at, id, attempt }).changes;
+    return this.#write(() => {
+      const { changes } = this.db.prepare(SQL.retry).run({ ready, run_at, id, attempt });
+      this.db.prepare(SQL.retryCount).run({ queue, ready });
+      return changes;
+    });
   }
 
-  giveBack({ id, attempt }: Claim): number {
-    return this.db.prepare(SQL.giveBack).run({ id, attempt }).changes;
+  giveBack({ queue, id, attempt }: Claim): number {
+    return this.#write(() => {
+      const { changes } = this.db.prepare(SQL.giveBack).run({ id, attempt });
+      this.db.prepare(SQL.giveBackCount).run({ queue });
+      return changes;
+    });
   }
 
-  deadLetter({ id, attempt }: Claim, dead_letter_queue: string, reason: string): void {
-    this.db.exec('BEGIN IMMEDIATE');
-    this.db.prepare(SQL.deadCopy).run({ dead_letter_queue, reason, id, attempt });
-    this.db.prepare(SQL.deadDelete).run({ id, attempt });
-    this.db.exec('COMMIT');
+  deadLetter({ queue, id, attempt }: Claim, dead_letter_queue: string, reason: string): void {
+    this.#write(() => {
+      this.db.prepare(SQL.deadCopy).run({ dead_letter_queue, reason, now: Date.now(), id, attempt });
+      this.db.prepare(SQL.deadCopyCount).run({ dead_letter_queue });
+      this.db.prepare(SQL.deadDelete).run({ id, attempt });
+      this.db.prepare(SQL.ackCount).run({ queue });
+    });
+  }
+
+  /** Every write in one IMMEDIATE transaction with its counts, as the document says. */
+  #write<R>(write: () => R): R {
+    return this.db.transaction(write).immediate();
   }
 }
 

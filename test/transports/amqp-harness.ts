@@ -36,9 +36,14 @@ export async function withConnection<R>(use: (connection: ChannelModel) => Promi
   }
 }
 
-/** Deletes the queue and its dead-letter queue (delay queues expire on their own, `x-expires`). */
+/**
+ * Deletes the queue, its dead-letter queue and their pause records (delay queues expire on their
+ * own, `x-expires`).
+ */
 export function purge(...names: string[]): Promise<void> {
-  return deleteQueues(...names.flatMap((name) => [name, `${name}.dead`]));
+  return deleteQueues(
+    ...names.flatMap((name) => [name, `${name}.dead`, `${name}.paused`, `${name}.dead.paused`]),
+  );
 }
 
 /** Deletes queues by name, e.g. the delay and key marker queues a test left behind. */

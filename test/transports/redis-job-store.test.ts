@@ -10,7 +10,7 @@ import { lockRedis, purge, REDIS_URL, restartRedis, withRedis } from './redis-ha
 async function purgeStore(namespace: string): Promise<void> {
   await withRedis(async (redis) => {
     const keys = await redis.keys(`sluice-jobs:{${namespace.replace(/[*?[\]\\]/g, '\\$&')}}:*`);
-    if (keys.length > 0) await redis.del(...keys);
+    await redis.del(`sluice-jobs-failures:{${namespace}}`, ...keys);
   });
   await purge(namespace);
 }

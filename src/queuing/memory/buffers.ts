@@ -7,6 +7,10 @@ export interface Buffer<E> {
   push(element: E): void;
   /** Removes and returns the next element in this buffer's order. */
   shift(): E | undefined;
+  /** Every element, in no particular order, left in place (a scan: for an operator's look). */
+  toArray(): E[];
+  /** Removes the elements `match` accepts, keeping the others' order; returns those removed. */
+  removeWhere(match: (element: E) => boolean): E[];
 }
 
 /** First in, first out: a growable ring, so `shift` never moves the other elements. */
@@ -48,6 +52,23 @@ export class Fifo<E> implements Buffer<E> {
     return element;
   }
 
+  toArray(): E[] {
+    const elements: E[] = [];
+    for (let i = 0; i < this.#size; i++)
+      elements.push(this.#ring[(this.#head + i) & (this.#ring.length - 1)] as E);
+    return elements;
+  }
+
+  removeWhere(match: (element: E) => boolean): E[] {
+    const removed: E[] = [];
+    for (const element of this.toArray()) {
+      this.shift();
+      if (match(element)) removed.push(element);
+      else this.push(element);
+    }
+    return removed;
+  }
+
   #grow(): void {
     const ring = new Array<E | undefined>(this.#ring.length * 2);
     for (let i = 0; i < this.#size; i++) ring[i] = this.#ring[(this.#head + i) & (this.#ring.length - 1)];
@@ -58,7 +79,7 @@ export class Fifo<E> implements Buffer<E> {
 
 /** Last in, first out. */
 export class Lifo<E> implements Buffer<E> {
-  readonly #stack: E[] = [];
+  #stack: E[] = [];
 
   get size(): number {
     return this.#stack.length;
@@ -70,6 +91,16 @@ export class Lifo<E> implements Buffer<E> {
 
   shift(): E | undefined {
     return this.#stack.pop();
+  }
+
+  toArray(): E[] {
+    return [...this.#stack];
+  }
+
+  removeWhere(match: (element: E) => boolean): E[] {
+    const [kept, removed] = split(this.#stack, match);
+    this.#stack = kept;
+    return removed;
   }
 }
 
@@ -123,6 +154,18 @@ export class PriorityHeap<E extends Prioritised> implements Buffer<E> {
     this.#size--;
     return element;
   }
+
+  toArray(): E[] {
+    return [...this.#buckets.values()].flatMap((bucket) => bucket.toArray());
+  }
+
+  removeWhere(match: (element: E) => boolean): E[] {
+    const removed = [...this.#buckets.values()].flatMap((bucket) => bucket.removeWhere(match));
+    this.#size -= removed.length;
+    this.#priorities.length = 0;
+    for (const [priority, bucket] of this.#buckets) if (bucket.size > 0) heapPush(this.#priorities, priority);
+    return removed;
+  }
 }
 
 const IDLE_BUCKETS = 64;
@@ -165,6 +208,25 @@ class Bucket<E extends Prioritised> {
     }
     return element;
   }
+
+  toArray(): E[] {
+    return this.#items.slice(this.#head);
+  }
+
+  removeWhere(match: (element: E) => boolean): E[] {
+    const [kept, removed] = split(this.toArray(), match);
+    this.#items = kept;
+    this.#head = 0;
+    return removed;
+  }
+}
+
+/** `[kept, removed]`: the elements `match` rejects and those it accepts, each in their order. */
+function split<E>(elements: readonly E[], match: (element: E) => boolean): [E[], E[]] {
+  const kept: E[] = [];
+  const removed: E[] = [];
+  for (const element of elements) (match(element) ? removed : kept).push(element);
+  return [kept, removed];
 }
 
 function heapPush(heap: number[], value: number): void {

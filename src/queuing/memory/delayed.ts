@@ -6,7 +6,7 @@ import { Timer } from '../../timer.js';
  * (`hold`): a closed queue nobody consumes any more must let the process exit.
  */
 export class DelayedMessages<D> {
-  readonly #timers = new Set<Timer>();
+  readonly #timers = new Map<Timer, D>();
   readonly #ready: (delivery: D) => void;
   #held = true;
 
@@ -25,12 +25,29 @@ export class DelayedMessages<D> {
       this.#ready(delivery);
     });
     if (!this.#held) timer.hold(false);
-    this.#timers.add(timer);
+    this.#timers.set(timer, delivery);
+  }
+
+  /** The waiting messages, left waiting. */
+  toArray(): D[] {
+    return [...this.#timers.values()];
+  }
+
+  /** Cancels the waits of the messages `match` accepts; returns those messages. */
+  removeWhere(match: (delivery: D) => boolean): D[] {
+    const removed: D[] = [];
+    for (const [timer, delivery] of this.#timers) {
+      if (!match(delivery)) continue;
+      timer.cancel();
+      this.#timers.delete(timer);
+      removed.push(delivery);
+    }
+    return removed;
   }
 
   /** Whether the timers, those added later included, keep the process alive (as `setTimeout` does). */
   hold(held: boolean): void {
     this.#held = held;
-    for (const timer of this.#timers) timer.hold(held);
+    for (const timer of this.#timers.keys()) timer.hold(held);
   }
 }

@@ -1,13 +1,15 @@
 import { QueueClosedError } from '../../errors.js';
-import { backoffDelay } from '../backoff.js';
 import type { Waiter } from '../hand-off.js';
 import { assertSendOptions } from '../send-options.js';
 import { RESOLVED } from '../settled.js';
-import type { Backoff, Delivery, NackOptions, Producer, SendOptions } from '../types.js';
+import type { Delivery, NackOptions, SendOptions } from '../types.js';
 import { type Buffer, Fifo, Lifo, PriorityHeap } from './buffers.js';
 import { DelayedMessages } from './delayed.js';
+import { HeldKeys } from './held-keys.js';
+import { type LetterFacts, type LetterHolder, recordLetter } from './letters.js';
 import { type DeliveryOwner, MemoryDelivery } from './memory-delivery.js';
 import type { IteratorOwner, MemoryIterator } from './memory-iterator.js';
+import { NackPolicy, type Retrier } from './nack-policy.js';
 import { assertMaxsize, type MemoryQueueOptions, resolveMemoryOptions } from './options.js';
 
 interface WaitingSender<T> {
@@ -26,24 +28,23 @@ interface WaitingSender<T> {
  *   `maxsize` is 0) and are admitted in arrival order. A delayed send never waits: a jobs worker
  *   scheduling its job's retry would otherwise wait for room that only workers free;
  * - iteration ends once the queue is closed and holds nothing, scheduled (delayed or backing-off)
- *   messages included.
+ *   messages included;
+ * - while paused, nothing is handed out: messages stay buffered and consumers wait.
  */
-export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
+export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, LetterHolder<T>, Retrier<T> {
   readonly name: string;
   readonly buffer: Buffer<MemoryDelivery<T>>;
   maxsize: number;
   closed = false;
-  readonly #maxAttempts: number;
-  readonly #backoff: Backoff;
-  readonly #deadLetter: Producer<T> | undefined;
+  paused = false;
+  /** Deliveries handed out and not settled yet (a dead-letter send under way included). */
+  inFlight = 0;
+  readonly #nacks: NackPolicy<T>;
   readonly #senders = new Fifo<WaitingSender<T>>();
-  #consumers = new Fifo<Waiter<Delivery<T>>>();
-  /** Deduplication keys of messages held anywhere: buffered, scheduled, waiting or being processed. */
-  readonly #keys = new Set<string>();
-  /** The pending `send` of each keyed message still waiting to be accepted: its duplicates share it. */
-  readonly #waitingKeys = new Map<string, Promise<void>>();
+  readonly #consumers = new Fifo<Waiter<Delivery<T>>>();
+  readonly #keys = new HeldKeys();
   /** Accepted messages waiting out a delay or a backoff: they count toward `maxsize`. */
-  readonly #delayed = new DelayedMessages<MemoryDelivery<T>>((delivery) => this.#ready(delivery));
+  readonly delayed = new DelayedMessages<MemoryDelivery<T>>((delivery) => this.#ready(delivery));
   /** Iterators not returned yet: while one is, a closed queue's timers keep the process alive. */
   #iterators = 0;
   #closedBy: ErrorOptions | undefined;
@@ -56,14 +57,16 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
     else this.buffer = new PriorityHeap();
     this.name = name;
     this.maxsize = maxsize;
-    this.#maxAttempts = maxAttempts;
-    this.#backoff = backoff;
-    this.#deadLetter = deadLetter;
+    this.#nacks = new NackPolicy(this, maxAttempts, backoff, deadLetter);
   }
 
   /** Accepted messages waiting out a delay or a backoff. */
   get scheduled(): number {
-    return this.#delayed.size;
+    return this.delayed.size;
+  }
+
+  get size(): number {
+    return this.buffer.size + this.scheduled;
   }
 
   get ended(): boolean {
@@ -71,7 +74,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
   }
 
   send(message: T, options: SendOptions | undefined): Promise<void> {
-    if (this.closed) return Promise.reject(this.#closedError());
+    if (this.closed) return Promise.reject(this.closedError());
     if (options === undefined)
       return this.#accept(new MemoryDelivery(this, message, 1, 0, this.#seq++, undefined));
     try {
@@ -80,23 +83,21 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
       return Promise.reject(error);
     }
     const { priority = 0, delay = 0, key } = options;
-    if (key !== undefined) {
-      // A duplicate adds no copy; while the message holding the key waits for room, it shares its fate.
-      if (this.#keys.has(key)) return this.#waitingKeys.get(key) ?? RESOLVED;
-      this.#keys.add(key);
-    }
+    const shared = key === undefined ? undefined : this.#keys.duplicate(key);
+    if (shared !== undefined) return shared;
     const delivery = new MemoryDelivery(this, message, 1, priority, this.#seq++, key);
     if (delay > 0) {
-      this.#delayed.add(delivery, delay);
+      this.delayed.add(delivery, delay);
       return RESOLVED;
     }
     const accepted = this.#accept(delivery);
-    if (key !== undefined && accepted !== RESOLVED) this.#waitingKeys.set(key, accepted);
+    if (key !== undefined && accepted !== RESOLVED) this.#keys.waiting(key, accepted);
     return accepted;
   }
 
   /** The next delivery if one is ready now; admits a waiting sender into the freed slot. */
   take(): MemoryDelivery<T> | undefined {
+    if (this.paused) return undefined;
     const delivery = this.buffer.shift();
     if (delivery !== undefined) {
       // The freed slot goes to the first waiting sender (no consumer waits while something is buffered).
@@ -105,12 +106,14 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
         this.buffer.push(sender.delivery);
         this.#accepted(sender);
       }
+      this.inFlight++;
       return delivery;
     }
     if (this.#overfull()) return undefined;
     const sender = this.#senders.shift(); // nothing buffered: take straight from the sender
     if (sender === undefined) return undefined;
     this.#accepted(sender);
+    this.inFlight++;
     return sender.delivery;
   }
 
@@ -120,22 +123,22 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
 
   /** Withdraws a waiting consumer; `false` if it was not waiting. */
   unwait(consumer: Waiter<Delivery<T>>): boolean {
-    return this.#withdraw((waiting) => waiting === consumer).length > 0;
+    return this.#consumers.removeWhere((waiting) => waiting === consumer).length > 0;
   }
 
   /** A new iterator: while one is open, a closed queue's timers still keep the process alive. */
   opened(): void {
     this.#iterators++;
-    if (this.closed && this.#iterators === 1) this.#delayed.hold(true);
+    if (this.closed && this.#iterators === 1) this.delayed.hold(true);
   }
 
   /** Resolves the pending `next()` calls of an iterator that was returned. */
   release(iterator: MemoryIterator<T>): void {
-    for (const consumer of this.#withdraw((waiting) => waiting.iterator === iterator)) {
+    for (const consumer of this.#consumers.removeWhere((waiting) => waiting.iterator === iterator)) {
       consumer.received(undefined);
     }
     this.#iterators--;
-    if (this.closed && this.#iterators === 0) this.#delayed.hold(false);
+    if (this.closed && this.#iterators === 0) this.delayed.hold(false);
   }
 
   resize(maxsize: number): void {
@@ -144,41 +147,72 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
     this.#admitWhileRoom();
   }
 
-  /** `closedBy`: why, when not `close()`; every refused sender's error carries it. */
+  /**
+   * `closedBy`: why, when not `close()`; every refused sender's error carries it. Closing ends a
+   * pause (nothing could resume it): consumers drain what is held, as a closed queue promises.
+   */
   close(closedBy?: ErrorOptions): void {
     if (this.closed) return;
     this.closed = true;
     this.#closedBy = closedBy;
     for (let s = this.#senders.shift(); s !== undefined; s = this.#senders.shift()) this.#refused(s);
-    if (this.#iterators === 0) this.#delayed.hold(false);
+    if (this.#iterators === 0) this.delayed.hold(false);
+    this.resume();
     this.#endIfDrained();
   }
 
+  /** Hands what is ready to the consumers that waited while paused. */
+  resume(): void {
+    this.paused = false;
+    while (this.#consumers.size > 0) {
+      const delivery = this.take();
+      if (delivery === undefined) return;
+      this.#consumers.shift()!.received(delivery);
+    }
+  }
+
   ack(delivery: MemoryDelivery<T>): void {
+    this.settled(delivery);
+  }
+
+  nack(delivery: MemoryDelivery<T>, options: NackOptions): Promise<void> {
+    return this.#nacks.nack(delivery, options);
+  }
+
+  retry(delivery: MemoryDelivery<T>, delay: number): void {
+    this.inFlight--;
+    const { message, attempt, priority, key } = delivery;
+    const retry = new MemoryDelivery(this, message, attempt + 1, priority, this.#seq++, key);
+    if (delay > 0) this.delayed.add(retry, delay);
+    else this.#enqueue(retry);
+  }
+
+  settled(delivery: MemoryDelivery<T>): void {
+    this.inFlight--;
     this.#forget(delivery);
   }
 
-  /**
-   * Rejects (the dead-letter send) leaving nothing changed. A backoff that fails for this attempt
-   * dead-letters the message, as on every broker queue: a settle never throws.
-   */
-  nack(delivery: MemoryDelivery<T>, options: NackOptions): Promise<void> {
-    const spent = delivery.attempt >= this.#maxAttempts;
-    if (options.requeue === false || (options.requeue !== true && spent)) return this.#deadLetterOf(delivery);
-    let delay: number;
-    try {
-      delay = options.delay ?? (options.requeue ? 0 : backoffDelay(this.#backoff, delivery.attempt));
-    } catch {
-      return this.#deadLetterOf(delivery);
-    }
-    const { message, attempt, priority, key } = delivery;
-    const retry = new MemoryDelivery(this, message, attempt + 1, priority, this.#seq++, key);
-    if (delay > 0) this.#delayed.add(retry, delay);
-    else this.#enqueue(retry);
-    return RESOLVED;
+  sendLetter(message: T, facts: LetterFacts): Promise<void> {
+    if (this.closed) return Promise.reject(this.closedError());
+    const delivery = new MemoryDelivery(this, message, 1, 0, this.#seq++, undefined);
+    recordLetter(delivery, facts);
+    return this.#accept(delivery);
   }
 
-  #closedError(): QueueClosedError {
+  /** A dead letter moved back: a new message (attempt 1), never refused, like a retry. */
+  redriven(message: T, priority: number): void {
+    this.#enqueue(new MemoryDelivery(this, message, 1, priority, this.#seq++, undefined));
+  }
+
+  remove(match: (delivery: MemoryDelivery<T>) => boolean): MemoryDelivery<T>[] {
+    const removed = [...this.buffer.removeWhere(match), ...this.delayed.removeWhere(match)];
+    for (const delivery of removed) this.#forget(delivery);
+    this.#admitWhileRoom();
+    this.#endIfDrained();
+    return removed;
+  }
+
+  closedError(): QueueClosedError {
     return new QueueClosedError(this.name, this.#closedBy);
   }
 
@@ -211,8 +245,9 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
   }
 
   #handOff(delivery: MemoryDelivery<T>): boolean {
-    const consumer = this.#consumers.shift();
+    const consumer = this.paused ? undefined : this.#consumers.shift();
     if (consumer === undefined) return false;
+    this.inFlight++;
     consumer.received(delivery);
     return true;
   }
@@ -223,7 +258,10 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
    * next sender, which must not resolve first.
    */
   #admitWhileRoom(): void {
-    while (this.#senders.size > 0 && (this.#hasRoom() || (!this.#overfull() && this.#consumers.size > 0))) {
+    while (
+      this.#senders.size > 0 &&
+      (this.#hasRoom() || (!this.paused && this.#consumers.size > 0 && !this.#overfull()))
+    ) {
       const sender = this.#senders.shift()!;
       this.#accepted(sender);
       this.#enqueue(sender.delivery);
@@ -231,17 +269,13 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
   }
 
   #accepted(sender: WaitingSender<T>): void {
-    if (sender.delivery.key !== undefined) this.#waitingKeys.delete(sender.delivery.key);
+    if (sender.delivery.key !== undefined) this.#keys.accepted(sender.delivery.key);
     sender.resolve();
   }
 
   #refused(sender: WaitingSender<T>): void {
-    const { key } = sender.delivery;
-    if (key !== undefined) {
-      this.#keys.delete(key);
-      this.#waitingKeys.delete(key);
-    }
-    sender.reject(this.#closedError());
+    if (sender.delivery.key !== undefined) this.#keys.release(sender.delivery.key);
+    sender.reject(this.closedError());
   }
 
   /** A delayed message or a retry whose wait is over; it held a slot meanwhile, even past `maxsize`. */
@@ -252,32 +286,8 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T> {
     this.#endIfDrained();
   }
 
-  /**
-   * The key stays held until the dead-letter queue accepted the message: if it refuses it, the nack
-   * rejects and the delivery stays unsettled (the message is still this queue's), so its holder can
-   * nack it again, e.g. requeue it, instead of losing it.
-   */
-  #deadLetterOf(delivery: MemoryDelivery<T>): Promise<void> {
-    if (this.#deadLetter === undefined) {
-      this.#forget(delivery);
-      return RESOLVED;
-    }
-    return this.#deadLetter.send(delivery.message).then(() => this.#forget(delivery));
-  }
-
   #forget(delivery: MemoryDelivery<T>): void {
-    if (delivery.key !== undefined) this.#keys.delete(delivery.key);
-  }
-
-  #withdraw(matches: (consumer: Waiter<Delivery<T>>) => boolean): Waiter<Delivery<T>>[] {
-    const kept = new Fifo<Waiter<Delivery<T>>>();
-    const withdrawn: Waiter<Delivery<T>>[] = [];
-    for (let c = this.#consumers.shift(); c !== undefined; c = this.#consumers.shift()) {
-      if (matches(c)) withdrawn.push(c);
-      else kept.push(c);
-    }
-    this.#consumers = kept;
-    return withdrawn;
+    if (delivery.key !== undefined) this.#keys.release(delivery.key);
   }
 
   #endIfDrained(): void {

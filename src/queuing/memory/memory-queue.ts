@@ -1,11 +1,21 @@
 import type { AnyMiddleware } from '../../middleware/types.js';
 import { takeNow } from '../hand-off.js';
+import type {
+  DeadLetter,
+  DeadLettersOptions,
+  OperableQueue,
+  QueueStats,
+  RedriveOptions,
+} from '../operations.js';
+import { assertIds, resolveDeadLettersOptions, resolveRedriveOptions } from '../operations-options.js';
 import { DrainingQueue } from '../pump/draining-queue.js';
 import { Pump, type PumpContext, type PumpDispatcher } from '../pump/pump.js';
 import { RESOLVED } from '../settled.js';
-import type { Delivery, Queue, SendOptions } from '../types.js';
+import type { Delivery, SendOptions } from '../types.js';
+import { holderOf, type LetterHolder, letterHolder } from './letters.js';
 import { MemoryCore } from './memory-core.js';
 import { MemoryIterator } from './memory-iterator.js';
+import { memoryDeadLetters, memoryDiscard, memoryRedrive, memoryStats } from './memory-operations.js';
 import type { MemoryQueueOptions } from './options.js';
 
 export interface MemoryDrainingOptions<T> {
@@ -17,12 +27,18 @@ export interface MemoryDrainingOptions<T> {
 /**
  * The in-process queue: bounded, ordered, safe for several consumers on one event loop.
  * Its state and rules live in `MemoryCore`, shared with its deliveries and iterators.
+ *
+ * Its operator face works in-process: the queue object is the only handle, so `pause` holds for its
+ * consumers until `resume` (or `close`). Its dead letters are those its `deadLetter` MemoryQueue
+ * holds; with no `deadLetter`, or another kind of producer, it has none to show.
  */
-export class MemoryQueue<T> implements Queue<T> {
+export class MemoryQueue<T> implements OperableQueue<T> {
   readonly #core: MemoryCore<T>;
+  readonly #deadLetters: LetterHolder<T> | undefined;
 
   constructor(options: MemoryQueueOptions<T> = {}) {
     this.#core = new MemoryCore(options);
+    this.#deadLetters = holderOf(options.deadLetter);
   }
 
   get name(): string {
@@ -31,7 +47,7 @@ export class MemoryQueue<T> implements Queue<T> {
 
   /** Messages held for consumers: ready, delayed or backing off (not deliveries being processed). */
   get size(): number {
-    return this.#core.buffer.size + this.#core.scheduled;
+    return this.#core.size;
   }
 
   get maxsize(): number {
@@ -60,12 +76,47 @@ export class MemoryQueue<T> implements Queue<T> {
     return RESOLVED;
   }
 
+  stats(): Promise<QueueStats> {
+    return this.#operate(() => memoryStats(this.#core, this.#deadLetters));
+  }
+
+  deadLetters(options?: DeadLettersOptions): Promise<DeadLetter<T>[]> {
+    return this.#operate(() => memoryDeadLetters(this.#deadLetters, resolveDeadLettersOptions(options)));
+  }
+
+  redrive(options?: RedriveOptions): Promise<number> {
+    return this.#operate(() => memoryRedrive(this.#core, this.#deadLetters, resolveRedriveOptions(options)));
+  }
+
+  discardDeadLetters(ids: readonly string[]): Promise<number> {
+    return this.#operate(() => memoryDiscard(this.#deadLetters, assertIds(ids)));
+  }
+
+  purge(): Promise<number> {
+    return this.#operate(() => this.#core.remove(() => true).length);
+  }
+
+  pause(): Promise<void> {
+    return this.#operate(() => {
+      this.#core.paused = true;
+    });
+  }
+
+  resume(): Promise<void> {
+    return this.#operate(() => this.#core.resume());
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<Delivery<T>> {
     return new MemoryIterator(this.#core);
   }
 
   [takeNow](): Delivery<T> | undefined {
     return this.#core.take();
+  }
+
+  /** For a MemoryQueue that dead-letters into this one: see letters.ts. */
+  get [letterHolder](): LetterHolder<T> {
+    return this.#core;
   }
 
   /**
@@ -80,5 +131,15 @@ export class MemoryQueue<T> implements Queue<T> {
     const draining = pump.draining({ concurrency, graceful: true });
     draining.done.catch((error: unknown) => this.#core.close({ cause: error }));
     return new DrainingQueue(this, draining);
+  }
+
+  /** Runs an operator's call: rejected once the queue is closed, or when its options are not valid. */
+  #operate<R>(operation: () => R): Promise<R> {
+    if (this.#core.closed) return Promise.reject(this.#core.closedError());
+    try {
+      return Promise.resolve(operation());
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 }

@@ -1,20 +1,31 @@
 import { QueueClosedError } from '../../errors.js';
-import type { Queue, SendOptions } from '../../queuing/types.js';
+import type {
+  DeadLetter,
+  DeadLettersOptions,
+  OperableQueue,
+  QueueStats,
+  RedriveOptions,
+} from '../../queuing/operations.js';
+import type { SendOptions } from '../../queuing/types.js';
 import { BrokerIterator } from '../shared/iterator.js';
 import { Connection } from './connection.js';
 import { AmqpConsumer } from './consumer.js';
 import type { AmqpDelivery } from './delivery.js';
+import { countInFlight } from './in-flight.js';
 import { KeyMarkers } from './key-markers.js';
+import { Management } from './management.js';
+import { AmqpOperator } from './operator.js';
 import { type AmqpQueueOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { AmqpProducer } from './producer.js';
 import { Publisher } from './publisher.js';
 import { Settler } from './settler.js';
 
 /**
- * A durable RabbitMQ queue; docs/wire-protocol.md (RabbitMQ) describes the topology, and how clients in
- * other languages send to it, consume from it and settle what they consumed.
+ * A durable RabbitMQ queue; docs/wire-protocol.md (RabbitMQ) describes the topology, how clients in
+ * other languages send to it, consume from it and settle what they consumed, and how the operator
+ * methods (`stats`, `pause`...) work and which of their figures are exact.
  */
-export class AmqpQueue<T> implements Queue<T> {
+export class AmqpQueue<T> implements OperableQueue<T> {
   readonly name: string;
   readonly #options: ResolvedOptions<T>;
   readonly #connection: Connection;
@@ -22,6 +33,7 @@ export class AmqpQueue<T> implements Queue<T> {
   readonly #producer: AmqpProducer;
   readonly #settler: Settler;
   readonly #consumers = new Set<AmqpConsumer<T>>();
+  #operator: AmqpOperator<T> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: AmqpQueueOptions<T> = {}) {
@@ -46,9 +58,58 @@ export class AmqpQueue<T> implements Queue<T> {
     if (this.#closing !== undefined) consumer.end();
     else {
       this.#consumers.add(consumer);
-      void consumer.drained.then(() => this.#consumers.delete(consumer));
+      const counted = countInFlight(this.name, consumer);
+      void consumer.drained.then(() => {
+        this.#consumers.delete(consumer);
+        counted();
+      });
     }
     return new BrokerIterator(consumer);
+  }
+
+  /**
+   * Ready and dead messages and `paused` are exact. `delayed` sums the delay queues the management
+   * API lists, else those this process declared and those the queue's backoff uses. `inFlight` is
+   * the management API's figure (sampled by the broker), else what this process's consumers hold.
+   */
+  stats(): Promise<QueueStats> {
+    return this.#operate((operator) => operator.stats());
+  }
+
+  /**
+   * Reads the dead letters with `basic.get` and hands them back, which RabbitMQ puts at their place
+   * but marks redelivered: a sluice consumer of the dead-letter queue counts that as an attempt.
+   */
+  deadLetters(options?: DeadLettersOptions): Promise<DeadLetter<T>[]> {
+    return this.#operate((operator) => operator.deadLetters(options));
+  }
+
+  redrive(options?: RedriveOptions): Promise<number> {
+    return this.#operate((operator) => operator.redrive(options));
+  }
+
+  discardDeadLetters(ids: readonly string[]): Promise<number> {
+    return this.#operate((operator) => operator.discardDeadLetters(ids));
+  }
+
+  purge(): Promise<number> {
+    return this.#operate((operator) => operator.purge());
+  }
+
+  pause(): Promise<void> {
+    return this.#operate((operator) => operator.setPaused(true));
+  }
+
+  resume(): Promise<void> {
+    return this.#operate((operator) => operator.setPaused(false));
+  }
+
+  /**
+   * Declares the queue's topology without sending anything: the queue, its dead-letter queue, its
+   * pause record and the control exchange, so that producers in other languages can send at once.
+   */
+  declare(): Promise<void> {
+    return this.#operate((operator) => operator.declare());
   }
 
   /**
@@ -59,6 +120,19 @@ export class AmqpQueue<T> implements Queue<T> {
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
+  }
+
+  /** Like `send`, refused once the queue is closing; the operator is made on first use. */
+  async #operate<R>(run: (operator: AmqpOperator<T>) => Promise<R>): Promise<R> {
+    if (this.#closing !== undefined) throw new QueueClosedError(this.name);
+    const { target } = this.#options;
+    this.#operator ??= new AmqpOperator(
+      this.#options,
+      this.#connection,
+      this.#publisher,
+      'url' in target ? new Management(target.url) : undefined,
+    );
+    return run(this.#operator);
   }
 
   async #close(): Promise<void> {

@@ -1,6 +1,5 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { SluiceError } from '../../errors.js';
-import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { NackOptions } from '../../queuing/types.js';
 import { type Admission, admit } from '../shared/admit.js';
@@ -12,6 +11,8 @@ import type { Connection, Session } from './connection.js';
 import { AmqpDelivery } from './delivery.js';
 import { refusal } from './errors.js';
 import type { ResolvedOptions } from './options.js';
+import { watchPaused } from './pause.js';
+import { Prefetched } from './prefetched.js';
 import { storedId } from './received.js';
 import type { Settler } from './settler.js';
 import { Subscription } from './subscription.js';
@@ -30,18 +31,18 @@ const RESUBSCRIBE_DELAY = 250;
  * Once ended (returned, or the queue closing): waiting `next()` calls resolve done, prefetched
  * messages are put back, handed-out deliveries can still be settled, and the channel closes when
  * the last of them is (or, on the queue's close, at its close timeout: see `close`).
+ * While the queue is paused (pause.ts) it runs with no broker consumer, holding nothing back.
  */
 export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, DeliveryOwner<AmqpDelivery<T>> {
   readonly name: string;
-  #ready = new Fifo<AmqpDelivery<T>>();
+  readonly #prefetched = new Prefetched<AmqpDelivery<T>>((d) => this.#run(this.settler.release(d)));
   readonly #waiters = new Waiters<AmqpDelivery<T>>();
   readonly #handedOut = new HandedOut<AmqpDelivery<T>>();
   /** Settlements under way (publishing a copy, then acking): a channel closed before they end duplicates. */
   readonly #settling = new UnderWay();
   /**
    * Messages whose asynchronous schema check is under way: the channel stays open for them too, and
-   * they are neither deliveries yet (in `#handedOut`) nor settlements (in `#settling`), so they are
-   * counted apart.
+   * they are neither deliveries (`#handedOut`) nor settlements (`#settling`), so they are counted apart.
    */
   #checking = 0;
   #state: 'idle' | 'starting' | 'running' | 'ended' = 'idle';
@@ -51,6 +52,7 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
   /** Ended, and the broker confirmed the cancel: no message arrives any more. */
   #cancelled = false;
   #cancelling: Promise<void> = RESOLVED;
+  #pausing: Promise<void> = RESOLVED;
   #closed: Promise<void> | undefined;
   readonly #drained: () => void;
   /** Resolves once the consumer ended and its channel closed. */
@@ -71,7 +73,7 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
 
   next(iterator: BrokerIterator<AmqpDelivery<T>>): Promise<IteratorResult<AmqpDelivery<T>>> {
     if (this.#state === 'ended') return DONE_PROMISE;
-    const delivery = this.#ready.shift();
+    const delivery = this.#prefetched.take();
     if (delivery !== undefined) {
       this.#handedOut.add(delivery);
       return Promise.resolve({ value: delivery, done: false });
@@ -93,24 +95,22 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     return this.#settled(delivery, this.settler.nack(delivery, options));
   }
 
+  /** Deliveries this consumer holds: handed out, prefetched, or being checked. */
+  get held(): number {
+    return this.#handedOut.size + this.#prefetched.size + this.#checking;
+  }
+
   /** Stops consuming; see the class comment. */
   end(): void {
     if (this.#state === 'ended') return;
     this.#state = 'ended';
     this.#unsubscribe?.();
     this.#waiters.end();
-    // Put back what was prefetched once the broker confirmed the cancel, so that the copies are not
-    // pushed straight back to this consumer; until then what arrives joins the prefetched messages.
     const subscription = this.#subscription;
-    const cancelled =
-      subscription?.open && this.#consumerTag !== undefined
-        ? subscription.channel.cancel(this.#consumerTag).catch(() => {})
-        : RESOLVED;
-    this.#cancelling = cancelled.then(() => {
+    const tag = subscription?.open ? this.#consumerTag : undefined;
+    const cancelled = tag === undefined ? this.#pausing : subscription!.channel.cancel(tag);
+    this.#cancelling = this.#prefetched.cancelledAfter(cancelled).then(() => {
       this.#cancelled = true;
-      for (let d = this.#ready.shift(); d !== undefined; d = this.#ready.shift()) {
-        this.#run(this.settler.release(d));
-      }
       this.#finishIfIdle();
     });
   }
@@ -177,10 +177,8 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     this.#subscription = subscription;
     try {
       await channel.prefetch(this.options.prefetch);
-      // It may have been deleted since the connection declared it.
-      await declareQueue(channel, this.name, this.options.priorities);
-      const { consumerTag } = await channel.consume(this.name, (raw) => this.#receive(subscription, raw));
-      this.#consumerTag = consumerTag;
+      await declareQueue(channel, this.name, this.options.priorities); // deleted since we connected?
+      await watchPaused(channel, this.name, (paused) => this.#pausedChanged(subscription, paused));
     } catch (error) {
       const refused = refusal(error, this.name, 'consume');
       if (refused !== undefined) this.#refused(refused);
@@ -188,12 +186,27 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     }
   }
 
+  /** Consumes while the queue is not paused (pause.ts); a pause cancels the broker consumer. */
+  async #pausedChanged(subscription: Subscription, paused: boolean): Promise<void> {
+    if (this.#subscription !== subscription || this.#state !== 'running') return;
+    const { channel } = subscription;
+    if (paused) {
+      const tag = this.#consumerTag;
+      this.#consumerTag = undefined;
+      this.#pausing = this.#prefetched.pause(tag === undefined ? RESOLVED : channel.cancel(tag));
+      return this.#pausing;
+    }
+    this.#prefetched.resume();
+    const consuming = await channel.consume(this.name, (raw) => this.#receive(subscription, raw));
+    this.#consumerTag = consuming.consumerTag;
+  }
+
   #lost(subscription: Subscription, session: Session): void {
     subscription.open = false;
     if (this.#subscription !== subscription) return;
     this.#subscription = undefined;
     this.#consumerTag = undefined;
-    this.#ready = new Fifo(); // the broker requeued them with the channel
+    this.#prefetched.dropped(); // the broker requeued them with the channel
     if (this.#state === 'ended') {
       void this.#finish();
       return;
@@ -250,9 +263,8 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     }
     if (!subscription.open) return; // a schema check outlived the channel: the broker requeued it
     const delivery = new AmqpDelivery(this, subscription, raw, envelope, key, admission.message);
-    if (this.#cancelled) this.#run(this.settler.release(delivery));
-    else if (this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
-    else this.#ready.push(delivery);
+    if (this.#prefetched.open && this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
+    else this.#prefetched.hold(delivery);
   }
 
   /** A settlement the consumer runs itself; a failure already handed the message back to the broker. */

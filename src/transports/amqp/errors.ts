@@ -40,3 +40,14 @@ function isAccessRefused(error: unknown): boolean {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   return code === 403 || (typeof message === 'string' && message.includes('403 (ACCESS-REFUSED)'));
 }
+
+/** Listing a broker's queues needs RabbitMQ's management API, which did not answer. */
+export class AmqpManagementUnavailableError extends SluiceError {
+  constructor(api: string) {
+    super(
+      'AMQP_MANAGEMENT_UNAVAILABLE',
+      `RabbitMQ's management API (${api}) did not answer: AMQP cannot list queues, so name them ` +
+        '(--queue <name>) or enable the rabbitmq_management plugin',
+    );
+  }
+}

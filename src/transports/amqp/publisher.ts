@@ -43,7 +43,7 @@ export class Publisher {
   /** Publishes returned as unroutable and being declared and sent again: `flush` waits for them. */
   readonly #republishing = new UnderWay();
   readonly #options: Options.Publish = { persistent: true, mandatory: true };
-  readonly #declareMain: (channel: Channel) => Promise<void>;
+  readonly #declareMain: (channel: Channel) => Promise<unknown>;
 
   constructor(
     private readonly connection: Connection,

@@ -30,7 +30,7 @@ export interface Received extends Held {
  * redelivery of it. Two different messages with the same body and no `message_id` get the same
  * id: docs/wire-protocol.md (RabbitMQ) asks foreign producers to set one.
  */
-export function storedId(raw: ConsumeMessage): string | (() => string) {
+export function storedId(raw: Pick<ConsumeMessage, 'content' | 'properties'>): string | (() => string) {
   const { messageId } = raw.properties;
   return typeof messageId === 'string' && messageId.length > 0 ? messageId : deriving(raw.content);
 }

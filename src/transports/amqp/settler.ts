@@ -9,7 +9,7 @@ import { holdsMarker, type KeyMarkers } from './key-markers.js';
 import type { ResolvedOptions } from './options.js';
 import type { Publisher } from './publisher.js';
 import { copyBody, copyProperties, type Held, type Received, retryBody } from './received.js';
-import { declareQueue, KEY_HEADER, KEY_UNTIL_HEADER, REASON_HEADER } from './topology.js';
+import { DEAD_AT_HEADER, declareQueue, KEY_HEADER, KEY_UNTIL_HEADER, REASON_HEADER } from './topology.js';
 
 /**
  * How long a message whose settle failed is held before it goes back to the broker: a settle that
@@ -88,7 +88,11 @@ export class Settler {
         await declare(session.publisher);
         session.declared.add(deadLetter);
       }
-      const headers: MessagePropertyHeaders = { ...raw.properties.headers, [REASON_HEADER]: reason };
+      const headers: MessagePropertyHeaders = {
+        ...raw.properties.headers,
+        [REASON_HEADER]: reason,
+        [DEAD_AT_HEADER]: Date.now(),
+      };
       // The key belongs to this queue, not to the dead-letter queue.
       delete headers[KEY_HEADER];
       delete headers[KEY_UNTIL_HEADER];

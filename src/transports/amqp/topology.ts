@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Channel } from 'amqplib';
+import type { Channel, Replies } from 'amqplib';
 import { AmqpTopologyError } from './errors.js';
 import { MAX_PRIORITY } from './priority.js';
 
@@ -17,6 +17,7 @@ import { MAX_PRIORITY } from './priority.js';
  *   at most the sender's `keyTimeout` (the marker's own expiration); see key-markers.ts.
  * - the dead-letter queue (default `name.dead`), declared like a main queue so that
  *   `new AmqpQueue('name.dead')` reads it.
+ * - `name.paused`: holds a message while the queue is paused; see pause.ts.
  */
 
 /** AMQP header of a keyed message: its dedup key, released when the message leaves the queue. */
@@ -28,6 +29,9 @@ export const KEY_HEADER = 'x-sluice-key';
 export const KEY_UNTIL_HEADER = 'x-sluice-key-until';
 /** AMQP header of a dead-lettered message: why it was dead-lettered (shared/reasons.ts's wording). */
 export const REASON_HEADER = 'x-sluice-reason';
+
+/** AMQP header of a dead-lettered message: when it was dead-lettered, in milliseconds since the epoch. */
+export const DEAD_AT_HEADER = 'x-sluice-dead-at';
 
 /** Any client declaring `name` must pass the same arguments, or RabbitMQ refuses the declaration. */
 const PRIORITY_ARGUMENTS = { 'x-max-priority': MAX_PRIORITY };
@@ -42,11 +46,18 @@ export const MAX_TTL = 315_360_000_000;
 /** The longest delay a delay queue can hold: its `x-expires` is its TTL plus the grace. */
 export const LONGEST_DELAY = MAX_TTL - DELAY_QUEUE_GRACE;
 
-/** Declares a main or dead-letter queue: a priority queue, or a plain one with `priorities: false`. */
-export async function declareQueue(channel: Channel, queue: string, priorities: boolean): Promise<void> {
+/**
+ * Declares a main or dead-letter queue: a priority queue, or a plain one with `priorities: false`.
+ * The broker's answer counts its ready messages and its consumers.
+ */
+export async function declareQueue(
+  channel: Channel,
+  queue: string,
+  priorities: boolean,
+): Promise<Replies.AssertQueue> {
   const args = priorities ? PRIORITY_ARGUMENTS : PLAIN_ARGUMENTS;
   try {
-    await channel.assertQueue(queue, { durable: true, arguments: args });
+    return await channel.assertQueue(queue, { durable: true, arguments: args });
   } catch (error) {
     throw isPreconditionFailure(error) ? new AmqpTopologyError(queue, priorities, { cause: error }) : error;
   }
@@ -63,7 +74,7 @@ export class DelayDeclarations {
   constructor(private readonly name: string) {}
 
   async ensure(channel: Channel, delay: number, force = false): Promise<string> {
-    const queue = `${this.name}.delay.${delay}`;
+    const queue = delayQueueName(this.name, delay);
     const now = Date.now();
     const fresh = now - (this.#declaredAt.get(delay) ?? Number.NEGATIVE_INFINITY) < DELAY_QUEUE_GRACE / 2;
     if (fresh && !force) return queue;
@@ -77,8 +88,24 @@ export class DelayDeclarations {
       },
     });
     this.#declaredAt.set(delay, now);
+    const delays = declaredDelays.get(this.name) ?? new Set();
+    declaredDelays.set(this.name, delays.add(delay));
     return queue;
   }
+}
+
+export function delayQueueName(name: string, delay: number): string {
+  return `${name}.delay.${delay}`;
+}
+
+/**
+ * The delays each queue had a delay queue declared for in this process: where `stats` and `purge`
+ * look for delayed messages when RabbitMQ's management API cannot list the delay queues.
+ */
+const declaredDelays = new Map<string, Set<number>>();
+
+export function delaysDeclaredHere(name: string): ReadonlySet<number> {
+  return declaredDelays.get(name) ?? new Set();
 }
 
 /** RabbitMQ's longest queue name (a short string: 255 bytes). */

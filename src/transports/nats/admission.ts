@@ -45,7 +45,9 @@ export class NatsAdmission<T> {
     if (!admission.admitted) {
       const { replacement, id, reason } = admission;
       // Not stored: the message stays in the stream and comes back after ack_wait, to try again.
-      void this.deadLetters.deadLetter(raw, priority, replacement ?? body, id, reason).catch(() => {});
+      void this.deadLetters
+        .deadLetter(raw, priority, replacement ?? body, id, reason, attempt)
+        .catch(() => {});
       return undefined;
     }
     const { envelope, message } = admission;

@@ -10,6 +10,7 @@ import type { UnderWay } from '../shared/under-way.js';
 import { ACK, NAK, nakWithDelay, respond } from './ack-protocol.js';
 import { type Admitted, NatsAdmission } from './admission.js';
 import { type Band, Bands } from './bands.js';
+import { PauseWatch } from './control.js';
 import { DeadLetters } from './dead-letter.js';
 import { DelayedMover } from './delayed.js';
 import type { NatsDelivery } from './delivery.js';
@@ -17,6 +18,7 @@ import { NatsTopologyError } from './errors.js';
 import { FetchRun, type RunOwner } from './fetch-run.js';
 import { streamName } from './names.js';
 import type { ResolvedOptions } from './options.js';
+import { putBack } from './put-back.js';
 import type { LazySession, Session } from './session.js';
 
 const decoder = new TextDecoder();
@@ -31,6 +33,8 @@ const decoder = new TextDecoder();
  *   until the failed run wound down; a later `next()` looks again.
  * - Acks are sent without waiting for the server's confirmation, like the raw client: an ack lost to
  *   a crash or an outage means the message is delivered again (at least once).
+ * - While its queue is paused (control.ts) it pulls nothing and hands nothing out; what it holds
+ *   stays buffered, heartbeated, until the queue is resumed.
  */
 export class NatsConsumer<T>
   implements DeliveryOwner<NatsDelivery<T>>, IteratorOwner<NatsDelivery<T>>, RunOwner<NatsDelivery<T>>
@@ -44,6 +48,8 @@ export class NatsConsumer<T>
   readonly #admission: NatsAdmission<T>;
   readonly #deadLetters: DeadLetters;
   readonly #mover: DelayedMover;
+  readonly #pause: PauseWatch;
+  readonly #busy: UnderWay;
   readonly #waiters = new Waiters<NatsDelivery<T>>();
   /**
    * Received and not settled, buffered or handed out: what the heartbeat keeps from coming back.
@@ -67,6 +73,12 @@ export class NatsConsumer<T>
     this.#deadLetters = new DeadLetters(options.deadLetter, session, busy);
     this.#admission = new NatsAdmission(this, this.stream, options.check, this.#deadLetters);
     this.#mover = new DelayedMover(name, this.stream, session, busy, this.#deadLetters);
+    this.#pause = new PauseWatch(name, (paused) => this.#pauseChanged(paused));
+    this.#busy = busy;
+  }
+
+  get paused(): boolean {
+    return this.#pause.paused;
   }
 
   iterator(): BrokerIterator<NatsDelivery<T>> {
@@ -97,7 +109,7 @@ export class NatsConsumer<T>
   /** A buffered delivery, synchronously, when nobody is waiting before the caller. */
   take(): NatsDelivery<T> | undefined {
     if (this.#closed) return undefined; // what is buffered goes back to the stream
-    return this.#waiters.size === 0 && this.bands.primed ? this.#pick() : undefined;
+    return this.#waiters.size === 0 && this.bands.primed && !this.#pause.paused ? this.#pick() : undefined;
   }
 
   ack(delivery: NatsDelivery<T>): Promise<void> {
@@ -111,13 +123,19 @@ export class NatsConsumer<T>
     this.#forget(delivery);
     const body = decoder.decode(delivery.raw.data);
     return this.#deadLetters
-      .deadLetter(delivery.raw, delivery.priority, body, delivery.id, deadLetter)
+      .deadLetter(delivery.raw, delivery.priority, body, delivery.id, deadLetter, delivery.attempt)
       .catch(keepOnlyTopologyErrors);
   }
 
-  /** Puts an unsettled delivery back now (a run that ended before handing it out). */
+  /** Puts a delivery a run fetched but did not hand out back on the stream now (see putBack). */
   release(delivery: NatsDelivery<T>): void {
-    if (delivery.takeBack()) this.#giveBack(delivery);
+    if (!delivery.takeBack()) return;
+    this.#forget(delivery);
+    this.putBack(delivery.raw);
+  }
+
+  putBack(raw: Msg): void {
+    putBack(this.#session, this.#busy, this.name, raw);
   }
 
   /**
@@ -139,10 +157,14 @@ export class NatsConsumer<T>
       this.#giveBack(delivery);
     }
     clearInterval(this.#tick);
+    this.#pause.stop();
   }
 
-  session(): Promise<Session> {
-    return this.#session.get();
+  /** The session, once this consumer knows whether its queue is paused on it. */
+  async session(): Promise<Session> {
+    const session = await this.#session.get();
+    await this.#pause.follow(session.connection);
+    return session;
   }
 
   received(run: FetchRun<NatsDelivery<T>>, band: Band<NatsDelivery<T>>, msg: Msg, attempt: number): void {
@@ -155,6 +177,7 @@ export class NatsConsumer<T>
 
   /** Hands buffered deliveries to waiting `next()` calls (once every band is primed). */
   serve(): void {
+    if (this.#pause.paused) return;
     while (this.#waiters.size > 0) {
       const delivery = this.#pick();
       if (delivery === undefined) return;
@@ -185,6 +208,13 @@ export class NatsConsumer<T>
     this.#tick ??= setInterval(() => this.#onTick(), every);
     this.#tick.unref();
     void run.start();
+  }
+
+  /** Resumed: pull again now, and hand out what was held meanwhile. */
+  #pauseChanged(paused: boolean): void {
+    if (paused) return; // the run stops pulling: see FetchRun.pull
+    this.#run?.pullAll();
+    if (this.bands.primed) this.serve();
   }
 
   #answer(delivery: NatsDelivery<T>, answer: Uint8Array): Promise<void> {
@@ -226,8 +256,9 @@ export class NatsConsumer<T>
     }
     this.#held.add(delivery);
     // Someone waits only while every buffer is empty, so once all bands are primed this is the best.
-    if (this.bands.primed && this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
-    else band.buffer.push(delivery);
+    if (this.bands.primed && !this.#pause.paused && this.#waiters.hand(delivery)) {
+      this.#handedOut.add(delivery);
+    } else band.buffer.push(delivery);
   }
 
   /** The delivery to hand out next, counted as handed out. */

@@ -1,4 +1,4 @@
-import { DEAD_REASON_HEADER, MSG_ID_HEADER } from './names.js';
+import { DEAD_ATTEMPT_HEADER, DEAD_REASON_HEADER, MSG_ID_HEADER } from './names.js';
 
 /**
  * What a dead-letter copy adds to a message, bounded so that the producer can keep room for it: a
@@ -25,7 +25,7 @@ export function reasonHeader(reason: string): string {
 
 /**
  * The most bytes a dead-letter copy of a message from `stream` adds to its body: the copy's header
- * block (the longest reason, the `Nats-Msg-Id` with the longest sequence and time), and what writing
+ * block (the longest reason, the attempt, the `Nats-Msg-Id` with the longest sequence and time), and what writing
  * the stored id into an envelope that had none adds. Refused on receive, such an envelope is stored
  * re-encoded with its id and the envelope's defaults (shared/admit.ts), which takes more than the id
  * DeadLetters appends after a nack. A body this much under `max_payload` can be dead-lettered, and
@@ -36,6 +36,7 @@ export function deadLetterRoom(stream: string): number {
   const storedId = `${stream}:${longest}`;
   const header =
     `NATS/1.0\r\n${DEAD_REASON_HEADER}: ${'x'.repeat(DEAD_REASON_MAX_BYTES)}\r\n` +
+    `${DEAD_ATTEMPT_HEADER}: ${longest}\r\n` +
     `${MSG_ID_HEADER}: dead:${storedId}:${longest}\r\n\r\n`;
   // `"id":…,"type":null,"attempt":1,"headers":{},`: the object less its braces, plus a comma.
   const idAndDefaults = JSON.stringify({ id: storedId, type: null, attempt: 1, headers: {} }).length - 1;

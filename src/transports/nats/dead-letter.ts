@@ -2,7 +2,7 @@ import { headers, type Msg } from '@nats-io/transport-node';
 import type { UnderWay } from '../shared/under-way.js';
 import { ACK, respond, storedName } from './ack-protocol.js';
 import { reasonHeader } from './dead-letter-room.js';
-import { bandToken, DEAD_REASON_HEADER } from './names.js';
+import { bandToken, DEAD_ATTEMPT_HEADER, DEAD_REASON_HEADER } from './names.js';
 import { publish } from './producer.js';
 import type { LazySession } from './session.js';
 
@@ -10,7 +10,8 @@ const encoder = new TextEncoder();
 
 /**
  * Moves received messages to the dead-letter queue: a copy is stored on its stream (same band, the
- * body as received, the reason in the `Sluice-Dead-Reason` header), then the original is acked.
+ * body as received, the reason in the `Sluice-Dead-Reason` header, the attempt in
+ * `Sluice-Dead-Attempt`), then the original is acked.
  * Never `+TERM`: nats-server 2.9 leaves a termed message in a WorkQueue stream.
  *
  * The copy's `Nats-Msg-Id` names the stored original (stream, sequence, time stored), so two
@@ -33,11 +34,19 @@ export class DeadLetters {
    * Resolves once the copy is stored and the original acked; rejects (leaving the original, which
    * comes back after ack_wait) when the copy is not stored.
    */
-  deadLetter(raw: Msg, priority: number, body: string, id: string, reason: string): Promise<void> {
+  deadLetter(
+    raw: Msg,
+    priority: number,
+    body: string,
+    id: string,
+    reason: string,
+    attempt: number,
+  ): Promise<void> {
     // Built in the chain: whatever goes wrong with one message rejects, never throws at the caller.
     const copied = this.session.get().then((session) => {
       const natsHeaders = headers();
       natsHeaders.set(DEAD_REASON_HEADER, reasonHeader(reason));
+      natsHeaders.set(DEAD_ATTEMPT_HEADER, String(attempt));
       const options = { msgID: `dead:${storedName(raw.reply)}`, headers: natsHeaders };
       const data = encoder.encode(withId(body, id));
       return publish(session, this.queue, bandToken(priority), data, options);

@@ -69,7 +69,8 @@ export class DelayedMover {
     const id = admission.admitted ? admission.envelope.id : admission.id;
     const value = JSON.stringify(raw.headers?.get(header) ?? '');
     const reason = boundedReason(`undecodable body: its ${header} header ${value} is not a number`);
-    // Not stored: the message stays on the delayed subject and comes back after ack_wait.
-    void this.deadLetters.deadLetter(raw, 0, body, id, reason).catch(() => {});
+    // Not stored: the message stays on the delayed subject and comes back after ack_wait. Never
+    // handed out, it had reached no attempt beyond the first.
+    void this.deadLetters.deadLetter(raw, 0, body, id, reason, 1).catch(() => {});
   }
 }

@@ -1,7 +1,7 @@
 import type { Msg, Subscription } from '@nats-io/transport-node';
 import { createInbox } from '@nats-io/transport-node';
 import { BrokerUnavailableError } from '../../errors.js';
-import { deliveryCount, lastToken, NAK, respond } from './ack-protocol.js';
+import { deliveryCount, lastToken } from './ack-protocol.js';
 import type { Band, Bands } from './bands.js';
 import { NatsTopologyError } from './errors.js';
 import { bandToken, DELAYED } from './names.js';
@@ -29,6 +29,8 @@ export interface RunOwner<D> {
   readonly stream: string;
   readonly prefetch: number;
   readonly bands: Bands<D>;
+  /** While true, nothing is pulled. */
+  readonly paused: boolean;
   session(): Promise<Session>;
   /** A stored message from a band, to admit. */
   received(run: FetchRun<D>, band: Band<D>, msg: Msg, attempt: number): void;
@@ -40,6 +42,8 @@ export interface RunOwner<D> {
   failed(run: FetchRun<D>, error: unknown): void;
   /** Puts a buffered delivery back on the stream. */
   release(delivery: D): void;
+  /** Puts a message received but not admitted back on the stream. */
+  putBack(msg: Msg): void;
   /** The run ended: nothing in flight, nothing buffered. */
   ended(run: FetchRun<D>): void;
 }
@@ -128,6 +132,11 @@ export class FetchRun<D> {
     this.winding = false;
     for (const { band, msg, attempt } of this.#parked.splice(0))
       this.owner.received(this, band, msg, attempt);
+    this.pullAll();
+  }
+
+  /** Pulls every band that has no pull in flight. */
+  pullAll(): void {
     for (const band of this.owner.bands.all()) this.pull(band);
   }
 
@@ -141,6 +150,7 @@ export class FetchRun<D> {
     const { prefetch } = this.owner;
     const session = this.#session;
     if (session === undefined || this.stopped || this.winding || band.requested > 0) return;
+    if (this.owner.paused) return;
     if (!session.connection.up) return;
     const batch = prefetch - band.buffer.size;
     if (batch < prefetch / 2) {
@@ -271,7 +281,7 @@ export class FetchRun<D> {
     this.#unlisten?.();
     this.#advisories?.unsubscribe();
     this.#inbox?.unsubscribe();
-    for (const { msg } of this.#parked.splice(0)) respond(msg, NAK);
+    for (const { msg } of this.#parked.splice(0)) this.owner.putBack(msg);
     for (const band of this.owner.bands.all()) {
       band.requested = 0;
       band.passedOver = 0;

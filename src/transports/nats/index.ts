@@ -6,4 +6,5 @@ export type { NatsJobStoreOptions } from './job-options.js';
 export { NatsJobStore } from './job-store.js';
 export { NatsQueue } from './nats-queue.js';
 export type { NatsQueueOptions } from './options.js';
+export { queueNames } from './queue-names.js';
 export { DUPLICATE_WINDOW_MS } from './shapes.js';

@@ -12,6 +12,7 @@ import type {
 import { UnderWay } from '../shared/under-way.js';
 import { failure } from './errors.js';
 import { JobCancels } from './job-cancels.js';
+import { failuresLimit, recentFailures } from './job-failures.js';
 import { JobFeed } from './job-feed.js';
 import { type NatsJobStoreOptions, resolveNatsJobStoreOptions } from './job-options.js';
 import { JobRecords } from './job-records.js';
@@ -66,21 +67,21 @@ export class NatsJobStore implements JobStore {
   }
 
   create(record: NewJobRecord): Promise<JobRecord | undefined> {
-    return this.#operate('create', record.id, (session) =>
+    return this.#operate('create', `job ${record.id}`, (session) =>
       this.#records.add(session, { ...record, attempt: 0, version: 1 }),
     );
   }
 
   get(id: string): Promise<JobRecord | undefined> {
-    return this.#operate('read', id, (session) => this.#records.get(session, id));
+    return this.#operate('read', `job ${id}`, (session) => this.#records.get(session, id));
   }
 
   start(id: string, fallback: NewJobRecord): Promise<JobRecord> {
-    return this.#operate('start', id, (session) => this.#start(session, id, fallback));
+    return this.#operate('start', `job ${id}`, (session) => this.#start(session, id, fallback));
   }
 
   retrying(id: string): Promise<void> {
-    return this.#operate('update', id, async (session) => {
+    return this.#operate('update', `job ${id}`, async (session) => {
       await this.#records.change(session, id, (record) => ({
         ...record,
         status: 'scheduled',
@@ -90,7 +91,7 @@ export class NatsJobStore implements JobStore {
   }
 
   progress(id: string, value: unknown): Promise<void> {
-    return this.#operate('update', id, async (session) => {
+    return this.#operate('update', `job ${id}`, async (session) => {
       await this.#records.change(session, id, (record) => ({
         ...record,
         progress: value,
@@ -100,15 +101,26 @@ export class NatsJobStore implements JobStore {
   }
 
   finish(id: string, end: JobEnd): Promise<boolean> {
-    return this.#operate('finish', id, (session) => this.#finish(session, id, end));
+    return this.#operate('finish', `job ${id}`, (session) => this.#finish(session, id, end));
   }
 
   remove(id: string): Promise<void> {
-    return this.#operate('remove', id, (session) => this.#records.remove(session, id));
+    return this.#operate('remove', `job ${id}`, (session) => this.#records.remove(session, id));
+  }
+
+  /** The failure bucket's last records (see job-failures.ts): one request per `limit` records kept. */
+  recentFailures(options?: { limit?: number }): Promise<JobRecord[]> {
+    let limit: number;
+    try {
+      limit = failuresLimit(options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#operate('read', 'the failed jobs', (session) => recentFailures(session, limit));
   }
 
   watch(id: string, listener: JobListener): Promise<Unsubscribe> {
-    if (this.#closing !== undefined) return Promise.reject(this.#closed('watch', id));
+    if (this.#closing !== undefined) return Promise.reject(this.#closed('watch', `job ${id}`));
     return this.#feed.watch(id, listener).catch((error: unknown) => {
       throw classified(`watch job ${id} in job store ${this.name}`, error);
     });
@@ -143,8 +155,8 @@ export class NatsJobStore implements JobStore {
    * meanwhile): a server restart does not fail a worker's write, which would cost the job an
    * attempt of its queue message for every delivery meanwhile.
    */
-  #operate<R>(verb: string, id: string, body: (session: JobSession) => Promise<R>): Promise<R> {
-    if (this.#closing !== undefined) return Promise.reject(this.#closed(verb, id));
+  #operate<R>(verb: string, what: string, body: (session: JobSession) => Promise<R>): Promise<R> {
+    if (this.#closing !== undefined) return Promise.reject(this.#closed(verb, what));
     return this.#busy.add(
       (async () => {
         try {
@@ -152,14 +164,14 @@ export class NatsJobStore implements JobStore {
           if (!session.connection.up) await reconnection(session.connection, OUTAGE_WAIT_MS);
           return await body(session);
         } catch (error) {
-          throw classified(`${verb} job ${id} in job store ${this.name}`, error);
+          throw classified(`${verb} ${what} in job store ${this.name}`, error);
         }
       })(),
     );
   }
 
-  #closed(verb: string, id: string): InvalidStateError {
-    return new InvalidStateError(`cannot ${verb} job ${id}: job store ${this.name} is closed`);
+  #closed(verb: string, what: string): InvalidStateError {
+    return new InvalidStateError(`cannot ${verb} ${what}: job store ${this.name} is closed`);
   }
 
   /**

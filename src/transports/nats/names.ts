@@ -21,6 +21,8 @@ export const DUE_HEADER = 'Sluice-Due';
 export const PRIORITY_HEADER = 'Sluice-Priority';
 /** On a dead-letter copy: why it was dead-lettered (reasons.ts wording, on one line). */
 export const DEAD_REASON_HEADER = 'Sluice-Dead-Reason';
+/** On a dead-letter copy: the attempt the message had reached (JetStream's delivery count). */
+export const DEAD_ATTEMPT_HEADER = 'Sluice-Dead-Attempt';
 
 export function encodeName(name: string): string {
   let out = '';
@@ -29,6 +31,20 @@ export function encodeName(name: string): string {
     else for (const byte of Buffer.from(char)) out += `_${byte.toString(16).padStart(2, '0')}`;
   }
   return out;
+}
+
+/** The name `encodeName` writes as `encoded`; undefined when no name is written so. */
+export function decodeName(encoded: string): string | undefined {
+  if (!/^(?:[A-Za-z0-9-]|_[0-9a-f]{2})*$/.test(encoded)) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < encoded.length; i++) {
+    if (encoded[i] === '_') {
+      bytes.push(Number.parseInt(encoded.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(encoded.charCodeAt(i));
+  }
+  const name = Buffer.from(bytes).toString('utf8');
+  return encodeName(name) === encoded ? name : undefined; // not malformed UTF-8, nor `_41` for `A`
 }
 
 export function streamName(queue: string): string {

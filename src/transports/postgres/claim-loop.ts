@@ -37,6 +37,8 @@ export interface ClaimDemand {
   accept(rows: ClaimedRow[], limit: number): Promise<void>;
   /** A claim failed for a reason other than the connection: the iteration's error. */
   failed(error: SluiceError): void;
+  /** Whether the queue is paused, as last read; while it is, `wanted()` is 0. */
+  paused(paused: boolean): void;
 }
 
 /**
@@ -54,6 +56,8 @@ export class ClaimLoop {
   #run: Promise<void> | undefined;
   #recheck = false;
   #timer: NodeJS.Timeout | undefined;
+  /** While paused: when to read the pause row again, should the resume's notification be missed. */
+  #pauseTimer: NodeJS.Timeout | undefined;
   /** Claim loops started so far: tells a pending #sleep() whether its reading is still current. */
   #loops = 0;
   #failures = 0;
@@ -70,7 +74,13 @@ export class ClaimLoop {
       (queue) => {
         if (queue === options.name) this.pull();
       },
-      () => this.pull(),
+      (queue) => {
+        if (queue === options.name) void this.checkPause();
+      },
+      () => {
+        this.pull();
+        void this.checkPause(); // a pause or resume may have gone unheard
+      },
     );
   }
 
@@ -88,10 +98,34 @@ export class ClaimLoop {
     this.#run = this.#loop();
   }
 
+  /**
+   * Reads the pause row and tells the consumer; claims again once it is gone. While it is there,
+   * nothing is claimed: the pause channel's notification of `resume` (or, failing that, a reading
+   * every FALLBACK_POLL) ends the wait.
+   */
+  async checkPause(): Promise<void> {
+    if (this.#closed) return;
+    const { pool, sql } = this.#connection;
+    let paused: boolean | undefined;
+    try {
+      const { rows } = await pool.query<{ paused: boolean }>(sql.paused, [this.#options.name]);
+      paused = rows[0]?.paused === true;
+    } catch {
+      // Unknown for now (the claims meet the same failure and wait it out): read it again later.
+    }
+    if (this.#closed) return;
+    clearTimeout(this.#pauseTimer);
+    this.#pauseTimer = undefined;
+    if (paused !== undefined) this.#demand.paused(paused);
+    if (paused === false) this.pull();
+    else this.#pauseTimer = setTimeout(() => void this.checkPause(), FALLBACK_POLL);
+  }
+
   /** Claims nothing more from now on; resolves once the claim under way was accepted. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#pauseTimer);
     this.#stop.abort();
     await this.#run;
     await this.#listener.close();
@@ -120,7 +154,8 @@ export class ClaimLoop {
    * arriving meanwhile claims at once; a claim started meanwhile makes this result stale.
    */
   async #sleep(loopsThen: number): Promise<void> {
-    const wait = await this.#untilNextReady();
+    const { wait, paused } = await this.#untilNextReady();
+    if (paused) return void this.checkPause(); // claim() handed out nothing because of it
     if (loopsThen !== this.#loops || this.#claiming || this.#closed) return;
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
@@ -153,14 +188,20 @@ export class ClaimLoop {
   }
 
   /** Milliseconds until the earliest row (delayed, backing off, or leased) becomes ready, bounded. */
-  async #untilNextReady(): Promise<number> {
+  async #untilNextReady(): Promise<{ wait: number; paused: boolean }> {
     const { pool, sql } = this.#connection;
     try {
-      const { rows } = await pool.query<{ wait: number }>(sql.nextReady, [this.#options.name]);
+      const { rows } = await pool.query<{ wait: number | null; paused: boolean }>(sql.nextReady, [
+        this.#options.name,
+      ]);
       const wait = rows[0]?.wait ?? FALLBACK_POLL;
-      return Math.min(Math.max(Math.ceil(wait), 1), FALLBACK_POLL);
+      return {
+        wait: Math.min(Math.max(Math.ceil(wait), 1), FALLBACK_POLL),
+        paused: rows[0]?.paused === true,
+      };
     } catch {
-      return RETRY_FIRST; // the claim that follows meets the same failure and handles it
+      // The claim that follows meets the same failure and handles it.
+      return { wait: RETRY_FIRST, paused: false };
     }
   }
 }

@@ -37,6 +37,8 @@ export class PostgresConsumer<T>
   readonly #handedOut = new HandedOut<PostgresDelivery<T>>();
   #iterators = 0;
   #closed = false;
+  /** The queue's pause row, as last read (see ClaimLoop.checkPause): nothing is handed out meanwhile. */
+  #paused = false;
   /** Writes nobody waits for (dead-lettering, giving back the buffer), except `close()`. */
   readonly #writes = new UnderWay();
 
@@ -55,7 +57,7 @@ export class PostgresConsumer<T>
 
   /** A prefetched delivery, if one is buffered; Pump calls this to skip `next()` when it can. */
   take(): PostgresDelivery<T> | undefined {
-    if (this.#closed) return undefined; // what is buffered goes back to the table
+    if (this.#closed || this.#paused) return undefined; // what is buffered goes back to the table
     const delivery = this.#buffer.shift();
     if (delivery === undefined) return undefined;
     if (performance.now() - delivery.claimedAt > this.#options.visibilityTimeout / 2) {
@@ -119,6 +121,7 @@ export class PostgresConsumer<T>
   }
 
   wanted(): number {
+    if (this.#paused) return 0;
     const waiting = this.#waiters.size;
     if (waiting === 0 && (this.#iterators === 0 || this.#buffer.size >= this.#target >> 1)) return 0;
     return waiting + this.#target - this.#buffer.size;
@@ -130,6 +133,21 @@ export class PostgresConsumer<T>
 
   failed(error: SluiceError): void {
     this.#waiters.end(undefined, error);
+  }
+
+  /** Paused: what is buffered goes back to the table. Resumed: the waiting `next()` calls are served. */
+  paused(paused: boolean): void {
+    if (paused === this.#paused) return;
+    this.#paused = paused;
+    if (paused) {
+      this.#writes.add(this.#releaseBuffer());
+      return;
+    }
+    while (this.#waiters.size > 0) {
+      const delivery = this.take();
+      if (delivery === undefined) break;
+      this.#waiters.hand(delivery);
+    }
   }
 
   /** Admits each claimed row (decode, schema): handed out or buffered, else dead-lettered. */
@@ -164,10 +182,12 @@ export class PostgresConsumer<T>
       );
       // Claimed as the handle closed or its last iterator returned: nobody will take it.
       if (this.#closed || this.#iterators === 0) late.push(delivery);
-      else if (this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
+      else if (!this.#paused && this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
       else this.#buffer.push(delivery);
     }
     if (late.length > 0) await this.#settler.release(late).catch(() => {});
+    // Claimed while this consumer read the queue as paused: held until the pause row is read again.
+    if (this.#paused && rows.length > 0) void this.#claims.checkPause();
   }
 
   /**

@@ -6,3 +6,4 @@ export { PostgresJobStore, type PostgresJobStoreOptions } from './job-store.js';
 export type { PostgresQueueOptions } from './options.js';
 export { PostgresQueue } from './postgres-queue.js';
 export type { PostgresSendOptions } from './producer.js';
+export { type QueueNamesOptions, queueNames } from './queue-names.js';

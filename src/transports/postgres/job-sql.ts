@@ -57,6 +57,8 @@ export interface JobStatements {
   readonly remove: Statement;
   /** $2 the earliest `endedAt`. Returns the `id` of every job of the store cancelled since. */
   readonly cancelledSince: Statement;
+  /** $2 limit: `record` of the kept jobs that failed, timed out or were cancelled, last ended first. */
+  readonly recentFailures: Statement;
   /** $1 the most rows to delete: expired rows of every store of the schema. */
   readonly sweep: Statement;
 }
@@ -161,6 +163,10 @@ export function jobStatements(dbSchema: string): JobStatements {
     progress: updateOne('progress = $3', '$4'),
     remove: `DELETE FROM ${table} WHERE store = $1 AND id = $2`,
     cancelledSince: `SELECT id FROM ${table} WHERE store = $1 AND status = 'cancelled' AND ended_at >= $2`,
+    // The same status list as the index jobs_failures, so that it is read in order and stops at $2.
+    recentFailures: `SELECT ${RECORD} AS record FROM ${table} AS j
+      WHERE j.store = $1 AND j.status IN ('failed', 'timeout', 'cancelled') AND ${kept}
+      ORDER BY j.ended_at DESC LIMIT $2`,
     sweep: `DELETE FROM ${table} WHERE (store, id) IN (
         SELECT store, id FROM ${table} WHERE expires_at <= now() LIMIT $1 FOR UPDATE SKIP LOCKED
       )`,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import { InvalidStateError } from '../../errors.js';
+import { InvalidOptionError, InvalidStateError } from '../../errors.js';
 import type {
   JobChange,
   JobEnd,
@@ -44,6 +44,10 @@ export interface PostgresJobStoreOptions extends BrokerJobStoreOptions {
  * UTF-8 bytes, fits a B-tree entry (at most 2,704 bytes).
  */
 const MAX_NAME_LENGTH = 255;
+
+/** recentFailures' page: what an operator looks at first, and at most. */
+const DEFAULT_FAILURES = 20;
+const MAX_FAILURES = 1_000;
 
 /** Expired rows are deleted in batches of this many, so that a sweep never holds many locks at once. */
 const SWEEP_BATCH = 1_000;
@@ -171,6 +175,19 @@ export class PostgresJobStore implements JobStore {
   async remove(id: string): Promise<void> {
     this.#assertOpen('remove a job');
     await this.#writes.query('remove a job', this.#sql.remove, [this.#options.name, id]);
+  }
+
+  async recentFailures(options: { limit?: number } = {}): Promise<JobRecord[]> {
+    this.#assertOpen('read failed jobs');
+    const limit = options?.limit ?? DEFAULT_FAILURES;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FAILURES) {
+      throw new InvalidOptionError('limit', limit, `an integer from 1 to ${MAX_FAILURES}`);
+    }
+    const rows = await this.#writes.query<{ record: string }>('read failed jobs', this.#sql.recentFailures, [
+      this.#options.name,
+      limit,
+    ]);
+    return rows.map((row) => this.#writes.decode(row.record));
   }
 
   async watch(id: string, listener: JobListener): Promise<Unsubscribe> {

@@ -1,7 +1,7 @@
 import type { Notification, Pool, PoolClient } from 'pg';
 
 /**
- * One pooled connection held for LISTEN. When it drops, `onLost` runs and the next `ready()`
+ * One pooled connection held for LISTEN, on the queues' channel and on the pause channel. When it drops, `onLost` runs and the next `ready()`
  * connects and listens again; the caller re-checks the queue then, since notifications sent while
  * nobody listened are gone.
  */
@@ -9,7 +9,9 @@ export class Listener {
   readonly #pool: Pool;
   readonly #listen: string;
   readonly #channel: string;
+  readonly #pauseChannel: string;
   readonly #onNotify: (queue: string) => void;
+  readonly #onPause: (queue: string) => void;
   readonly #onLost: () => void;
   #client: PoolClient | undefined;
   /** Destroys the current connection exactly once, whichever of close, error or end comes first. */
@@ -19,14 +21,17 @@ export class Listener {
 
   constructor(
     pool: Pool,
-    sql: { listen: string; channel: string },
+    sql: { listen: string; channel: string; pauseChannel: string },
     onNotify: (queue: string) => void,
+    onPause: (queue: string) => void,
     onLost: () => void,
   ) {
     this.#pool = pool;
     this.#listen = sql.listen;
     this.#channel = sql.channel;
+    this.#pauseChannel = sql.pauseChannel;
     this.#onNotify = onNotify;
+    this.#onPause = onPause;
     this.#onLost = onLost;
   }
 
@@ -60,9 +65,10 @@ export class Listener {
     };
     client.on('error', drop);
     client.on('end', drop);
-    client.on('notification', (notification: Notification) => {
-      if (notification.channel === this.#channel && notification.payload)
-        this.#onNotify(notification.payload);
+    client.on('notification', ({ channel, payload }: Notification) => {
+      if (!payload) return;
+      if (channel === this.#channel) this.#onNotify(payload);
+      else if (channel === this.#pauseChannel) this.#onPause(payload);
     });
     try {
       await client.query(this.#listen);

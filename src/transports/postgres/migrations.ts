@@ -1,3 +1,4 @@
+import { operatorMigration, statsMigration } from './operator-migration.js';
 import { quoteIdentifier } from './sql.js';
 
 /**
@@ -82,6 +83,8 @@ export function migrations(dbSchema: string): string[] {
        SELECT c.id, c.attempt, c.body, c.run_at::text, c.reason, c.locked_until IS NOT NULL
        FROM claimed AS c ORDER BY c.priority DESC, c.run_at, c.id;
      END $$;`,
+    operatorMigration(s),
+    statsMigration(s),
   ];
 }
 
@@ -116,5 +119,8 @@ export function jobMigrations(dbSchema: string): string[] {
      );
      CREATE INDEX jobs_expiry ON ${s}.jobs (expires_at) WHERE expires_at IS NOT NULL;
      CREATE INDEX jobs_cancelled ON ${s}.jobs (store, ended_at) WHERE status = 'cancelled';`,
+    // recentFailures: the failed jobs of a store, most recently ended first, without a sort.
+    `CREATE INDEX jobs_failures ON ${s}.jobs (store, ended_at DESC)
+       WHERE status IN ('failed', 'timeout', 'cancelled');`,
   ];
 }

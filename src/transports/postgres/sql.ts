@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * Every statement the adapter runs, built once per PostgreSQL schema (`dbSchema`).
  *
@@ -10,6 +12,9 @@
 export interface Statements {
   /** The LISTEN/NOTIFY channel: the schema's name, so separate schemas never wake each other. */
   readonly channel: string;
+  /** sluice's own channel for pause() and resume(): the payload is the queue's name. */
+  readonly pauseChannel: string;
+  /** LISTENs on both channels. */
   readonly listen: string;
   /** $1 queue, then one array per column: $2 bodies, $3 priorities, $4 delays (ms), $5 keys. */
   readonly insertMany: string;
@@ -17,8 +22,13 @@ export interface Statements {
   readonly insertOne: string;
   /** $1 queue, $2 limit, $3 lease ms. Returns ClaimedRow in claim order (see migrations.ts). */
   readonly claim: string;
-  /** $1 queue. Returns the milliseconds until the earliest row (delayed or leased) becomes ready. */
+  /**
+   * $1 queue. Returns `wait`, the milliseconds until the earliest row (delayed or leased) becomes
+   * ready, and `paused`.
+   */
   readonly nextReady: string;
+  /** $1 queue. Returns `paused`: whether its row is in the `paused` table. */
+  readonly paused: string;
   /** $1 ids, $2 attempts (array literals). */
   readonly ack: string;
   /** $1 id, $2 attempt, $3 delay ms: back in the queue, attempts kept. */
@@ -36,12 +46,15 @@ export interface Statements {
 export function statements(dbSchema: string): Statements {
   const s = quoteIdentifier(dbSchema);
   const table = `${s}.messages`;
+  // A channel is an identifier of at most 63 bytes: a digest stands for the schema.
+  const pauseChannel = `sluice_pause_${createHash('sha256').update(dbSchema).digest('hex').slice(0, 32)}`;
   const notifyChanged = (update: string) =>
     `WITH changed AS (${update} RETURNING queue)
      SELECT pg_notify(${quoteLiteral(dbSchema)}, queue) FROM (SELECT DISTINCT queue FROM changed) AS q`;
   return {
     channel: dbSchema,
-    listen: `LISTEN ${s}`,
+    pauseChannel,
+    listen: `LISTEN ${s}; LISTEN ${pauseChannel}`,
     insertMany: `INSERT INTO ${table} (queue, body, priority, run_at, key)
       SELECT $1, r.b, r.p, now() + r.d * interval '1 millisecond', r.k
       FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[]) AS r(b, p, d, k)
@@ -61,7 +74,10 @@ export function statements(dbSchema: string): Statements {
           ORDER BY priority DESC, run_at, id LIMIT 1
         ) AS next
       )
-      SELECT (extract(epoch FROM min(run_at) - clock_timestamp()) * 1000)::float8 AS wait FROM firsts`,
+      SELECT (extract(epoch FROM min(run_at) - clock_timestamp()) * 1000)::float8 AS wait,
+        EXISTS (SELECT FROM ${s}.paused WHERE queue = $1) AS paused
+      FROM firsts`,
+    paused: `SELECT EXISTS (SELECT FROM ${s}.paused WHERE queue = $1) AS paused`,
     ack: `DELETE FROM ${table} AS m
       USING (SELECT unnest($1::bigint[]) AS id, unnest($2::int[]) AS attempt) AS a
       WHERE m.id = a.id AND m.attempt = a.attempt`,

@@ -19,6 +19,7 @@ import { FetchLoop, type FetchTarget } from './fetch-loop.js';
 import { streamKey, wakeKey } from './keys.js';
 import { Lease } from './lease.js';
 import type { ResolvedOptions } from './options.js';
+import { PauseState } from './pause-state.js';
 
 /**
  * The consuming side of one queue handle, shared by its iterators: fetches (fetch-loop.ts) while
@@ -52,6 +53,8 @@ export class RedisConsumer<T>
   readonly #held = new Set<RedisDelivery<T>>();
   readonly #handedOut = new HandedOut<RedisDelivery<T>>();
   readonly #settling = new UnderWay();
+  /** Nothing is handed out unless a fetch round found the queue running lately. */
+  readonly #pause = new PauseState();
   #seq = 0;
   #iterators = 0;
   #closed = false;
@@ -113,9 +116,16 @@ export class RedisConsumer<T>
     return waiting;
   }
 
-  /** A buffered delivery, synchronously (the pump's fast path); refills the buffer when it runs low. */
+  /**
+   * A buffered delivery, synchronously (the pump's fast path); refills the buffer when it runs low.
+   * None while the queue is paused or not known to be running lately: a fetch round finds out.
+   */
   take(): RedisDelivery<T> | undefined {
     if (this.#closed) return undefined;
+    if (!this.#pause.running) {
+      this.#fetcher.pull();
+      return undefined;
+    }
     const delivery = this.#buffer.shift();
     this.#fetcher.pull(); // when the buffer runs low
     if (delivery !== undefined) {
@@ -146,6 +156,20 @@ export class RedisConsumer<T>
     this.#waiters.end(undefined, error);
   }
 
+  pauseChecked(paused: boolean, at: number): void {
+    this.#pause.checked(paused, at);
+    // Fetched, not handed out: back to Redis (as they were) for whichever consumer runs after resume.
+    if (paused) {
+      this.#releaseBuffer();
+      return;
+    }
+    while (this.#waiters.size > 0) {
+      const delivery = this.#buffer.shift();
+      if (delivery === undefined) return;
+      this.#handOut(delivery);
+    }
+  }
+
   unpark(): number {
     const parked = this.#parked;
     if (parked.length === 0) return 0;
@@ -155,14 +179,17 @@ export class RedisConsumer<T>
   }
 
   #place(delivery: RedisDelivery<T>): void {
-    // Fetched as the handle closed or its last iterator returned: nobody will take it.
-    if (this.#closed || this.#iterators === 0) this.#release(delivery, delivery.attempt);
-    else if (this.#waiters.size === 0) this.#buffer.push(delivery);
-    else {
-      this.#fetcher.handed++;
-      this.#handedOut.add(delivery);
-      this.#waiters.hand(delivery);
-    }
+    // Fetched as the handle closed, its last iterator returned or the queue was paused: nobody will take it.
+    if (this.#closed || this.#iterators === 0 || this.#pause.paused)
+      this.#release(delivery, delivery.attempt);
+    else if (this.#waiters.size === 0 || !this.#pause.running) this.#buffer.push(delivery);
+    else this.#handOut(delivery);
+  }
+
+  #handOut(delivery: RedisDelivery<T>): void {
+    this.#fetcher.handed++;
+    this.#handedOut.add(delivery);
+    this.#waiters.hand(delivery);
   }
 
   /**
@@ -197,6 +224,7 @@ export class RedisConsumer<T>
   async close(closeTimeout: number): Promise<void> {
     const settleBy = performance.now() + closeTimeout;
     this.#closed = true;
+    this.#pause.stop();
     this.#waiters.end();
     await atMost(this.#fetcher.stop(), settleBy - performance.now());
     this.#releaseBuffer();

@@ -7,6 +7,7 @@ import type { Connection } from './connection.js';
 import type { RedisDelivery } from './delivery.js';
 import { failure, isAccessRefused } from './errors.js';
 import { bandKey, GROUP } from './keys.js';
+import { PAUSE_CHECK_AGE } from './pause-state.js';
 import type { RawEntry } from './scripts.js';
 
 /**
@@ -39,6 +40,8 @@ export interface FetchTarget<T> {
   unpark(): number;
   /** Ends the waiting `next()` calls with an error no retry fixes (the iteration's error). */
   failed(error: SluiceError): void;
+  /** What the round begun at `at` (performance.now()) found: whether the queue is paused. */
+  pauseChecked(paused: boolean, at: number): void;
 }
 
 /** Where a fetch loop reads, and as whom. */
@@ -61,6 +64,10 @@ export interface FetchSource {
  * somewhere the reader does not watch yet (a new priority) or is due earlier than it would look.
  * The group hands a wake-up to one blocked reader: other handles blocked meanwhile see the change
  * when their read times out (MAX_BLOCK), or when anything comes on a stream they watch.
+ *
+ * Each round also tells whether the queue is paused (its `:paused` key). A paused handle reads
+ * nothing and asks again every PAUSE_CHECK_AGE; what it fetched and did not hand out goes back to
+ * Redis. A consumer hands nothing out unless a round found the queue running that recently.
  */
 export class FetchLoop<T> {
   readonly #source: FetchSource;
@@ -77,6 +84,8 @@ export class FetchLoop<T> {
   #reader: Redis | undefined;
   /** Every priority other than 0 that has a stream, as of the last round. */
   #bands: string[] = [];
+  /** As the last round found. */
+  #paused = false;
 
   constructor(source: FetchSource, target: FetchTarget<T>, admission: EntryAdmission<T>) {
     this.#source = source;
@@ -113,6 +122,10 @@ export class FetchLoop<T> {
     let failures = 0;
     while (this.#wanted()) {
       try {
+        if (this.#paused) {
+          await sleep(PAUSE_CHECK_AGE, undefined, { signal: this.#stop.signal }).catch(() => {});
+          if (!this.#wanted()) break;
+        }
         const regroup = this.#groupsReady ? 0 : 1;
         if (regroup === 1) await this.#createGroups();
         this.#batch = Math.min(MAX_BATCH, Math.max(1, 2 * this.handed));
@@ -121,12 +134,19 @@ export class FetchLoop<T> {
         // One round trip: both commands leave together. Delivery order is positive priorities,
         // the queue's stream (priority 0, FIFO), then negative priorities once that is drained.
         // With priority-0 deliveries parked, the stream is not read again until they are out.
-        const reading = this.#target.parked === 0;
-        const [[wait, high, moreHigh, low, bands], read] = await Promise.all([
+        const reading = this.#target.parked === 0 && !this.#paused;
+        const began = performance.now();
+        const [[wait, high, moreHigh, low, bands, paused], read] = await Promise.all([
           client.sluiceTake(stream, consumer, count, 'high', regroup),
           reading ? this.#read(count) : NOTHING,
         ]);
         this.#bands = bands;
+        this.#paused = paused === 1;
+        this.#target.pauseChecked(this.#paused, began);
+        if (this.#paused) {
+          await this.#accept(read, '0'); // put back by the paused consumer
+          continue;
+        }
         let got = await this.#acceptBands(high);
         if (moreHigh === 1) {
           await this.#accept(read, '0', true);

@@ -105,16 +105,21 @@ publish(ARGV[1])
 return replies
 `;
 
+/** How many of the jobs that ended failed, timed out or were cancelled the store's failures index keeps. */
+export const FAILURES_KEPT = 1_000;
+
 /**
- * ARGV = changes channel, cancels channel, now; per call: id, status, result or '', error or '',
- * retention ms. Ends a job that has not ended (it expires after the retention); a cancel is also
- * announced on the cancels channel, one id as JSON per line. Replies per call: 1 if it ended the job.
+ * ARGV = changes channel, cancels channel, now, failures index; per call: id, status, result or '',
+ * error or '', retention ms. Ends a job that has not ended (it expires after the retention); a cancel
+ * is also announced on the cancels channel, one id as JSON per line. A job that did not succeed is
+ * added to the failures index (a sorted set of ids by end time, trimmed to the most recent
+ * FAILURES_KEPT, expiring with the last record it names). Replies per call: 1 if it ended the job.
  */
 const finish = `${PRELUDE}
-local changes, cancels, now = ARGV[1], ARGV[2], ARGV[3]
-local replies, cancelled = {}, {}
+local changes, cancels, now, failures = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local replies, cancelled, failed = {}, {}, 0
 for i, job in ipairs(KEYS) do
-  local at = 3 + (i - 1) * 5
+  local at = 4 + (i - 1) * 5
   local id, status, result, error = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4]
   local values = changing(job)
   if values[1] == '' or ended(values[1]) then
@@ -125,11 +130,18 @@ for i, job in ipairs(KEYS) do
     redis.call('PEXPIRE', job, ARGV[at + 5])
     announce(id, values)
     if status == 'cancelled' then cancelled[#cancelled + 1] = cjson.encode(id) end
+    if status ~= 'success' then
+      redis.call('ZADD', failures, now, id)
+      -- the index goes when the last record it names does
+      if redis.call('PTTL', failures) < tonumber(ARGV[at + 5]) then redis.call('PEXPIRE', failures, ARGV[at + 5]) end
+      failed = failed + 1
+    end
     replies[i] = 1
   end
 end
 publish(changes)
 if #cancelled > 0 then redis.call('PUBLISH', cancels, table.concat(cancelled, '\\n')) end
+if failed > 0 then redis.call('ZREMRANGEBYRANK', failures, 0, -${FAILURES_KEPT} - 1) end
 return replies
 `;
 

@@ -17,6 +17,7 @@ import {
 import { Connection } from './connection.js';
 import { failure } from './errors.js';
 import { JobBatches } from './job-batches.js';
+import { failuresLimit, recentFailures } from './job-failures.js';
 import { JobFeed } from './job-feed.js';
 import { changeOfValues, hashOfFields, jsonField, recordOfHash } from './job-hash.js';
 import { type JobScriptCommands, withJobScripts } from './job-scripts.js';
@@ -40,6 +41,8 @@ export class RedisJobStore implements JobStore {
   readonly #prefix: string;
   readonly #changes: string;
   readonly #cancels: string;
+  /** The failures index: a key no job's id can name (job-failures.ts). */
+  readonly #failures: string;
   readonly #feed: JobFeed;
   readonly #creates: JobBatches<string[] | 0>;
   readonly #starts: JobBatches<string[]>;
@@ -57,6 +60,7 @@ export class RedisJobStore implements JobStore {
     this.#prefix = `sluice-jobs:{${name}}:`;
     this.#changes = `sluice-jobs:{${name}}:changes`;
     this.#cancels = `sluice-jobs:{${name}}:cancels`;
+    this.#failures = `sluice-jobs-failures:{${name}}`;
     this.#feed = new JobFeed(
       () => this.#connection.duplicate(`jobs:${name}:feed`),
       { changes: this.#changes, cancels: this.#cancels },
@@ -76,7 +80,7 @@ export class RedisJobStore implements JobStore {
       (keys, args) => client.sluiceJobUpdate(keys.length, ...keys, ...args),
     );
     this.#finishes = new JobBatches(
-      () => [this.#changes, this.#cancels, String(Date.now())],
+      () => [this.#changes, this.#cancels, String(Date.now()), this.#failures],
       (keys, args) => client.sluiceJobFinish(keys.length, ...keys, ...args),
     );
   }
@@ -140,6 +144,14 @@ export class RedisJobStore implements JobStore {
 
   async remove(id: string): Promise<void> {
     await this.#run('remove a job', () => this.#client.del(this.#key(id)));
+  }
+
+  /** Read from the store's failures index (job-failures.ts): about `limit` records read, whatever the store holds. */
+  async recentFailures(options?: { limit?: number }): Promise<JobRecord[]> {
+    const limit = failuresLimit(options);
+    return this.#run('read the failed jobs', () =>
+      recentFailures(this.#client, this.#prefix, this.#failures, limit),
+    );
   }
 
   watch(id: string, listener: JobListener): Promise<Unsubscribe> {

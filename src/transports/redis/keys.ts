@@ -17,5 +17,13 @@ export function wakeKey(name: string): string {
   return `sluice:{${name}}:wake`;
 }
 
+/**
+ * The key whose presence pauses the queue: every consumer, sluice's or not, takes nothing while it
+ * exists (docs/wire-protocol.md (Redis)). Its value is when it was paused, for operators.
+ */
+export function pausedKey(name: string): string {
+  return `sluice:{${name}}:paused`;
+}
+
 /** The consumer group every handle on a queue joins, on each of its streams. */
 export const GROUP = 'sluice';

@@ -128,10 +128,12 @@ local function retry(attempt, priority, key, holder, body, id, delay)
   put(attempt, priority, key, holder, body, id, delay)
 end
 
--- Appends a message, with the reason, to the stream of its priority in the dead-letter queue whose
--- stream is dead; releases its key.
-local function deadLetter(dead, priority, body, reason, key, holder, id)
-  append(dead, priority, {'body', body, 'reason', reason, 'queue', queue, 'id', id})
+-- Appends a message, with the reason and the attempt it had reached, to the stream of its priority
+-- in the dead-letter queue whose stream is dead; releases its key.
+local function deadLetter(dead, priority, body, reason, key, holder, id, attempt)
+  local fields = {'body', body, 'reason', reason, 'queue', queue, 'id', id}
+  if tonumber(attempt) > 1 then fields[#fields + 1] = 'lastAttempt'; fields[#fields + 1] = attempt end
+  append(dead, priority, fields)
   release(key, holder)
 end
 
@@ -198,6 +200,7 @@ export const DEAD_LETTER = `-- dead-letter: KEYS[2] = the dead-letter queue's st
 local fields = remove(band(ARGV[1]), ARGV[2])
 if not fields then return 0 end
 local body, key, id = ARGV[4] or fields.body or '', fields.key or '', fields.id or ARGV[2]
-deadLetter(KEYS[2], ARGV[1], body, ARGV[3], key, fields.holder, id)
+local attempt = tonumber(fields.attempt or '1') or 1
+deadLetter(KEYS[2], ARGV[1], body, ARGV[3], key, fields.holder, id, attempt)
 return 1
 `;

@@ -1,12 +1,20 @@
 import { QueueClosedError } from '../../errors.js';
 import { takeNow } from '../../queuing/hand-off.js';
+import type {
+  DeadLetter,
+  DeadLettersOptions,
+  OperableQueue,
+  QueueStats,
+  RedriveOptions,
+} from '../../queuing/operations.js';
 import { DONE_PROMISE } from '../../queuing/settled.js';
-import type { Queue, SendOptions } from '../../queuing/types.js';
+import type { SendOptions } from '../../queuing/types.js';
 import { atMost } from '../shared/at-most.js';
 import { Connection } from './connection.js';
 import { RedisConsumer } from './consumer.js';
 import type { RedisDelivery } from './delivery.js';
 import { streamKey } from './keys.js';
+import { RedisOperator } from './operator.js';
 import { type RedisQueueOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { RedisProducer } from './producer.js';
 
@@ -15,12 +23,13 @@ import { RedisProducer } from './producer.js';
  * and any number of handles in any number of processes share them (each delivery goes to one).
  * See the README (Redis) for the guarantees and docs/wire-protocol.md (Redis) for the data layout.
  */
-export class RedisQueue<T> implements Queue<T> {
+export class RedisQueue<T> implements OperableQueue<T> {
   readonly name: string;
   readonly #options: ResolvedOptions<T>;
   readonly #connection: Connection;
   readonly #producer: RedisProducer;
   #consumer: RedisConsumer<T> | undefined;
+  #operator: RedisOperator<T> | undefined;
   #closing: Promise<void> | undefined;
 
   constructor(name: string, options: RedisQueueOptions = {}) {
@@ -44,6 +53,52 @@ export class RedisQueue<T> implements Queue<T> {
 
   [takeNow](): RedisDelivery<T> | undefined {
     return this.#consumer?.take();
+  }
+
+  /** Counts in one script call (docs/wire-protocol.md (Redis) says how each is read). */
+  stats(): Promise<QueueStats> {
+    return this.#operate((operator) => operator.stats());
+  }
+
+  deadLetters(options?: DeadLettersOptions): Promise<DeadLetter<T>[]> {
+    return this.#operate((operator) => operator.deadLetters(options));
+  }
+
+  /** Moves dead letters in batches, each one script call: a crash leaves every letter in one of the two queues. */
+  redrive(options?: RedriveOptions): Promise<number> {
+    return this.#operate((operator) => operator.redrive(options));
+  }
+
+  discardDeadLetters(ids: readonly string[]): Promise<number> {
+    return this.#operate((operator) => operator.discardDeadLetters(ids));
+  }
+
+  purge(): Promise<number> {
+    return this.#operate((operator) => operator.purge());
+  }
+
+  /** Sets the queue's `:paused` key: every consumer stops taking messages within a second. */
+  pause(): Promise<void> {
+    return this.#operate((operator) => operator.pause());
+  }
+
+  resume(): Promise<void> {
+    return this.#operate((operator) => operator.resume());
+  }
+
+  /**
+   * Creates the queue's streams and consumer groups, and its dead-letter queue's, without sending
+   * anything: a producer in another language can then send before any sluice process ran.
+   */
+  declare(): Promise<void> {
+    return this.#operate((operator) => operator.declare());
+  }
+
+  /** Like `send`, an operator method of a closed handle rejects. */
+  #operate<R>(call: (operator: RedisOperator<T>) => Promise<R>): Promise<R> {
+    if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
+    this.#operator ??= new RedisOperator<T>(this.name, this.#options.deadLetter, this.#connection);
+    return call(this.#operator);
   }
 
   /**

@@ -26,7 +26,8 @@ return 1
  * of the positive ('high', highest first) or negative ('low') priorities; the consumer reads the
  * queue's stream (priority 0) itself, between the two. Returns { ms until the next delayed message
  * or -1, { priority, entries, ... }, 1 if 'high' filled `count`, 1 if negative priorities have
- * streams, every priority that has a stream }.
+ * streams, every priority that has a stream, 1 if the queue is paused }. A paused queue (its
+ * `:paused` key exists) is left as it is: nothing is promoted or read.
  *
  * A priority's stream may have lost its group (deleted by hand, evicted, XGROUP DESTROY): its group
  * is made again (from id 0, so the entries waiting there are read) rather than the stream skipped,
@@ -37,6 +38,9 @@ local consumer, count, side = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local priorities = prefix .. ':priorities'
 local function regroup(p)
   redis.pcall('XGROUP', 'CREATE', band(p), 'sluice', '0', 'MKSTREAM')
+end
+if redis.call('EXISTS', prefix .. ':paused') == 1 then
+  return {-1, {}, 0, 0, redis.call('ZRANGE', priorities, 0, -1), 1}
 end
 if ARGV[4] == '1' then
   for _, p in ipairs(redis.call('ZRANGE', priorities, 0, -1)) do regroup(p) end
@@ -70,7 +74,7 @@ if side == 'high' then
   if left == 0 then more = 1 end
   if #redis.call('ZRANGEBYSCORE', priorities, '-inf', '(0', 'LIMIT', 0, 1) > 0 then low = 1 end
 end
-return {wait, got, more, low, redis.call('ZRANGE', priorities, 0, -1)}
+return {wait, got, more, low, redis.call('ZRANGE', priorities, 0, -1), 0}
 `;
 
 /**
@@ -150,7 +154,7 @@ local function claim(target, p)
       local attempt, key, body = tonumber(f.attempt or '1'), f.key or '', f.body or ''
       if attempt >= max then
         local reason = 'failed ' .. attempt .. ' of ' .. max .. ' attempts: ${NEVER_SETTLED}'
-        deadLetter(KEYS[2], p, body, reason, key, f.holder, f.id or id)
+        deadLetter(KEYS[2], p, body, reason, key, f.holder, f.id or id, attempt)
       else
         retry(attempt + 1, p, key, f.holder, body, f.id or id, 0)
       end
@@ -186,8 +190,8 @@ export interface ScriptCommands {
 /** A stream entry as Redis returns it: [id, [field, value, ...]]. */
 export type RawEntry = [string, string[]];
 
-/** See `take`: [wait, [priority, entries, ...], more high, some low, every priority with a stream]. */
-export type TakeReply = [number, (string | RawEntry[])[], number, number, string[]];
+/** See `take`: [wait, [priority, entries, ...], more high, some low, every priority with a stream, paused]. */
+export type TakeReply = [number, (string | RawEntry[])[], number, number, string[], number];
 
 const scripts: Record<keyof ScriptCommands, [lua: string, keys: number]> = {
   sluiceEnqueue: [enqueue, 1],

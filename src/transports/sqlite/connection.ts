@@ -1,31 +1,10 @@
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { BrokerUnavailableError } from '../../errors.js';
+import { Counts } from './counts.js';
 import { openDatabase } from './database.js';
-import { type ClaimedRow, SCHEMA, SQL } from './tables.js';
-
-/** A change to apply in the next write transaction. `id` + `attempt` name one claim of one row. */
-export type Write =
-  | {
-      kind: 'insert';
-      queue: string;
-      body: string;
-      priority: number;
-      runAt: number;
-      key: string | null;
-    }
-  | { kind: 'ack'; id: number; attempt: number }
-  | { kind: 'retry'; queue: string; id: number; attempt: number; runAt: number }
-  | { kind: 'release'; queue: string; id: number; attempt: number }
-  | {
-      kind: 'deadLetter';
-      deadLetterQueue: string;
-      id: number;
-      attempt: number;
-      reason: string;
-      /** Stored instead of the row's body (see admit), or null to copy it. */
-      replacement: string | null;
-    };
+import { type ClaimedRow, SCHEMA, SQL, upgrade } from './tables.js';
+import type { Transaction, Write } from './writes.js';
 
 /** A queue's consumer as the connection sees it: asks for claims, hears about changes to its queue. */
 export interface Claimer {
@@ -80,6 +59,7 @@ export class Connection {
   #claimers = new Set<Claimer>();
   #results = new Map<Claimer, readonly ClaimedRow[]>();
   #touched = new Set<string>();
+  readonly #counts: Counts;
   #batch: Batch | undefined;
   #flushing: NodeJS.Immediate | undefined;
 
@@ -97,13 +77,14 @@ export class Connection {
 
   private constructor(path: string) {
     this.path = path;
-    const db = openDatabase(path, SCHEMA);
+    const db = openDatabase(path, SCHEMA, upgrade);
     this.#db = db;
     this.#statements = Object.fromEntries(
       Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
     ) as Statements;
     this.#statements.nextDue.pluck();
     this.#statements.claimable.pluck();
+    this.#counts = new Counts(this.#statements.count);
     this.#transaction = db.transaction((writes, claimers, now) => this.#apply(writes, claimers, now));
   }
 
@@ -138,10 +119,35 @@ export class Connection {
   /** Epoch ms at which the next delayed or backing-off row of `queue` is due (leases are polled for). */
   nextDue(queue: string): number | undefined {
     try {
-      return (this.#statements.nextDue.get(queue) as number | null) ?? undefined;
+      return (this.#statements.nextDue.get(queue, queue) as number | null) ?? undefined;
     } catch {
       return undefined; // a failed read only means the next poll comes at the regular interval
     }
+  }
+
+  /**
+   * Runs `step` in the next write transaction, after the writes queued before it; resolves with
+   * its result once committed. The step reports its changes to the counts (see tables.ts).
+   */
+  async operate<R>(step: (transaction: Transaction) => R): Promise<R> {
+    let result!: R;
+    await this.write({ kind: 'operate', step: (transaction) => (result = step(transaction)) });
+    return result;
+  }
+
+  /** Runs `read` once the writes queued before it are committed; a failure is BrokerUnavailableError. */
+  async read<R>(read: () => R): Promise<R> {
+    await this.#batch?.promise.catch(() => {}); // the writes' callers hear of their failure
+    try {
+      return read();
+    } catch (cause) {
+      throw new BrokerUnavailableError('SQLite', `reading ${this.path}`, { cause });
+    }
+  }
+
+  /** A statement on this connection, for the operator's rarely used ones (prepared on first use). */
+  prepare(sql: string): Database.Statement {
+    return this.#db.prepare(sql);
   }
 
   /** Drops one reference; the last one commits what is pending and closes the file. */
@@ -176,6 +182,7 @@ export class Connection {
     } catch (cause) {
       this.#results.clear();
       this.#touched.clear();
+      this.#counts.clear();
       batch?.reject(new BrokerUnavailableError('SQLite', `writing to ${this.path}`, { cause }));
       for (const claimer of claimers) claimer.claimFailed(cause);
       return;
@@ -194,52 +201,74 @@ export class Connection {
     return this.#statements.claimable.get({ queue, now }) === 1;
   }
 
+  /**
+   * Applies a batch and counts what each statement changed: a settlement matches its claim's row,
+   * which is leased until then (a lease that ran out still counts as leased until claimed again).
+   */
   #apply(writes: readonly Write[], claimers: readonly Claimer[], now: number): void {
     const s = this.#statements;
+    const counts = this.#counts;
     for (const w of writes) {
       switch (w.kind) {
-        case 'insert':
-          s.insert.run(
-            w.queue,
-            w.body,
-            w.priority,
-            w.runAt > now ? 0 : 1,
-            w.runAt > now ? w.runAt : 0,
-            w.key,
-          );
+        case 'insert': {
+          const delayed = w.runAt > now;
+          const runAt = delayed ? w.runAt : 0;
+          const { changes } = s.insert.run(w.queue, w.body, w.priority, delayed ? 0 : 1, runAt, w.key);
+          if (changes > 0) counts.added(w.queue, delayed);
           this.#touched.add(w.queue);
           break;
+        }
         case 'ack':
-          s.ack.run(w.id, w.attempt);
+          if (s.ack.run(w.id, w.attempt).changes > 0) counts.add(w.queue, 0, -1, 0);
           break;
-        case 'retry':
-          s.retry.run(w.runAt > now ? 0 : 1, w.runAt > now ? w.runAt : 0, w.id, w.attempt);
+        case 'retry': {
+          const delayed = w.runAt > now;
+          if (s.retry.run(delayed ? 0 : 1, delayed ? w.runAt : 0, w.id, w.attempt).changes > 0) {
+            counts.add(w.queue, delayed ? 0 : 1, -1, delayed ? 1 : 0);
+          }
           this.#touched.add(w.queue);
           break;
+        }
         case 'release':
-          s.release.run(w.id, w.attempt);
+          if (s.release.run(w.id, w.attempt).changes > 0) counts.add(w.queue, 1, -1, 0);
           this.#touched.add(w.queue);
           break;
-        case 'deadLetter':
-          if (s.deadLetter.run(w.deadLetterQueue, w.replacement, w.reason, w.id, w.attempt).changes > 0) {
-            s.ack.run(w.id, w.attempt);
-            this.#touched.add(w.deadLetterQueue);
+        case 'deadLetter': {
+          const { deadLetterQueue, replacement, reason, id, attempt } = w;
+          if (s.deadLetter.run(deadLetterQueue, replacement, reason, now, id, attempt).changes > 0) {
+            s.ack.run(id, attempt);
+            counts.add(w.queue, 0, -1, 0);
+            counts.added(deadLetterQueue, false);
+            this.#touched.add(deadLetterQueue);
           }
           break;
+        }
+        case 'operate':
+          w.step({ now, counts, touch: (queue) => this.#touched.add(queue) });
+          break;
       }
     }
-    for (const claimer of claimers) {
-      s.promote.run(claimer.queue, now);
-      const demand = claimer.demand();
-      if (demand === 0) continue;
-      const rows = s.claim.all(claimer.queue, now, demand) as ClaimedRow[];
-      const leaseUntil = claimer.leaseUntil(now);
-      for (const row of rows) {
-        s.lease.run(leaseUntil, row.id);
-        row.attempt++;
-      }
-      this.#results.set(claimer, rows);
+    for (const claimer of claimers) this.#claimFor(claimer, now);
+    counts.write();
+  }
+
+  #claimFor(claimer: Claimer, now: number): void {
+    const s = this.#statements;
+    const { queue } = claimer;
+    const promoted = s.promote.run(queue, now).changes;
+    if (promoted > 0) this.#counts.add(queue, promoted, 0, -promoted);
+    const demand = claimer.demand();
+    if (demand === 0) return;
+    const rows = s.claim.all(queue, now, queue, demand) as ClaimedRow[];
+    const leaseUntil = claimer.leaseUntil(now);
+    let fresh = 0;
+    for (const row of rows) {
+      s.lease.run(leaseUntil, row.id);
+      row.attempt++;
+      if (row.lease_expired === 0) fresh++;
     }
+    if (fresh > 0) this.#counts.add(queue, -fresh, fresh, 0);
+    this.#results.set(claimer, rows);
   }
 }
 

@@ -9,10 +9,11 @@ import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.
 import { unsettledReason } from '../shared/reasons.js';
 import { nackOutcome } from '../shared/retry-policy.js';
 import { UnderWay } from '../shared/under-way.js';
-import { type Claimer, type Connection, isBusy, type Write } from './connection.js';
+import { type Claimer, type Connection, isBusy } from './connection.js';
 import { SqliteDelivery } from './delivery.js';
 import type { ResolvedOptions } from './options.js';
 import type { ClaimedRow } from './tables.js';
+import type { Write } from './writes.js';
 
 /**
  * The consuming side of one SqliteQueue: claims for its waiting `next()` calls, hands deliveries
@@ -132,7 +133,7 @@ export class SqliteConsumer<T>
   ack(delivery: SqliteDelivery<T>): Promise<void> {
     this.#handedOut.delete(delivery);
     this.#anticipate();
-    return this.#settle({ kind: 'ack', id: delivery.rowId, attempt: delivery.attempt });
+    return this.#settle({ kind: 'ack', queue: this.queue, id: delivery.rowId, attempt: delivery.attempt });
   }
 
   /** Throws before anything changes when the policy refuses the options: the delivery stays handed out. */
@@ -263,8 +264,9 @@ export class SqliteConsumer<T>
 
   /** `replacement` (see admit) is stored instead of the row's body; null copies it. */
   #deadLetter(id: number, attempt: number, reason: string, replacement: string | null = null): Promise<void> {
-    const deadLetterQueue = this.options.deadLetter;
-    return this.#settle({ kind: 'deadLetter', deadLetterQueue, id, attempt, reason, replacement });
+    const { queue, options } = this;
+    const deadLetterQueue = options.deadLetter;
+    return this.#settle({ kind: 'deadLetter', queue, deadLetterQueue, id, attempt, reason, replacement });
   }
 
   readonly #releaseReady = (): void => {

@@ -6,15 +6,23 @@ const BUSY_TIMEOUT_MS = 5_000;
 
 /**
  * Opens the file at `path` as every sluice connection to it does (write-ahead log, so readers and
- * one writer do not block each other), and creates `schema`'s tables if missing.
+ * one writer do not block each other), and creates `schema`'s tables if missing, then runs
+ * `upgrade` (what a file made by an older version lacks), both in one transaction.
  */
-export function openDatabase(path: string, schema: string): Database.Database {
+export function openDatabase(
+  path: string,
+  schema: string,
+  upgrade?: (db: Database.Database) => void,
+): Database.Database {
   let db: Database.Database | undefined;
   try {
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
-    db.transaction(() => db!.exec(schema)).immediate();
+    db.transaction(() => {
+      db!.exec(schema);
+      upgrade?.(db!);
+    }).immediate();
     return db;
   } catch (cause) {
     db?.close();

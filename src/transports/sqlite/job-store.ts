@@ -28,6 +28,9 @@ export interface SqliteJobStoreOptions extends BrokerJobStoreOptions {
 
 /** A store name is a column value: any length is stored; this bounds what an app may pass. */
 const MAX_NAME_LENGTH = 255;
+/** recentFailures' page: what an operator looks at first, and at most. */
+const DEFAULT_FAILURES = 20;
+const MAX_FAILURES = 1_000;
 /** Rows one sweep statement deletes at most; a full sweep goes on at once with the next ones. */
 const SWEEP_LIMIT = 1_000;
 
@@ -153,6 +156,19 @@ export class SqliteJobStore implements JobStore {
     return this.#write('remove', (s) => {
       s.remove.run(name, id);
       return { result: undefined };
+    });
+  }
+
+  /** Read from an index of the failed jobs' rows alone, newest first: a page reads about `limit` rows. */
+  recentFailures(options: { limit?: number } = {}): Promise<JobRecord[]> {
+    if (this.#closed) return this.#refuse('read');
+    const limit = options?.limit ?? DEFAULT_FAILURES;
+    if (!Number.isInteger(limit) || limit < 1 || limit > MAX_FAILURES) {
+      return Promise.reject(new InvalidOptionError('limit', limit, `an integer from 1 to ${MAX_FAILURES}`));
+    }
+    return rejecting(() => {
+      const rows = this.#connection.read((s) => s.failures.all(this.name, Date.now(), limit) as JobRow[]);
+      return Promise.resolve(rows.map(recordOf));
     });
   }
 

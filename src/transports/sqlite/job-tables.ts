@@ -16,6 +16,9 @@ import type { JobChange, JobError, JobRecord } from '../../jobs/store.js';
  * `expires_at` is set when a job ends: from then the row is invisible to reads, a new record may
  * take its id, and a sweep deletes it. Rows of jobs that have not ended never expire.
  */
+/** The statuses `recentFailures` lists; only their rows are in its index. */
+const FAILED = `status IN ('failed', 'timeout', 'cancelled')`;
+
 export const JOB_SCHEMA = `
 CREATE TABLE IF NOT EXISTS sluice_jobs (
   store TEXT NOT NULL,
@@ -38,6 +41,7 @@ CREATE TABLE IF NOT EXISTS sluice_jobs (
 CREATE INDEX IF NOT EXISTS sluice_jobs_version ON sluice_jobs (store, version);
 CREATE INDEX IF NOT EXISTS sluice_jobs_cancelled ON sluice_jobs (store, version) WHERE status = 'cancelled';
 CREATE INDEX IF NOT EXISTS sluice_jobs_expiry ON sluice_jobs (store, expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS sluice_jobs_failures ON sluice_jobs (store, ended_at, version) WHERE ${FAILED};
 CREATE TABLE IF NOT EXISTS sluice_job_versions (
   store TEXT PRIMARY KEY,
   version INTEGER NOT NULL
@@ -83,6 +87,9 @@ export const JOB_SQL = {
   version: 'SELECT coalesce((SELECT version FROM sluice_job_versions WHERE store = ?), 0)',
   setVersion: `INSERT INTO sluice_job_versions (store, version) VALUES (?, ?)
     ON CONFLICT (store) DO UPDATE SET version = excluded.version`,
+  /** The kept records of failed jobs, most recently ended first (the expiry index would sort them all). */
+  failures: `SELECT * FROM sluice_jobs INDEXED BY sluice_jobs_failures WHERE store = ? AND ${FAILED} AND expires_at > ?
+    ORDER BY ended_at DESC, version DESC LIMIT ?`,
   /** Rows written after version `from`, up to `to`, oldest first. */
   changes: `SELECT id, status, version FROM sluice_jobs WHERE store = ? AND version > ? AND version <= ?
     ORDER BY version`,

@@ -1,3 +1,5 @@
+import type Database from 'better-sqlite3';
+
 /**
  * The on-disk layout: every queue of a file lives in one table, told apart by the `queue` column.
  *
@@ -12,10 +14,20 @@
  * `attempt` counts claims; with `id` it fences a settlement: an ack or nack only touches the row as
  * it was when that delivery claimed it. `id` is AUTOINCREMENT so a deleted row's id is never reused
  * (a late ack cannot hit a newer message) and orders messages of equal priority by arrival.
+ * A dead-letter copy records when it died (`dead_at`) and the attempt it had (`dead_attempt`).
+ *
+ * `sluice_queues` holds a row per queue: its counts by state, kept by every writer in the same
+ * transaction as the change (one statement per queue per transaction, not a trigger per row: that
+ * would cost the hot path), so `stats()` reads a row instead of counting; and whether it is paused,
+ * which every claim checks. A file made before this table existed gets it filled by one count.
  * This layout is a protocol: programs in other languages send, claim and settle with the SQL in
  * docs/wire-protocol.md (SQLite), so a change here is a change of that document.
  */
 export const TABLE = 'sluice_messages';
+export const QUEUES = 'sluice_queues';
+
+/** Whether `queue` is paused: a claim hands out nothing then. */
+const PAUSED = `EXISTS (SELECT 1 FROM ${QUEUES} WHERE queue = ? AND paused = 1)`;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS ${TABLE} (
@@ -27,12 +39,38 @@ CREATE TABLE IF NOT EXISTS ${TABLE} (
   run_at INTEGER NOT NULL DEFAULT 0,
   attempt INTEGER NOT NULL DEFAULT 0,
   dedup_key TEXT,
-  reason TEXT
+  reason TEXT,
+  dead_at INTEGER,
+  dead_attempt INTEGER
 );
 CREATE INDEX IF NOT EXISTS ${TABLE}_ready ON ${TABLE} (queue, ready, priority DESC, id);
 CREATE INDEX IF NOT EXISTS ${TABLE}_due ON ${TABLE} (queue, run_at) WHERE ready = 0;
 CREATE UNIQUE INDEX IF NOT EXISTS ${TABLE}_key ON ${TABLE} (queue, dedup_key) WHERE dedup_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ${QUEUES} (
+  queue TEXT PRIMARY KEY,
+  waiting INTEGER NOT NULL DEFAULT 0,
+  leased INTEGER NOT NULL DEFAULT 0,
+  delayed INTEGER NOT NULL DEFAULT 0,
+  paused INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+INSERT INTO ${QUEUES} (queue, waiting, leased, delayed)
+  SELECT queue, sum(ready = 1 AND run_at = 0), sum(ready = 1 AND run_at > 0), sum(ready = 0) FROM ${TABLE}
+  WHERE NOT EXISTS (SELECT 1 FROM ${QUEUES}) GROUP BY queue;
 `;
+
+/**
+ * Adds the columns a table made before dead letters recorded their death lacks (SCHEMA adds the
+ * rest). Its dead letters keep NULL there: read as dead when the file was upgraded, at the attempt
+ * their reason names.
+ */
+export function upgrade(db: Database.Database): void {
+  const columns = db.prepare(`SELECT name FROM pragma_table_info('${TABLE}')`).pluck().all();
+  if (columns.includes('dead_at')) return;
+  db.exec(
+    `ALTER TABLE ${TABLE} ADD COLUMN dead_at INTEGER; ALTER TABLE ${TABLE} ADD COLUMN dead_attempt INTEGER;`,
+  );
+  db.prepare(`UPDATE ${TABLE} SET dead_at = ? WHERE reason IS NOT NULL`).run(Date.now());
+}
 
 export const SQL = {
   insert: `INSERT INTO ${TABLE} (queue, body, priority, ready, run_at, dedup_key) VALUES (?, ?, ?, ?, ?, ?)
@@ -46,18 +84,24 @@ export const SQL = {
    * whose envelope has no id was named by its row id (see the consumer); the copy is given that id
    * so the message keeps its name on the dead-letter queue.
    */
-  deadLetter: `INSERT INTO ${TABLE} (queue, body, priority, reason)
+  deadLetter: `INSERT INTO ${TABLE} (queue, body, priority, reason, dead_at, dead_attempt)
     SELECT ?, coalesce(?, CASE WHEN json_type(body, '$.id') = 'text' AND json_extract(body, '$.id') <> ''
-      THEN body ELSE json_set(body, '$.id', CAST(id AS TEXT)) END), priority, ?
+      THEN body ELSE json_set(body, '$.id', CAST(id AS TEXT)) END), priority, ?, ?, attempt
     FROM ${TABLE} WHERE id = ? AND attempt = ?`,
   promote: `UPDATE ${TABLE} SET ready = 1, run_at = 0 WHERE queue = ? AND ready = 0 AND run_at <= ?`,
-  /** The next ready rows in delivery order; each is then leased with `lease`. */
+  /** The next ready rows in delivery order, none while paused; each is then leased with `lease`. */
   claim: `SELECT id, body, attempt, priority, reason, run_at > 0 AS lease_expired FROM ${TABLE}
-    WHERE queue = ? AND ready = 1 AND run_at <= ? ORDER BY priority DESC, id LIMIT ?`,
+    WHERE queue = ? AND ready = 1 AND run_at <= ? AND NOT ${PAUSED} ORDER BY priority DESC, id LIMIT ?`,
   lease: `UPDATE ${TABLE} SET run_at = ?, attempt = attempt + 1 WHERE id = ?`,
-  claimable: `SELECT EXISTS (SELECT 1 FROM ${TABLE} WHERE queue = @queue AND ready = 1 AND run_at <= @now)
-    OR EXISTS (SELECT 1 FROM ${TABLE} WHERE queue = @queue AND ready = 0 AND run_at <= @now)`,
-  nextDue: `SELECT min(run_at) FROM ${TABLE} WHERE queue = ? AND ready = 0`,
+  claimable: `SELECT NOT ${PAUSED.replace('?', '@queue')}
+    AND (EXISTS (SELECT 1 FROM ${TABLE} WHERE queue = @queue AND ready = 1 AND run_at <= @now)
+    OR EXISTS (SELECT 1 FROM ${TABLE} WHERE queue = @queue AND ready = 0 AND run_at <= @now))`,
+  /** None while paused: a paused consumer polls at its interval, not at each due row. */
+  nextDue: `SELECT min(run_at) FROM ${TABLE} WHERE queue = ? AND ready = 0 AND NOT ${PAUSED}`,
+  /** Adds a transaction's changes to a queue's counts. */
+  count: `INSERT INTO ${QUEUES} (queue, waiting, leased, delayed) VALUES (?, ?, ?, ?)
+    ON CONFLICT (queue) DO UPDATE SET waiting = waiting + excluded.waiting,
+      leased = leased + excluded.leased, delayed = delayed + excluded.delayed`,
 } as const;
 
 /** A claimed row. `attempt` counts this claim. */

@@ -1,0 +1,56 @@
+/** `sluice dashboard`: serves the dashboard on a broker's queues until the process is told to stop. */
+import type { JobStore } from '../jobs/store.js';
+import { type CliQueue, openBroker } from './brokers.js';
+import { type Output, print } from './output.js';
+
+export interface DashboardCommandOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly readOnly: boolean;
+  readonly token?: string;
+  /** The queues shown; undefined: every queue the broker holds. */
+  readonly queue?: readonly string[];
+  /** The job store's name; undefined: the stores' default. */
+  readonly store?: string;
+}
+
+export async function dashboard(
+  url: string,
+  options: DashboardCommandOptions,
+  output: Output,
+): Promise<void> {
+  const broker = await openBroker(url);
+  const names = [...new Set(options.queue ?? (await broker.queueNames()))];
+  const queues: CliQueue[] = [];
+  let jobs: JobStore | undefined;
+  try {
+    for (const name of names) queues.push(broker.queue(name));
+    jobs = broker.jobStore(options.store);
+    // Imported here: the commands that do not serve a page need not load the server.
+    const { serveDashboard } = await import('../dashboard/index.js');
+    const { port, host, readOnly, token } = options;
+    const server = await serveDashboard({ queues, jobs, port, host, readOnly, token });
+    print(
+      output,
+      { url: server.url, queues: names },
+      ({ url, queues }) => `sluice dashboard on ${url} (${queues.length} queues); Ctrl-C stops it`,
+    );
+    await untilStopped();
+    await server.close();
+  } finally {
+    await Promise.all([...queues.map((queue) => queue.close()), jobs?.close()]);
+  }
+}
+
+/** Resolves on SIGINT (Ctrl-C) or SIGTERM (a service manager), so that connections close cleanly. */
+function untilStopped(): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

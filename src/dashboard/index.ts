@@ -1,0 +1,6 @@
+/**
+ * `sluice/dashboard`: the operator's web page for any queues with the operator face (SPEC § 5),
+ * served by the process itself. See docs/dashboard.md.
+ */
+export type { DashboardJobStore, DashboardOptions } from './options.js';
+export { type Dashboard, serveDashboard } from './serve.js';
