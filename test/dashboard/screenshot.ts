@@ -25,11 +25,7 @@ await deadLetter(
   ],
   'SmtpError: 550 mailbox unavailable',
 );
-await deadLetter(
-  webhooks,
-  [{ url: 'https://hooks.example.com/a', event: 'order.paid' }],
-  'HTTP 410 Gone',
-);
+await deadLetter(webhooks, [{ url: 'https://hooks.example.com/a', event: 'order.paid' }], 'HTTP 410 Gone');
 await webhooks.pause();
 for (let i = 0; i < 40; i++)
   await webhooks.send({ url: 'https://hooks.example.com/b', event: 'order.shipped', i });
