@@ -28,6 +28,10 @@ const errors: { code: string; error: Error }[] = [
   { code: 'JOB_CANCELLED', error: new core.JobCancelledError('job-1', 'charge', 'cancelled') },
   { code: 'AMQP_TOPOLOGY_MISMATCH', error: new amqp.AmqpTopologyError('orders', true) },
   { code: 'AMQP_ACCESS_REFUSED', error: new amqp.AmqpAccessError('orders', 'connect', { cause: null }) },
+  {
+    code: 'AMQP_MANAGEMENT_UNAVAILABLE',
+    error: new amqp.AmqpManagementUnavailableError('http://127.0.0.1:15672/api'),
+  },
   { code: 'REDIS_ACCESS_REFUSED', error: new redis.RedisAccessError('send', { cause: null }) },
   { code: 'NATS_ACCESS_REFUSED', error: new nats.NatsAccessError('send', { cause: null }) },
   { code: 'POSTGRES_QUERY_FAILED', error: new postgres.PostgresQueryError('send') },

@@ -1,4 +1,5 @@
 /** `sluice dashboard`: serves the dashboard on a broker's queues until the process is told to stop. */
+import { InvalidOptionError } from '../errors.js';
 import type { JobStore } from '../jobs/store.js';
 import { type CliQueue, openBroker } from './brokers.js';
 import { type Output, print } from './output.js';
@@ -24,7 +25,16 @@ export async function dashboard(
   const queues: CliQueue[] = [];
   let jobs: JobStore | undefined;
   try {
-    for (const name of names) queues.push(broker.queue(name));
+    for (const name of names) {
+      try {
+        queues.push(broker.queue(name));
+      } catch (error) {
+        // A name the broker lists but this adapter refuses (written by another program, or by an
+        // older sluice): shown as skipped rather than keeping the whole page from serving.
+        if (options.queue !== undefined || !(error instanceof InvalidOptionError)) throw error;
+        process.stderr.write(`skipped queue ${JSON.stringify(name)}: ${error.message}\n`);
+      }
+    }
     jobs = broker.jobStore(options.store);
     // Imported here: the commands that do not serve a page need not load the server.
     const { serveDashboard } = await import('../dashboard/index.js');
@@ -32,7 +42,7 @@ export async function dashboard(
     const server = await serveDashboard({ queues, jobs, port, host, readOnly, token });
     print(
       output,
-      { url: server.url, queues: names },
+      { url: server.url, queues: queues.map((queue) => queue.name) },
       ({ url, queues }) => `sluice dashboard on ${url} (${queues.length} queues); Ctrl-C stops it`,
     );
     await untilStopped();

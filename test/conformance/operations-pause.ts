@@ -78,7 +78,8 @@ export function pauseCases(harness: OperationsHarness, { queueName, open }: Oper
     await queue.resume();
     await consumer.reach(1, 15_000);
     expect(consumer.messages).toEqual([nacked!.message]);
-    expect(consumer.attempts).toEqual([2]);
+    if (harness.retriesCountInFlight) expect(consumer.attempts[0]).toBeGreaterThanOrEqual(2);
+    else expect(consumer.attempts).toEqual([2]);
     await consumer.stop();
   }, 60_000);
 

@@ -26,8 +26,10 @@ export interface OperationsHarness {
   /** Absolute path of a module exporting `open(name, options)` like above, for child processes. */
   childModule?: string;
   /**
-   * The broker counts a message nacked for a retry as in flight until it is delivered again
-   * (JetStream's ack-pending): the cases then check `ready + inFlight` for it.
+   * The broker's delivery count is the attempt, and it counts what sluice cannot take back
+   * (JetStream): a message nacked for a retry is in flight until it is delivered again, and a retry
+   * a consumer had fetched when a pause arrived counts that delivery once handed back. The cases
+   * then check `ready + inFlight`, and an attempt of at least the expected one.
    */
   retriesCountInFlight?: boolean;
 }
