@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Dashboard, serveDashboard } from '../../src/dashboard/index.js';
 import { InvalidOptionError } from '../../src/errors.js';
-import type { JobRecord } from '../../src/jobs/store.js';
+import { Jobs, MemoryJobStore, QueueMiddleware } from '../../src/jobs/index.js';
+import { MemoryQueue } from '../../src/queuing/memory/memory-queue.js';
 import { openStream, post, request } from './http-client.js';
 import { deadLetter, memoryQueue } from './queues.js';
 
@@ -77,7 +78,7 @@ describe('the token', () => {
   ];
 
   it.each(paths)('is required on GET %s, event stream included', async (path) => {
-    const { url } = await serve({ token: TOKEN, jobs: jobStore([]) });
+    const { url } = await serve({ token: TOKEN, jobs: new MemoryJobStore() });
     const target = new URL(path, url).href;
     expect((await request(target, { firstChunkOnly: true })).status).toBe(401);
     const wrong = await request(target, { headers: { Authorization: 'Bearer nope' }, firstChunkOnly: true });
@@ -214,14 +215,26 @@ describe('reading', () => {
   });
 
   it('looks a job up by id, and lists the recent failures', async () => {
-    const failed = jobRecord('job-1', { status: 'failed', error: { name: 'Error', message: '<b>boom</b>' } });
-    const { url } = await serve({ jobs: jobStore([failed]) });
-    const found = JSON.parse((await request(new URL('/api/jobs/job-1', url).href)).body);
-    expect(found.job).toMatchObject({ id: 'job-1', status: 'failed', error: 'Error: <b>boom</b>' });
-    expect(found.job.args).toBe(JSON.stringify([1, 'two'], null, 2));
-    expect((await request(new URL('/api/jobs/nope', url).href)).status).toBe(404);
-    const list = JSON.parse((await request(new URL('/api/failed-jobs', url).href)).body);
-    expect(list.jobs.map((job: { id: string }) => job.id)).toEqual(['job-1']);
+    const store = new MemoryJobStore();
+    const jobs = new Jobs({ store });
+    jobs.use(new QueueMiddleware({ queue: new MemoryQueue(), workers: 1 }));
+    jobs.task('send-mail', async (_n: number, _s: string) => {
+      throw new Error('<b>boom</b>');
+    });
+    await jobs.start();
+    try {
+      const job = await jobs.push('send-mail', [1, 'two'], { id: 'job-1' });
+      await job.wait().catch(() => {});
+      const { url } = await serve({ jobs: store });
+      const found = JSON.parse((await request(new URL('/api/jobs/job-1', url).href)).body);
+      expect(found.job).toMatchObject({ id: 'job-1', status: 'failed', error: 'Error: <b>boom</b>' });
+      expect(found.job.args).toBe(JSON.stringify([1, 'two'], null, 2));
+      expect((await request(new URL('/api/jobs/nope', url).href)).status).toBe(404);
+      const list = JSON.parse((await request(new URL('/api/failed-jobs', url).href)).body);
+      expect(list.jobs.map((job: { id: string }) => job.id)).toEqual(['job-1']);
+    } finally {
+      await jobs.stop();
+    }
   });
 
   it('without a job store, has no jobs view', async () => {
@@ -258,24 +271,3 @@ describe('reading', () => {
     expect(calls - before).toBeLessThanOrEqual(ticks + 1);
   });
 });
-
-function jobRecord(id: string, fields: Partial<JobRecord>): JobRecord {
-  return {
-    id,
-    task: 'send-mail',
-    args: [1, 'two'],
-    status: 'failed',
-    attempt: 3,
-    createdAt: 0,
-    endedAt: 1,
-    version: 1,
-    ...fields,
-  };
-}
-
-function jobStore(records: JobRecord[]) {
-  return {
-    get: async (id: string) => records.find((record) => record.id === id),
-    recentFailures: async () => records,
-  };
-}
