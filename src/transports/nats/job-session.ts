@@ -8,6 +8,7 @@ import { Connection } from './connection.js';
 import { failure, NatsTopologyError } from './errors.js';
 import type { JobBuckets } from './job-buckets.js';
 import type { ResolvedNatsJobStoreOptions } from './job-options.js';
+import type { LazySession } from './session.js';
 
 /** A bucket as JetStream keeps it: its stream, and what its keys' subjects start with (`$KV.<bucket>.`). */
 export interface BucketStream {
@@ -28,58 +29,18 @@ export interface JobSession {
   };
 }
 
-/**
- * Opens a store handle's session on first use (connection and buckets), and again after a first
- * attempt failed or the client gave the connection up: the next operation tries again.
- */
-export class LazyJobSession {
-  /** The session once open, so an operation need not await it. */
-  ready: JobSession | undefined;
-  #opening: Promise<JobSession> | undefined;
-  readonly #options: ResolvedNatsJobStoreOptions;
-  readonly #onOpen: (session: JobSession) => void;
+/** A store handle's session, opened on first use (see LazySession). */
+export type LazyJobSession = LazySession<JobSession>;
 
-  /** `onOpen` is called with each session opened (to follow its reconnects). */
-  constructor(options: ResolvedNatsJobStoreOptions, onOpen: (session: JobSession) => void) {
-    this.#options = options;
-    this.#onOpen = onOpen;
-  }
-
-  get(): Promise<JobSession> {
-    this.#opening ??= this.#open().then(
-      (session) => {
-        session.connection.onLost(() => {
-          if (this.ready !== session) return;
-          this.ready = undefined;
-          this.#opening = undefined;
-        });
-        this.ready = session;
-        this.#onOpen(session);
-        return session;
-      },
-      (error) => {
-        this.#opening = undefined;
-        throw error;
-      },
-    );
-    return this.#opening;
-  }
-
-  /** Closes the connection if the store opened it. */
-  async close(): Promise<void> {
-    const session = await this.#opening?.catch(() => undefined);
-    await session?.connection.close();
-  }
-
-  async #open(): Promise<JobSession> {
-    const { name, url, connection: given, buckets, retention } = this.#options;
-    const connection = await Connection.open({ jobStore: name }, url, given);
-    try {
-      return { connection, ...(await openBuckets(connection, name, buckets, retention)) };
-    } catch (error) {
-      await connection.close();
-      throw error instanceof SluiceError ? error : failure(`opening the buckets of job store ${name}`, error);
-    }
+/** Connects a store handle and opens its buckets. */
+export async function openJobSession(options: ResolvedNatsJobStoreOptions): Promise<JobSession> {
+  const { name, url, connection: given, buckets, retention } = options;
+  const connection = await Connection.open({ jobStore: name }, url, given);
+  try {
+    return { connection, ...(await openBuckets(connection, name, buckets, retention)) };
+  } catch (error) {
+    await connection.close();
+    throw error instanceof SluiceError ? error : failure(`opening the buckets of job store ${name}`, error);
   }
 }
 

@@ -16,7 +16,8 @@ import { failuresLimit, recentFailures } from './job-failures.js';
 import { JobFeed } from './job-feed.js';
 import { type NatsJobStoreOptions, resolveNatsJobStoreOptions } from './job-options.js';
 import { JobRecords } from './job-records.js';
-import { type JobSession, LazyJobSession, reconnection } from './job-session.js';
+import { type JobSession, type LazyJobSession, openJobSession, reconnection } from './job-session.js';
+import { LazySession } from './session.js';
 
 /** How long an operation waits for a lost connection to come back before it fails. */
 const OUTAGE_WAIT_MS = 5_000;
@@ -61,7 +62,10 @@ export class NatsJobStore implements JobStore {
   constructor(options: NatsJobStoreOptions = {}) {
     const resolved = resolveNatsJobStoreOptions(options);
     this.name = resolved.name;
-    this.#session = new LazyJobSession(resolved, (session) => this.#opened(session));
+    this.#session = new LazySession(
+      () => openJobSession(resolved),
+      (session) => this.#opened(session),
+    );
     this.#feed = new JobFeed(this.#session, this.#watchers, (id) => this.get(id));
     this.#cancels = new JobCancels(this.#session, resolved.buckets.cancels, this.#watchers);
   }

@@ -20,7 +20,7 @@ import { streamName } from './names.js';
 import { NatsOperations } from './operations.js';
 import { type NatsQueueOptions, resolveOptions } from './options.js';
 import { NatsProducer } from './producer.js';
-import { LazySession } from './session.js';
+import { LazySession, openSession } from './session.js';
 
 /**
  * A durable queue on NATS JetStream: a WorkQueue stream per queue (`sluice-<name>`), a durable pull
@@ -46,7 +46,7 @@ export class NatsQueue<T> implements OperableQueue<T> {
     const resolved = resolveOptions(name, options);
     this.name = name;
     this.stream = streamName(name);
-    this.#session = new LazySession(name, resolved, resolved.visibilityTimeout);
+    this.#session = new LazySession(() => openSession(name, resolved, resolved.visibilityTimeout));
     this.#producer = new NatsProducer(name, resolved, this.#session, this.#busy);
     this.#consumer = new NatsConsumer(name, resolved, this.#session, this.#busy);
     this.#operations = new NatsOperations(name, resolved.deadLetter, this.#session);

@@ -8,35 +8,45 @@ export interface Session {
   readonly topology: Topology;
 }
 
+/** Connects a queue handle and starts its topology. */
+export async function openSession(
+  queue: string,
+  source: { readonly url: string | undefined; readonly connection: NatsConnection | undefined },
+  visibilityTimeout: number,
+): Promise<Session> {
+  const connection = await Connection.open(queue, source.url, source.connection);
+  return { connection, topology: new Topology(connection, visibilityTimeout) };
+}
+
 /**
- * Opens a queue handle's session on first use, and again after a first connection failed (the next
- * operation tries again). Shared by the handle's producer, consumer, dead-lettering and delayed mover.
+ * Opens a handle's session on first use, and again after a first attempt failed or the client gave
+ * the connection up: the next operation tries again (and meets the refusal). Shared by a queue
+ * handle's producer, consumer, dead-lettering and delayed mover (a `Session`), and by a job store's
+ * records, feed and cancels (a `JobSession`).
  */
-export class LazySession {
-  /** The session once connected, so the hot path need not await it. */
-  ready: Session | undefined;
-  #opening: Promise<Session> | undefined;
+export class LazySession<S extends { readonly connection: Connection } = Session> {
+  /** The session once open, so the hot path need not await it. */
+  ready: S | undefined;
+  #opening: Promise<S> | undefined;
+  readonly #open: () => Promise<S>;
+  readonly #onOpen: ((session: S) => void) | undefined;
 
-  constructor(
-    private readonly queue: string,
-    private readonly source: {
-      readonly url: string | undefined;
-      readonly connection: NatsConnection | undefined;
-    },
-    private readonly visibilityTimeout: number,
-  ) {}
+  /** `onOpen` is called with each session opened (to follow its reconnects). */
+  constructor(open: () => Promise<S>, onOpen?: (session: S) => void) {
+    this.#open = open;
+    this.#onOpen = onOpen;
+  }
 
-  get(): Promise<Session> {
-    this.#opening ??= Connection.open(this.queue, this.source.url, this.source.connection).then(
-      (connection) => {
-        const session = { connection, topology: new Topology(connection, this.visibilityTimeout) };
-        // Given up by the client: the next operation opens a connection again (and meets the refusal).
-        connection.onLost(() => {
+  get(): Promise<S> {
+    this.#opening ??= this.#open().then(
+      (session) => {
+        session.connection.onLost(() => {
           if (this.ready !== session) return;
           this.ready = undefined;
           this.#opening = undefined;
         });
         this.ready = session;
+        this.#onOpen?.(session);
         return session;
       },
       (error) => {

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { PRELUDE } from './protocol.js';
-import type { RawEntry } from './scripts.js';
+import { ENTRY_ORDER, type RawEntry } from './scripts.js';
 
 /**
  * The operator's scripts (operator.ts): defined on a connection only once an operator method is
@@ -9,14 +9,7 @@ import type { RawEntry } from './scripts.js';
  */
 
 /** Reads the group `sluice` of a stream: (ready, read and not acknowledged) in O(1). */
-const COUNTS = `
-local function before(a, b)
-  local ams, aseq = string.match(a, '(%d+)-(%d+)')
-  local bms, bseq = string.match(b, '(%d+)-(%d+)')
-  ams, bms = tonumber(ams), tonumber(bms)
-  return ams < bms or (ams == bms and tonumber(aseq) < tonumber(bseq))
-end
-local function record(reply)
+const COUNTS = `${ENTRY_ORDER}local function record(reply)
   local fields = {}
   for k = 1, #reply, 2 do fields[reply[k]] = reply[k + 1] end
   return fields

@@ -8,6 +8,16 @@ import { DEAD_LETTER, NACK, PRELUDE } from './protocol.js';
  * sluice's consumers run. KEYS[1] is always the queue's stream.
  */
 
+/** Lua: `before(a, b)`, whether stream entry id `a` comes before `b` (compared as numbers, not text). */
+export const ENTRY_ORDER = `
+local function before(a, b)
+  local ams, aseq = string.match(a, '(%d+)-(%d+)')
+  local bms, bseq = string.match(b, '(%d+)-(%d+)')
+  ams, bms = tonumber(ams), tonumber(bms)
+  return ams < bms or (ams == bms and tonumber(aseq) < tonumber(bseq))
+end
+`;
+
 /** ARGV = n, then n bodies sent plainly, then (body, priority, delay, key) per other message. */
 const enqueue = `${PRELUDE}
 local plain = tonumber(ARGV[1])
@@ -85,14 +95,7 @@ return {wait, got, more, low, redis.call('ZRANGE', priorities, 0, -1), 0}
  * deleted one by one (XDEL costs more than the rest of a delivery): the stream is trimmed up to the
  * oldest entry a group still has pending or has not read, in whole nodes (MINID ~), which is cheap.
  */
-const ack = `${PRELUDE}
-local function before(a, b)
-  local ams, aseq = string.match(a, '(%d+)-(%d+)')
-  local bms, bseq = string.match(b, '(%d+)-(%d+)')
-  ams, bms = tonumber(ams), tonumber(bms)
-  return ams < bms or (ams == bms and tonumber(aseq) < tonumber(bseq))
-end
-local n = tonumber(ARGV[1])
+const ack = `${PRELUDE}${ENTRY_ORDER}local n = tonumber(ARGV[1])
 if n > 0 then redis.call('XACK', stream, 'sluice', unpack(ARGV, 2, 1 + n)) end
 local i = 2 + n
 for _ = 1, tonumber(ARGV[i]) do
