@@ -58,3 +58,12 @@ export function within<T>(
 export async function until(condition: () => boolean, everyMs = 5): Promise<void> {
   while (!condition()) await sleep(everyMs);
 }
+
+/** Resolves once `condition()` (which may query a broker) holds; fails naming `what` after 10 s. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}

@@ -12,7 +12,7 @@ import type { PostgresDelivery } from '../../src/transports/postgres/delivery.js
 import { PostgresQueryError, PostgresQueue } from '../../src/transports/postgres/index.js';
 import { statements } from '../../src/transports/postgres/sql.js';
 import { MAX_DELAY } from '../../src/transports/shared/broker-options.js';
-import { sleep, within } from '../support/async.js';
+import { sleep, waitFor, within } from '../support/async.js';
 import { brokerAvailable } from '../support/broker.js';
 import { receive } from '../support/deliveries.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -696,12 +696,4 @@ async function insertRow(queue: string, body: string): Promise<string> {
     [queue, body],
   );
   return rows[0].id;
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
 }

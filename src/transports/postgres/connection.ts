@@ -45,7 +45,10 @@ export class Connection {
     });
     // An idle connection dropped by the server (restart, admin kill) is discarded by the pool and
     // replaced on next use; without a listener that event would crash the process.
-    this.pool.on('error', () => {});
+    this.pool.on('error', ignore);
+    // So is one checked out when it drops, or when end() destroys it: pg emits the loss on the client
+    // as well as failing its query, and the pool listens only to idle clients.
+    this.pool.on('connect', (client) => client.on('error', ignore));
     this.owned = true;
   }
 
@@ -67,6 +70,8 @@ export class Connection {
     for (const socket of this.#sockets) socket.destroy();
   }
 }
+
+function ignore(): void {}
 
 function checkedPool(url: unknown, pool: unknown): Pool {
   if (url !== undefined) throw new InvalidOptionError('url', url, 'either url or pool, not both');

@@ -56,6 +56,12 @@ async function migrate(pool: Pool, dbSchema: string, track: MigrationTrack): Pro
     throw failure(`migrating schema ${dbSchema}`, error);
   }
   let broken: unknown;
+  // A connection lost mid-migration fails the query below; without a listener pg would also throw
+  // the loss at the process (the caller's pool listens only to idle clients).
+  const lost = (error: unknown) => {
+    broken ??= error;
+  };
+  client.on('error', lost);
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`sluice.migrate:${dbSchema}`]);
@@ -74,6 +80,7 @@ async function migrate(pool: Pool, dbSchema: string, track: MigrationTrack): Pro
     await client.query('ROLLBACK').catch(() => {});
     throw failure(`migrating schema ${dbSchema}`, error);
   } finally {
+    client.off('error', lost);
     client.release(broken !== undefined); // a connection that failed mid-transaction is not reused
   }
 }
