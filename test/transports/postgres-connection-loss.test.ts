@@ -4,7 +4,7 @@
  * which would end the process were nobody listening. Here the checked-out connection is the one
  * migrating the schema, kept waiting on the migration lock held by this test.
  */
-import { type PoolClient, Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BrokerUnavailableError } from '../../src/errors.js';
 import { PostgresQueue } from '../../src/transports/postgres/index.js';
