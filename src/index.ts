@@ -29,7 +29,7 @@ export type {
   Middleware,
   Next,
 } from './middleware/types.js';
-export { type MemoryDrainingOptions, MemoryQueue } from './queuing/memory/memory-queue.js';
+export { MemoryQueue } from './queuing/memory/memory-queue.js';
 export type { MemoryQueueOptions } from './queuing/memory/options.js';
 export type {
   DeadLetter,
@@ -40,7 +40,7 @@ export type {
 } from './queuing/operations.js';
 export type { Draining, PumpStats } from './queuing/pump/draining.js';
 export type { DrainingOptions } from './queuing/pump/draining-options.js';
-export type { DrainingQueue } from './queuing/pump/draining-queue.js';
+export type { DrainingQueue, MemoryDrainingOptions } from './queuing/pump/draining-queue.js';
 export { Pump, type PumpContext, type PumpDispatcher, type PumpOptions } from './queuing/pump/pump.js';
 export type {
   Backoff,

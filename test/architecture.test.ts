@@ -36,6 +36,8 @@ const allowedLayers: Record<string, string[]> = {
   'transports/shared': ['transports/shared', 'jobs', 'queuing', 'errors.ts', 'timer.ts'],
   // Built on public faces only: the operator face of any queue, the job store contract.
   dashboard: ['dashboard', 'jobs', 'queuing', 'errors.ts', 'timer.ts'],
+  // Wraps any queue (the Queue contract, its operator face, the pump's hand-off protocol); jobs for types.
+  otel: ['otel', 'jobs', 'queuing', 'errors.ts'],
   // The program opens each broker's queue through its public entry (see the test below).
   cli: [
     'cli',
@@ -189,9 +191,23 @@ describe('layout', () => {
 });
 
 describe('package dependencies', () => {
+  it('only sluice/otel imports OpenTelemetry, whose API is an optional peer dependency', () => {
+    const wrong = imports
+      .filter(({ specifier }) => specifier.startsWith('@opentelemetry/'))
+      .filter(({ file, specifier }) => !file.startsWith('otel/') || specifier !== '@opentelemetry/api')
+      .map(({ file, specifier }) => `${file} → ${specifier}`);
+    expect(wrong).toEqual([]);
+    expect(manifest.peerDependencies?.['@opentelemetry/api']).toBeDefined();
+    expect(manifest.peerDependenciesMeta?.['@opentelemetry/api']?.optional).toBe(true);
+    expect(imports.some(({ file }) => file.startsWith('otel/'))).toBe(true);
+  });
+
   it('every package the core imports, for types too, is a dependency (never a broker client)', () => {
     const missing = imports
-      .filter(({ file, specifier }) => !file.startsWith('transports/') && !specifier.startsWith('.'))
+      .filter(
+        ({ file, specifier }) =>
+          !file.startsWith('transports/') && !file.startsWith('otel/') && !specifier.startsWith('.'),
+      )
       .filter(({ specifier }) => !isBuiltin(specifier))
       .filter(({ specifier }) => manifest.dependencies?.[packageOf(specifier)] === undefined)
       .map(({ file, specifier }) => `${file} → ${specifier}`);

@@ -5,12 +5,35 @@ import type { NackOptions, SendOptions } from './types.js';
 /** Checks send options at the boundary so nothing invalid is accepted. Shared by every queue. */
 export function assertSendOptions(options: SendOptions): void {
   assertObject('send options', options);
-  const { priority, delay, key } = options;
+  const { priority, delay, key, headers } = options;
   if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) {
     throw new InvalidOptionError('priority', priority, 'a finite number');
   }
   if (delay !== undefined) assertDelay(delay);
   if (key !== undefined) assertKey(key);
+  if (headers !== undefined) assertHeaders(headers);
+}
+
+/** Headers every queue can carry as given: string names and values, under the rule of text-rules.ts. */
+function assertHeaders(headers: unknown): void {
+  const prototype =
+    headers === null || typeof headers !== 'object' ? undefined : Object.getPrototypeOf(headers);
+  if (prototype !== Object.prototype && prototype !== null) {
+    // A Map or a class instance would arrive as `{}`: its entries are no own properties.
+    throw new InvalidOptionError('headers', headers, 'a plain object of string names and values');
+  }
+  for (const [name, value] of Object.entries(headers as object)) {
+    const problem = name.length === 0 ? 'is empty' : textProblem(name);
+    if (problem !== undefined) {
+      throw new InvalidOptionError('headers', name, `header names of well-formed text (this one ${problem})`);
+    }
+    if (typeof value !== 'string') {
+      throw new InvalidOptionError('headers', value, `a string value for header ${JSON.stringify(name)}`);
+    }
+    if (!value.isWellFormed()) {
+      throw new InvalidOptionError('headers', value, `well-formed Unicode in header ${JSON.stringify(name)}`);
+    }
+  }
 }
 
 /**

@@ -31,6 +31,13 @@ export interface Delivery<T> extends AsyncDisposable {
   nack(options?: NackOptions): Promise<void>;
   /** Leaving an `await using` block without ack or nack nacks the delivery. */
   [Symbol.asyncDispose](): Promise<void>;
+  /** The headers the producer sent with the message (`SendOptions.headers`), where the queue keeps them. */
+  readonly headers?: Readonly<Record<string, unknown>>;
+  /**
+   * Runs `dispatch` inside this delivery's scope and returns what it returns. A pump dispatches
+   * through it when present: a wrapper such as `sluice/otel`'s makes the delivery's span current there.
+   */
+  within?<R>(dispatch: () => R): R;
 }
 
 export interface SendOptions {
@@ -40,6 +47,11 @@ export interface SendOptions {
   delay?: number;
   /** Deduplication key: a send whose key is already in the queue is accepted without a second copy. */
   key?: string;
+  /**
+   * Travel with the message to its consumer (`delivery.headers`), retries and dead letters included:
+   * a trace context (`traceparent`), a correlation id. Names and values are strings.
+   */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface NackOptions {

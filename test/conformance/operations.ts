@@ -17,6 +17,7 @@ import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { sleep } from '../support/async.js';
 import { expectNothing, receive } from '../support/deliveries.js';
 import type { DurableQueueOptions } from './durable.js';
+import { deadLetterHeaderCases } from './operations-headers.js';
 import { pauseCases } from './operations-pause.js';
 import { redriveCrashCases } from './operations-redrive-crash.js';
 import {
@@ -260,6 +261,7 @@ export function operationsSuite(harness: OperationsHarness): void {
 
     pauseCases(harness, context);
     redriveCrashCases(harness, context);
+    deadLetterHeaderCases(context);
   });
 }
 

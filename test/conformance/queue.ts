@@ -27,6 +27,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DeliverySettledError, InvalidOptionError, QueueClosedError } from '../../src/errors.js';
 import type { Delivery, NackOptions, Queue, SendOptions } from '../../src/queuing/types.js';
 import { within } from '../support/async.js';
+import { headerCases } from './queue-headers.js';
 
 export interface QueueHarness {
   name: string;
@@ -155,6 +156,23 @@ export function queueConformanceSuite(harness: QueueHarness): void {
         await again.ack();
       });
 
+      it('tells its maxAttempts: a nack on that attempt does not redeliver', async () => {
+        const queue = await open();
+        const { maxAttempts } = queue as Queue<Msg> & { maxAttempts?: unknown };
+        expect(maxAttempts).toBeTypeOf('number');
+        const iterator = queue[Symbol.asyncIterator]();
+        await queue.send({ n: 1 });
+        for (let attempt = 1; attempt < (maxAttempts as number); attempt++)
+          await (await take(iterator)).nack({ delay: 0 });
+        const last = await take(iterator);
+        expect(last.attempt).toBe(maxAttempts);
+        await last.nack();
+        await queue.send({ n: 2 });
+        const marker = await take(iterator);
+        expect(marker.message).toEqual({ n: 2 });
+        await marker.ack();
+      });
+
       it('nack({ requeue: false }) does not redeliver', async () => {
         const queue = await open();
         const iterator = queue[Symbol.asyncIterator]();
@@ -246,6 +264,8 @@ export function queueConformanceSuite(harness: QueueHarness): void {
         expect(await settlesWithin(iterator.next(), QUIET_MS)).toBe(false);
       });
     });
+
+    headerCases(open);
 
     describe('consumers', () => {
       it('allows several pending next() calls on one iterator, each getting its own message', async () => {

@@ -31,7 +31,7 @@ export interface LetterHolder<T> {
   readonly buffer: Buffer<MemoryDelivery<T>>;
   readonly delayed: DelayedMessages<MemoryDelivery<T>>;
   /** `send` for a dead letter: accepted (or refused, or made to wait for room) as `send` would be. */
-  sendLetter(message: T, facts: LetterFacts): Promise<void>;
+  sendLetter(message: T, facts: LetterFacts, headers: Readonly<Record<string, string>>): Promise<void>;
   /** Deletes the held messages `match` accepts; returns them. */
   remove(match: (delivery: MemoryDelivery<T>) => boolean): MemoryDelivery<T>[];
 }

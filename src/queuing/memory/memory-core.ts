@@ -33,6 +33,7 @@ interface WaitingSender<T> {
  */
 export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, LetterHolder<T>, Retrier<T> {
   readonly name: string;
+  readonly maxAttempts: number;
   readonly buffer: Buffer<MemoryDelivery<T>>;
   maxsize: number;
   closed = false;
@@ -57,6 +58,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, Letter
     else this.buffer = new PriorityHeap();
     this.name = name;
     this.maxsize = maxsize;
+    this.maxAttempts = maxAttempts;
     this.#nacks = new NackPolicy(this, maxAttempts, backoff, deadLetter);
   }
 
@@ -82,10 +84,11 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, Letter
     } catch (error) {
       return Promise.reject(error);
     }
-    const { priority = 0, delay = 0, key } = options;
+    const { priority = 0, delay = 0, key, headers } = options;
     const shared = key === undefined ? undefined : this.#keys.duplicate(key);
     if (shared !== undefined) return shared;
-    const delivery = new MemoryDelivery(this, message, 1, priority, this.#seq++, key);
+    const copied = headers === undefined ? undefined : Object.freeze({ ...headers });
+    const delivery = new MemoryDelivery(this, message, 1, priority, this.#seq++, key, copied);
     if (delay > 0) {
       this.delayed.add(delivery, delay);
       return RESOLVED;
@@ -181,8 +184,8 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, Letter
 
   retry(delivery: MemoryDelivery<T>, delay: number): void {
     this.inFlight--;
-    const { message, attempt, priority, key } = delivery;
-    const retry = new MemoryDelivery(this, message, attempt + 1, priority, this.#seq++, key);
+    const { message, attempt, priority, key, headers } = delivery;
+    const retry = new MemoryDelivery(this, message, attempt + 1, priority, this.#seq++, key, headers);
     if (delay > 0) this.delayed.add(retry, delay);
     else this.#enqueue(retry);
   }
@@ -192,16 +195,16 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, Letter
     this.#forget(delivery);
   }
 
-  sendLetter(message: T, facts: LetterFacts): Promise<void> {
+  sendLetter(message: T, facts: LetterFacts, headers: Readonly<Record<string, string>>): Promise<void> {
     if (this.closed) return Promise.reject(this.closedError());
-    const delivery = new MemoryDelivery(this, message, 1, 0, this.#seq++, undefined);
+    const delivery = new MemoryDelivery(this, message, 1, 0, this.#seq++, undefined, headers);
     recordLetter(delivery, facts);
     return this.#accept(delivery);
   }
 
   /** A dead letter moved back: a new message (attempt 1), never refused, like a retry. */
-  redriven(message: T, priority: number): void {
-    this.#enqueue(new MemoryDelivery(this, message, 1, priority, this.#seq++, undefined));
+  redriven(message: T, priority: number, headers: Readonly<Record<string, string>>): void {
+    this.#enqueue(new MemoryDelivery(this, message, 1, priority, this.#seq++, undefined, headers));
   }
 
   remove(match: (delivery: MemoryDelivery<T>) => boolean): MemoryDelivery<T>[] {

@@ -11,6 +11,8 @@ export interface DeliveryOwner<T> {
   nack(delivery: MemoryDelivery<T>, options: NackOptions): Promise<void>;
 }
 
+export const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
 export class MemoryDelivery<T> implements Delivery<T> {
   #settled = false;
 
@@ -21,6 +23,7 @@ export class MemoryDelivery<T> implements Delivery<T> {
     readonly priority: number,
     public seq: number,
     readonly key: string | undefined,
+    readonly headers: Readonly<Record<string, string>> = NO_HEADERS,
   ) {}
 
   ack(): Promise<void> {

@@ -36,7 +36,7 @@ export function memoryRedrive<T>(
   const moving = chosen(dead, ids).slice(0, limit);
   const removed = removeAll(dead, moving);
   for (const { delivery, record } of moving) {
-    if (removed.has(delivery)) core.redriven(delivery.message, record.priority);
+    if (removed.has(delivery)) core.redriven(delivery.message, record.priority, delivery.headers);
   }
   return removed.size;
 }

@@ -1,4 +1,3 @@
-import type { AnyMiddleware } from '../../middleware/types.js';
 import { takeNow } from '../hand-off.js';
 import type {
   DeadLetter,
@@ -8,8 +7,8 @@ import type {
   RedriveOptions,
 } from '../operations.js';
 import { assertIds, resolveDeadLettersOptions, resolveRedriveOptions } from '../operations-options.js';
-import { DrainingQueue } from '../pump/draining-queue.js';
-import { Pump, type PumpContext, type PumpDispatcher } from '../pump/pump.js';
+import { type DrainingQueue, drainingQueue, type MemoryDrainingOptions } from '../pump/draining-queue.js';
+import type { PumpDispatcher } from '../pump/pump.js';
 import { RESOLVED } from '../settled.js';
 import type { Delivery, SendOptions } from '../types.js';
 import { holderOf, type LetterHolder, letterHolder } from './letters.js';
@@ -17,12 +16,6 @@ import { MemoryCore } from './memory-core.js';
 import { MemoryIterator } from './memory-iterator.js';
 import { memoryDeadLetters, memoryDiscard, memoryRedrive, memoryStats } from './memory-operations.js';
 import type { MemoryQueueOptions } from './options.js';
-
-export interface MemoryDrainingOptions<T> {
-  concurrency?: number;
-  failSilently?: boolean;
-  middlewares?: AnyMiddleware<T, PumpContext<T>>[];
-}
 
 /**
  * The in-process queue: bounded, ordered, safe for several consumers on one event loop.
@@ -43,6 +36,11 @@ export class MemoryQueue<T> implements OperableQueue<T> {
 
   get name(): string {
     return this.#core.name;
+  }
+
+  /** The retry policy's last attempt: a delivery nacked on it is dead-lettered. */
+  get maxAttempts(): number {
+    return this.#core.maxAttempts;
   }
 
   /** Messages held for consumers: ready, delayed or backing off (not deliveries being processed). */
@@ -126,11 +124,7 @@ export class MemoryQueue<T> implements OperableQueue<T> {
    * for room too) rather than left waiting, and disposal rethrows the error.
    */
   draining(dispatcher: PumpDispatcher<NoInfer<T>>, options: MemoryDrainingOptions<T> = {}): DrainingQueue<T> {
-    const { concurrency, failSilently, middlewares = [] } = options;
-    const pump = new Pump(this, dispatcher, { failSilently }).use(...middlewares);
-    const draining = pump.draining({ concurrency, graceful: true });
-    draining.done.catch((error: unknown) => this.#core.close({ cause: error }));
-    return new DrainingQueue(this, draining);
+    return drainingQueue(this, dispatcher, options, (error) => this.#core.close({ cause: error }));
   }
 
   /** Runs an operator's call: rejected once the queue is closed, or when its options are not valid. */

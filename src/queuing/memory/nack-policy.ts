@@ -3,7 +3,7 @@ import { backoffReason, nackReason } from '../reasons.js';
 import { RESOLVED } from '../settled.js';
 import type { Backoff, NackOptions, Producer } from '../types.js';
 import { holderOf, type LetterHolder } from './letters.js';
-import type { MemoryDelivery } from './memory-delivery.js';
+import { type MemoryDelivery, NO_HEADERS } from './memory-delivery.js';
 
 /** What a nack does to the queue: retry the delivery, or forget it once dead-lettered. */
 export interface Retrier<T> {
@@ -60,11 +60,11 @@ export class NackPolicy<T> {
       this.#queue.settled(delivery);
       return RESOLVED;
     }
-    const { message, attempt, priority } = delivery;
+    const { message, attempt, priority, headers } = delivery;
     const sent =
       this.#letters === undefined
-        ? this.#deadLetter.send(message)
-        : this.#letters.sendLetter(message, { reason: reason(), attempt, priority });
+        ? this.#deadLetter.send(message, headers === NO_HEADERS ? undefined : { headers })
+        : this.#letters.sendLetter(message, { reason: reason(), attempt, priority }, headers);
     return sent.then(() => this.#queue.settled(delivery));
   }
 }

@@ -1,5 +1,30 @@
+import type { AnyMiddleware } from '../../middleware/types.js';
 import type { Producer, Queue, SendOptions } from '../types.js';
-import type { Draining, PumpStats } from './draining.js';
+import type { Draining, PumpContext, PumpStats } from './draining.js';
+import { Pump, type PumpDispatcher } from './pump.js';
+
+export interface MemoryDrainingOptions<T> {
+  concurrency?: number;
+  failSilently?: boolean;
+  middlewares?: AnyMiddleware<T, PumpContext<T>>[];
+}
+
+/**
+ * `queue.draining(dispatcher)`: a graceful pump on `queue`, and its producer end. The pump stopping
+ * on an error closes the queue (`closeOnFailure`, by default `close()`), so senders learn of it.
+ */
+export function drainingQueue<T>(
+  queue: Queue<T>,
+  dispatcher: PumpDispatcher<NoInfer<T>>,
+  options: MemoryDrainingOptions<T> = {},
+  closeOnFailure: (error: unknown) => unknown = () => queue.close(),
+): DrainingQueue<T> {
+  const { concurrency, failSilently, middlewares = [] } = options;
+  const pump = new Pump(queue, dispatcher, { failSilently }).use(...middlewares);
+  const draining = pump.draining({ concurrency, graceful: true });
+  draining.done.catch(closeOnFailure);
+  return new DrainingQueue(queue, draining);
+}
 
 /** The producer end of a queue with a graceful pump attached; disposing it drains everything sent. */
 export class DrainingQueue<T> implements Producer<T>, AsyncDisposable {

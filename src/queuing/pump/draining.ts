@@ -187,7 +187,11 @@ export class Draining<T> implements AsyncDisposable {
     let result: unknown;
     this.#depth++;
     try {
-      result = this.#chain(message, { signal: this.#controller.signal, message, attempt: delivery.attempt });
+      const context = { signal: this.#controller.signal, message, attempt: delivery.attempt };
+      result =
+        delivery.within === undefined
+          ? this.#chain(message, context)
+          : delivery.within(() => this.#chain(message, context));
     } catch (error) {
       loop.failed(error);
       return true;

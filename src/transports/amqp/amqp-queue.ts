@@ -47,6 +47,11 @@ export class AmqpQueue<T> implements OperableQueue<T> {
     this.#settler = new Settler(resolved, this.#connection, this.#publisher, keys);
   }
 
+  /** The retry policy's last attempt: a delivery nacked on it is dead-lettered. */
+  get maxAttempts(): number {
+    return this.#options.maxAttempts;
+  }
+
   /** Resolves once RabbitMQ confirmed it stored the message (a persistent message, durable queue). */
   send(message: T, options?: SendOptions): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));

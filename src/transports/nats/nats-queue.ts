@@ -31,6 +31,8 @@ import { LazySession, openSession } from './session.js';
  */
 export class NatsQueue<T> implements OperableQueue<T> {
   readonly name: string;
+  /** The retry policy's last attempt: a delivery nacked on it is dead-lettered. */
+  readonly maxAttempts: number;
   /** The JetStream stream holding the queue's messages. */
   readonly stream: string;
   readonly #session: LazySession;
@@ -45,6 +47,7 @@ export class NatsQueue<T> implements OperableQueue<T> {
   constructor(name: string, options: NatsQueueOptions<T> = {}) {
     const resolved = resolveOptions(name, options);
     this.name = name;
+    this.maxAttempts = resolved.maxAttempts;
     this.stream = streamName(name);
     this.#session = new LazySession(() => openSession(name, resolved, resolved.visibilityTimeout));
     this.#producer = new NatsProducer(name, resolved, this.#session, this.#busy);

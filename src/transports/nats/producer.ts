@@ -61,17 +61,18 @@ export class NatsProducer<T> {
         return Promise.reject(error);
       }
     }
-    return this.#busy.add(this.#store(message, options?.priority ?? 0, options?.delay ?? 0, options?.key));
+    return this.#busy.add(this.#store(message, options ?? {}));
   }
 
-  async #store(message: T, priority: number, delay: number, key: string | undefined): Promise<void> {
+  async #store(message: T, options: SendOptions): Promise<void> {
+    const { priority = 0, delay = 0, key, headers: sent } = options;
     const session = this.#session.ready ?? (await this.#session.get());
     const { connection, topology } = session;
     if (!connection.up) {
       throw new BrokerUnavailableError('NATS', `send to queue ${this.#name} (disconnected)`);
     }
     const limit = Math.min(this.#maxMessageSize, connection.maxPayload - this.#deadLetterRoom);
-    const data = encoder.encode(encodeEnvelope(message, this.#name, limit));
+    const data = encoder.encode(encodeEnvelope(message, this.#name, limit, sent));
     const band = bandToken(priority);
     const dedup = key === undefined ? {} : { msgID: msgIdOf(key) };
     if (delay === 0) return publish(session, this.#name, band, data, dedup);

@@ -43,6 +43,11 @@ export class PostgresQueue<T> implements OperableQueue<T> {
     this.#operator = new PostgresOperator(this.#options, this.#connection);
   }
 
+  /** The retry policy's last attempt: a delivery nacked on it is dead-lettered. */
+  get maxAttempts(): number {
+    return this.#options.maxAttempts;
+  }
+
   /** Creates or upgrades the tables now (otherwise done on first use). Idempotent, safe to race. */
   migrate(): Promise<void> {
     return this.#connection.ready();

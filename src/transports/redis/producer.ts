@@ -43,7 +43,7 @@ export class RedisProducer {
       if (options !== undefined) {
         assertBrokerSendOptions(options, this.limits.maxDelay, this.#name);
       }
-      body = encodeEnvelope(message, this.#name, this.limits.maxMessageSize);
+      body = encodeEnvelope(message, this.#name, this.limits.maxMessageSize, options?.headers);
     } catch (error) {
       return Promise.reject(error);
     }

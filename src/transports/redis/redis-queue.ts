@@ -39,6 +39,11 @@ export class RedisQueue<T> implements OperableQueue<T> {
     this.#producer = new RedisProducer(this.#connection, streamKey(name), name, this.#options);
   }
 
+  /** The retry policy's last attempt: a delivery nacked on it is dead-lettered. */
+  get maxAttempts(): number {
+    return this.#options.maxAttempts;
+  }
+
   /** Resolves once Redis stored the message (sends of one tick travel in one script call). */
   send(message: T, options?: SendOptions): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));

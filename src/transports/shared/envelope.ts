@@ -48,6 +48,7 @@ export function encodeEnvelope(
   message: unknown,
   queue: string,
   maxMessageSize: number,
+  headers?: Readonly<Record<string, string>>,
   id: string = uniqueId(),
 ): string {
   const problem = serializationProblem(message, 'message');
@@ -62,13 +63,20 @@ export function encodeEnvelope(
   }
   const type = (message as { type?: unknown } | null)?.type;
   const typeField = typeof type === 'string' ? `"type":${JSON.stringify(type)},` : '';
-  const body = `{"id":"${id}",${typeField}"payload":${payload}}`;
+  const headersField = headers === undefined ? '' : headersJson(headers);
+  const body = `{"id":"${id}",${typeField}${headersField}"payload":${payload}}`;
   // A UTF-8 byte is at most 3 per UTF-16 code unit: short bodies need no count.
   if (body.length * 3 > maxMessageSize) {
     const size = Buffer.byteLength(body);
     if (size > maxMessageSize) throw new MessageTooLargeError(queue, size, maxMessageSize);
   }
   return body;
+}
+
+/** The `"headers":{…},` field; empty for no headers, which are left out like every default. */
+function headersJson(headers: Readonly<Record<string, string>>): string {
+  for (const _ in headers) return `"headers":${JSON.stringify(headers)},`;
+  return '';
 }
 
 /** Parses a body; throws a ValidationError whose message is why it is not an envelope. */

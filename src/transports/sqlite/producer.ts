@@ -21,7 +21,7 @@ export class SqliteProducer<T> {
       if (options !== undefined) {
         assertBrokerSendOptions(options, this.limits.maxDelay, this.queue);
       }
-      body = encodeEnvelope(message, this.queue, this.limits.maxMessageSize);
+      body = encodeEnvelope(message, this.queue, this.limits.maxMessageSize, options?.headers);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -23,6 +23,8 @@ import { SqliteProducer } from './producer.js';
  */
 export class SqliteQueue<T> implements OperableQueue<T> {
   readonly name: string;
+  /** The retry policy's last attempt: a delivery nacked on it is dead-lettered. */
+  readonly maxAttempts: number;
   readonly #connection: Connection;
   readonly #producer: SqliteProducer<T>;
   readonly #consumer: SqliteConsumer<T>;
@@ -32,6 +34,7 @@ export class SqliteQueue<T> implements OperableQueue<T> {
   constructor(name: string, options: SqliteQueueOptions<T>) {
     const resolved = resolveOptions(name, options);
     this.name = name;
+    this.maxAttempts = resolved.maxAttempts;
     this.#connection = Connection.acquire(resolved.path);
     this.#producer = new SqliteProducer(name, this.#connection, resolved);
     this.#consumer = new SqliteConsumer(name, this.#connection, resolved);

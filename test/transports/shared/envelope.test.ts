@@ -8,7 +8,7 @@ const MAX = 1024 * 1024;
 describe('the wire envelope', () => {
   it('encodes { id, type, payload }, leaving out attempt 1 and empty headers, and decodes it back', () => {
     const message = { type: 'orders.place', payload: { quantity: 2, note: 'a "quoted" note' } };
-    const body = encodeEnvelope(message, 'orders', MAX, '00000000-0000-4000-8000-000000000000');
+    const body = encodeEnvelope(message, 'orders', MAX, undefined, '00000000-0000-4000-8000-000000000000');
     expect(JSON.parse(body)).toEqual({
       id: '00000000-0000-4000-8000-000000000000',
       type: 'orders.place',
@@ -23,6 +23,27 @@ describe('the wire envelope', () => {
     expect(first).toMatch(/^\{"id":"[\w-]{17,}","payload":7\}$/);
     expect(decodeEnvelope(second)).toMatchObject({ type: null, attempt: 1, payload: { type: 7 } });
     expect(JSON.parse(first).id).not.toBe(JSON.parse(second).id);
+  });
+
+  it('writes the headers sent in a headers field, and reads them back', () => {
+    const headers = { traceparent: '00-4bf9-00f0-01', 'x-note': 'é "quoted" \\ \n' };
+    const body = encodeEnvelope({ n: 1 }, 'q', MAX, headers, 'id-1');
+    expect(JSON.parse(body)).toEqual({ id: 'id-1', headers, payload: { n: 1 } });
+    expect(decodeEnvelope(body)).toEqual({ id: 'id-1', type: null, attempt: 1, headers, payload: { n: 1 } });
+  });
+
+  it('leaves the headers field out for no headers or empty ones', () => {
+    for (const headers of [undefined, {}]) {
+      const body = encodeEnvelope({ n: 1 }, 'q', MAX, headers, 'id-1');
+      expect(body).toBe('{"id":"id-1","payload":{"n":1}}');
+      expect(decodeEnvelope(body).headers).toEqual({});
+    }
+  });
+
+  it('counts the headers in maxMessageSize', () => {
+    const plain = encodeEnvelope('x', 'q', MAX, undefined, 'id-1');
+    const limit = Buffer.byteLength(plain);
+    expect(() => encodeEnvelope('x', 'q', limit, { h: 'v' }, 'id-1')).toThrow(MessageTooLargeError);
   });
 
   it('decodes the full form a foreign producer may send', () => {
@@ -99,7 +120,7 @@ describe('the wire envelope', () => {
   it('refuses a body over maxMessageSize in UTF-8 bytes, naming the size and the limit', () => {
     const fits = encodeEnvelope('x'.repeat(100), 'q', 1_000);
     const limit = Buffer.byteLength(fits);
-    expect(encodeEnvelope('x'.repeat(100), 'q', limit, JSON.parse(fits).id)).toBe(fits);
+    expect(encodeEnvelope('x'.repeat(100), 'q', limit, undefined, JSON.parse(fits).id)).toBe(fits);
     // The same length in characters, but 'é' takes two bytes.
     let error: unknown;
     try {
