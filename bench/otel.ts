@@ -19,6 +19,7 @@ import { MemoryQueue, Pump } from '../src/index.js';
 import { RedisQueue } from '../src/transports/redis/index.js';
 import { childArgs, reportToParent, runInChild } from './support/child.js';
 import { rate } from './support/load.js';
+import { sdkFloor } from './support/otel-floor.js';
 import { type Telemetry, telemetryFor, VARIANTS, type Variant } from './support/otel-setup.js';
 import { formatRate, machineLine, markdownTable, median } from './support/report.js';
 
@@ -27,11 +28,12 @@ const RUNS = 3;
 const MAXSIZE = 1024;
 const REDIS_CONCURRENCY = 16;
 
-type Path = 'memory' | 'redis';
+type Path = 'memory' | 'redis' | 'floor';
 
 const PATHS: Readonly<Record<Path, { messages: number; warmUp: number; variants: Variant[] }>> = {
   memory: { messages: 200_000, warmUp: 50_000, variants: ['plain', 'api', 'sdk'] },
   redis: { messages: 20_000, warmUp: 2_000, variants: ['plain', 'sdk'] },
+  floor: { messages: 100_000, warmUp: 20_000, variants: ['sdk'] },
 };
 
 interface Measurement {
@@ -104,6 +106,10 @@ async function measure(path: Path, variant: Variant): Promise<Measurement> {
   if (path === 'memory') {
     await memoryPass(telemetry, warmUp);
     figures = { processing: await memoryPass(telemetry, messages) };
+  } else if (path === 'floor') {
+    await sdkFloor(warmUp);
+    figures = { processing: await sdkFloor(messages) };
+    handled = messages + warmUp;
   } else {
     const name = `sluice-otel-bench-${variant}-${process.pid}`;
     await redisPass(telemetry, `${name}-warm-up`, warmUp);
@@ -136,6 +142,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   const overheads = new Map<string, number>();
   for (const [path, { variants, messages }] of Object.entries(PATHS) as [Path, (typeof PATHS)[Path]][]) {
+    if (path === 'floor') continue;
     const fields = path === 'redis' ? (['processing', 'enqueue'] as const) : (['processing'] as const);
     for (const field of fields) {
       const plain = medianOf(`${path}/plain`, field);
@@ -164,6 +171,13 @@ async function main(): Promise<void> {
   console.log(
     '\nOverhead = extra time per message, rate(a) ÷ rate(variant) − 1. The SDK runs a BatchSpanProcessor' +
       ' (defaults) into an exporter that drops spans, and a MeterProvider whose reader collects once, at the end.',
+  );
+  const floorMicros = 1e6 / medianOf('floor/sdk', 'processing');
+  const redisMicros = 1e6 / medianOf('redis/plain', 'processing');
+  console.log(
+    `- The SDK alone, no queue (two spans, one propagation, one histogram record per message: bench/support/otel-floor.ts):` +
+      ` ${floorMicros.toFixed(2)} µs per message, ${percent(floorMicros / redisMicros)} of the plain Redis path's` +
+      ` ${redisMicros.toFixed(2)} µs per message: no instrumentation on this SDK can cost the Redis path less.`,
   );
   for (const path of ['memory', 'redis'] as const) {
     const sdk = measured.get(`${path}/sdk`)!;

@@ -117,12 +117,14 @@ export class SluiceInstrumentation implements TelemetrySource {
       instruments: new Instruments(meter, this.#observed),
       idle: idleWhile(tracerProvider, meter),
     };
+    for (const telemetry of this.#observed) telemetry.changed();
   }
 
   /** Instrumented queues run untraced and unmeasured until `enable()`. */
   disable(): void {
     this.#live?.instruments.detach();
     this.#live = undefined;
+    for (const telemetry of this.#observed) telemetry.changed();
   }
 
   setTracerProvider(tracerProvider: TracerProvider): void {

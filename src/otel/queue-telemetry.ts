@@ -31,6 +31,12 @@ import { MessageCounts } from './counts.js';
 import type { Instruments, Observed } from './instruments.js';
 import { type DeliveryTelemetry, TracedDelivery } from './traced-delivery.js';
 
+/**
+ * While idle, how many messages pass before the providers are asked again: an SDK registered
+ * behind the global proxy later is seen within that many, at almost no cost per message meanwhile.
+ */
+const IDLE_RECHECK = 1_000;
+
 /** What instrumented queues read on every message; `undefined` while the instrumentation is disabled. */
 export interface Live {
   readonly tracer: Tracer;
@@ -66,6 +72,8 @@ export class QueueTelemetry implements Observed, DeliveryTelemetry {
   readonly counts = new MessageCounts();
   readonly stats: (() => Promise<QueueStats>) | undefined;
   readonly #source: TelemetrySource;
+  /** How many more times `idle` answers `true` without asking the providers. */
+  #idleFor = 0;
   readonly #queue: Queue<unknown>;
   readonly #name: string;
 
@@ -91,10 +99,24 @@ export class QueueTelemetry implements Observed, DeliveryTelemetry {
     return this.#source.live!.instruments;
   }
 
+  /** Whether nothing would be recorded now: the instrumentation is disabled, or has no SDK behind it. */
+  get idle(): boolean {
+    if (this.#idleFor-- > 0) return true;
+    const live = this.#source.live;
+    const idle = live === undefined || live.idle();
+    this.#idleFor = idle ? IDLE_RECHECK : 0;
+    return idle;
+  }
+
+  /** The instrumentation was enabled, disabled or given providers: `idle` is asked again at once. */
+  changed(): void {
+    this.#idleFor = 0;
+  }
+
   /** A PRODUCER span around the send, its context carried in the message's headers. */
   send(message: unknown, options: SendOptions | undefined): Promise<void> {
-    const live = this.#source.live;
-    if (live === undefined || live.idle()) return this.#queue.send(message, options);
+    if (this.idle) return this.#queue.send(message, options);
+    const live = this.#source.live!;
     if (options !== undefined) {
       try {
         assertSendOptions(options); // refused as the queue would: the headers are copied below
@@ -138,8 +160,8 @@ export class QueueTelemetry implements Observed, DeliveryTelemetry {
 
   /** The delivery with a CONSUMER span, child of the producer's context its headers carry. */
   received<T>(delivery: Delivery<T>): Delivery<T> {
-    const live = this.#source.live;
-    if (live === undefined || live.idle()) return delivery;
+    if (this.idle) return delivery;
+    const live = this.#source.live!;
     // A message sent with no trace context starts a trace of its own, whatever is current here.
     const headers = delivery.headers;
     const parent =

@@ -14,6 +14,13 @@ export interface DeliveryOwner<T> {
 export const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 
 export class MemoryDelivery<T> implements Delivery<T> {
+  /** No scope of its own. Declared (on the prototype) because a pump reads it on every dispatch. */
+  declare readonly within: undefined;
+
+  static {
+    Object.defineProperty(MemoryDelivery.prototype, 'within', { value: undefined });
+  }
+
   #settled = false;
 
   constructor(
