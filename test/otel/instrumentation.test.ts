@@ -95,6 +95,52 @@ describe('SluiceInstrumentation: on and off', () => {
   });
 });
 
+describe('SluiceInstrumentation with no SDK behind the API', () => {
+  it('passes messages untouched, then traces sends within a thousand and consumers started after an SDK is registered', async () => {
+    trace.disable(); // no tracer provider: the API's no-op
+    const otel = new SluiceInstrumentation();
+    const queue = otel.instrument(new MemoryQueue<string>({ name: 'late' }));
+    const early = queue[Symbol.asyncIterator]();
+    await queue.send('before');
+    const delivery = (await early.next()).value!;
+    expect(delivery.within).toBeUndefined(); // the queue's own delivery: nothing wrapped
+    await delivery.ack();
+    await early.return?.();
+
+    const t = traced({ enabled: false });
+    trace.setGlobalTracerProvider(t.tracerProvider);
+    for (let i = 0; i < 1_001; i++) await queue.send(`after ${i}`);
+    const sent = t.named('send late').length;
+    expect(sent).toBeGreaterThan(0);
+    expect(sent).toBeLessThanOrEqual(1_001);
+    await queue.purge();
+    await roundTrip(queue, ['late consumer']);
+    await t.ended(sent + 2);
+    expect(t.named('process late')).toHaveLength(1);
+    await queue.close();
+  });
+
+  it('starts a trace of its own for a message that carries no trace context, whatever is current', async () => {
+    const t = traced();
+    const raw = new MemoryQueue<string>({ name: 'orders' });
+    const queue = t.otel.instrument(raw);
+    await t.tracer.startActiveSpan('request', async (request) => {
+      await raw.send('untraced'); // as a producer that is not instrumented would
+      request.end();
+    });
+    const iterator = queue[Symbol.asyncIterator]();
+    await t.tracer.startActiveSpan('poll', async (poll) => {
+      await (await iterator.next()).value!.ack(); // taken while another span is current
+      poll.end();
+    });
+    await t.ended(3);
+    const process = t.one('process orders');
+    expect(parentOf(process)).toBeUndefined();
+    expect(process.spanContext().traceId).not.toBe(t.one('request').spanContext().traceId);
+    await queue.close();
+  });
+});
+
 describe('SluiceInstrumentation: instrument()', () => {
   it('refuses options it cannot use, and a queue without a name, with InvalidOptionError', () => {
     const { otel } = traced();

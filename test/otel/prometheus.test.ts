@@ -102,7 +102,11 @@ describe('sluice/otel metrics scraped by Prometheus', () => {
     await draining.stop();
 
     const { samples, types } = await scrape();
-    const failure = { ...PROCESSED, error_type: 'PaymentDeclinedError', sluice_message_outcome: 'dead_letter' };
+    const failure = {
+      ...PROCESSED,
+      error_type: 'PaymentDeclinedError',
+      sluice_message_outcome: 'dead_letter',
+    };
     /** The samples of one rendered name, as [labels, value] pairs. */
     const of = (name: string) =>
       samples.filter((sample) => sample.name === name).map(({ labels, value }) => [labels, value]);
