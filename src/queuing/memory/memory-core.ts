@@ -62,17 +62,12 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, Letter
     this.#nacks = new NackPolicy(this, maxAttempts, backoff, deadLetter);
   }
 
-  /** Accepted messages waiting out a delay or a backoff. */
-  get scheduled(): number {
-    return this.delayed.size;
-  }
-
   get size(): number {
-    return this.buffer.size + this.scheduled;
+    return this.buffer.size + this.delayed.size;
   }
 
   get ended(): boolean {
-    return this.closed && this.buffer.size === 0 && this.scheduled === 0;
+    return this.closed && this.buffer.size === 0 && this.delayed.size === 0;
   }
 
   send(message: T, options: SendOptions | undefined): Promise<void> {
@@ -87,8 +82,8 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, Letter
     const { priority = 0, delay = 0, key, headers } = options;
     const shared = key === undefined ? undefined : this.#keys.duplicate(key);
     if (shared !== undefined) return shared;
-    const copied = headers === undefined ? undefined : Object.freeze({ ...headers });
-    const delivery = new MemoryDelivery(this, message, 1, priority, this.#seq++, key, copied);
+    const own = headers && Object.freeze({ ...headers }); // the sender may change its object later
+    const delivery = new MemoryDelivery(this, message, 1, priority, this.#seq++, key, own);
     if (delay > 0) {
       this.delayed.add(delivery, delay);
       return RESOLVED;
@@ -220,7 +215,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, Letter
   }
 
   #hasRoom(): boolean {
-    return this.buffer.size + this.scheduled < this.maxsize;
+    return this.buffer.size + this.delayed.size < this.maxsize;
   }
 
   /**
@@ -230,7 +225,7 @@ export class MemoryCore<T> implements DeliveryOwner<T>, IteratorOwner<T>, Letter
    * (`maxsize` 0) holds nothing of its own: it always hands over.
    */
   #overfull(): boolean {
-    return this.maxsize > 0 && this.scheduled > this.maxsize;
+    return this.maxsize > 0 && this.delayed.size > this.maxsize;
   }
 
   #accept(delivery: MemoryDelivery<T>): Promise<void> {

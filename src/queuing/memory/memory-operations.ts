@@ -10,8 +10,8 @@ import type { MemoryCore } from './memory-core.js';
  * which an operator's call may do and the hot path never does.
  */
 export function memoryStats<T>(core: MemoryCore<T>, dead: LetterHolder<T> | undefined): QueueStats {
-  const { buffer, scheduled: delayed, inFlight, paused } = core;
-  return { ready: buffer.size, delayed, inFlight, dead: dead?.size ?? 0, paused };
+  const { buffer, delayed, inFlight, paused } = core;
+  return { ready: buffer.size, delayed: delayed.size, inFlight, dead: dead?.size ?? 0, paused };
 }
 
 export function memoryDeadLetters<T>(
