@@ -108,6 +108,7 @@ export class SluiceInstrumentation implements TelemetrySource {
   }
 
   enable(): void {
+    this.#config.enabled = true;
     this.#live?.instruments.detach();
     const tracerProvider = this.#config.tracerProvider ?? trace.getTracerProvider();
     const meterProvider = this.#config.meterProvider ?? metrics.getMeterProvider();
@@ -122,6 +123,7 @@ export class SluiceInstrumentation implements TelemetrySource {
 
   /** Instrumented queues run untraced and unmeasured until `enable()`. */
   disable(): void {
+    this.#config.enabled = false;
     this.#live?.instruments.detach();
     this.#live = undefined;
     for (const telemetry of this.#observed) telemetry.changed();

@@ -3,6 +3,7 @@
  * and the instrumented queue standing for the queue in everything but tracing.
  */
 import { trace } from '@opentelemetry/api';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { describe, expect, it } from 'vitest';
 import { InvalidOptionError, QueueClosedError } from '../../src/errors.js';
 import { SluiceInstrumentation } from '../../src/otel/index.js';
@@ -91,6 +92,32 @@ describe('SluiceInstrumentation: on and off', () => {
     await roundTrip(queue, ['b']);
     await other.ended(2);
     expect(global.spans()).toHaveLength(2);
+    await queue.close();
+  });
+});
+
+describe('SluiceInstrumentation under registerInstrumentations', () => {
+  it('takes the providers it is given and is enabled by it, as any OpenTelemetry instrumentation', async () => {
+    const t = traced({ enabled: false });
+    const otel = new SluiceInstrumentation({ enabled: false });
+    const queue = otel.instrument(new MemoryQueue<string>({ name: 'registered' }));
+    const deregister = registerInstrumentations({
+      instrumentations: [otel],
+      tracerProvider: t.tracerProvider,
+    });
+    expect(otel.getConfig()).toMatchObject({ enabled: true, tracerProvider: t.tracerProvider });
+    await roundTrip(queue, ['a']);
+    await t.ended(2);
+    expect(
+      t
+        .spans()
+        .map((span) => span.name)
+        .sort(),
+    ).toEqual(['process registered', 'send registered']);
+    deregister();
+    expect(otel.getConfig().enabled).toBe(false);
+    await roundTrip(queue, ['b']);
+    expect(t.spans()).toHaveLength(2);
     await queue.close();
   });
 });
