@@ -95,10 +95,6 @@ export class QueueTelemetry implements Observed, DeliveryTelemetry {
     if (options.consumerGroup !== undefined) this.processAttributes[CONSUMER_GROUP] = options.consumerGroup;
   }
 
-  get instruments(): Instruments {
-    return this.#source.live!.instruments;
-  }
-
   /** Whether nothing would be recorded now: the instrumentation is disabled, or has no SDK behind it. */
   get idle(): boolean {
     if (this.#idleFor-- > 0) return true;
@@ -176,7 +172,7 @@ export class QueueTelemetry implements Observed, DeliveryTelemetry {
       parent,
     );
     this.counts.consumed++;
-    return new TracedDelivery(delivery, this, span, trace.setSpan(parent, span));
+    return new TracedDelivery(delivery, this, live.instruments, span, trace.setSpan(parent, span));
   }
 }
 

@@ -4,11 +4,10 @@ import { ERROR_TYPE, errorTypeOf, OUTCOME, type Outcome } from './attributes.js'
 import type { MessageCounts } from './counts.js';
 import type { Instruments } from './instruments.js';
 
-/** What a delivery's span ends with: the queue's process attributes, instruments and retry policy. */
+/** What a delivery's span ends with: the queue's process attributes, counts and retry policy. */
 export interface DeliveryTelemetry {
   readonly processAttributes: Attributes;
   readonly counts: MessageCounts;
-  readonly instruments: Instruments;
   readonly maxAttempts: number | undefined;
 }
 
@@ -25,7 +24,17 @@ export class TracedDelivery<T> implements Delivery<T> {
   readonly #started = performance.now();
   #settling = false;
 
-  constructor(inner: Delivery<T>, telemetry: DeliveryTelemetry, span: Span, spanContext: Context) {
+  /** The instruments of when it was handed out: the instrumentation may be disabled before it settles. */
+  readonly #instruments: Instruments;
+
+  constructor(
+    inner: Delivery<T>,
+    telemetry: DeliveryTelemetry,
+    instruments: Instruments,
+    span: Span,
+    spanContext: Context,
+  ) {
+    this.#instruments = instruments;
     this.#inner = inner;
     this.#telemetry = telemetry;
     this.#span = span;
@@ -88,7 +97,8 @@ export class TracedDelivery<T> implements Delivery<T> {
 
   #end(outcome: Outcome, error: unknown): void {
     const span = this.#span;
-    const { instruments, processAttributes: attributes } = this.#telemetry;
+    const instruments = this.#instruments;
+    const attributes = this.#telemetry.processAttributes;
     const seconds = (performance.now() - this.#started) / 1_000;
     span.setAttribute(OUTCOME, outcome);
     if (error === undefined) {

@@ -49,6 +49,19 @@ describe('SluiceInstrumentation: on and off', () => {
     await queue.close();
   });
 
+  it('ends the span of a delivery handed out before disable() when it settles after', async () => {
+    const t = traced();
+    const queue = t.otel.instrument(new MemoryQueue<string>({ name: 'orders' }));
+    await queue.send('a');
+    const iterator = queue[Symbol.asyncIterator]();
+    const delivery = (await iterator.next()).value!;
+    t.otel.disable();
+    await delivery.nack({ error: new Error('declined') });
+    await t.ended(2);
+    expect(t.one('process orders').attributes['sluice.message.outcome']).toBe('dead_letter');
+    await queue.close();
+  });
+
   it('starts disabled with enabled: false, until enable()', async () => {
     const t = traced({ enabled: false });
     const queue = t.otel.instrument(new MemoryQueue<string>({ name: 'orders' }));
