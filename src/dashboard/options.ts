@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors.js';
 import type { JobStore } from '../jobs/store.js';
-import type { OperableQueue } from '../queuing/operations.js';
+import { OPERATOR_METHODS, type OperableQueue } from '../queuing/operations.js';
 
 /** A queue as the dashboard holds it: every sluice queue has a `name`, checked when the dashboard starts. */
 export type DashboardQueue = OperableQueue<unknown> & { readonly name: string };
@@ -31,16 +31,6 @@ export interface ResolvedDashboardOptions {
   readonly readOnly: boolean;
   readonly token: string | undefined;
 }
-
-const OPERATOR_METHODS = [
-  'stats',
-  'deadLetters',
-  'redrive',
-  'discardDeadLetters',
-  'purge',
-  'pause',
-  'resume',
-] as const;
 
 /** Checks `serveDashboard`'s options at the boundary. */
 export function resolveDashboardOptions(options: DashboardOptions): ResolvedDashboardOptions {

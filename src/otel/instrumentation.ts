@@ -61,7 +61,7 @@ export class SluiceInstrumentation implements TelemetrySource {
   readonly #observed = new Set<QueueTelemetry>();
 
   constructor(config: SluiceInstrumentationConfig = {}) {
-    this.#config = { ...config };
+    this.#config = checkedConfig(config);
     if (config.enabled !== false) this.enable();
   }
 
@@ -144,7 +144,25 @@ export class SluiceInstrumentation implements TelemetrySource {
   }
 
   setConfig(config: SluiceInstrumentationConfig): void {
-    this.#config = { ...config };
+    this.#config = checkedConfig(config);
     if (this.#live !== undefined) this.enable();
   }
+}
+
+/** A copy of `config`, refused with InvalidOptionError where it could not be used. */
+function checkedConfig(config: SluiceInstrumentationConfig): SluiceInstrumentationConfig {
+  if (config === null || typeof config !== 'object') {
+    throw new InvalidOptionError('instrumentation config', config, 'an object');
+  }
+  const { tracerProvider, meterProvider, enabled } = config;
+  if (tracerProvider !== undefined && typeof tracerProvider?.getTracer !== 'function') {
+    throw new InvalidOptionError('tracerProvider', tracerProvider, 'a TracerProvider (with getTracer)');
+  }
+  if (meterProvider !== undefined && typeof meterProvider?.getMeter !== 'function') {
+    throw new InvalidOptionError('meterProvider', meterProvider, 'a MeterProvider (with getMeter)');
+  }
+  if (enabled !== undefined && typeof enabled !== 'boolean') {
+    throw new InvalidOptionError('enabled', enabled, 'a boolean');
+  }
+  return { ...config };
 }

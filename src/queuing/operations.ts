@@ -67,3 +67,14 @@ export interface OperableQueue<T> extends Queue<T> {
   pause(): Promise<void>;
   resume(): Promise<void>;
 }
+
+/** The operator face's methods by name: what the dashboard checks a queue it is given for. */
+export const OPERATOR_METHODS = [
+  'stats',
+  'deadLetters',
+  'redrive',
+  'discardDeadLetters',
+  'purge',
+  'pause',
+  'resume',
+] as const satisfies readonly (keyof OperableQueue<unknown>)[];

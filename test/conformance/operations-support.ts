@@ -3,7 +3,12 @@
  * that wait for a queue's counts or read all of its dead letters.
  */
 import { expect } from 'vitest';
-import type { DeadLetter, OperableQueue, QueueStats } from '../../src/queuing/operations.js';
+import {
+  type DeadLetter,
+  OPERATOR_METHODS,
+  type OperableQueue,
+  type QueueStats,
+} from '../../src/queuing/operations.js';
 import type { Delivery, Queue } from '../../src/queuing/types.js';
 import { sleep, within } from '../support/async.js';
 import type { Service } from '../support/broker.js';
@@ -47,16 +52,8 @@ export interface Numbered {
 
 export function operable<T>(queue: Queue<T>): OperableQueue<T> {
   const candidate = queue as Partial<OperableQueue<T>>;
-  for (const method of [
-    'stats',
-    'deadLetters',
-    'redrive',
-    'discardDeadLetters',
-    'purge',
-    'pause',
-    'resume',
-  ]) {
-    if (typeof candidate[method as keyof OperableQueue<T>] !== 'function') {
+  for (const method of OPERATOR_METHODS) {
+    if (typeof candidate[method] !== 'function') {
       throw new Error(`the queue has no ${method}(): it is not an OperableQueue`);
     }
   }

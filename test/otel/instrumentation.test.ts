@@ -182,6 +182,17 @@ describe('SluiceInstrumentation with no SDK behind the API', () => {
 });
 
 describe('SluiceInstrumentation: instrument()', () => {
+  it('refuses a config it cannot use with InvalidOptionError', () => {
+    for (const config of [null, 'on', { tracerProvider: {} }, { meterProvider: 5 }, { enabled: 'yes' }]) {
+      expect(() => new SluiceInstrumentation(config as never), JSON.stringify(config)).toThrow(
+        InvalidOptionError,
+      );
+      expect(() => new SluiceInstrumentation({ enabled: false }).setConfig(config as never)).toThrow(
+        InvalidOptionError,
+      );
+    }
+  });
+
   it('refuses options it cannot use, and a queue without a name, with InvalidOptionError', () => {
     const { otel } = traced();
     const queue = new MemoryQueue<string>({ name: 'orders' });
