@@ -46,9 +46,12 @@ export type {
   Backoff,
   Consumer,
   Delivery,
+  FlowIterator,
+  FlowLimits,
   NackOptions,
   Producer,
   Queue,
+  RateLimit,
   RetryPolicy,
   SendOptions,
 } from './queuing/types.js';

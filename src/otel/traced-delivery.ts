@@ -14,7 +14,7 @@ export interface DeliveryTelemetry {
 /**
  * A delivery with its processing span: the span is current inside `within` (where a pump runs the
  * handler), and ends when the delivery settles, with the outcome, the error and the duration. The
- * contract's members and the broker deliveries' `id`, `headers` and `deadLetterReason` read through.
+ * contract's members and the broker deliveries' `id`, `group`, `headers` and `deadLetterReason` read through.
  */
 export class TracedDelivery<T> implements Delivery<T> {
   readonly #inner: Delivery<T>;
@@ -47,6 +47,10 @@ export class TracedDelivery<T> implements Delivery<T> {
 
   get attempt(): number {
     return this.#inner.attempt;
+  }
+
+  get group(): string | undefined {
+    return this.#inner.group;
   }
 
   get headers(): Readonly<Record<string, unknown>> | undefined {

@@ -1,8 +1,10 @@
-import { unwaitNow, type Waiter, waitNow } from '../queuing/hand-off.js';
-import type { Delivery } from '../queuing/types.js';
+import { takeNow, unwaitNow, type Waiter, waitNow } from '../queuing/hand-off.js';
+import type { Delivery, FlowLimits } from '../queuing/types.js';
 import type { QueueTelemetry } from './queue-telemetry.js';
 
 type HandOffIterator<T> = AsyncIterator<Delivery<T>> & {
+  flow?(limits: FlowLimits): void;
+  [takeNow]?(): Delivery<T> | undefined;
   [waitNow]?(waiter: Waiter<Delivery<T>>): void;
   [unwaitNow]?(waiter: Waiter<Delivery<T>>): boolean;
 };
@@ -10,7 +12,8 @@ type HandOffIterator<T> = AsyncIterator<Delivery<T>> & {
 /**
  * The queue's iterator, each delivery traced as it is handed out. It keeps the queue's fast hand-off
  * (hand-off.ts) when the queue offers it, so a pump on an instrumented MemoryQueue still takes
- * deliveries without a promise each.
+ * deliveries without a promise each, and the queue's flow control (`flow`, and the iterator's own
+ * `takeNow` a pump uses while flow limits apply).
  */
 export class TracedIterator<T> implements AsyncIterator<Delivery<T>> {
   readonly #inner: HandOffIterator<T>;
@@ -25,6 +28,15 @@ export class TracedIterator<T> implements AsyncIterator<Delivery<T>> {
       (this as HandOffIterator<T>)[waitNow] = (waiter) => this.#inner[waitNow]!(this.#waiterFor(waiter));
       (this as HandOffIterator<T>)[unwaitNow] = (waiter) =>
         this.#inner[unwaitNow]?.(this.#waiterFor(waiter)) === true;
+    }
+    if (typeof this.#inner.flow === 'function') {
+      (this as HandOffIterator<T>).flow = (limits) => this.#inner.flow!(limits);
+    }
+    if (typeof this.#inner[takeNow] === 'function') {
+      (this as HandOffIterator<T>)[takeNow] = () => {
+        const delivery = this.#inner[takeNow]!();
+        return delivery === undefined ? undefined : this.#telemetry.received(delivery);
+      };
     }
   }
 

@@ -1,17 +1,19 @@
 import { InvalidOptionError } from '../errors.js';
+import { assertGroup } from './flow-options.js';
 import { textProblem } from './text-rules.js';
 import type { NackOptions, SendOptions } from './types.js';
 
 /** Checks send options at the boundary so nothing invalid is accepted. Shared by every queue. */
 export function assertSendOptions(options: SendOptions): void {
   assertObject('send options', options);
-  const { priority, delay, key, headers } = options;
+  const { priority, delay, key, headers, group } = options;
   if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) {
     throw new InvalidOptionError('priority', priority, 'a finite number');
   }
   if (delay !== undefined) assertDelay(delay);
   if (key !== undefined) assertKey(key);
   if (headers !== undefined) assertHeaders(headers);
+  if (group !== undefined) assertGroup(group);
 }
 
 /** Headers every queue can carry as given: string names and values, under the rule of text-rules.ts. */

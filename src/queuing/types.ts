@@ -13,6 +13,37 @@ export interface Producer<T> {
  */
 export interface Consumer<T> extends AsyncIterable<Delivery<T>> {}
 
+/**
+ * The iterator of a consumer that can hand out deliveries within flow limits (SPEC § 7): every
+ * sluice queue's. A pump draining with `rateLimit` or `groupConcurrency` calls `flow` once the
+ * iteration is open, and again whenever the limits change while it runs.
+ */
+export interface FlowIterator<T> extends AsyncIterator<Delivery<T>> {
+  /**
+   * From now on, hands out deliveries within `limits` (they replace any given before). On a broker
+   * queue the limiter's state lives in the broker, so a limit holds across every process consuming
+   * the queue; each consumer applies the limit it was given against that shared state.
+   */
+  flow(limits: FlowLimits): void;
+}
+
+/** At most `limit` deliveries handed out in any window of `interval` milliseconds. */
+export interface RateLimit {
+  readonly limit: number;
+  readonly interval: number;
+}
+
+export interface FlowLimits {
+  /** At most `limit` dispatches start in any `interval`; none when undefined. */
+  readonly rateLimit?: RateLimit | undefined;
+  /**
+   * At most this many deliveries of one group out at once (handed out and not yet settled, or not
+   * yet back after a crashed consumer's lease ran out); no cap when undefined. Messages sent with no
+   * group belong to the default group, which has the same cap.
+   */
+  readonly groupConcurrency?: number | undefined;
+}
+
 export interface Queue<T> extends Producer<T>, Consumer<T> {
   /** Stops accepting sends. See each implementation for what happens to what it holds. */
   close(): Promise<void>;
@@ -31,6 +62,8 @@ export interface Delivery<T> extends AsyncDisposable {
   nack(options?: NackOptions): Promise<void>;
   /** Leaving an `await using` block without ack or nack nacks the delivery. */
   [Symbol.asyncDispose](): Promise<void>;
+  /** The message's group (`SendOptions.group`); undefined for the default group. */
+  readonly group?: string | undefined;
   /** The headers the producer sent with the message (`SendOptions.headers`), where the queue keeps them. */
   readonly headers?: Readonly<Record<string, unknown>>;
   /**
@@ -52,6 +85,12 @@ export interface SendOptions {
    * a trace context (`traceparent`), a correlation id. Names and values are strings.
    */
   headers?: Readonly<Record<string, string>>;
+  /**
+   * The message's group (SPEC § 7), e.g. a tenant: consumers take ready messages round-robin across
+   * groups, priorities ordering them within a group, and a pump's `groupConcurrency` caps each
+   * group's deliveries out at once. None: the default group. Kept on retries and dead letters.
+   */
+  group?: string;
 }
 
 export interface NackOptions {

@@ -1,5 +1,5 @@
 import type { AnyMiddleware } from '../../middleware/types.js';
-import type { Producer, Queue, SendOptions } from '../types.js';
+import type { Producer, Queue, RateLimit, SendOptions } from '../types.js';
 import type { Draining, PumpContext, PumpStats } from './draining.js';
 import { Pump, type PumpDispatcher } from './pump.js';
 
@@ -7,6 +7,10 @@ export interface MemoryDrainingOptions<T> {
   concurrency?: number;
   failSilently?: boolean;
   middlewares?: AnyMiddleware<T, PumpContext<T>>[];
+  /** See `DrainingOptions.rateLimit`. */
+  rateLimit?: RateLimit | undefined;
+  /** See `DrainingOptions.groupConcurrency`. */
+  groupConcurrency?: number | undefined;
 }
 
 /**
@@ -19,9 +23,9 @@ export function drainingQueue<T>(
   options: MemoryDrainingOptions<T> = {},
   closeOnFailure: (error: unknown) => unknown = () => queue.close(),
 ): DrainingQueue<T> {
-  const { concurrency, failSilently, middlewares = [] } = options;
+  const { concurrency, failSilently, middlewares = [], rateLimit, groupConcurrency } = options;
   const pump = new Pump(queue, dispatcher, { failSilently }).use(...middlewares);
-  const draining = pump.draining({ concurrency, graceful: true });
+  const draining = pump.draining({ concurrency, graceful: true, rateLimit, groupConcurrency });
   draining.done.catch(closeOnFailure);
   return new DrainingQueue(queue, draining);
 }
@@ -46,6 +50,22 @@ export class DrainingQueue<T> implements Producer<T>, AsyncDisposable {
 
   set concurrency(value: number) {
     this.#draining.concurrency = value;
+  }
+
+  get rateLimit(): RateLimit | undefined {
+    return this.#draining.rateLimit;
+  }
+
+  set rateLimit(value: RateLimit | undefined) {
+    this.#draining.rateLimit = value;
+  }
+
+  get groupConcurrency(): number | undefined {
+    return this.#draining.groupConcurrency;
+  }
+
+  set groupConcurrency(value: number | undefined) {
+    this.#draining.groupConcurrency = value;
   }
 
   get stats(): PumpStats {

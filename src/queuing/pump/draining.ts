@@ -2,8 +2,9 @@ import { setMaxListeners } from 'node:events';
 import type { Chain, Context } from '../../middleware/types.js';
 import { Fifo } from '../memory/buffers.js';
 import { RESOLVED } from '../settled.js';
-import type { Consumer, Delivery } from '../types.js';
-import { assertConcurrency, type DrainingOptions } from './draining-options.js';
+import { assertGroupConcurrency, assertRateLimit, limitsFlow, resolveFlowLimits } from '../flow-options.js';
+import type { Consumer, Delivery, FlowLimits, RateLimit } from '../types.js';
+import { assertConcurrency, type ResolvedDrainingOptions } from './draining-options.js';
 import { Intake, type IntakeWaiter } from './intake.js';
 import { type Dispatching, nackOf, release, Shutdown } from './shutdown.js';
 
@@ -52,6 +53,7 @@ export class Draining<T> implements AsyncDisposable {
   readonly #shutdown: Shutdown<T>;
   #state: 'running' | 'stopping' | 'stopped' = 'running';
   #concurrency: number;
+  #limits: FlowLimits;
   /** Dispatches on the stack: a hand-off arriving meanwhile (a handler sending) waits a microtask. */
   #depth = 0;
   #processed = 0;
@@ -60,10 +62,12 @@ export class Draining<T> implements AsyncDisposable {
   constructor(
     consumer: Consumer<T>,
     chain: Chain<T, PumpContext<T>>,
-    options: Required<DrainingOptions>,
+    options: ResolvedDrainingOptions,
     failSilently: boolean,
   ) {
     this.#intake = new Intake(consumer);
+    this.#limits = resolveFlowLimits(options);
+    if (limitsFlow(this.#limits)) this.#intake.flow(this.#limits);
     this.#chain = chain;
     this.#concurrency = options.concurrency;
     this.#graceful = options.graceful;
@@ -88,6 +92,32 @@ export class Draining<T> implements AsyncDisposable {
     this.#concurrency = value;
     this.#retireIdle();
     this.#spawn();
+  }
+
+  get rateLimit(): RateLimit | undefined {
+    return this.#limits.rateLimit;
+  }
+
+  /** Re-tunes while running: the consumer applies the new limit to what it hands out from now on. */
+  set rateLimit(value: RateLimit | undefined) {
+    assertRateLimit(value);
+    this.#flow({ ...this.#limits, rateLimit: value });
+  }
+
+  get groupConcurrency(): number | undefined {
+    return this.#limits.groupConcurrency;
+  }
+
+  /** Re-tunes while running; lowering it takes nothing back from what is being dispatched. */
+  set groupConcurrency(value: number | undefined) {
+    assertGroupConcurrency(value);
+    this.#flow({ ...this.#limits, groupConcurrency: value });
+  }
+
+  #flow(limits: FlowLimits): void {
+    const resolved = resolveFlowLimits(limits);
+    this.#intake.flow(resolved);
+    this.#limits = resolved;
   }
 
   get stats(): PumpStats {

@@ -1,5 +1,7 @@
+import { InvalidOptionError } from '../../errors.js';
+import { limitsFlow } from '../flow-options.js';
 import { takeNow, unwaitNow, type Waiter, waitNow } from '../hand-off.js';
-import type { Consumer, Delivery } from '../types.js';
+import type { Consumer, Delivery, FlowIterator, FlowLimits } from '../types.js';
 
 /** A drain loop waiting for its next delivery. */
 export interface IntakeWaiter<T> extends Waiter<Delivery<T>> {
@@ -17,14 +19,38 @@ export interface IntakeWaiter<T> extends Waiter<Delivery<T>> {
 export class Intake<T> {
   readonly iterator: AsyncIterator<Delivery<T>>;
   /** A delivery ready now, or `undefined`; itself `undefined` when the consumer cannot tell at once. */
-  readonly take: (() => Delivery<T> | undefined) | undefined;
-  readonly #wait: ((waiter: Waiter<Delivery<T>>) => void) | undefined;
-  readonly #unwait: ((waiter: Waiter<Delivery<T>>) => boolean) | undefined;
+  take: (() => Delivery<T> | undefined) | undefined;
+  #wait: ((waiter: Waiter<Delivery<T>>) => void) | undefined;
+  #unwait: ((waiter: Waiter<Delivery<T>>) => boolean) | undefined;
+  readonly #consumer: Consumer<T>;
 
   constructor(consumer: Consumer<T>) {
+    this.#consumer = consumer;
     this.iterator = consumer[Symbol.asyncIterator]();
-    const take = (consumer as { [takeNow]?: () => Delivery<T> | undefined })[takeNow];
-    this.take = typeof take === 'function' ? take.bind(consumer) : undefined;
+    this.#takeFrom(consumer);
+  }
+
+  /**
+   * Asks the iterator to hand out within `limits`. While limits apply, a ready delivery is taken
+   * through the iterator (its `takeNow`, if it has one), since the consumer's own knows no limits.
+   */
+  flow(limits: FlowLimits): void {
+    const iterator = this.iterator as Partial<FlowIterator<T>>;
+    if (typeof iterator.flow !== 'function') {
+      const option = limits.rateLimit === undefined ? 'groupConcurrency' : 'rateLimit';
+      throw new InvalidOptionError(
+        option,
+        option === 'rateLimit' ? limits.rateLimit : limits.groupConcurrency,
+        'a consumer whose iterator applies flow limits (a FlowIterator, as every sluice queue has)',
+      );
+    }
+    iterator.flow(limits);
+    this.#takeFrom(limitsFlow(limits) ? this.iterator : this.#consumer);
+  }
+
+  #takeFrom(source: object): void {
+    const take = (source as { [takeNow]?: () => Delivery<T> | undefined })[takeNow];
+    this.take = typeof take === 'function' ? take.bind(source) : undefined;
     const wait = (this.iterator as { [waitNow]?: (waiter: Waiter<Delivery<T>>) => void })[waitNow];
     this.#wait = this.take !== undefined && typeof wait === 'function' ? wait.bind(this.iterator) : undefined;
     const unwait = (this.iterator as { [unwaitNow]?: (waiter: Waiter<Delivery<T>>) => boolean })[unwaitNow];

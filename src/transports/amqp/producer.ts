@@ -43,7 +43,7 @@ export class AmqpProducer {
     let body: Buffer;
     try {
       if (options !== undefined) this.#assertSendOptions(options);
-      body = Buffer.from(encodeEnvelope(message, name, this.options.maxMessageSize, options?.headers));
+      body = Buffer.from(encodeEnvelope(message, name, this.options.maxMessageSize, options));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -65,14 +65,14 @@ export class NatsProducer<T> {
   }
 
   async #store(message: T, options: SendOptions): Promise<void> {
-    const { priority = 0, delay = 0, key, headers: sent } = options;
+    const { priority = 0, delay = 0, key } = options;
     const session = this.#session.ready ?? (await this.#session.get());
     const { connection, topology } = session;
     if (!connection.up) {
       throw new BrokerUnavailableError('NATS', `send to queue ${this.#name} (disconnected)`);
     }
     const limit = Math.min(this.#maxMessageSize, connection.maxPayload - this.#deadLetterRoom);
-    const data = encoder.encode(encodeEnvelope(message, this.#name, limit, sent));
+    const data = encoder.encode(encodeEnvelope(message, this.#name, limit, options));
     const band = bandToken(priority);
     const dedup = key === undefined ? {} : { msgID: msgIdOf(key) };
     if (delay === 0) return publish(session, this.#name, band, data, dedup);

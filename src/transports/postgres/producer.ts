@@ -63,7 +63,7 @@ export class PostgresProducer<T> {
     if (client !== undefined && typeof (client as ClientBase | null)?.query !== 'function') {
       throw new InvalidOptionError('client', client, 'a pg client (inside your transaction)');
     }
-    return { body: encodeEnvelope(message, name, maxMessageSize, options.headers), priority, delay, key };
+    return { body: encodeEnvelope(message, name, maxMessageSize, options), priority, delay, key };
   }
 
   /**

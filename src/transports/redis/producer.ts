@@ -43,7 +43,7 @@ export class RedisProducer {
       if (options !== undefined) {
         assertBrokerSendOptions(options, this.limits.maxDelay, this.#name);
       }
-      body = encodeEnvelope(message, this.#name, this.limits.maxMessageSize, options?.headers);
+      body = encodeEnvelope(message, this.#name, this.limits.maxMessageSize, options);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -9,6 +9,8 @@ export interface BrokerDelivery<T> extends Delivery<T> {
   readonly id: string;
   /** The envelope's headers as the producer set them (e.g. a `traceparent`). */
   readonly headers: Readonly<Record<string, unknown>>;
+  /** The message's group (`SendOptions.group`); undefined for the default group. */
+  readonly group?: string | undefined;
   /** On a dead-letter queue: why the message was dead-lettered (see reasons.ts for the wording). */
   readonly deadLetterReason: string | undefined;
 }
@@ -37,6 +39,7 @@ export class GuardedDelivery<T, D extends GuardedDelivery<T, D>> implements Brok
     readonly id: string,
     readonly headers: Readonly<Record<string, unknown>>,
     readonly deadLetterReason: string | undefined,
+    readonly group?: string | undefined,
   ) {}
 
   get settled(): boolean {

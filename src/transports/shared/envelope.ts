@@ -1,12 +1,16 @@
 import { describe, MessageTooLargeError, SerializationError, ValidationError } from '../../errors.js';
 import { MAX_NESTING, nestedDeeperThan, serializationProblem } from '../../queuing/json.js';
+import { MAX_GROUP_BYTES } from '../../queuing/flow-options.js';
+import { textProblem } from '../../queuing/text-rules.js';
+import type { SendOptions } from '../../queuing/types.js';
 import { uniqueId } from '../../queuing/unique-id.js';
 
 /**
  * The wire envelope, the same in every broker adapter (docs/wire-protocol.md is its specification):
  * one JSON document per message,
  *
- *   { "id": string, "type"?: string, "attempt"?: number, "headers"?: object, "payload": <message> }
+ *   { "id": string, "type"?: string, "attempt"?: number, "headers"?: object, "group"?: string,
+ *     "payload": <message> }
  *
  * - `payload` is the message as sent; `type` is `message.type` when that is a string.
  * - `id` is unique, given when the message is sent (`uniqueId()`); retries and dead-lettered copies
@@ -16,7 +20,9 @@ import { uniqueId } from '../../queuing/unique-id.js';
  *   the attempt and this one is not read; RabbitMQ counts in the envelope (a retry is a new copy with
  *   `attempt + 1`).
  * - `headers` are the producer's (e.g. a trace parent).
- * - Fields at their defaults (no type, attempt 1, no headers) are left out when sending: a small body
+ * - `group` is the message's group (SPEC § 7); left out for the default group. A broker that serves
+ *   groups from their own structures (a key, a column, a subject) stores the message there too.
+ * - Fields at their defaults (no type, attempt 1, no headers, no group) are left out when sending: a small body
  *   is cheaper for every broker to store, copy and parse.
  *
  * On receive only `payload` is required, so producers in other languages may leave out the rest. A
@@ -28,6 +34,8 @@ export interface Envelope {
   readonly type: string | null;
   readonly attempt: number;
   readonly headers: Readonly<Record<string, unknown>>;
+  /** The message's group; undefined for the default group (and for one a foreign producer mistyped). */
+  readonly group: string | undefined;
   readonly payload: unknown;
 }
 
@@ -48,7 +56,7 @@ export function encodeEnvelope(
   message: unknown,
   queue: string,
   maxMessageSize: number,
-  headers?: Readonly<Record<string, string>>,
+  options?: Pick<SendOptions, 'headers' | 'group'>,
   id: string = uniqueId(),
 ): string {
   const problem = serializationProblem(message, 'message');
@@ -63,8 +71,11 @@ export function encodeEnvelope(
   }
   const type = (message as { type?: unknown } | null)?.type;
   const typeField = typeof type === 'string' ? `"type":${JSON.stringify(type)},` : '';
+  const headers = options?.headers;
+  const group = options?.group;
   const headersField = headers === undefined ? '' : headersJson(headers);
-  const body = `{"id":"${id}",${typeField}${headersField}"payload":${payload}}`;
+  const groupField = group === undefined ? '' : `"group":${JSON.stringify(group)},`;
+  const body = `{"id":"${id}",${typeField}${headersField}${groupField}"payload":${payload}}`;
   // A UTF-8 byte is at most 3 per UTF-16 code unit: short bodies need no count.
   if (body.length * 3 > maxMessageSize) {
     const size = Buffer.byteLength(body);
@@ -92,7 +103,7 @@ export function decodeEnvelope(body: string): ReceivedEnvelope {
       'undecodable body: not a sluice envelope { id, type, attempt, headers, payload }',
     );
   }
-  const { id, type, attempt = 1, headers, payload } = value as Record<string, unknown>;
+  const { id, type, attempt = 1, headers, group, payload } = value as Record<string, unknown>;
   if (!Number.isInteger(attempt) || (attempt as number) < 1) {
     throw new ValidationError(`undecodable body: attempt ${describe(attempt)} is not an integer ≥ 1`);
   }
@@ -104,13 +115,24 @@ export function decodeEnvelope(body: string): ReceivedEnvelope {
     type: typeof type === 'string' ? type : null,
     attempt: attempt as number,
     headers: isRecord(headers) ? headers : {},
+    group: isGroup(group) ? group : undefined,
     payload,
   };
 }
 
+/** A group as `assertGroup` would accept it; a foreign producer's mistyped one is the default group. */
+function isGroup(value: unknown): value is string {
+  return (
+    typeof value === 'string' &&
+    value.length > 0 &&
+    Buffer.byteLength(value) <= MAX_GROUP_BYTES &&
+    textProblem(value) === undefined
+  );
+}
+
 /** The envelope a body that is not one is dead-lettered in: its payload is the body as text. */
 export function wrapUndecodable(body: string, id: string = uniqueId()): Envelope {
-  return { id, type: null, attempt: 1, headers: {}, payload: body };
+  return { id, type: null, attempt: 1, headers: {}, group: undefined, payload: body };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

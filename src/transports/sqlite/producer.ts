@@ -21,7 +21,7 @@ export class SqliteProducer<T> {
       if (options !== undefined) {
         assertBrokerSendOptions(options, this.limits.maxDelay, this.queue);
       }
-      body = encodeEnvelope(message, this.queue, this.limits.maxMessageSize, options?.headers);
+      body = encodeEnvelope(message, this.queue, this.limits.maxMessageSize, options);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -27,14 +27,34 @@ describe('the wire envelope', () => {
 
   it('writes the headers sent in a headers field, and reads them back', () => {
     const headers = { traceparent: '00-4bf9-00f0-01', 'x-note': 'é "quoted" \\ \n' };
-    const body = encodeEnvelope({ n: 1 }, 'q', MAX, headers, 'id-1');
+    const body = encodeEnvelope({ n: 1 }, 'q', MAX, { headers }, 'id-1');
     expect(JSON.parse(body)).toEqual({ id: 'id-1', headers, payload: { n: 1 } });
-    expect(decodeEnvelope(body)).toEqual({ id: 'id-1', type: null, attempt: 1, headers, payload: { n: 1 } });
+    expect(decodeEnvelope(body)).toEqual({
+      id: 'id-1',
+      type: null,
+      attempt: 1,
+      headers,
+      group: undefined,
+      payload: { n: 1 },
+    });
+  });
+
+  it('writes the group sent in a group field, and reads it back', () => {
+    const body = encodeEnvelope({ n: 1 }, 'q', MAX, { group: 'tenant "7"' }, 'id-1');
+    expect(body).toBe('{"id":"id-1","group":"tenant \\"7\\"","payload":{"n":1}}');
+    expect(decodeEnvelope(body).group).toBe('tenant "7"');
+  });
+
+  it('reads a group a foreign producer mistyped as the default group', () => {
+    for (const group of [7, '', 'a\u0000b', 'x'.repeat(256), null]) {
+      const body = JSON.stringify({ id: 'x', group, payload: 1 });
+      expect(decodeEnvelope(body).group).toBeUndefined();
+    }
   });
 
   it('leaves the headers field out for no headers or empty ones', () => {
     for (const headers of [undefined, {}]) {
-      const body = encodeEnvelope({ n: 1 }, 'q', MAX, headers, 'id-1');
+      const body = encodeEnvelope({ n: 1 }, 'q', MAX, { headers }, 'id-1');
       expect(body).toBe('{"id":"id-1","payload":{"n":1}}');
       expect(decodeEnvelope(body).headers).toEqual({});
     }
@@ -43,7 +63,7 @@ describe('the wire envelope', () => {
   it('counts the headers in maxMessageSize', () => {
     const plain = encodeEnvelope('x', 'q', MAX, undefined, 'id-1');
     const limit = Buffer.byteLength(plain);
-    expect(() => encodeEnvelope('x', 'q', limit, { h: 'v' }, 'id-1')).toThrow(MessageTooLargeError);
+    expect(() => encodeEnvelope('x', 'q', limit, { headers: { h: 'v' } }, 'id-1')).toThrow(MessageTooLargeError);
   });
 
   it('decodes the full form a foreign producer may send', () => {
