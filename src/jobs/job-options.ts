@@ -1,4 +1,5 @@
 import { InvalidOptionError, SerializationError } from '../errors.js';
+import { assertGroup } from '../queuing/flow-options.js';
 import { serializationProblem } from '../queuing/json.js';
 import { assertJobId } from './job-id.js';
 import type { JobOptions } from './types.js';
@@ -11,6 +12,7 @@ export interface PushRequest {
   readonly metadata?: Readonly<Record<string, unknown>>;
   /** The queue's deduplication key (cron runs). */
   readonly key?: string;
+  readonly group?: string;
 }
 
 /** A plain push: the task's priority, now, a unique id. */
@@ -23,11 +25,12 @@ export function resolveJobOptions(options: JobOptions | undefined): PushRequest 
     throw new InvalidOptionError(
       'job options',
       options,
-      'an object such as { id, priority, delay, metadata }',
+      'an object such as { id, priority, delay, metadata, group }',
     );
   }
-  const { id, priority, delay = 0, metadata } = options;
+  const { id, priority, delay = 0, metadata, group } = options;
   if (id !== undefined) assertJobId(id);
+  if (group !== undefined) assertGroup(group);
   if (priority !== undefined && (typeof priority !== 'number' || !Number.isFinite(priority))) {
     throw new InvalidOptionError('priority', priority, 'a finite number');
   }
@@ -41,5 +44,5 @@ export function resolveJobOptions(options: JobOptions | undefined): PushRequest 
     const problem = serializationProblem(metadata, 'metadata');
     if (problem !== undefined) throw new SerializationError(`cannot push a job: ${problem}`);
   }
-  return { id, priority, delay, metadata };
+  return { id, priority, delay, metadata, group };
 }

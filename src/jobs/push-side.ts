@@ -68,9 +68,9 @@ export class PushSide {
   }
 
   #enqueueJob(job: Job<any>, task: TaskDefinition, request: PushRequest): Promise<Job<any>> {
-    const { delay, key } = request;
+    const { delay, key, group } = request;
     const priority = request.priority ?? task.priority;
-    const envelope = this.#jobs.envelope(job.id, task.name, job.args, priority, 1, job);
+    const envelope = this.#jobs.envelope(job.id, task.name, job.args, priority, 1, job, group);
     // On a shared store the handle is not kept: nobody may wait on it, and it follows the store when waited on.
     if (!this.#ledger.shared) this.#jobs.add(job);
     if (this.#enqueue === undefined) {
@@ -81,7 +81,11 @@ export class PushSide {
     let sent: Promise<void>;
     try {
       sent =
-        this.#hasPushMiddlewares || delay > 0 || key !== undefined || priority !== task.priority
+        this.#hasPushMiddlewares ||
+        delay > 0 ||
+        key !== undefined ||
+        group !== undefined ||
+        priority !== task.priority
           ? this.#enqueue(envelope, new PushContext(job, envelope, delay, key))
           : this.#queue!.send(envelope, task.sendOptions); // the hot path: nothing between push and queue
     } catch (error) {
@@ -103,8 +107,10 @@ export class PushSide {
       envelope = this.#jobs.carrying(envelope, context.job);
     }
     const { delay = 0, key } = context as Partial<PushContext>;
-    const { priority } = envelope;
-    if (delay > 0 || key !== undefined) return this.#queue!.send(envelope, { priority, delay, key });
+    const { priority, group } = envelope;
+    if (delay > 0 || key !== undefined || group !== undefined) {
+      return this.#queue!.send(envelope, { priority, delay, key, group });
+    }
     return this.#queue!.send(envelope, priority === 0 ? undefined : { priority });
   };
 

@@ -1,9 +1,10 @@
 import { InvalidOptionError, InvalidStateError } from '../errors.js';
 import type { DispatcherObject } from '../middleware/types.js';
+import { assertGroupConcurrency, assertRateLimit } from '../queuing/flow-options.js';
 import { MemoryQueue } from '../queuing/memory/memory-queue.js';
 import type { Draining } from '../queuing/pump/draining.js';
 import { Pump } from '../queuing/pump/pump.js';
-import type { Queue } from '../queuing/types.js';
+import type { Queue, RateLimit } from '../queuing/types.js';
 import type { JobEnvelope } from './types.js';
 
 export interface QueueMiddlewareOptions<Q extends Queue<any>> {
@@ -17,6 +18,16 @@ export interface QueueMiddlewareOptions<Q extends Queue<any>> {
    * (a producer pushing to the workers of other processes).
    */
   workers?: number;
+  /**
+   * At most `limit` job executions start in any window of `interval` milliseconds, across every
+   * process whose workers share the queue (on a broker queue). Settable while running. Default: none.
+   */
+  rateLimit?: RateLimit | undefined;
+  /**
+   * At most this many jobs of one group (`task.with({ group })`) run at once, across every process
+   * whose workers share the queue. Settable while running. Default: no cap.
+   */
+  groupConcurrency?: number | undefined;
 }
 
 /** Internal hooks the Jobs app uses to start and stop the workers; not exported from the package entry. */
@@ -35,6 +46,8 @@ export const stopWorkers: unique symbol = Symbol('sluice.queueMiddleware.stopWor
 export class QueueMiddleware<Q extends Queue<any> = MemoryQueue<JobEnvelope>> {
   readonly queue: Q;
   #workers: number;
+  #rateLimit: RateLimit | undefined;
+  #groupConcurrency: number | undefined;
   #worker: DispatcherObject<JobEnvelope> | undefined;
   #draining: Draining<JobEnvelope> | undefined;
 
@@ -45,8 +58,33 @@ export class QueueMiddleware<Q extends Queue<any> = MemoryQueue<JobEnvelope>> {
       throw new InvalidOptionError('queue', queue, 'a Queue (send and async iteration)');
     }
     assertWorkers(workers);
+    assertRateLimit(options.rateLimit);
+    assertGroupConcurrency(options.groupConcurrency);
     this.queue = queue as Q;
     this.#workers = workers;
+    this.#rateLimit = options.rateLimit;
+    this.#groupConcurrency = options.groupConcurrency;
+  }
+
+  get rateLimit(): RateLimit | undefined {
+    return this.#rateLimit;
+  }
+
+  /** Applies to job executions started from now on, in this process's workers. */
+  set rateLimit(value: RateLimit | undefined) {
+    assertRateLimit(value);
+    if (this.#draining !== undefined) this.#draining.rateLimit = value;
+    this.#rateLimit = value;
+  }
+
+  get groupConcurrency(): number | undefined {
+    return this.#groupConcurrency;
+  }
+
+  set groupConcurrency(value: number | undefined) {
+    assertGroupConcurrency(value);
+    if (this.#draining !== undefined) this.#draining.groupConcurrency = value;
+    this.#groupConcurrency = value;
   }
 
   get workers(): number {
@@ -87,7 +125,12 @@ export class QueueMiddleware<Q extends Queue<any> = MemoryQueue<JobEnvelope>> {
    */
   #drain(worker: DispatcherObject<JobEnvelope>): void {
     const pump = new Pump<JobEnvelope>(this.queue as Queue<JobEnvelope>, worker, { failSilently: true });
-    this.#draining = pump.draining({ concurrency: this.#workers, shutdownTimeout: 0 });
+    this.#draining = pump.draining({
+      concurrency: this.#workers,
+      shutdownTimeout: 0,
+      rateLimit: this.#rateLimit,
+      groupConcurrency: this.#groupConcurrency,
+    });
   }
 }
 

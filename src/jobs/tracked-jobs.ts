@@ -60,7 +60,9 @@ export class TrackedJobs {
     priority: number,
     attempt: number,
     job: Job<any> | undefined,
+    group?: string,
   ): JobEnvelope {
+    if (group !== undefined) return { id, task, args, priority, attempt, group, [this.#carried]: job };
     return { id, task, args, priority, attempt, [this.#carried]: job };
   }
 

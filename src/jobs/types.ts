@@ -25,6 +25,8 @@ export interface JobEnvelope {
   readonly priority: number;
   /** 1 on the first execution, +1 on each retry. */
   readonly attempt: number;
+  /** The job's group (`JobOptions.group`), sent as the queue message's group; absent for none. */
+  readonly group?: string;
 }
 
 /** `this` inside a task function, and the context job middlewares receive. */
@@ -54,6 +56,12 @@ export interface JobOptions {
   delay?: number;
   /** Free-form JSON data kept with the job's record. */
   metadata?: Readonly<Record<string, unknown>>;
+  /**
+   * The job's group, e.g. a tenant (SPEC § 7): behind a QueueMiddleware, workers take jobs
+   * round-robin across groups, and its `groupConcurrency` caps each group's jobs running at once.
+   * Retries keep it. Default: none (the default group).
+   */
+  group?: string;
 }
 
 export type TaskFunction<A extends unknown[], R> = (this: JobContext<Awaited<R>>, ...args: A) => R;

@@ -248,6 +248,7 @@ export class WorkerSide implements DispatcherObject<JobEnvelope> {
       priority,
       attempt + 1,
       local ? job : undefined,
+      envelope.group,
     );
     // Never 0: a delayed send does not wait for room in a full queue, so a worker never blocks on it.
     const delay = Math.max(1, backoffDelay(this.#backoff, attempt));
@@ -257,7 +258,7 @@ export class WorkerSide implements DispatcherObject<JobEnvelope> {
     // the store when waited on).
     if (this.#ledger.shared || !local) this.#jobs.release(job);
     try {
-      await this.#queue.send(next, { priority, delay });
+      await this.#queue.send(next, { priority, delay, group: envelope.group });
     } catch (error) {
       await this.#end(job, 'failed', undefined, error);
     }

@@ -21,7 +21,11 @@ export function assertGroup(group: unknown): asserts group is string {
   }
   const problem = textProblem(group);
   if (problem !== undefined) {
-    throw new InvalidOptionError('group', group, `well-formed Unicode without control characters (it ${problem})`);
+    throw new InvalidOptionError(
+      'group',
+      group,
+      `well-formed Unicode without control characters (it ${problem})`,
+    );
   }
 }
 
@@ -35,7 +39,11 @@ export function assertRateLimit(rateLimit: unknown): asserts rateLimit is RateLi
     throw new InvalidOptionError('rateLimit.limit', limit, 'an integer ≥ 1');
   }
   if (!Number.isInteger(interval) || (interval as number) < 1 || (interval as number) > MAX_INTERVAL) {
-    throw new InvalidOptionError('rateLimit.interval', interval, `an integer of milliseconds from 1 to ${MAX_INTERVAL}`);
+    throw new InvalidOptionError(
+      'rateLimit.interval',
+      interval,
+      `an integer of milliseconds from 1 to ${MAX_INTERVAL}`,
+    );
   }
 }
 
@@ -51,7 +59,10 @@ export function resolveFlowLimits(limits: FlowLimits): FlowLimits {
   assertRateLimit(rateLimit);
   assertGroupConcurrency(groupConcurrency);
   return Object.freeze({
-    rateLimit: rateLimit === undefined ? undefined : Object.freeze({ limit: rateLimit.limit, interval: rateLimit.interval }),
+    rateLimit:
+      rateLimit === undefined
+        ? undefined
+        : Object.freeze({ limit: rateLimit.limit, interval: rateLimit.interval }),
     groupConcurrency,
   });
 }

@@ -28,8 +28,13 @@ export type ResolvedDrainingOptions = Required<
 
 /** Throws an `InvalidOptionError` naming the first option that cannot work. */
 export function resolveDrainingOptions(options: DrainingOptions): ResolvedDrainingOptions {
-  const { concurrency = 1, graceful = false, shutdownTimeout = 10_000, rateLimit, groupConcurrency } =
-    options;
+  const {
+    concurrency = 1,
+    graceful = false,
+    shutdownTimeout = 10_000,
+    rateLimit,
+    groupConcurrency,
+  } = options;
   assertConcurrency(concurrency);
   if (!(shutdownTimeout >= 0)) {
     throw new InvalidOptionError('shutdownTimeout', shutdownTimeout, 'milliseconds ≥ 0');

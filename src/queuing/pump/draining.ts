@@ -1,8 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import type { Chain, Context } from '../../middleware/types.js';
+import { assertGroupConcurrency, assertRateLimit, limitsFlow, resolveFlowLimits } from '../flow-options.js';
 import { Fifo } from '../memory/buffers.js';
 import { RESOLVED } from '../settled.js';
-import { assertGroupConcurrency, assertRateLimit, limitsFlow, resolveFlowLimits } from '../flow-options.js';
 import type { Consumer, Delivery, FlowLimits, RateLimit } from '../types.js';
 import { assertConcurrency, type ResolvedDrainingOptions } from './draining-options.js';
 import { Intake, type IntakeWaiter } from './intake.js';

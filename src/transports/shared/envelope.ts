@@ -1,6 +1,6 @@
 import { describe, MessageTooLargeError, SerializationError, ValidationError } from '../../errors.js';
-import { MAX_NESTING, nestedDeeperThan, serializationProblem } from '../../queuing/json.js';
 import { MAX_GROUP_BYTES } from '../../queuing/flow-options.js';
+import { MAX_NESTING, nestedDeeperThan, serializationProblem } from '../../queuing/json.js';
 import { textProblem } from '../../queuing/text-rules.js';
 import type { SendOptions } from '../../queuing/types.js';
 import { uniqueId } from '../../queuing/unique-id.js';

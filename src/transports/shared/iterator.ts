@@ -1,5 +1,7 @@
+import { InvalidOptionError } from '../../errors.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE, DONE_PROMISE } from '../../queuing/settled.js';
+import type { FlowLimits } from '../../queuing/types.js';
 
 /** What an iterator asks of the consumer that made it. */
 export interface IteratorOwner<D> {
@@ -7,6 +9,11 @@ export interface IteratorOwner<D> {
   next(iterator: BrokerIterator<D>): Promise<IteratorResult<D>>;
   /** The iterator was returned: its pending `next()` calls end (Waiters.end). */
   returned(iterator: BrokerIterator<D>): void;
+  /**
+   * Hand out within `limits` from now on (checked already; see `FlowIterator`). A consumer shared by
+   * several iterators of one queue object applies the limits given last by any of them.
+   */
+  flow?(iterator: BrokerIterator<D>, limits: FlowLimits): void;
 }
 
 /**
@@ -24,6 +31,13 @@ export class BrokerIterator<D> implements AsyncIterator<D> {
 
   next(): Promise<IteratorResult<D>> {
     return this.#returned ? DONE_PROMISE : this.owner.next(this);
+  }
+
+  flow(limits: FlowLimits): void {
+    if (this.owner.flow === undefined) {
+      throw new InvalidOptionError('flow limits', limits, 'a queue that applies them');
+    }
+    this.owner.flow(this, limits);
   }
 
   return(): Promise<IteratorResult<D>> {
