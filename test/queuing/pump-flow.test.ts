@@ -158,7 +158,7 @@ describe('jobs: groups and limits', () => {
     await jobs.start();
     const job = await flaky.with({ group: 'tenant-1' }).push();
     expect(await job.wait()).toBe('success');
-    expect(job.result).toBe('ok');
+    expect(job.result()).toBe('ok');
     expect(sent.map((options) => options?.group)).toEqual(['tenant-1', 'tenant-1']);
     await jobs.stop();
   });

@@ -13,6 +13,13 @@ export interface Buffer<E> {
   removeWhere(match: (element: E) => boolean): E[];
 }
 
+/** Makes an empty buffer of the queue's order (the `order` option). */
+export function bufferMaker<E extends Prioritised>(order: 'fifo' | 'lifo' | 'priority'): () => Buffer<E> {
+  if (order === 'fifo') return () => new Fifo();
+  if (order === 'lifo') return () => new Lifo();
+  return () => new PriorityHeap();
+}
+
 /** First in, first out: a growable ring, so `shift` never moves the other elements. */
 export class Fifo<E> implements Buffer<E> {
   #ring: (E | undefined)[] = new Array(16);

@@ -30,8 +30,16 @@ export interface LetterHolder<T> {
   /** Its ready and its delayed messages: the dead letters it shows. */
   readonly buffer: Buffer<MemoryDelivery<T>>;
   readonly delayed: DelayedMessages<MemoryDelivery<T>>;
-  /** `send` for a dead letter: accepted (or refused, or made to wait for room) as `send` would be. */
-  sendLetter(message: T, facts: LetterFacts, headers: Readonly<Record<string, string>>): Promise<void>;
+  /**
+   * `send` for a dead letter, in its group: accepted (or refused, or made to wait for room) as `send`
+   * would be.
+   */
+  sendLetter(
+    message: T,
+    facts: LetterFacts,
+    headers: Readonly<Record<string, string>>,
+    group: string | undefined,
+  ): Promise<void>;
   /** Deletes the held messages `match` accepts; returns them. */
   remove(match: (delivery: MemoryDelivery<T>) => boolean): MemoryDelivery<T>[];
 }

@@ -16,9 +16,12 @@ export const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 export class MemoryDelivery<T> implements Delivery<T> {
   /** No scope of its own. Declared (on the prototype) because a pump reads it on every dispatch. */
   declare readonly within: undefined;
+  /** The default group, on the prototype: an ungrouped delivery is shaped as it always was. */
+  declare readonly group: string | undefined;
 
   static {
     Object.defineProperty(MemoryDelivery.prototype, 'within', { value: undefined });
+    Object.defineProperty(MemoryDelivery.prototype, 'group', { value: undefined });
   }
 
   #settled = false;
@@ -62,4 +65,36 @@ export class MemoryDelivery<T> implements Delivery<T> {
   [Symbol.asyncDispose](): Promise<void> {
     return this.#settled ? RESOLVED : this.nack();
   }
+}
+
+/** A delivery of a message sent with a group: only grouped queues make these. */
+export class GroupedDelivery<T> extends MemoryDelivery<T> {
+  constructor(
+    core: DeliveryOwner<T>,
+    message: T,
+    attempt: number,
+    priority: number,
+    seq: number,
+    key: string | undefined,
+    headers: Readonly<Record<string, string>> | undefined,
+    override readonly group: string,
+  ) {
+    super(core, message, attempt, priority, seq, key, headers);
+  }
+}
+
+/** A delivery in `group` (`undefined`: the default group, as every delivery of a queue with no groups). */
+export function deliveryOf<T>(
+  core: DeliveryOwner<T>,
+  message: T,
+  attempt: number,
+  priority: number,
+  seq: number,
+  key: string | undefined,
+  headers: Readonly<Record<string, string>> | undefined,
+  group: string | undefined,
+): MemoryDelivery<T> {
+  return group === undefined
+    ? new MemoryDelivery(core, message, attempt, priority, seq, key, headers)
+    : new GroupedDelivery(core, message, attempt, priority, seq, key, headers, group);
 }

@@ -1,6 +1,7 @@
-import { unwaitNow, type Waiter, waitNow } from '../hand-off.js';
+import { resolveFlowLimits } from '../flow-options.js';
+import { takeNow, unwaitNow, type Waiter, waitNow } from '../hand-off.js';
 import { DONE, DONE_PROMISE } from '../settled.js';
-import type { Delivery } from '../types.js';
+import type { Delivery, FlowIterator, FlowLimits } from '../types.js';
 
 /** What an iterator takes from and waits on: the queue's core. */
 export interface IteratorOwner<T> {
@@ -10,9 +11,14 @@ export interface IteratorOwner<T> {
   wait(waiter: Waiter<Delivery<T>>): void;
   unwait(waiter: Waiter<Delivery<T>>): boolean;
   release(iterator: MemoryIterator<T>): void;
+  flow(iterator: MemoryIterator<T>, limits: FlowLimits): void;
 }
 
-export class MemoryIterator<T> implements AsyncIterator<Delivery<T>> {
+/**
+ * An iteration of a MemoryQueue. Limits given through `flow` are the queue's (shared by all its
+ * iterators, its own `takeNow` included): the last an open iterator gave apply, until it is returned.
+ */
+export class MemoryIterator<T> implements FlowIterator<T> {
   #returned = false;
 
   constructor(private readonly core: IteratorOwner<T>) {
@@ -30,6 +36,17 @@ export class MemoryIterator<T> implements AsyncIterator<Delivery<T>> {
         received: (next) => resolve(next === undefined ? DONE : { value: next, done: false }),
       }),
     );
+  }
+
+  /** Checks `limits` (InvalidOptionError) and applies them to the queue's hand-outs. */
+  flow(limits: FlowLimits): void {
+    const resolved = resolveFlowLimits(limits);
+    if (!this.#returned) this.core.flow(this, resolved);
+  }
+
+  /** A delivery ready now within the queue's limits, or `undefined`. */
+  [takeNow](): Delivery<T> | undefined {
+    return this.#returned ? undefined : this.core.take();
   }
 
   /** For a waiter whose `iterator` is this one, once `takeNow` found nothing. */

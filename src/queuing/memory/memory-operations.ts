@@ -27,7 +27,7 @@ export function memoryDeadLetters<T>(
     .map(deadLetterOf);
 }
 
-/** Moves the letters back as new messages, oldest first, each keeping its priority. */
+/** Moves the letters back as new messages, oldest first, each keeping its priority and its group. */
 export function memoryRedrive<T>(
   core: MemoryCore<T>,
   dead: LetterHolder<T> | undefined,
@@ -36,7 +36,9 @@ export function memoryRedrive<T>(
   const moving = chosen(dead, ids).slice(0, limit);
   const removed = removeAll(dead, moving);
   for (const { delivery, record } of moving) {
-    if (removed.has(delivery)) core.redriven(delivery.message, record.priority, delivery.headers);
+    if (removed.has(delivery)) {
+      core.redriven(delivery.message, record.priority, delivery.headers, delivery.group);
+    }
   }
   return removed.size;
 }

@@ -10,7 +10,7 @@ import { assertIds, resolveDeadLettersOptions, resolveRedriveOptions } from '../
 import { type DrainingQueue, drainingQueue, type MemoryDrainingOptions } from '../pump/draining-queue.js';
 import type { PumpDispatcher } from '../pump/pump.js';
 import { RESOLVED } from '../settled.js';
-import type { Delivery, SendOptions } from '../types.js';
+import type { Delivery, FlowIterator, SendOptions } from '../types.js';
 import { holderOf, type LetterHolder, letterHolder } from './letters.js';
 import { MemoryCore } from './memory-core.js';
 import { MemoryIterator } from './memory-iterator.js';
@@ -104,7 +104,7 @@ export class MemoryQueue<T> implements OperableQueue<T> {
     return this.#operate(() => this.#core.resume());
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<Delivery<T>> {
+  [Symbol.asyncIterator](): FlowIterator<T> {
     return new MemoryIterator(this.#core);
   }
 

@@ -1,7 +1,7 @@
 import { backoffDelay } from '../backoff.js';
 import { backoffReason, nackReason } from '../reasons.js';
 import { RESOLVED } from '../settled.js';
-import type { Backoff, NackOptions, Producer } from '../types.js';
+import type { Backoff, NackOptions, Producer, SendOptions } from '../types.js';
 import { holderOf, type LetterHolder } from './letters.js';
 import { type MemoryDelivery, NO_HEADERS } from './memory-delivery.js';
 
@@ -60,11 +60,20 @@ export class NackPolicy<T> {
       this.#queue.settled(delivery);
       return RESOLVED;
     }
-    const { message, attempt, priority, headers } = delivery;
+    const { message, attempt, priority, headers, group } = delivery;
     const sent =
       this.#letters === undefined
-        ? this.#deadLetter.send(message, headers === NO_HEADERS ? undefined : { headers })
-        : this.#letters.sendLetter(message, { reason: reason(), attempt, priority }, headers);
+        ? this.#deadLetter.send(message, sendOptions(headers, group))
+        : this.#letters.sendLetter(message, { reason: reason(), attempt, priority }, headers, group);
     return sent.then(() => this.#queue.settled(delivery));
   }
+}
+
+/** What a dead letter is sent with to a producer that is not a MemoryQueue: its headers and group. */
+function sendOptions(
+  headers: Readonly<Record<string, string>>,
+  group: string | undefined,
+): SendOptions | undefined {
+  if (group === undefined) return headers === NO_HEADERS ? undefined : { headers };
+  return headers === NO_HEADERS ? { group } : { headers, group };
 }

@@ -1,10 +1,10 @@
 import { setMaxListeners } from 'node:events';
 import type { Chain, Context } from '../../middleware/types.js';
-import { assertGroupConcurrency, assertRateLimit, limitsFlow, resolveFlowLimits } from '../flow-options.js';
 import { Fifo } from '../memory/buffers.js';
 import { RESOLVED } from '../settled.js';
-import type { Consumer, Delivery, FlowLimits, RateLimit } from '../types.js';
+import type { Consumer, Delivery } from '../types.js';
 import { assertConcurrency, type ResolvedDrainingOptions } from './draining-options.js';
+import { FlowTuning } from './flow-tuning.js';
 import { Intake, type IntakeWaiter } from './intake.js';
 import { type Dispatching, nackOf, release, Shutdown } from './shutdown.js';
 
@@ -40,7 +40,7 @@ export interface PumpStats {
  * `then` callbacks; a loop with nothing to take waits on the consumer (`Intake`) and resumes in
  * `#received`.
  */
-export class Draining<T> implements AsyncDisposable {
+export class Draining<T> extends FlowTuning implements AsyncDisposable {
   readonly done: Promise<void>;
   readonly #intake: Intake<T>;
   readonly #chain: Chain<T, PumpContext<T>>;
@@ -53,7 +53,6 @@ export class Draining<T> implements AsyncDisposable {
   readonly #shutdown: Shutdown<T>;
   #state: 'running' | 'stopping' | 'stopped' = 'running';
   #concurrency: number;
-  #limits: FlowLimits;
   /** Dispatches on the stack: a hand-off arriving meanwhile (a handler sending) waits a microtask. */
   #depth = 0;
   #processed = 0;
@@ -65,9 +64,9 @@ export class Draining<T> implements AsyncDisposable {
     options: ResolvedDrainingOptions,
     failSilently: boolean,
   ) {
-    this.#intake = new Intake(consumer);
-    this.#limits = resolveFlowLimits(options);
-    if (limitsFlow(this.#limits)) this.#intake.flow(this.#limits);
+    const intake = new Intake(consumer);
+    super(intake, options);
+    this.#intake = intake;
     this.#chain = chain;
     this.#concurrency = options.concurrency;
     this.#graceful = options.graceful;
@@ -92,32 +91,6 @@ export class Draining<T> implements AsyncDisposable {
     this.#concurrency = value;
     this.#retireIdle();
     this.#spawn();
-  }
-
-  get rateLimit(): RateLimit | undefined {
-    return this.#limits.rateLimit;
-  }
-
-  /** Re-tunes while running: the consumer applies the new limit to what it hands out from now on. */
-  set rateLimit(value: RateLimit | undefined) {
-    assertRateLimit(value);
-    this.#flow({ ...this.#limits, rateLimit: value });
-  }
-
-  get groupConcurrency(): number | undefined {
-    return this.#limits.groupConcurrency;
-  }
-
-  /** Re-tunes while running; lowering it takes nothing back from what is being dispatched. */
-  set groupConcurrency(value: number | undefined) {
-    assertGroupConcurrency(value);
-    this.#flow({ ...this.#limits, groupConcurrency: value });
-  }
-
-  #flow(limits: FlowLimits): void {
-    const resolved = resolveFlowLimits(limits);
-    this.#intake.flow(resolved);
-    this.#limits = resolved;
   }
 
   get stats(): PumpStats {

@@ -1,0 +1,44 @@
+import { assertGroupConcurrency, assertRateLimit, limitsFlow, resolveFlowLimits } from '../flow-options.js';
+import type { FlowLimits, RateLimit } from '../types.js';
+import type { Intake } from './intake.js';
+
+/**
+ * A draining's flow limits (SPEC § 7), read and re-tuned while it runs: each change is checked, then
+ * handed to the consumer's iterator, which applies it to what it hands out from then on.
+ */
+export class FlowTuning {
+  readonly #intake: Intake<unknown>;
+  #limits: FlowLimits;
+
+  constructor(intake: Intake<any>, limits: FlowLimits) {
+    this.#intake = intake;
+    this.#limits = resolveFlowLimits(limits);
+    if (limitsFlow(this.#limits)) intake.flow(this.#limits);
+  }
+
+  get rateLimit(): RateLimit | undefined {
+    return this.#limits.rateLimit;
+  }
+
+  /** The consumer applies the new limit to what it hands out from now on; `undefined` lifts it. */
+  set rateLimit(value: RateLimit | undefined) {
+    assertRateLimit(value);
+    this.#apply({ ...this.#limits, rateLimit: value });
+  }
+
+  get groupConcurrency(): number | undefined {
+    return this.#limits.groupConcurrency;
+  }
+
+  /** Lowering it takes nothing back from what is being dispatched; `undefined` lifts it. */
+  set groupConcurrency(value: number | undefined) {
+    assertGroupConcurrency(value);
+    this.#apply({ ...this.#limits, groupConcurrency: value });
+  }
+
+  #apply(limits: FlowLimits): void {
+    const resolved = resolveFlowLimits(limits);
+    this.#intake.flow(resolved);
+    this.#limits = resolved;
+  }
+}
