@@ -1,6 +1,7 @@
 import type { Connection } from './connection.js';
 import type { RedisDelivery } from './delivery.js';
 import { failure } from './errors.js';
+import { FLOW_BAND } from './keys.js';
 import { TickBatches } from './tick-batches.js';
 
 interface AckBatch {
@@ -10,6 +11,10 @@ interface AckBatch {
   readonly bands: Map<string, string[]>;
   /** (priority, entry id) per entry holding a key: the script releases the key if it still holds it. */
   readonly keyed: string[];
+  /** (entry id, group) per entry of the flow stream without a key: their script frees the groups' slots. */
+  readonly flow: string[];
+  /** Entry ids of the flow stream holding a key. */
+  readonly flowKeyed: string[];
 }
 
 /**
@@ -21,7 +26,7 @@ export class AckBatcher {
   readonly #stream: string;
   readonly #name: string;
   readonly #batches = new TickBatches<AckBatch>(
-    () => ({ stream: [], bands: new Map(), keyed: [] }),
+    () => ({ stream: [], bands: new Map(), keyed: [], flow: [], flowKeyed: [] }),
     (batch) => this.#ack(batch),
   );
 
@@ -31,11 +36,14 @@ export class AckBatcher {
     this.#name = name;
   }
 
-  ack(delivery: Pick<RedisDelivery<unknown>, 'band' | 'entryId' | 'key'>): Promise<void> {
+  ack(delivery: Pick<RedisDelivery<unknown>, 'band' | 'entryId' | 'key' | 'slot'>): Promise<void> {
     return this.#batches.add((batch) => {
       const { band, entryId, key } = delivery;
-      if (key !== '') batch.keyed.push(band, entryId);
-      else if (band === '0') batch.stream.push(entryId);
+      if (key === '' && band === '0') batch.stream.push(entryId);
+      else if (band === FLOW_BAND) {
+        if (key === '') batch.flow.push(entryId, delivery.slot);
+        else batch.flowKeyed.push(entryId);
+      } else if (key !== '') batch.keyed.push(band, entryId);
       else {
         const ids = batch.bands.get(band);
         if (ids === undefined) batch.bands.set(band, [entryId]);
@@ -48,11 +56,19 @@ export class AckBatcher {
     return this.#batches.drain();
   }
 
-  async #ack({ stream, bands, keyed }: AckBatch): Promise<void> {
-    const args: (string | number)[] = [stream.length, ...stream, bands.size];
-    for (const [band, ids] of bands) args.push(band, ids.length, ...ids);
+  async #ack({ stream, bands, keyed, flow, flowKeyed }: AckBatch): Promise<void> {
+    const client = this.#connection.client;
     try {
-      await this.#connection.client.sluiceAck(this.#stream, ...args, ...keyed);
+      const flowing = flow.length + flowKeyed.length > 0;
+      const flowed = flowing
+        ? client.sluiceFlowAck(this.#stream, flow.length / 2, ...flow, ...flowKeyed)
+        : undefined;
+      if (stream.length + bands.size + keyed.length > 0) {
+        const args: (string | number)[] = [stream.length, ...stream, bands.size];
+        for (const [band, ids] of bands) args.push(band, ids.length, ...ids);
+        await client.sluiceAck(this.#stream, ...args, ...keyed);
+      }
+      await flowed;
     } catch (error) {
       throw failure(`ack on queue ${this.#name}`, error);
     }

@@ -16,7 +16,8 @@ export type DeadLetterEntry = (band: string, entryId: string, reason: string, bo
  * An entry's fields (docs/wire-protocol.md (Redis)): `body` (the envelope), `attempt` (when > 1), `key`
  * (the dedup key it holds) with `holder` (the key's value while it holds it, read by the scripts
  * alone), `id` (the message's id, on copies sluice re-added: it stands in for an envelope without
- * one, so the id stays the same on every retry), `reason` (on a dead-letter queue).
+ * one, so the id stays the same on every retry), `reason` (on a dead-letter queue), `group` (on
+ * the flow stream: the group whose slot the delivery holds).
  */
 export class EntryAdmission<T> {
   readonly #owner: DeliveryOwner<RedisDelivery<T>>;
@@ -43,6 +44,7 @@ export class EntryAdmission<T> {
     let key = '';
     let id: string | undefined;
     let reason: string | undefined;
+    let slot = '';
     for (let i = 0; i < fields.length; i += 2) {
       const value = fields[i + 1]!;
       switch (fields[i]) {
@@ -60,6 +62,9 @@ export class EntryAdmission<T> {
           break;
         case 'reason':
           reason = value;
+          break;
+        case 'group':
+          slot = value;
       }
     }
     const storedId = id || entryId;
@@ -77,9 +82,9 @@ export class EntryAdmission<T> {
     }
     const admission = admit(body, this.#check, storedId);
     if (admission instanceof Promise) {
-      return admission.then((settled) => this.#deliver(settled, entryId, band, attempt, key, reason));
+      return admission.then((settled) => this.#deliver(settled, entryId, band, attempt, key, reason, slot));
     }
-    return this.#deliver(admission, entryId, band, attempt, key, reason);
+    return this.#deliver(admission, entryId, band, attempt, key, reason, slot);
   }
 
   #deliver(
@@ -89,6 +94,7 @@ export class EntryAdmission<T> {
     attempt: number,
     key: string,
     reason: string | undefined,
+    slot: string,
   ): RedisDelivery<T> | undefined {
     if (!admission.admitted) {
       this.#deadLetter(band, entryId, admission.reason, admission.replacement);
@@ -105,6 +111,8 @@ export class EntryAdmission<T> {
       band,
       entryId,
       key,
+      envelope.group,
+      slot,
     );
   }
 }

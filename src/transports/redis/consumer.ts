@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { SluiceError } from '../../errors.js';
+import { limitsFlow, resolveFlowLimits } from '../../queuing/flow-options.js';
 import { PriorityHeap } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
-import type { NackOptions } from '../../queuing/types.js';
+import type { FlowLimits, NackOptions } from '../../queuing/types.js';
 import { atMost } from '../shared/at-most.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
 import { HandedOut } from '../shared/handed-out.js';
@@ -15,11 +16,13 @@ import { EntryAdmission } from './admission.js';
 import type { Connection } from './connection.js';
 import type { RedisDelivery } from './delivery.js';
 import { failure, isAccessRefused } from './errors.js';
-import { FetchLoop, type FetchTarget } from './fetch-loop.js';
+import { FetchLoop } from './fetch-loop.js';
+import type { FetchTarget } from './fetch-target.js';
 import { streamKey, wakeKey } from './keys.js';
 import { Lease } from './lease.js';
 import type { ResolvedOptions } from './options.js';
 import { PauseState } from './pause-state.js';
+import { deadLetterCall, retryCall } from './settle-calls.js';
 
 /**
  * The consuming side of one queue handle, shared by its iterators: fetches (fetch-loop.ts) while
@@ -135,14 +138,23 @@ export class RedisConsumer<T>
     return delivery;
   }
 
+  /** Limits from the next fetch round on (fetch-loop.ts), for every iterator: the last given wins. */
+  flow(_iterator: BrokerIterator<RedisDelivery<T>>, limits: FlowLimits): void {
+    const resolved = resolveFlowLimits(limits);
+    this.#fetcher.flow(limitsFlow(resolved) ? resolved : undefined);
+  }
+
   /**
    * An iterator was returned: its pending `next()` calls end. With the last one the buffer goes
-   * back, else its deliveries stay held (and leased) for as long as the handle lives.
+   * back, and the limits with it (a later iteration sets its own), else its deliveries stay held
+   * (and leased) for as long as the handle lives.
    */
   returned(iterator: BrokerIterator<RedisDelivery<T>>): void {
     this.#iterators--;
     this.#waiters.end(iterator);
-    if (this.#iterators === 0) this.#releaseBuffer();
+    if (this.#iterators > 0) return;
+    this.#releaseBuffer();
+    this.#fetcher.flow(undefined);
   }
 
   receive(delivery: RedisDelivery<T>, park: boolean): void {
@@ -235,14 +247,13 @@ export class RedisConsumer<T>
   }
 
   #retry(band: string, entryId: string, delay: number, attempt: number): Promise<void> {
-    const retried = this.#connection.client.sluiceNack(this.#stream, band, entryId, delay, attempt);
+    const retried = retryCall(this.#connection.client, this.#stream, { band, entryId }, delay, attempt);
     return this.#settled(retried, `nack on queue ${this.name}`);
   }
 
   #deadLetter(band: string, entryId: string, reason: string, body?: string): Promise<void> {
-    const args = body === undefined ? [band, entryId, reason] : [band, entryId, reason, body];
-    const client = this.#connection.client;
-    const written = client.sluiceDeadLetter(this.#stream, this.#deadLetterStream, ...args);
+    const streams: [string, string] = [this.#stream, this.#deadLetterStream];
+    const written = deadLetterCall(this.#connection.client, streams, { band, entryId }, reason, body);
     return this.#settled(written, `dead-letter on queue ${this.name}`);
   }
 

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
-import type { SluiceError } from '../../errors.js';
 import { RESOLVED } from '../../queuing/settled.js';
+import type { FlowLimits } from '../../queuing/types.js';
 import type { EntryAdmission } from './admission.js';
-import type { Connection } from './connection.js';
-import type { RedisDelivery } from './delivery.js';
 import { failure, isAccessRefused } from './errors.js';
+import type { FetchSource, FetchTarget } from './fetch-target.js';
+import { FlowRound } from './flow-round.js';
 import { bandKey, GROUP } from './keys.js';
 import { PAUSE_CHECK_AGE } from './pause-state.js';
 import type { RawEntry } from './scripts.js';
@@ -21,40 +21,6 @@ const MAX_BATCH = 256;
 const MAX_BLOCK = 2_000;
 const NOTHING: RawEntry[] = [];
 
-/** The consumer a fetch loop fills. */
-export interface FetchTarget<T> {
-  readonly closed: boolean;
-  /** `next()` calls waiting for a delivery. */
-  readonly waiting: number;
-  /** Some iterator is live: the buffer is kept filled. */
-  readonly iterating: boolean;
-  readonly buffered: number;
-  /** Deliveries parked by `receive(delivery, true)`. */
-  readonly parked: number;
-  /**
-   * Takes an admitted delivery: to a waiting `next()`, else into the buffer; or `park`s it: a
-   * priority-0 delivery read in a round that left higher priorities in Redis waits for those.
-   */
-  receive(delivery: RedisDelivery<T>, park: boolean): void;
-  /** Takes the parked deliveries as `receive` would; returns how many there were. */
-  unpark(): number;
-  /** Ends the waiting `next()` calls with an error no retry fixes (the iteration's error). */
-  failed(error: SluiceError): void;
-  /** What the round begun at `at` (performance.now()) found: whether the queue is paused. */
-  pauseChecked(paused: boolean, at: number): void;
-}
-
-/** Where a fetch loop reads, and as whom. */
-export interface FetchSource {
-  readonly connection: Connection;
-  /** The queue's stream and its wake-up stream. */
-  readonly stream: string;
-  readonly wake: string;
-  readonly name: string;
-  /** This handle's name in the consumer group. */
-  readonly consumer: string;
-}
-
 /**
  * Fetches for one handle, only while a `next()` waits or a live iterator's buffer runs low, so no
  * loop ever spins. A round is the take script (due delayed messages, positive priorities) and an
@@ -68,6 +34,9 @@ export interface FetchSource {
  * Each round also tells whether the queue is paused (its `:paused` key). A paused handle reads
  * nothing and asks again every PAUSE_CHECK_AGE; what it fetched and did not hand out goes back to
  * Redis. A consumer hands nothing out unless a round found the queue running that recently.
+ *
+ * While flow limits apply or grouped messages exist, a round is a flow round (flow-round.ts); under a
+ * rate limit a handle fetches only for waiting `next()` calls, so that hand-out is fetch time.
  */
 export class FetchLoop<T> {
   readonly #source: FetchSource;
@@ -86,11 +55,21 @@ export class FetchLoop<T> {
   #bands: string[] = [];
   /** As the last round found. */
   #paused = false;
+  readonly #flowRound: FlowRound<T>;
 
   constructor(source: FetchSource, target: FetchTarget<T>, admission: EntryAdmission<T>) {
     this.#source = source;
     this.#target = target;
     this.#admission = admission;
+    const accept = (entries: RawEntry[], band: string) => this.#accept(entries, band);
+    const [blockingReader, stopped] = [() => this.#blockingReader(), this.#stop.signal];
+    this.#flowRound = new FlowRound({ source, target, accept, blockingReader, stopped, maxBlock: MAX_BLOCK });
+  }
+
+  /** The limits to hand out within (none: undefined), from the next round on. */
+  flow(limits: FlowLimits | undefined): void {
+    this.#flowRound.limit(limits);
+    this.pull();
   }
 
   /** Starts a fetch loop unless one runs or nothing is wanted (no waiter, and the buffer is not low). */
@@ -113,6 +92,7 @@ export class FetchLoop<T> {
   #wanted(): boolean {
     const target = this.#target;
     if (target.closed) return false;
+    if (this.#flowRound.limits?.rateLimit !== undefined) return target.waiting > 0;
     return target.waiting > 0 || (target.iterating && target.buffered < this.#batch / 2);
   }
 
@@ -131,17 +111,26 @@ export class FetchLoop<T> {
         this.#batch = Math.min(MAX_BATCH, Math.max(1, 2 * this.handed));
         this.handed = 0;
         const count = Math.max(this.#batch - this.#target.buffered, this.#target.waiting, 1);
+        if (this.#flowRound.applies) {
+          this.#target.unpark(); // deliveries parked by a plain round before grouped messages came
+          const found = await this.#flowRound.run(count, regroup);
+          ({ bands: this.#bands, paused: this.#paused } = found);
+          failures = 0;
+          if (found.idle) break;
+          continue;
+        }
         // One round trip: both commands leave together. Delivery order is positive priorities,
         // the queue's stream (priority 0, FIFO), then negative priorities once that is drained.
         // With priority-0 deliveries parked, the stream is not read again until they are out.
         const reading = this.#target.parked === 0 && !this.#paused;
         const began = performance.now();
-        const [[wait, high, moreHigh, low, bands, paused], read] = await Promise.all([
+        const [[wait, high, moreHigh, low, bands, paused, grouped], read] = await Promise.all([
           client.sluiceTake(stream, consumer, count, 'high', regroup),
           reading ? this.#read(count) : NOTHING,
         ]);
         this.#bands = bands;
         this.#paused = paused === 1;
+        this.#flowRound.grouped = grouped === 1;
         this.#target.pauseChecked(this.#paused, began);
         if (this.#paused) {
           await this.#accept(read, '0'); // put back by the paused consumer

@@ -12,6 +12,12 @@ export function bandKey(stream: string, band: string): string {
   return band === '0' ? stream : `${stream}:${band}`;
 }
 
+/**
+ * The band of the flow stream (`<stream>:flow`): where every delivery handed out under flow control
+ * or while grouped messages exist sits until settled (flow-prelude.ts). Never a priority.
+ */
+export const FLOW_BAND = 'flow';
+
 /** The stream blocked readers also wait on: it only ever holds wake-up signals, never a message. */
 export function wakeKey(name: string): string {
   return `sluice:{${name}}:wake`;

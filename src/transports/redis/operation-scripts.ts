@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { FLOW_PRELUDE } from './flow-prelude.js';
 import { PRELUDE } from './protocol.js';
 import { ENTRY_ORDER, type RawEntry } from './scripts.js';
 
@@ -50,11 +51,34 @@ local function countAll(s)
 end
 `;
 
-/** Returns { ready, delayed, in flight, dead, paused }; a delayed message that is due counts as ready. */
-const stats = `${PRELUDE}${COUNTS}
+/** Every named group that has ready messages: those of the ring and the parked set (flow-prelude.ts). */
+const GROUPS = `
+local function namedGroups()
+  local named, seen = {}, {}
+  for _, list in ipairs({redis.call('LRANGE', ring, 0, -1), redis.call('ZRANGE', parked, 0, -1)}) do
+    for _, g in ipairs(list) do
+      if g ~= '' and not seen[g] then
+        seen[g] = true
+        named[#named + 1] = g
+      end
+    end
+  end
+  return named
+end
+`;
+
+/**
+ * Returns { ready, delayed, in flight, dead, paused }; a delayed message that is due counts as ready.
+ * Grouped messages count too: those of the groups' sets, the grouped delayed set and the flow stream.
+ */
+const stats = `${PRELUDE}${FLOW_PRELUDE}${COUNTS}${GROUPS}
 local ready, taken = countAll(stream)
-local delayed = redis.call('ZCARD', prefix .. ':delayed')
-local due = redis.call('ZCOUNT', prefix .. ':delayed', '-inf', now())
+for _, g in ipairs(namedGroups()) do ready = ready + redis.call('ZCARD', groupKey(g)) end
+local flowing = groupOf(flowStream)
+if flowing then taken = taken + flowing['pending'] end
+local t = now()
+local delayed = redis.call('ZCARD', prefix .. ':delayed') + redis.call('ZCARD', groupDelayed)
+local due = redis.call('ZCOUNT', prefix .. ':delayed', '-inf', t) + redis.call('ZCOUNT', groupDelayed, '-inf', t)
 local deadReady, deadTaken = countAll(KEYS[2])
 local dead = deadReady + deadTaken + redis.call('ZCARD', string.sub(KEYS[2], 1, -8) .. ':delayed')
 return {ready + due, delayed - due, taken, dead, redis.call('EXISTS', prefix .. ':paused')}
@@ -63,22 +87,35 @@ return {ready + due, delayed - due, taken, dead, redis.call('EXISTS', prefix .. 
 /**
  * KEYS[1] a dead-letter queue's stream; ARGV = start, end (XRANGE's, inclusive), count. Returns
  * { priority, entries, ... } for each of its priorities' streams: up to `count` entries of each.
+ * Letters a consumer of the dead-letter queue read and acked are left out: acked entries of a
+ * queue's stream are only trimmed later (see scripts.ts, ack).
  */
-const deadPage = `${PRELUDE}
-local reply = {'0', redis.call('XRANGE', stream, ARGV[1], ARGV[2], 'COUNT', ARGV[3])}
+const deadPage = `${PRELUDE}${COUNTS}
+local function page(s)
+  local entries = redis.call('XRANGE', s, ARGV[1], ARGV[2], 'COUNT', ARGV[3])
+  local group = groupOf(s)
+  if not group then return entries end
+  local last, kept = group['last-delivered-id'], {}
+  for _, entry in ipairs(entries) do
+    local id = entry[1]
+    if before(last, id) or #redis.call('XPENDING', s, 'sluice', id, id, 1) > 0 then kept[#kept + 1] = entry end
+  end
+  return kept
+end
+local reply = {'0', page(stream)}
 for _, p in ipairs(redis.call('ZRANGE', prefix .. ':priorities', 0, -1)) do
   reply[#reply + 1] = p
-  reply[#reply + 1] = redis.call('XRANGE', band(p), ARGV[1], ARGV[2], 'COUNT', ARGV[3])
+  reply[#reply + 1] = page(band(p))
 end
 return reply
 `;
 
 /**
  * ARGV = (priority, entry id) of dead letters. Each still there leaves the dead-letter queue and
- * becomes ready in the queue, with its priority and id, at attempt 1: in one script, so that a
- * crash leaves it in one of the two. Returns how many moved.
+ * becomes ready in the queue, with its priority, id and group, at attempt 1: in one script, so that
+ * a crash leaves it in one of the two. Returns how many moved.
  */
-const redrive = `${PRELUDE}
+const redrive = `${PRELUDE}${FLOW_PRELUDE}
 local moved = 0
 for i = 1, #ARGV, 2 do
   local p, id = ARGV[i], ARGV[i + 1]
@@ -88,10 +125,15 @@ for i = 1, #ARGV, 2 do
     local fields = fieldsOf(found)
     redis.pcall('XACK', from, 'sluice', id)
     redis.call('XDEL', from, id)
-    ready(1, p, '', '', fields.body or '', fields.id or id)
+    if (fields.group or '') ~= '' then
+      joinGroup(1, p, '', '', fields.body or '', fields.id or id, fields.group)
+    else
+      ready(1, p, '', '', fields.body or '', fields.id or id)
+    end
     moved = moved + 1
   end
 end
+if moved > 0 then wake(stream) end
 return moved
 `;
 
@@ -108,10 +150,11 @@ return deleted
 
 /**
  * ARGV = n. Deletes up to n waiting messages: the entries no consumer has read yet (the group is
- * moved past them, keeping its count of entries read, so the lag stays known), then delayed ones;
- * releases their keys. Returns how many it deleted (fewer than n: none is left).
+ * moved past them, keeping its count of entries read, so the lag stays known), then those of the
+ * groups, then delayed ones; releases their keys. Returns how many it deleted (fewer than n: none
+ * is left). A group left with none leaves the ring.
  */
-const purge = `${PRELUDE}${COUNTS}
+const purge = `${PRELUDE}${FLOW_PRELUDE}${COUNTS}${GROUPS}
 local n = tonumber(ARGV[1])
 local purged = 0
 local function purgeStream(s)
@@ -137,6 +180,29 @@ purgeStream(stream)
 for _, p in ipairs(redis.call('ZRANGE', prefix .. ':priorities', 0, -1)) do
   if purged < n then purgeStream(band(p)) end
 end
+for _, g in ipairs(namedGroups()) do
+  if purged >= n then break end
+  local target = groupKey(g)
+  for _, member in ipairs(redis.call('ZRANGE', target, 0, n - purged - 1)) do
+    local _, _, key, _, _, holder = unpackMember(member)
+    release(key, holder)
+    redis.call('ZREM', target, member)
+    purged = purged + 1
+  end
+  if redis.call('EXISTS', target) == 0 then
+    redis.call('LREM', ring, 0, g)
+    redis.call('ZREM', parked, g)
+  end
+end
+if purged < n then
+  for _, member in ipairs(redis.call('ZRANGE', groupDelayed, 0, n - purged - 1)) do
+    local _, _, key, _, _, holder = unpackMember(member)
+    release(key, holder)
+    redis.call('ZREM', groupDelayed, member)
+    purged = purged + 1
+  end
+end
+endGroups()
 if purged < n then
   local delayed, records = prefix .. ':delayed', prefix .. ':records'
   for _, member in ipairs(redis.call('ZRANGE', delayed, 0, n - purged - 1)) do

@@ -11,6 +11,8 @@ interface SendBatch {
   readonly plain: string[];
   /** (body, priority, delay, key) per message with options. */
   readonly other: string[];
+  /** (body, priority, delay, key, group) per message of a group. */
+  readonly grouped: string[];
 }
 
 /**
@@ -22,7 +24,7 @@ export class RedisProducer {
   readonly #stream: string;
   readonly #name: string;
   readonly #batches = new TickBatches<SendBatch>(
-    () => ({ plain: [], other: [] }),
+    () => ({ plain: [], other: [], grouped: [] }),
     (batch) => this.#store(batch),
   );
 
@@ -47,9 +49,10 @@ export class RedisProducer {
     } catch (error) {
       return Promise.reject(error);
     }
-    const { priority = 0, delay = 0, key } = options ?? {};
+    const { priority = 0, delay = 0, key, group } = options ?? {};
     return this.#batches.add((batch) => {
-      if (priority === 0 && delay === 0 && key === undefined) batch.plain.push(body);
+      if (group !== undefined) batch.grouped.push(body, String(priority), String(delay), key ?? '', group);
+      else if (priority === 0 && delay === 0 && key === undefined) batch.plain.push(body);
       else batch.other.push(body, String(priority), String(delay), key ?? '');
     });
   }
@@ -81,7 +84,12 @@ export class RedisProducer {
     );
   }
 
-  #enqueue({ plain, other }: SendBatch): Promise<number> {
-    return this.#connection.client.sluiceEnqueue(this.#stream, plain.length, ...plain, ...other);
+  #enqueue({ plain, other, grouped }: SendBatch): Promise<unknown> {
+    const client = this.#connection.client;
+    if (grouped.length === 0) return client.sluiceEnqueue(this.#stream, plain.length, ...plain, ...other);
+    // Grouped messages have their own script (flow-prelude.ts), called only for a batch that has some.
+    const storing = client.sluiceEnqueueGrouped(this.#stream, ...grouped);
+    if (plain.length + other.length === 0) return storing;
+    return Promise.all([storing, client.sluiceEnqueue(this.#stream, plain.length, ...plain, ...other)]);
   }
 }

@@ -1,5 +1,8 @@
 import type { Redis } from 'ioredis';
 import { NEVER_SETTLED } from '../shared/reasons.js';
+import { FLOW_PRELUDE } from './flow-prelude.js';
+import { ENQUEUE_GROUPED, FLOW_ACK, FLOW_DEAD_LETTER, FLOW_NACK } from './flow-scripts.js';
+import { FLOW_TAKE } from './flow-take.js';
 import { DEAD_LETTER, NACK, PRELUDE } from './protocol.js';
 
 /**
@@ -36,8 +39,9 @@ return 1
  * of the positive ('high', highest first) or negative ('low') priorities; the consumer reads the
  * queue's stream (priority 0) itself, between the two. Returns { ms until the next delayed message
  * or -1, { priority, entries, ... }, 1 if 'high' filled `count`, 1 if negative priorities have
- * streams, every priority that has a stream, 1 if the queue is paused }. A paused queue (its
- * `:paused` key exists) is left as it is: nothing is promoted or read.
+ * streams, every priority that has a stream, 1 if the queue is paused, 1 if grouped messages exist
+ * (then the handle fetches with flow-take.ts instead) }. A paused queue (its `:paused` key exists) is
+ * left as it is: nothing is promoted or read.
  *
  * A priority's stream may have lost its group (deleted by hand, evicted, XGROUP DESTROY): its group
  * is made again (from id 0, so the entries waiting there are read) rather than the stream skipped,
@@ -46,11 +50,14 @@ return 1
 const take = `${PRELUDE}
 local consumer, count, side = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local priorities = prefix .. ':priorities'
+local function grouped()
+  return redis.call('EXISTS', prefix .. ':ring', prefix .. ':parked', prefix .. ':group-delayed') > 0 and 1 or 0
+end
 local function regroup(p)
   redis.pcall('XGROUP', 'CREATE', band(p), 'sluice', '0', 'MKSTREAM')
 end
 if redis.call('EXISTS', prefix .. ':paused') == 1 then
-  return {-1, {}, 0, 0, redis.call('ZRANGE', priorities, 0, -1), 1}
+  return {-1, {}, 0, 0, redis.call('ZRANGE', priorities, 0, -1), 1, grouped()}
 end
 if ARGV[4] == '1' then
   for _, p in ipairs(redis.call('ZRANGE', priorities, 0, -1)) do regroup(p) end
@@ -84,7 +91,7 @@ if side == 'high' then
   if left == 0 then more = 1 end
   if #redis.call('ZRANGEBYSCORE', priorities, '-inf', '(0', 'LIMIT', 0, 1) > 0 then low = 1 end
 end
-return {wait, got, more, low, redis.call('ZRANGE', priorities, 0, -1), 0}
+return {wait, got, more, low, redis.call('ZRANGE', priorities, 0, -1), 0, grouped()}
 `;
 
 /**
@@ -133,13 +140,17 @@ return 1
  * KEYS[2] = the dead-letter queue's stream; ARGV = consumer, visibility timeout, maxAttempts.
  * Deliveries idle longer than the visibility timeout (their consumer stopped heartbeating: it died
  * or lost Redis) go back as ready with attempt + 1, or to the dead-letter queue after the last
- * attempt, keeping their priority. Wake-ups a dead reader left pending are dropped, and priorities
+ * attempt, keeping their priority; those of the flow stream free their group's slot and rejoin their
+ * group (flow-prelude.ts). Wake-ups a dead reader left pending are dropped, and priorities
  * whose stream is empty removed with it. A message stream that lost its group gets it again (from
  * id 0), so that its entries are read rather than kept for ever.
  */
-const reclaim = `${PRELUDE}
+const reclaim = `${PRELUDE}${FLOW_PRELUDE}
 local consumer, idle, max = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local moved = 0
+local function given(attempt)
+  return 'failed ' .. attempt .. ' of ' .. max .. ' attempts: ${NEVER_SETTLED}'
+end
 local function claim(target, p)
   local reply = redis.pcall('XAUTOCLAIM', target, 'sluice', consumer, idle, '0-0', 'COUNT', 100)
   if reply.err then
@@ -156,8 +167,7 @@ local function claim(target, p)
       local f = fieldsOf(entry)
       local attempt, key, body = tonumber(f.attempt or '1'), f.key or '', f.body or ''
       if attempt >= max then
-        local reason = 'failed ' .. attempt .. ' of ' .. max .. ' attempts: ${NEVER_SETTLED}'
-        deadLetter(KEYS[2], p, body, reason, key, f.holder, f.id or id, attempt)
+        deadLetter(KEYS[2], p, body, given(attempt), key, f.holder, f.id or id, attempt)
       else
         retry(attempt + 1, p, key, f.holder, body, f.id or id, 0)
       end
@@ -175,6 +185,26 @@ for _, p in ipairs(redis.call('ZRANGE', priorities, 0, -1)) do
   end
 end
 claim(prefix .. ':wake', nil)
+local reply = redis.pcall('XAUTOCLAIM', flowStream, 'sluice', consumer, idle, '0-0', 'COUNT', 100)
+if not reply.err then
+  for _, entry in ipairs(reply[2]) do
+    local id = entry[1]
+    local f = entry[2] and fieldsOf(entry)
+    redis.call('XACK', flowStream, 'sluice', id)
+    redis.call('XDEL', flowStream, id)
+    if f then
+      free(f.group or '')
+      local attempt = tonumber(f.attempt or '1')
+      if attempt >= max then
+        deadLetterFlow(KEYS[2], f, given(attempt), f.body or '', f.id or id)
+      else
+        retryInGroup(attempt + 1, f.priority or '0', f.key or '', f.holder, f.body or '', f.id or id, f.group or '', 0)
+      end
+      moved = moved + 1
+    end
+  end
+  if #reply[2] > 0 then wake(stream) end
+end
 return moved
 `;
 
@@ -188,13 +218,21 @@ export interface ScriptCommands {
   sluiceNack(stream: string, ...args: Arg[]): Promise<number>;
   sluiceDeadLetter(stream: string, deadLetter: string, ...args: Arg[]): Promise<number>;
   sluiceReclaim(stream: string, deadLetter: string, ...args: Arg[]): Promise<number>;
+  sluiceEnqueueGrouped(stream: string, ...args: Arg[]): Promise<number>;
+  sluiceFlowTake(stream: string, ...args: Arg[]): Promise<FlowTakeReply>;
+  sluiceFlowAck(stream: string, ...args: Arg[]): Promise<number>;
+  sluiceFlowNack(stream: string, ...args: Arg[]): Promise<number>;
+  sluiceFlowDeadLetter(stream: string, deadLetter: string, ...args: Arg[]): Promise<number>;
 }
 
 /** A stream entry as Redis returns it: [id, [field, value, ...]]. */
 export type RawEntry = [string, string[]];
 
-/** See `take`: [wait, [priority, entries, ...], more high, some low, every priority with a stream, paused]. */
-export type TakeReply = [number, (string | RawEntry[])[], number, number, string[], number];
+/** See `take`: [wait, [priority, entries, ...], more high, some low, every priority with a stream, paused, grouped]. */
+export type TakeReply = [number, (string | RawEntry[])[], number, number, string[], number, number];
+
+/** See flow-take.ts: [wait, rate wait, entries, every priority with a stream, paused, grouped, [key, id, ...] to wait on]. */
+export type FlowTakeReply = [number, number, RawEntry[], string[], number, number, string[]];
 
 const scripts: Record<keyof ScriptCommands, [lua: string, keys: number]> = {
   sluiceEnqueue: [enqueue, 1],
@@ -203,6 +241,11 @@ const scripts: Record<keyof ScriptCommands, [lua: string, keys: number]> = {
   sluiceNack: [`${PRELUDE}${NACK}`, 1],
   sluiceDeadLetter: [`${PRELUDE}${DEAD_LETTER}`, 2],
   sluiceReclaim: [reclaim, 2],
+  sluiceEnqueueGrouped: [ENQUEUE_GROUPED, 1],
+  sluiceFlowTake: [FLOW_TAKE, 1],
+  sluiceFlowAck: [FLOW_ACK, 1],
+  sluiceFlowNack: [FLOW_NACK, 1],
+  sluiceFlowDeadLetter: [FLOW_DEAD_LETTER, 2],
 };
 
 export function withScripts(client: Redis): Redis & ScriptCommands {
