@@ -626,7 +626,13 @@ describe.runIf(up)('PostgresQueue', () => {
         const { rows } = await adminPool().query(
           `SELECT version FROM ${dbSchema}.schema_version ORDER BY version`,
         );
-        expect(rows).toEqual([{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
+        expect(rows).toEqual([
+          { version: 1 },
+          { version: 2 },
+          { version: 3 },
+          { version: 4 },
+          { version: 5 },
+        ]);
         const queue = new PostgresQueue<Numbered>('m', { pool: racers[1]!, dbSchema });
         await queue.send({ n: 1 });
         const [delivery] = await receive(queue, 1);

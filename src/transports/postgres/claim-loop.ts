@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SluiceError } from '../../errors.js';
+import type { FlowLimits } from '../../queuing/types.js';
 import type { Connection } from './connection.js';
 import { failure, isTransient } from './errors.js';
 import { Listener } from './listener.js';
@@ -27,6 +28,18 @@ export interface ClaimedRow {
   readonly lease_expired: boolean;
 }
 
+/** A row as `<dbSchema>.claim_flow()` returns it: a claimed row, or (no id) how long the rate limit holds. */
+interface FlowRow extends Omit<ClaimedRow, 'id'> {
+  readonly id: string | null;
+  readonly wait_ms: number | null;
+}
+
+/** What one claim brought: the rows, and the milliseconds the rate limit holds further claims, if it does. */
+interface Claimed {
+  readonly rows: ClaimedRow[];
+  readonly rateWait: number | undefined;
+}
+
 /** What the claim loop serves: the consumer handing the rows out. */
 export interface ClaimDemand {
   /** Rows to claim now; 0 when none are wanted. */
@@ -39,6 +52,8 @@ export interface ClaimDemand {
   failed(error: SluiceError): void;
   /** Whether the queue is paused, as last read; while it is, `wanted()` is 0. */
   paused(paused: boolean): void;
+  /** The flow limits claims apply (see flow-claim.ts), or undefined for none. */
+  limits(): FlowLimits | undefined;
 }
 
 /**
@@ -58,6 +73,8 @@ export class ClaimLoop {
   #timer: NodeJS.Timeout | undefined;
   /** While paused: when to read the pause row again, should the resume's notification be missed. */
   #pauseTimer: NodeJS.Timeout | undefined;
+  /** While the rate limit's window is full: when it has room again. Nothing is claimed meanwhile. */
+  #rateTimer: NodeJS.Timeout | undefined;
   /** Claim loops started so far: tells a pending #sleep() whether its reading is still current. */
   #loops = 0;
   #failures = 0;
@@ -86,7 +103,7 @@ export class ClaimLoop {
 
   /** Claims now if rows are wanted, or once the claim under way is back. */
   pull(): void {
-    if (this.#closed) return;
+    if (this.#closed || this.#rateTimer !== undefined) return;
     if (this.#claiming) {
       this.#recheck = true;
       return;
@@ -121,11 +138,19 @@ export class ClaimLoop {
     else this.#pauseTimer = setTimeout(() => void this.checkPause(), FALLBACK_POLL);
   }
 
+  /** The flow limits changed: the next claim applies them, now rather than after a rate wait. */
+  limitsChanged(): void {
+    clearTimeout(this.#rateTimer);
+    this.#rateTimer = undefined;
+    this.pull();
+  }
+
   /** Claims nothing more from now on; resolves once the claim under way was accepted. */
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#timer);
     clearTimeout(this.#pauseTimer);
+    clearTimeout(this.#rateTimer);
     this.#stop.abort();
     await this.#run;
     await this.#listener.close();
@@ -136,9 +161,14 @@ export class ClaimLoop {
     try {
       for (let limit = this.#demand.wanted(); !this.#closed && limit > 0; limit = this.#demand.wanted()) {
         this.#recheck = false;
-        const rows = await this.#claim(limit);
-        if (rows === undefined) continue;
+        const claimed = await this.#claim(limit);
+        if (claimed === undefined) continue;
+        const { rows, rateWait } = claimed;
         await this.#demand.accept(rows, limit);
+        if (rateWait !== undefined) {
+          this.#holdForRate(rateWait);
+          break;
+        }
         if (rows.length === limit || this.#recheck) continue;
         // Nothing more is ready. With a next() waiting, sleep until a notification or the earliest row.
         if (this.#demand.waiting()) void this.#sleep(this.#loops);
@@ -164,20 +194,50 @@ export class ClaimLoop {
     }, wait);
   }
 
+  /**
+   * No claim until the rate limit's window has room again; notifications meanwhile are ignored, since
+   * a claim could take nothing.
+   */
+  #holdForRate(wait: number): void {
+    if (this.#closed) return;
+    clearTimeout(this.#rateTimer);
+    this.#rateTimer = setTimeout(() => {
+      this.#rateTimer = undefined;
+      this.pull();
+    }, Math.ceil(wait));
+  }
+
   /** Claimed rows in claim order, or undefined after a failure (once the retry delay has passed). */
-  async #claim(limit: number): Promise<ClaimedRow[] | undefined> {
+  async #claim(limit: number): Promise<Claimed | undefined> {
     const connection = this.#connection;
     const { name, visibilityTimeout } = this.#options;
+    const limits = this.#demand.limits();
     try {
       await connection.ready();
       await this.#listener.ready(); // before claiming, so nothing sent after this claim goes unnoticed
-      const { rows } = await connection.pool.query<ClaimedRow>(connection.sql.claim, [
+      if (limits === undefined) {
+        const { rows } = await connection.pool.query<ClaimedRow>(connection.sql.claim, [
+          name,
+          limit,
+          visibilityTimeout,
+        ]);
+        this.#failures = 0;
+        return { rows, rateWait: undefined };
+      }
+      const { rateLimit, groupConcurrency } = limits;
+      const { rows } = await connection.pool.query<FlowRow>(connection.sql.claimFlow, [
         name,
         limit,
         visibilityTimeout,
+        rateLimit?.limit ?? null,
+        rateLimit?.interval ?? null,
+        groupConcurrency ?? null,
       ]);
       this.#failures = 0;
-      return rows;
+      const last = rows.at(-1);
+      if (last?.id !== null) return { rows: rows as ClaimedRow[], rateWait: undefined };
+      rows.pop();
+      return { rows: rows as ClaimedRow[], rateWait: last.wait_ms ?? undefined };
     } catch (error) {
       // A lost connection is waited out; anything else is the iteration's error (it stops a pump).
       if (!isTransient(error)) this.#demand.failed(failure(`claiming from queue ${name}`, error));
@@ -190,10 +250,13 @@ export class ClaimLoop {
   /** Milliseconds until the earliest row (delayed, backing off, or leased) becomes ready, bounded. */
   async #untilNextReady(): Promise<{ wait: number; paused: boolean }> {
     const { pool, sql } = this.#connection;
+    // Under a group cap, the ready rows may be the capped groups': wait for what is not ready yet.
+    const capped = this.#demand.limits()?.groupConcurrency !== undefined;
     try {
-      const { rows } = await pool.query<{ wait: number | null; paused: boolean }>(sql.nextReady, [
-        this.#options.name,
-      ]);
+      const { rows } = await pool.query<{ wait: number | null; paused: boolean }>(
+        capped ? sql.nextDue : sql.nextReady,
+        [this.#options.name],
+      );
       const wait = rows[0]?.wait ?? FALLBACK_POLL;
       return {
         wait: Math.min(Math.max(Math.ceil(wait), 1), FALLBACK_POLL),

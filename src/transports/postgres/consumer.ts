@@ -1,7 +1,8 @@
 import type { SluiceError } from '../../errors.js';
+import { limitsFlow, resolveFlowLimits } from '../../queuing/flow-options.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
-import type { NackOptions } from '../../queuing/types.js';
+import type { FlowLimits, NackOptions } from '../../queuing/types.js';
 import { admit } from '../shared/admit.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
 import { HandedOut } from '../shared/handed-out.js';
@@ -20,7 +21,8 @@ type Iterator<T> = BrokerIterator<PostgresDelivery<T>>;
 /**
  * The consuming side of one queue handle, shared by all its iterators. Claimed rows (see ClaimLoop)
  * go straight to waiting `next()` calls, the rest into a prefetch buffer refilled when it falls below
- * half of its target size.
+ * half of its target size. Under flow limits the claims apply them in the database (flow-claim.ts);
+ * under a rate limit nothing is claimed ahead, only for the `next()` calls waiting.
  */
 export class PostgresConsumer<T>
   implements DeliveryOwner<PostgresDelivery<T>>, IteratorOwner<PostgresDelivery<T>>, ClaimDemand
@@ -41,6 +43,8 @@ export class PostgresConsumer<T>
   #paused = false;
   /** Writes nobody waits for (dead-lettering, giving back the buffer), except `close()`. */
   readonly #writes = new UnderWay();
+  /** The limits given last by any iterator (see `flow`), or undefined while none applies. */
+  #limits: FlowLimits | undefined;
 
   constructor(options: ResolvedOptions<T>, connection: Connection, settler: Settler) {
     this.name = options.name;
@@ -80,6 +84,17 @@ export class PostgresConsumer<T>
     return waiting;
   }
 
+  /** From the next claim on, claims apply `limits`, whichever iterator gave them. */
+  flow(_iterator: Iterator<T>, limits: FlowLimits): void {
+    const resolved = resolveFlowLimits(limits);
+    this.#limits = limitsFlow(resolved) ? resolved : undefined;
+    this.#claims.limitsChanged();
+  }
+
+  limits(): FlowLimits | undefined {
+    return this.#limits;
+  }
+
   /** An iterator was returned: its pending `next()` calls end, and with the last one the buffer goes back. */
   returned(iterator: Iterator<T>): void {
     this.#waiters.end(iterator);
@@ -87,8 +102,9 @@ export class PostgresConsumer<T>
     if (this.#iterators === 0) this.#writes.add(this.#releaseBuffer());
   }
 
+  /** Under a group cap, acks notify: a consumer waiting for the group's slot claims at once. */
   ack(delivery: PostgresDelivery<T>): Promise<void> {
-    this.#settler.ack(delivery);
+    this.#settler.ack(delivery, this.#limits?.groupConcurrency !== undefined);
     this.#handedOut.delete(delivery);
     return RESOLVED;
   }
@@ -123,6 +139,7 @@ export class PostgresConsumer<T>
   wanted(): number {
     if (this.#paused) return 0;
     const waiting = this.#waiters.size;
+    if (this.#limits?.rateLimit !== undefined) return waiting;
     if (waiting === 0 && (this.#iterators === 0 || this.#buffer.size >= this.#target >> 1)) return 0;
     return waiting + this.#target - this.#buffer.size;
   }
@@ -179,6 +196,7 @@ export class PostgresConsumer<T>
         row.id,
         row.ready_at,
         claimedAt,
+        envelope.group,
       );
       // Claimed as the handle closed or its last iterator returned: nobody will take it.
       if (this.#closed || this.#iterators === 0) late.push(delivery);
@@ -194,11 +212,12 @@ export class PostgresConsumer<T>
    * A claim costs a round trip whatever its size. Consumers still waiting when a full claim comes
    * back emptied the buffer faster than claims refill it: claim twice as many next time (up to 16×
    * `prefetch`). Once the queue runs dry the buffer goes back to `prefetch`, so slow consumers never
-   * hold more than that.
+   * hold more than that. Nor under flow limits: rows buffered hold their group's slots, and a claim
+   * costs a visit per group it takes from.
    */
   #adapt(full: boolean): void {
     const { prefetch } = this.#options;
-    if (!full) this.#target = prefetch;
+    if (!full || this.#limits !== undefined) this.#target = prefetch;
     else if (this.#waiters.size > 0) this.#target = Math.min(this.#target * 2, prefetch * 16);
   }
 

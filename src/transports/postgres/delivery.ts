@@ -17,7 +17,8 @@ export class PostgresDelivery<T> extends GuardedDelivery<T, PostgresDelivery<T>>
     readonly readyAt: string,
     /** `performance.now()` when the row was claimed: its lease started then. */
     readonly claimedAt: number,
+    group: string | undefined,
   ) {
-    super(owner, message, attempt, id, headers, deadLetterReason);
+    super(owner, message, attempt, id, headers, deadLetterReason, group);
   }
 }

@@ -1,3 +1,4 @@
+import { flowMigration } from './flow-migration.js';
 import { operatorMigration, statsMigration } from './operator-migration.js';
 import { quoteIdentifier } from './sql.js';
 
@@ -85,6 +86,7 @@ export function migrations(dbSchema: string): string[] {
      END $$;`,
     operatorMigration(s),
     statsMigration(s),
+    flowMigration(s),
   ];
 }
 

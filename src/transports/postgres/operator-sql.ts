@@ -4,7 +4,8 @@ import { quoteIdentifier } from './sql.js';
  * The operator face's statements (PostgresOperator), built once per schema; the tables they read
  * are described in operator-migration.ts. Dead letters are read in the order the dead-letter queue
  * hands them out (the claim index: priority, then readiness time, which for a row nobody claimed on
- * the dead-letter queue is when it was dead-lettered), so every page is an index range.
+ * the dead-letter queue is when it was dead-lettered), so every page is an index range. A dead
+ * letter has no group (see flow-migration.ts): the dead-letter queue's rows are all in `messages_claim`.
  */
 export interface OperatorStatements {
   /**
@@ -50,32 +51,39 @@ export function operatorStatements(dbSchema: string): OperatorStatements {
   const moveBack = (chosen: string) => `WITH taken AS (
       DELETE FROM ${table} WHERE id IN (${chosen}) RETURNING id, body, priority, run_at
     ), added AS (
-      INSERT INTO ${table} (queue, body, priority)
-      SELECT $1, body, priority FROM taken ORDER BY priority DESC, run_at, id
+      INSERT INTO ${table} (queue, body, priority, grp)
+      SELECT $1, body, priority, ${s}.envelope_group(body) FROM taken ORDER BY priority DESC, run_at, id
       RETURNING 1
     )
     SELECT count(*)::int AS moved FROM added`;
   return {
     stats: `SELECT total::float8, dead::float8, delayed::float8, in_flight::float8, paused
       FROM ${s}.queue_stats($1, $2)`,
-    deadLetters: `SELECT ${LETTER} FROM ${table} WHERE queue = $1 ${order} LIMIT $2`,
+    deadLetters: `SELECT ${LETTER} FROM ${table} WHERE queue = $1 AND grp IS NULL ${order} LIMIT $2`,
     deadLettersAfter: `SELECT * FROM (
         (SELECT ${LETTER}, id AS row_id FROM ${table}
-         WHERE queue = $1 AND priority = $3 AND (run_at, id) > ($4::timestamptz, $5::bigint)
+         WHERE queue = $1 AND grp IS NULL AND priority = $3 AND (run_at, id) > ($4::timestamptz, $5::bigint)
          ORDER BY run_at, id LIMIT $2)
         UNION ALL
-        (SELECT ${LETTER}, id AS row_id FROM ${table} WHERE queue = $1 AND priority < $3 ${order} LIMIT $2)
+        (SELECT ${LETTER}, id AS row_id FROM ${table} WHERE queue = $1 AND grp IS NULL AND priority < $3
+         ${order} LIMIT $2)
       ) AS page ORDER BY priority DESC, run_at::timestamptz, row_id LIMIT $2`,
     named: `SELECT id::text, body, priority, run_at::text FROM ${table}
-      WHERE queue = $1 AND (id::text = ANY($2::text[])
+      WHERE queue = $1 AND grp IS NULL AND (id::text = ANY($2::text[])
         OR EXISTS (SELECT FROM unnest($3::text[]) AS name WHERE strpos(body, name) > 0))
       ${order}`,
-    redrive: moveBack(`SELECT id FROM ${table} WHERE queue = $2 ${order} LIMIT $3 FOR UPDATE SKIP LOCKED`),
+    redrive: moveBack(
+      `SELECT id FROM ${table} WHERE queue = $2 AND grp IS NULL ${order} LIMIT $3 FOR UPDATE SKIP LOCKED`,
+    ),
     redriveRows: moveBack(
       `SELECT id FROM ${table} WHERE queue = $2 AND id = ANY($3::bigint[]) FOR UPDATE SKIP LOCKED`,
     ),
     discard: `DELETE FROM ${table} WHERE queue = $1 AND id = ANY($2::bigint[])`,
-    purge: `DELETE FROM ${table} WHERE queue = $1 AND (locked_until IS NULL OR run_at <= now())`,
+    purge: `DELETE FROM ${table} AS m USING (
+        SELECT id FROM ${table} WHERE queue = $1 AND grp IS NULL AND (locked_until IS NULL OR run_at <= now())
+        UNION ALL
+        SELECT id FROM ${table} WHERE queue = $1 AND grp IS NOT NULL AND (locked_until IS NULL OR run_at <= now())
+      ) AS unheld WHERE m.id = unheld.id`,
     pause: `WITH added AS (INSERT INTO ${s}.paused (queue) VALUES ($1) ON CONFLICT DO NOTHING)
       SELECT pg_notify($2, $1)`,
     resume: `WITH removed AS (DELETE FROM ${s}.paused WHERE queue = $1)

@@ -22,6 +22,7 @@ interface Row {
   readonly priority: number;
   readonly delay: number;
   readonly key: string | null;
+  readonly group: string | null;
 }
 
 /** The sending side of a queue handle: one row per message, coalesced into multi-row inserts. */
@@ -57,18 +58,25 @@ export class PostgresProducer<T> {
   #row(message: T, options: PostgresSendOptions | undefined): Row {
     const { name, maxMessageSize, maxDelay } = this.#options;
     if (options === undefined)
-      return { body: encodeEnvelope(message, name, maxMessageSize), priority: 0, delay: 0, key: null };
+      return {
+        body: encodeEnvelope(message, name, maxMessageSize),
+        priority: 0,
+        delay: 0,
+        key: null,
+        group: null,
+      };
     assertBrokerSendOptions(options, maxDelay, name);
-    const { priority = 0, delay = 0, key = null, client } = options;
+    const { priority = 0, delay = 0, key = null, group = null, client } = options;
     if (client !== undefined && typeof (client as ClientBase | null)?.query !== 'function') {
       throw new InvalidOptionError('client', client, 'a pg client (inside your transaction)');
     }
-    return { body: encodeEnvelope(message, name, maxMessageSize, options), priority, delay, key };
+    return { body: encodeEnvelope(message, name, maxMessageSize, options), priority, delay, key, group };
   }
 
   /**
    * One statement for the whole batch, each column as one array. Bodies travel as text, never
-   * parsed by PostgreSQL: a JSON escape such as `\u0000` stays the six characters it is.
+   * parsed by PostgreSQL: a JSON escape such as `\u0000` stays the six characters it is. The groups'
+   * column is sent only with a batch that has a grouped message.
    */
   async #insert(rows: Row[]): Promise<void> {
     const connection = this.#connection;
@@ -80,14 +88,20 @@ export class PostgresProducer<T> {
     const priorities: number[] = [];
     const delays: number[] = [];
     const keys: (string | null)[] = [];
-    for (const { body, priority, delay, key } of rows) {
+    const groups: (string | null)[] = [];
+    let grouped = false;
+    for (const { body, priority, delay, key, group } of rows) {
       bodies.push(body);
       priorities.push(priority);
       delays.push(delay);
       keys.push(key);
+      groups.push(group);
+      if (group !== null) grouped = true;
     }
+    const { sql, pool } = connection;
     try {
-      await connection.pool.query(connection.sql.insertMany, [name, bodies, priorities, delays, keys]);
+      if (grouped) await pool.query(sql.insertManyGrouped, [name, bodies, priorities, delays, keys, groups]);
+      else await pool.query(sql.insertMany, [name, bodies, priorities, delays, keys]);
     } catch (error) {
       throw failure(`send to queue ${name}`, error);
     }
@@ -97,7 +111,14 @@ export class PostgresProducer<T> {
     const { name } = this.#options;
     await this.#connection.ready();
     try {
-      await client.query(this.#connection.sql.insertOne, [name, row.body, row.priority, row.delay, row.key]);
+      await client.query(this.#connection.sql.insertOne, [
+        name,
+        row.body,
+        row.priority,
+        row.delay,
+        row.key,
+        row.group,
+      ]);
     } catch (error) {
       throw failure(`send to queue ${name} in the caller's transaction`, error);
     }

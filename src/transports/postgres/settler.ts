@@ -18,21 +18,28 @@ export class Settler {
   readonly #options: ResolvedOptions<unknown>;
   readonly #connection: Connection;
   readonly #acks: Batcher<Claim>;
+  readonly #notifyingAcks: Batcher<Claim>;
 
   constructor(options: ResolvedOptions<unknown>, connection: Connection) {
     this.#options = options;
     this.#connection = connection;
-    this.#acks = new Batcher((claims) => this.#deleteAll(claims), 1000, 2);
+    this.#acks = new Batcher((claims) => this.#deleteAll(claims, connection.sql.ack), 1000, 2);
+    this.#notifyingAcks = new Batcher(
+      (claims) => this.#deleteAll(claims, connection.sql.ackNotifying),
+      1000,
+      2,
+    );
   }
 
   /**
    * Queues the row's DELETE for the next batch without waiting for it: a pump then moves on at
    * once instead of spending a round trip per message. `idle()` (awaited by `close()`) flushes the
    * batch. An ack lost with the process or the connection leaves the row leased: it is delivered
-   * again after the visibility timeout, as for a consumer that died before acking.
+   * again after the visibility timeout, as for a consumer that died before acking. `notify`: the
+   * batch also notifies the queue's channel, so consumers waiting for a group's slot claim again.
    */
-  ack(claim: Claim): void {
-    this.#acks.push(claim);
+  ack(claim: Claim, notify: boolean): void {
+    (notify ? this.#notifyingAcks : this.#acks).push(claim);
   }
 
   /** The queue's retry policy (see nackOutcome): back in the queue, or dead-lettered. */
@@ -72,14 +79,14 @@ export class Settler {
   }
 
   /** Resolves once every ack made so far was written (or failed). */
-  idle(): Promise<void> {
-    return this.#acks.idle();
+  async idle(): Promise<void> {
+    await Promise.all([this.#acks.idle(), this.#notifyingAcks.idle()]);
   }
 
-  async #deleteAll(claims: Claim[]): Promise<void> {
+  async #deleteAll(claims: Claim[], statement: string): Promise<void> {
     const ids = arrayLiteral(claims.map((claim) => claim.rowId));
     const attempts = arrayLiteral(claims.map((claim) => String(claim.attempt)));
-    await this.#run('ack', this.#connection.sql.ack, [ids, attempts]);
+    await this.#run('ack', statement, [ids, attempts]);
   }
 
   async #run(operation: string, text: string, values: unknown[]): Promise<void> {

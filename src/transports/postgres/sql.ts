@@ -18,19 +18,33 @@ export interface Statements {
   readonly listen: string;
   /** $1 queue, then one array per column: $2 bodies, $3 priorities, $4 delays (ms), $5 keys. */
   readonly insertMany: string;
-  /** $1 queue, $2 body, $3 priority, $4 delay ms, $5 key. */
+  /** As `insertMany`, for a batch with a grouped message: $6 groups (NULL: the default group). */
+  readonly insertManyGrouped: string;
+  /** $1 queue, $2 body, $3 priority, $4 delay ms, $5 key, $6 group or NULL. */
   readonly insertOne: string;
   /** $1 queue, $2 limit, $3 lease ms. Returns ClaimedRow in claim order (see migrations.ts). */
   readonly claim: string;
+  /**
+   * $1 queue, $2 limit, $3 lease ms, $4 rate limit, $5 its interval ms, $6 group cap (NULLs: none).
+   * Returns ClaimedRow in claim order, then maybe a row with no id and `wait_ms` (see flow-claim.ts).
+   */
+  readonly claimFlow: string;
   /**
    * $1 queue. Returns `wait`, the milliseconds until the earliest row (delayed or leased) becomes
    * ready, and `paused`.
    */
   readonly nextReady: string;
+  /**
+   * $1 queue. As `nextReady`, counting only the rows not ready yet: a consumer whose groups are all
+   * at their cap waits for a lease to end or a delayed row, not for the rows it may not take.
+   */
+  readonly nextDue: string;
   /** $1 queue. Returns `paused`: whether its row is in the `paused` table. */
   readonly paused: string;
   /** $1 ids, $2 attempts (array literals). */
   readonly ack: string;
+  /** As `ack`, notifying the queue's channel (see Settler.ack). */
+  readonly ackNotifying: string;
   /** $1 id, $2 attempt, $3 delay ms: back in the queue, attempts kept. */
   readonly retry: string;
   /** $1 ids, $2 attempts, $3 ready_at values: prefetched rows never handed out, as they were. */
@@ -59,28 +73,27 @@ export function statements(dbSchema: string): Statements {
       SELECT $1, r.b, r.p, now() + r.d * interval '1 millisecond', r.k
       FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[]) AS r(b, p, d, k)
       ON CONFLICT (queue, key) WHERE key IS NOT NULL DO NOTHING`,
-    insertOne: `INSERT INTO ${table} (queue, body, priority, run_at, key)
-      VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond', $5)
+    insertManyGrouped: `INSERT INTO ${table} (queue, body, priority, run_at, key, grp)
+      SELECT $1, r.b, r.p, now() + r.d * interval '1 millisecond', r.k, r.g
+      FROM unnest($2::text[], $3::float8[], $4::float8[], $5::text[], $6::text[]) AS r(b, p, d, k, g)
+      ON CONFLICT (queue, key) WHERE key IS NOT NULL DO NOTHING`,
+    insertOne: `INSERT INTO ${table} (queue, body, priority, run_at, key, grp)
+      VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond', $5, $6)
       ON CONFLICT (queue, key) WHERE key IS NOT NULL DO NOTHING`,
     claim: `SELECT id, attempt, body, ready_at, reason, lease_expired FROM ${s}.claim($1, $2, $3)`,
-    // The earliest run_at of any priority, read from the claim index alone: the first row of each
-    // priority, jumping from one priority to the next (a loose index scan), so a queue full of delayed
-    // rows costs one index probe per distinct priority, not a scan.
-    nextReady: `WITH RECURSIVE firsts AS (
-        (SELECT priority, run_at FROM ${table} WHERE queue = $1 ORDER BY priority DESC, run_at, id LIMIT 1)
-        UNION ALL
-        SELECT next.priority, next.run_at FROM firsts, LATERAL (
-          SELECT priority, run_at FROM ${table} WHERE queue = $1 AND priority < firsts.priority
-          ORDER BY priority DESC, run_at, id LIMIT 1
-        ) AS next
-      )
-      SELECT (extract(epoch FROM min(run_at) - clock_timestamp()) * 1000)::float8 AS wait,
-        EXISTS (SELECT FROM ${s}.paused WHERE queue = $1) AS paused
-      FROM firsts`,
+    claimFlow: `SELECT id, attempt, body, ready_at, reason, lease_expired, wait_ms
+      FROM ${s}.claim_flow($1, $2, $3, $4, $5, $6)`,
+    nextReady: earliest(table, s, ''),
+    nextDue: earliest(table, s, 'AND run_at > now()'),
     paused: `SELECT EXISTS (SELECT FROM ${s}.paused WHERE queue = $1) AS paused`,
     ack: `DELETE FROM ${table} AS m
       USING (SELECT unnest($1::bigint[]) AS id, unnest($2::int[]) AS attempt) AS a
       WHERE m.id = a.id AND m.attempt = a.attempt`,
+    ackNotifying: notifyChanged(
+      `DELETE FROM ${table} AS m
+       USING (SELECT unnest($1::bigint[]) AS id, unnest($2::int[]) AS attempt) AS a
+       WHERE m.id = a.id AND m.attempt = a.attempt`,
+    ),
     retry: notifyChanged(
       `UPDATE ${table} SET locked_until = NULL, run_at = now() + $3 * interval '1 millisecond'
        WHERE id = $1 AND attempt = $2`,
@@ -100,6 +113,31 @@ export function statements(dbSchema: string): Statements {
     insertRaw: `INSERT INTO ${table} (queue, body) VALUES ($1, $2)`,
     purge: `DELETE FROM ${table} WHERE queue = ANY($1::text[])`,
   };
+}
+
+/**
+ * The earliest `run_at` of the queue's rows (those `after` admits), read from the claim indexes alone:
+ * for the default group, the first row of each priority, jumping from one priority to the next (a
+ * loose index scan), so a queue full of delayed rows costs one index probe per distinct priority, not
+ * a scan; for the grouped rows, the first of `messages_group_due`.
+ */
+function earliest(table: string, s: string, after: string): string {
+  return `WITH RECURSIVE priorities AS (
+      (SELECT priority FROM ${table} WHERE queue = $1 AND grp IS NULL ORDER BY priority DESC LIMIT 1)
+      UNION ALL
+      SELECT (SELECT priority FROM ${table} WHERE queue = $1 AND grp IS NULL AND priority < p.priority
+              ORDER BY priority DESC LIMIT 1)
+      FROM priorities AS p WHERE p.priority IS NOT NULL
+    ), firsts AS (
+      SELECT (SELECT run_at FROM ${table} WHERE queue = $1 AND grp IS NULL AND priority = p.priority ${after}
+              ORDER BY run_at LIMIT 1) AS run_at
+      FROM priorities AS p WHERE p.priority IS NOT NULL
+      UNION ALL
+      (SELECT run_at FROM ${table} WHERE queue = $1 AND grp IS NOT NULL ${after} ORDER BY run_at LIMIT 1)
+    )
+    SELECT (extract(epoch FROM min(run_at) - clock_timestamp()) * 1000)::float8 AS wait,
+      EXISTS (SELECT FROM ${s}.paused WHERE queue = $1) AS paused
+    FROM firsts`;
 }
 
 export function quoteIdentifier(name: string): string {
