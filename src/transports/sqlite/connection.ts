@@ -1,8 +1,12 @@
 import { resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import { BrokerUnavailableError } from '../../errors.js';
+import type { FlowLimits } from '../../queuing/types.js';
+import { type Claim, Claims } from './claims.js';
 import { Counts } from './counts.js';
 import { openDatabase } from './database.js';
+import { FlowClaims } from './flow-claims.js';
+import { FLOW_SCHEMA } from './flow-tables.js';
 import { type ClaimedRow, SCHEMA, SQL, upgrade } from './tables.js';
 import type { Transaction, Write } from './writes.js';
 
@@ -13,13 +17,16 @@ export interface Claimer {
   demand(): number;
   /** Lease end for rows claimed at `now`. */
   leaseUntil(now: number): number;
-  claimed(rows: readonly ClaimedRow[]): void;
+  /** Its flow limits (rate, group concurrency), undefined for none: read at each claim. */
+  readonly limits: FlowLimits | undefined;
+  /** `limitedUntil`: the rate limit lets nothing more out before then. */
+  claimed(rows: readonly ClaimedRow[], limitedUntil: number | undefined): void;
   claimFailed(error: unknown): void;
   /** Something in its queue changed in this process (sent, requeued, dead-lettered into it). */
   wake(): void;
 }
 
-type Statements = { [K in keyof typeof SQL]: Database.Statement };
+export type Statements = { [K in keyof typeof SQL]: Database.Statement };
 
 const NOTHING: readonly ClaimedRow[] = [];
 
@@ -57,9 +64,10 @@ export class Connection {
   #refs = 0;
   #writes: Write[] = [];
   #claimers = new Set<Claimer>();
-  #results = new Map<Claimer, readonly ClaimedRow[]>();
+  #results = new Map<Claimer, Claim>();
   #touched = new Set<string>();
   readonly #counts: Counts;
+  readonly #claims: Claims;
   #batch: Batch | undefined;
   #flushing: NodeJS.Immediate | undefined;
 
@@ -77,7 +85,10 @@ export class Connection {
 
   private constructor(path: string) {
     this.path = path;
-    const db = openDatabase(path, SCHEMA, upgrade);
+    const db = openDatabase(path, SCHEMA, (db) => {
+      upgrade(db);
+      db.exec(FLOW_SCHEMA);
+    });
     this.#db = db;
     this.#statements = Object.fromEntries(
       Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)]),
@@ -85,6 +96,7 @@ export class Connection {
     this.#statements.nextDue.pluck();
     this.#statements.claimable.pluck();
     this.#counts = new Counts(this.#statements.count);
+    this.#claims = new Claims(this.#statements, this.#counts, new FlowClaims((sql) => db.prepare(sql)));
     this.#transaction = db.transaction((writes, claimers, now) => this.#apply(writes, claimers, now));
   }
 
@@ -188,7 +200,10 @@ export class Connection {
       return;
     }
     batch?.resolve();
-    for (const claimer of claimers) claimer.claimed(this.#results.get(claimer) ?? NOTHING);
+    for (const claimer of claimers) {
+      const claim = this.#results.get(claimer);
+      claimer.claimed(claim?.rows ?? NOTHING, claim?.limitedUntil);
+    }
     this.#results.clear();
     for (const queue of this.#touched) {
       const listeners = this.#listeners.get(queue);
@@ -213,8 +228,13 @@ export class Connection {
         case 'insert': {
           const delayed = w.runAt > now;
           const runAt = delayed ? w.runAt : 0;
-          const { changes } = s.insert.run(w.queue, w.body, w.priority, delayed ? 0 : 1, runAt, w.key);
-          if (changes > 0) counts.added(w.queue, delayed);
+          const { queue, body, priority, key, group } = w;
+          const { changes } =
+            group === null
+              ? s.insert.run(queue, body, priority, delayed ? 0 : 1, runAt, key)
+              : s.insertGrouped.run(queue, body, priority, delayed ? 0 : 1, runAt, key, group);
+          if (changes > 0) counts.added(queue, delayed);
+          if (group !== null) this.#claims.serveGroups(queue);
           this.#touched.add(w.queue);
           break;
         }
@@ -248,27 +268,11 @@ export class Connection {
           break;
       }
     }
-    for (const claimer of claimers) this.#claimFor(claimer, now);
-    counts.write();
-  }
-
-  #claimFor(claimer: Claimer, now: number): void {
-    const s = this.#statements;
-    const { queue } = claimer;
-    const promoted = s.promote.run(queue, now).changes;
-    if (promoted > 0) this.#counts.add(queue, promoted, 0, -promoted);
-    const demand = claimer.demand();
-    if (demand === 0) return;
-    const rows = s.claim.all(queue, now, queue, demand) as ClaimedRow[];
-    const leaseUntil = claimer.leaseUntil(now);
-    let fresh = 0;
-    for (const row of rows) {
-      s.lease.run(leaseUntil, row.id);
-      row.attempt++;
-      if (row.lease_expired === 0) fresh++;
+    for (const claimer of claimers) {
+      const claim = this.#claims.claim(claimer, now);
+      if (claim !== undefined) this.#results.set(claimer, claim);
     }
-    if (fresh > 0) this.#counts.add(queue, -fresh, fresh, 0);
-    this.#results.set(claimer, rows);
+    counts.write();
   }
 }
 

@@ -1,6 +1,6 @@
-import { Fifo } from '../../queuing/memory/buffers.js';
+import { limitsFlow } from '../../queuing/flow-options.js';
 import { DONE_PROMISE } from '../../queuing/settled.js';
-import type { NackOptions } from '../../queuing/types.js';
+import type { FlowLimits, NackOptions } from '../../queuing/types.js';
 import { type Admission, admit } from '../shared/admit.js';
 import { atMost } from '../shared/at-most.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
@@ -12,6 +12,7 @@ import { UnderWay } from '../shared/under-way.js';
 import { type Claimer, type Connection, isBusy } from './connection.js';
 import { SqliteDelivery } from './delivery.js';
 import type { ResolvedOptions } from './options.js';
+import { Prefetched } from './prefetched.js';
 import type { ClaimedRow } from './tables.js';
 import type { Write } from './writes.js';
 
@@ -21,18 +22,21 @@ import type { Write } from './writes.js';
  *
  * Claims follow demand: a claim asks for as many rows as there are `next()` calls waiting, plus one
  * per delivery settled since the last claim (its consumer loop is about to ask again), so a busy
- * consumer's acks and its next claim share one transaction. Nothing else is prefetched, and what
- * was prefetched but not taken within `pollInterval` (or half the visibility timeout, if shorter) is
- * given back, so messages are not held by a process that does not get to them.
+ * consumer's acks and its next claim share one transaction. Nothing else is prefetched (see
+ * Prefetched for what is not taken soon).
  * While waiters remain and nothing is claimable, it sleeps until the queue's next due row or
  * `pollInterval`, whichever comes first; a send in this process wakes it at once.
+ *
+ * Under flow limits (`flow`) each claim applies them in the file (flow-claims.ts); under a rate limit
+ * nothing is claimed ahead of the waiting `next()` calls, a row whose waiter left is given back at
+ * once, and a full window is waited out before the next claim.
  */
 export class SqliteConsumer<T>
   implements Claimer, DeliveryOwner<SqliteDelivery<T>>, IteratorOwner<SqliteDelivery<T>>
 {
   readonly #waiters = new Waiters<SqliteDelivery<T>>();
-  /** Claimed and checked, not handed out yet (prefetched for a settling loop, or its waiter left). */
-  readonly #ready = new Fifo<SqliteDelivery<T>>();
+  /** Claimed and checked, not handed out yet; given back within `pollInterval` or half the lease. */
+  readonly #ready: Prefetched<SqliteDelivery<T>>;
   /** Handed out and not settled: what close() waits for. */
   readonly #handedOut = new HandedOut<SqliteDelivery<T>>();
   #claiming = false;
@@ -48,18 +52,19 @@ export class SqliteConsumer<T>
    */
   readonly #checks = new UnderWay();
   #timer: NodeJS.Timeout | undefined;
-  #readyTimer: NodeJS.Timeout | undefined;
   #closed = false;
-
-  /** Milliseconds a prefetched delivery may wait in `#ready` before it is given back. */
-  readonly #holdReady: number;
+  /** The limits given last by any of its iterators (`flow`), read by each claim. */
+  limits: FlowLimits | undefined;
+  /** Epoch ms before which the rate limit lets nothing out: claims wait till then. */
+  #limitedUntil = 0;
 
   constructor(
     readonly queue: string,
     private readonly connection: Connection,
     private readonly options: ResolvedOptions<T>,
   ) {
-    this.#holdReady = Math.min(options.pollInterval, options.visibilityTimeout / 2);
+    const hold = Math.min(options.pollInterval, options.visibilityTimeout / 2);
+    this.#ready = new Prefetched(hold, this.#release);
     connection.subscribe(this);
   }
 
@@ -87,7 +92,15 @@ export class SqliteConsumer<T>
   returned(iterator: BrokerIterator<SqliteDelivery<T>>): void {
     this.#iterators--;
     this.#waiters.end(iterator);
-    if (this.#waiters.size === 0) this.#releaseReady();
+    if (this.#waiters.size === 0) this.#ready.giveBackAll();
+  }
+
+  /** The next claim applies `limits`. */
+  flow(_iterator: BrokerIterator<SqliteDelivery<T>>, limits: FlowLimits): void {
+    this.limits = limitsFlow(limits) ? limits : undefined;
+    this.#anticipated = 0;
+    this.#limitedUntil = 0;
+    if (this.#waiters.size > 0) this.#claim();
   }
 
   /** A prefetched delivery, handed out synchronously. */
@@ -110,22 +123,25 @@ export class SqliteConsumer<T>
     return now + this.options.visibilityTimeout;
   }
 
-  claimed(rows: readonly ClaimedRow[]): void {
+  claimed(rows: readonly ClaimedRow[], limitedUntil: number | undefined): void {
     this.#claiming = false;
+    this.#limitedUntil = limitedUntil ?? 0;
     for (const row of rows) this.#admit(row);
     if (!this.#unmet()) return;
-    if (rows.length > 0 && rows.length === this.#asked)
+    if (limitedUntil !== undefined)
+      this.#sleep(limitedUntil, false); // only time frees the window
+    else if (rows.length > 0 && rows.length === this.#asked)
       this.#claim(); // there may be more
     else this.#sleep(this.connection.nextDue(this.queue));
   }
 
   claimFailed(): void {
     this.#claiming = false;
-    if (!this.#closed && this.#waiters.size > 0) this.#sleep(undefined); // resume by itself later
+    if (!this.#closed && this.#waiters.size > 0) this.#sleep(); // resume by itself later
   }
 
   wake(): void {
-    if (!this.#closed && this.#waiters.size > 0) this.#claim();
+    if (!this.#closed && this.#waiters.size > 0 && Date.now() >= this.#limitedUntil) this.#claim();
   }
 
   // --- DeliveryOwner (called by deliveries) ---
@@ -158,7 +174,7 @@ export class SqliteConsumer<T>
     this.connection.cancelClaim(this);
     this.connection.unsubscribe(this);
     this.#waiters.end();
-    this.#releaseReady();
+    this.#ready.giveBackAll();
     const { closeTimeout } = this.options;
     const [unsettled] = await Promise.all([
       this.#handedOut.settleWithin(closeTimeout),
@@ -182,8 +198,9 @@ export class SqliteConsumer<T>
     });
   }
 
+  /** Not under a rate limit: a claim then fetches for the `next()` calls waiting, no more. */
   #anticipate(): void {
-    if (this.#closed || this.#iterators === 0) return;
+    if (this.#closed || this.#iterators === 0 || this.limits?.rateLimit !== undefined) return;
     this.#anticipated++;
     this.#claim();
   }
@@ -196,11 +213,11 @@ export class SqliteConsumer<T>
     this.connection.requestClaim(this);
   }
 
-  #sleep(due: number | undefined): void {
-    const { pollInterval } = this.options;
-    const wait = due === undefined ? pollInterval : Math.min(pollInterval, Math.max(0, due - Date.now()));
+  /** Claims again at `due` (epoch ms), or after `pollInterval` when that comes first and `poll`. */
+  #sleep(due = Number.POSITIVE_INFINITY, poll = true): void {
+    const time = poll ? Math.min(Date.now() + this.options.pollInterval, due) : due;
     clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.#claim(), wait);
+    this.#timer = setTimeout(() => this.#claim(), Math.max(0, time - Date.now()));
   }
 
   /**
@@ -239,8 +256,10 @@ export class SqliteConsumer<T>
     }
     const { envelope } = admission;
     const reason = row.reason ?? undefined;
-    const { id, headers } = envelope;
-    this.#handOut(new SqliteDelivery(this, row.id, admission.message, row.attempt, id, headers, reason));
+    const { id, headers, group } = envelope;
+    this.#handOut(
+      new SqliteDelivery(this, row.id, admission.message, row.attempt, id, headers, reason, group),
+    );
   }
 
   #handOut(delivery: SqliteDelivery<T>): void {
@@ -249,8 +268,11 @@ export class SqliteConsumer<T>
       return;
     }
     if (this.#waiters.size === 0) {
+      if (this.limits?.rateLimit !== undefined) {
+        this.#release(delivery); // its hand-out would come later than the window counted it
+        return;
+      }
       this.#ready.push(delivery);
-      this.#readyTimer ??= setTimeout(this.#releaseReady, this.#holdReady);
       return;
     }
     this.#handedOut.add(delivery);
@@ -269,16 +291,10 @@ export class SqliteConsumer<T>
     return this.#settle({ kind: 'deadLetter', queue, deadLetterQueue, id, attempt, reason, replacement });
   }
 
-  readonly #releaseReady = (): void => {
-    clearTimeout(this.#readyTimer);
-    this.#readyTimer = undefined;
-    for (let d = this.#ready.shift(); d !== undefined; d = this.#ready.shift()) this.#release(d);
-  };
-
   /** Gives back a message that was claimed but never handed out: that claim is not an attempt. */
-  #release(delivery: SqliteDelivery<T>): void {
+  readonly #release = (delivery: SqliteDelivery<T>): void => {
     delivery.takeBack();
     const { rowId: id, attempt } = delivery;
     void this.connection.write({ kind: 'release', queue: this.queue, id, attempt }).catch(() => {});
-  }
+  };
 }

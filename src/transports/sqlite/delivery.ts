@@ -15,7 +15,8 @@ export class SqliteDelivery<T> extends GuardedDelivery<T, SqliteDelivery<T>> {
     id: string,
     headers: Readonly<Record<string, unknown>>,
     deadLetterReason: string | undefined,
+    group: string | undefined,
   ) {
-    super(owner, message, attempt, id, headers, deadLetterReason);
+    super(owner, message, attempt, id, headers, deadLetterReason, group);
   }
 }

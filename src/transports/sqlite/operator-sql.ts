@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { Connection } from './connection.js';
-import { QUEUES, TABLE } from './tables.js';
+import { GROUP_TURNS, QUEUES, TABLE } from './tables.js';
 
 /**
  * The operator's statements (see operator.ts), prepared on first use: a queue that is never
@@ -25,8 +25,14 @@ export const OPERATOR_SQL = {
       CASE WHEN json_valid(body) THEN body ->> '$.id' END IN (SELECT value FROM json_each(@names))
       OR id IN (SELECT CAST(value AS INTEGER) FROM json_each(@names) WHERE value GLOB '[1-9]*' AND value NOT GLOB '*[^0-9]*'))
     ORDER BY id`,
-  /** A dead letter back in `queue` as a new message (attempt 1, no key), if still in the dead-letter queue. */
-  requeue: `INSERT INTO ${TABLE} (queue, body, priority) SELECT ?, body, priority FROM ${TABLE} WHERE id = ? AND queue = ?`,
+  /**
+   * A dead letter back in `queue` as a new message (attempt 1, no key) of its group, if still in the
+   * dead-letter queue; returns its group.
+   */
+  requeue: `INSERT INTO ${TABLE} (queue, body, priority, group_name)
+    SELECT ?, body, priority, group_name FROM ${TABLE} WHERE id = ? AND queue = ? RETURNING group_name`,
+  /** A queue that gets a message with a group serves groups (see flow-tables.ts). */
+  serveGroups: `INSERT INTO ${GROUP_TURNS} (queue) VALUES (?) ON CONFLICT (queue) DO NOTHING`,
   /** Deletes a row of a queue; returns its state, for the counts. */
   remove: `DELETE FROM ${TABLE} WHERE id = ? AND queue = ? RETURNING ready, run_at`,
   purgeWaiting: `DELETE FROM ${TABLE} WHERE id IN

@@ -145,7 +145,9 @@ export class SqliteOperator<T> {
     const { deadLetter } = options;
     let count = 0;
     for (const id of rows) {
-      if (s.requeue.run(name, id, deadLetter).changes === 0) continue; // redriven or discarded meanwhile
+      const copy = s.requeue.get(name, id, deadLetter) as { group_name: string | null } | undefined;
+      if (copy === undefined) continue; // redriven or discarded meanwhile
+      if (copy.group_name !== null && copy.group_name !== '') s.serveGroups.run(name);
       uncount(transaction, deadLetter, s.remove.get(id, deadLetter) as RemovedRow);
       count++;
     }

@@ -32,6 +32,7 @@ export class SqliteProducer<T> {
       priority: options?.priority ?? 0,
       runAt: Date.now() + (options?.delay ?? 0),
       key: options?.key ?? null,
+      group: options?.group ?? null,
     });
   }
 }

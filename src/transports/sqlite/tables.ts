@@ -15,6 +15,8 @@ import type Database from 'better-sqlite3';
  * it was when that delivery claimed it. `id` is AUTOINCREMENT so a deleted row's id is never reused
  * (a late ack cannot hit a newer message) and orders messages of equal priority by arrival.
  * A dead-letter copy records when it died (`dead_at`) and the attempt it had (`dead_attempt`).
+ * `group_name` is the message's group (SPEC § 7), NULL for the default group; only a queue that serves
+ * groups reads it (see flow-tables.ts), and a dead-letter copy keeps it for redrive.
  *
  * `sluice_queues` holds a row per queue: its counts by state, kept by every writer in the same
  * transaction as the change (one statement per queue per transaction, not a trigger per row: that
@@ -25,6 +27,8 @@ import type Database from 'better-sqlite3';
  */
 export const TABLE = 'sluice_messages';
 export const QUEUES = 'sluice_queues';
+/** A queue with a row here serves groups (see flow-tables.ts): the plain claim leaves it alone. */
+export const GROUP_TURNS = 'sluice_group_turns';
 
 /** Whether `queue` is paused: a claim hands out nothing then. */
 const PAUSED = `EXISTS (SELECT 1 FROM ${QUEUES} WHERE queue = ? AND paused = 1)`;
@@ -59,22 +63,27 @@ INSERT INTO ${QUEUES} (queue, waiting, leased, delayed)
 `;
 
 /**
- * Adds the columns a table made before dead letters recorded their death lacks (SCHEMA adds the
- * rest). Its dead letters keep NULL there: read as dead when the file was upgraded, at the attempt
- * their reason names.
+ * Adds what a table made by an older version lacks (SCHEMA adds the rest): the columns recording a
+ * dead letter's death (its dead letters keep NULL there: read as dead when the file was upgraded,
+ * at the attempt their reason names), and the group column (flow-tables.ts then adds its indexes).
  */
 export function upgrade(db: Database.Database): void {
   const columns = db.prepare(`SELECT name FROM pragma_table_info('${TABLE}')`).pluck().all();
-  if (columns.includes('dead_at')) return;
-  db.exec(
-    `ALTER TABLE ${TABLE} ADD COLUMN dead_at INTEGER; ALTER TABLE ${TABLE} ADD COLUMN dead_attempt INTEGER;`,
-  );
-  db.prepare(`UPDATE ${TABLE} SET dead_at = ? WHERE reason IS NOT NULL`).run(Date.now());
+  if (!columns.includes('dead_at')) {
+    db.exec(
+      `ALTER TABLE ${TABLE} ADD COLUMN dead_at INTEGER; ALTER TABLE ${TABLE} ADD COLUMN dead_attempt INTEGER;`,
+    );
+    db.prepare(`UPDATE ${TABLE} SET dead_at = ? WHERE reason IS NOT NULL`).run(Date.now());
+  }
+  if (!columns.includes('group_name')) db.exec(`ALTER TABLE ${TABLE} ADD COLUMN group_name TEXT`);
 }
 
 export const SQL = {
   insert: `INSERT INTO ${TABLE} (queue, body, priority, ready, run_at, dedup_key) VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING`,
+  /** A send with a group: only these write the group's indexes, the plain `insert` stays as it was. */
+  insertGrouped: `INSERT INTO ${TABLE} (queue, body, priority, ready, run_at, dedup_key, group_name)
+    VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (queue, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING`,
   ack: `DELETE FROM ${TABLE} WHERE id = ? AND attempt = ?`,
   retry: `UPDATE ${TABLE} SET ready = ?, run_at = ? WHERE id = ? AND attempt = ?`,
   /** Gives back a claimed message that was never handed out: that claim does not count as an attempt. */
@@ -84,14 +93,18 @@ export const SQL = {
    * whose envelope has no id was named by its row id (see the consumer); the copy is given that id
    * so the message keeps its name on the dead-letter queue.
    */
-  deadLetter: `INSERT INTO ${TABLE} (queue, body, priority, reason, dead_at, dead_attempt)
+  deadLetter: `INSERT INTO ${TABLE} (queue, body, priority, reason, dead_at, dead_attempt, group_name)
     SELECT ?, coalesce(?, CASE WHEN json_type(body, '$.id') = 'text' AND json_extract(body, '$.id') <> ''
-      THEN body ELSE json_set(body, '$.id', CAST(id AS TEXT)) END), priority, ?, ?, attempt
+      THEN body ELSE json_set(body, '$.id', CAST(id AS TEXT)) END), priority, ?, ?, attempt, group_name
     FROM ${TABLE} WHERE id = ? AND attempt = ?`,
   promote: `UPDATE ${TABLE} SET ready = 1, run_at = 0 WHERE queue = ? AND ready = 0 AND run_at <= ?`,
-  /** The next ready rows in delivery order, none while paused; each is then leased with `lease`. */
+  /**
+   * The next ready rows in delivery order, none while paused or when the queue serves groups (it
+   * takes none then: its claims go round its groups); each is then leased with `lease`.
+   */
   claim: `SELECT id, body, attempt, priority, reason, run_at > 0 AS lease_expired FROM ${TABLE}
-    WHERE queue = ? AND ready = 1 AND run_at <= ? AND NOT ${PAUSED} ORDER BY priority DESC, id LIMIT ?`,
+    WHERE queue = ? AND ready = 1 AND run_at <= ? AND NOT ${PAUSED}
+      AND NOT EXISTS (SELECT 1 FROM ${GROUP_TURNS} WHERE queue = ?) ORDER BY priority DESC, id LIMIT ?`,
   lease: `UPDATE ${TABLE} SET run_at = ?, attempt = attempt + 1 WHERE id = ?`,
   claimable: `SELECT NOT ${PAUSED.replace('?', '@queue')}
     AND (EXISTS (SELECT 1 FROM ${TABLE} WHERE queue = @queue AND ready = 1 AND run_at <= @now)

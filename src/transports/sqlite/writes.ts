@@ -9,6 +9,8 @@ export type Write =
       priority: number;
       runAt: number;
       key: string | null;
+      /** The message's group, null for the default group. */
+      group: string | null;
     }
   | { kind: 'ack'; queue: string; id: number; attempt: number }
   | { kind: 'retry'; queue: string; id: number; attempt: number; runAt: number }
