@@ -62,6 +62,7 @@ export class NatsAdmission<T> {
       envelope.id,
       envelope.headers,
       reason,
+      envelope.group,
     );
   }
 }

@@ -41,6 +41,13 @@ export class Bands<D> {
     return this.#byToken.values();
   }
 
+  /** Deliveries buffered across the bands. */
+  buffered(): number {
+    let count = 0;
+    for (const band of this.#sorted) count += band.buffer.size;
+    return count;
+  }
+
   /** Every band answered its first pull: deliveries may be handed out. */
   get primed(): boolean {
     return this.#unprimed === 0;

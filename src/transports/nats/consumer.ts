@@ -1,7 +1,7 @@
 import type { Msg } from '@nats-io/transport-node';
 import { BrokerUnavailableError } from '../../errors.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
-import type { NackOptions } from '../../queuing/types.js';
+import type { FlowLimits, NackOptions } from '../../queuing/types.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
 import { HandedOut } from '../shared/handed-out.js';
 import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
@@ -14,18 +14,19 @@ import { PauseWatch } from './control.js';
 import { DeadLetters } from './dead-letter.js';
 import { DelayedMover } from './delayed.js';
 import type { NatsDelivery } from './delivery.js';
-import { NatsTopologyError } from './errors.js';
-import { FetchRun, type RunOwner } from './fetch-run.js';
+import { FetchRun } from './fetch-run.js';
+import { FlowControl } from './flow.js';
+import { inOrder } from './in-order.js';
 import { streamName } from './names.js';
 import type { ResolvedOptions } from './options.js';
 import { putBack } from './put-back.js';
+import type { RunOwner } from './run-owner.js';
 import type { LazySession, Session } from './session.js';
-
-const decoder = new TextDecoder();
 
 /**
  * The consuming side of a NatsQueue: pulls its bands (see FetchRun) into local buffers, hands
- * deliveries out highest band first (see Bands), and settles them on their JetStream ack subjects.
+ * deliveries out highest band first (see Bands; once a group exists or `flow()` sets a limit,
+ * flow.ts hands out), and settles them on their JetStream ack subjects.
  *
  * - Every received, unsettled message (buffered or handed out) gets a `+WPI` heartbeat about every
  *   visibilityTimeout / 3, so only a dead consumer's messages come back after the visibility timeout.
@@ -43,6 +44,7 @@ export class NatsConsumer<T>
   readonly stream: string;
   readonly prefetch: number;
   readonly bands = new Bands<NatsDelivery<T>>();
+  readonly flowControl: FlowControl<NatsDelivery<T>>;
   readonly #options: ResolvedOptions<T>;
   readonly #session: LazySession;
   readonly #admission: NatsAdmission<T>;
@@ -51,16 +53,12 @@ export class NatsConsumer<T>
   readonly #pause: PauseWatch;
   readonly #busy: UnderWay;
   readonly #waiters = new Waiters<NatsDelivery<T>>();
-  /**
-   * Received and not settled, buffered or handed out: what the heartbeat keeps from coming back.
-   * Kept besides #handedOut because buffered deliveries need heartbeats too and HandedOut cannot be
-   * walked.
-   */
+  /** Received and not settled, buffered or handed out (HandedOut cannot be walked): what is heartbeated. */
   readonly #held = new Set<NatsDelivery<T>>();
   readonly #handedOut = new HandedOut<NatsDelivery<T>>();
   readonly #iterators = new Set<BrokerIterator<NatsDelivery<T>>>();
   #run: FetchRun<NatsDelivery<T>> | undefined;
-  #closed = false;
+  closed = false;
   #tick: NodeJS.Timeout | undefined;
   #lastBeat = Date.now();
 
@@ -75,15 +73,24 @@ export class NatsConsumer<T>
     this.#mover = new DelayedMover(name, this.stream, session, busy, this.#deadLetters);
     this.#pause = new PauseWatch(name, (paused) => this.#pauseChanged(paused));
     this.#busy = busy;
+    this.flowControl = new FlowControl(this, options.visibilityTimeout);
   }
 
   get paused(): boolean {
     return this.#pause.paused;
   }
 
+  get run(): FetchRun<NatsDelivery<T>> | undefined {
+    return this.#run;
+  }
+
+  get waiting(): number {
+    return this.#waiters.size;
+  }
+
   iterator(): BrokerIterator<NatsDelivery<T>> {
     const iterator = new BrokerIterator<NatsDelivery<T>>(this);
-    if (!this.#closed) {
+    if (!this.closed) {
       this.#iterators.add(iterator);
       this.#ensureRunning();
     }
@@ -91,12 +98,18 @@ export class NatsConsumer<T>
   }
 
   next(iterator: BrokerIterator<NatsDelivery<T>>): Promise<IteratorResult<NatsDelivery<T>>> {
-    if (this.#closed || !this.#iterators.has(iterator)) return DONE_PROMISE;
+    if (this.closed || !this.#iterators.has(iterator)) return DONE_PROMISE;
     const delivery = this.take();
     if (delivery !== undefined) return Promise.resolve({ value: delivery, done: false });
     if (this.#run?.failure !== undefined) return Promise.reject(this.#run.failure);
     this.#ensureRunning();
-    return this.#waiters.wait(iterator);
+    const waiting = this.#waiters.wait(iterator);
+    if (this.flowControl.active) this.flowControl.serve();
+    return waiting;
+  }
+
+  flow(_iterator: BrokerIterator<NatsDelivery<T>>, limits: FlowLimits): void {
+    this.flowControl.setLimits(limits);
   }
 
   /** The iterator was returned: its pending `next()` calls end; the last one out winds the run down. */
@@ -108,7 +121,7 @@ export class NatsConsumer<T>
 
   /** A buffered delivery, synchronously, when nobody is waiting before the caller. */
   take(): NatsDelivery<T> | undefined {
-    if (this.#closed) return undefined; // what is buffered goes back to the stream
+    if (this.closed) return undefined; // what is buffered goes back to the stream
     return this.#waiters.size === 0 && this.bands.primed && !this.#pause.paused ? this.#pick() : undefined;
   }
 
@@ -118,13 +131,12 @@ export class NatsConsumer<T>
 
   nack(delivery: NatsDelivery<T>, options: NackOptions): Promise<void> {
     const { retryAfter, deadLetter } = nackOutcome(options, delivery.attempt, this.#options);
-    if (deadLetter === undefined)
+    if (deadLetter === undefined) {
+      this.flowControl.retry(delivery, retryAfter);
       return this.#answer(delivery, retryAfter > 0 ? nakWithDelay(retryAfter) : NAK);
+    }
     this.#forget(delivery);
-    const body = decoder.decode(delivery.raw.data);
-    return this.#deadLetters
-      .deadLetter(delivery.raw, delivery.priority, body, delivery.id, deadLetter, delivery.attempt)
-      .catch(keepOnlyTopologyErrors);
+    return this.#deadLetters.nacked(delivery, deadLetter);
   }
 
   /** Puts a delivery a run fetched but did not hand out back on the stream now (see putBack). */
@@ -144,7 +156,7 @@ export class NatsConsumer<T>
    */
   async close(): Promise<void> {
     const deadline = Date.now() + this.#options.closeTimeout;
-    this.#closed = true;
+    this.closed = true;
     this.#iterators.clear();
     this.#waiters.end();
     const run = this.#run;
@@ -154,21 +166,25 @@ export class NatsConsumer<T>
     }
     // The run put back what was buffered: what is left was handed out.
     for (const delivery of await this.#handedOut.settleWithin(deadline - Date.now())) {
-      this.#giveBack(delivery);
+      this.#forget(delivery);
+      respond(delivery.raw, NAK);
     }
     clearInterval(this.#tick);
     this.#pause.stop();
+    this.flowControl.stop();
   }
 
   /** The session, once this consumer knows whether its queue is paused on it. */
   async session(): Promise<Session> {
     const session = await this.#session.get();
     await this.#pause.follow(session.connection);
+    this.flowControl.follow(session.connection);
     return session;
   }
 
   received(run: FetchRun<NatsDelivery<T>>, band: Band<NatsDelivery<T>>, msg: Msg, attempt: number): void {
-    this.#admit(run, band, this.#admission.admit(msg, band.priority, attempt));
+    const admitted = this.#admission.admit(msg, band.priority, attempt);
+    inOrder(band, admitted, (delivery) => delivery && this.#buffer(run, band, delivery));
   }
 
   schedule(msg: Msg): void {
@@ -177,6 +193,10 @@ export class NatsConsumer<T>
 
   /** Hands buffered deliveries to waiting `next()` calls (once every band is primed). */
   serve(): void {
+    if (this.flowControl.active) {
+      this.flowControl.serve();
+      return;
+    }
     if (this.#pause.paused) return;
     while (this.#waiters.size > 0) {
       const delivery = this.#pick();
@@ -192,11 +212,26 @@ export class NatsConsumer<T>
   }
 
   ended(run: FetchRun<NatsDelivery<T>>): void {
+    this.flowControl.ended();
     if (this.#run === run) this.#run = undefined;
   }
 
+  admit(msg: Msg, priority: number, attempt: number): Admitted<T> {
+    return this.#admission.admit(msg, priority, attempt);
+  }
+
+  hand(delivery: NatsDelivery<T>): boolean {
+    if (!this.#waiters.hand(delivery)) return false;
+    this.#handedOut.add(delivery);
+    return true;
+  }
+
+  hold(delivery: NatsDelivery<T>): void {
+    this.#held.add(delivery);
+  }
+
   #ensureRunning(): void {
-    if (this.#closed || this.#iterators.size === 0) return;
+    if (this.closed || this.#iterators.size === 0) return;
     const current = this.#run;
     if (current !== undefined) {
       if (current.winding && current.failure === undefined) current.revive();
@@ -225,28 +260,9 @@ export class NatsConsumer<T>
 
   /** Settled or taken back: stop heartbeating it, and close no longer waits for it. */
   #forget(delivery: NatsDelivery<T>): void {
+    this.flowControl.settled(delivery);
     this.#held.delete(delivery);
     this.#handedOut.delete(delivery);
-  }
-
-  #giveBack(delivery: NatsDelivery<T>): void {
-    this.#forget(delivery);
-    respond(delivery.raw, NAK);
-  }
-
-  #admit(run: FetchRun<NatsDelivery<T>>, band: Band<NatsDelivery<T>>, admitted: Admitted<T>): void {
-    if (admitted instanceof Promise || band.tail !== undefined) {
-      const tail = (band.tail ?? Promise.resolve()).then(async () => {
-        const delivery = await admitted;
-        if (delivery !== undefined) this.#buffer(run, band, delivery);
-      });
-      band.tail = tail;
-      void tail.finally(() => {
-        if (band.tail === tail) band.tail = undefined;
-      });
-    } else if (admitted !== undefined) {
-      this.#buffer(run, band, admitted);
-    }
   }
 
   #buffer(run: FetchRun<NatsDelivery<T>>, band: Band<NatsDelivery<T>>, delivery: NatsDelivery<T>): void {
@@ -256,18 +272,17 @@ export class NatsConsumer<T>
     }
     this.#held.add(delivery);
     // Someone waits only while every buffer is empty, so once all bands are primed this is the best.
-    if (this.bands.primed && !this.#pause.paused && this.#waiters.hand(delivery)) {
-      this.#handedOut.add(delivery);
-    } else band.buffer.push(delivery);
+    if (this.bands.primed && !this.#pause.paused && !this.flowControl.limited && this.hand(delivery)) return;
+    band.buffer.push(delivery);
+    if (this.flowControl.limited) this.flowControl.serve();
   }
 
   /** The delivery to hand out next, counted as handed out. */
   #pick(): NatsDelivery<T> | undefined {
-    const band = this.bands.pick();
-    if (band === undefined) return undefined;
-    const delivery = band.buffer.shift()!;
-    this.#handedOut.add(delivery);
-    this.#run?.pull(band);
+    const band = this.flowControl.active ? undefined : this.bands.pick();
+    const delivery = band === undefined ? this.flowControl.take() : band.buffer.shift()!;
+    if (delivery !== undefined) this.#handedOut.add(delivery);
+    if (band !== undefined) this.#run?.pull(band);
     return delivery;
   }
 
@@ -277,17 +292,9 @@ export class NatsConsumer<T>
     if (now - this.#lastBeat >= this.#options.visibilityTimeout / 3) {
       this.#lastBeat = now;
       for (const delivery of this.#held) delivery.heartbeat();
+      this.flowControl.renew();
     }
     this.#run?.tick(now);
+    if (this.flowControl.active) this.flowControl.tick(now);
   }
-}
-
-/**
- * What a failed dead-lettering by a nack does: the original was not acked, so, no longer
- * heartbeated, it comes back after ack_wait and its next nack dead-letters it again, as after a lost
- * ack. Only a topology no retry can fix rejects (a Pump stops with it); an outage or a copy the
- * server refused would stop a Pump for what a retry may fix or what concerns one message.
- */
-function keepOnlyTopologyErrors(error: unknown): void {
-  if (error instanceof NatsTopologyError) throw error;
 }

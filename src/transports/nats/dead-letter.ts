@@ -2,11 +2,14 @@ import { headers, type Msg } from '@nats-io/transport-node';
 import type { UnderWay } from '../shared/under-way.js';
 import { ACK, respond, storedName } from './ack-protocol.js';
 import { reasonHeader } from './dead-letter-room.js';
+import type { NatsDelivery } from './delivery.js';
+import { NatsTopologyError } from './errors.js';
 import { bandToken, DEAD_ATTEMPT_HEADER, DEAD_REASON_HEADER } from './names.js';
 import { publish } from './producer.js';
 import type { LazySession } from './session.js';
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
 /**
  * Moves received messages to the dead-letter queue: a copy is stored on its stream (same band, the
@@ -29,6 +32,14 @@ export class DeadLetters {
     private readonly session: LazySession,
     private readonly busy: UnderWay,
   ) {}
+
+  /** A delivery a handler nacked on its last attempt, or with `deadLetter` (see keepOnlyTopologyErrors). */
+  nacked(delivery: NatsDelivery<unknown>, reason: string): Promise<void> {
+    const { raw, priority, id, attempt } = delivery;
+    return this.deadLetter(raw, priority, decoder.decode(raw.data), id, reason, attempt).catch(
+      keepOnlyTopologyErrors,
+    );
+  }
 
   /**
    * Resolves once the copy is stored and the original acked; rejects (leaving the original, which
@@ -65,4 +76,14 @@ function withId(body: string, id: string): string {
   if ((JSON.parse(body) as { id?: unknown }).id === id) return body;
   const end = body.lastIndexOf('}');
   return `${body.slice(0, end)},"id":${JSON.stringify(id)}${body.slice(end)}`;
+}
+
+/**
+ * What a failed dead-lettering by a nack does: the original was not acked, so, no longer
+ * heartbeated, it comes back after ack_wait and its next nack dead-letters it again, as after a lost
+ * ack. Only a topology no retry can fix rejects (a Pump stops with it); an outage or a copy the
+ * server refused would stop a Pump for what a retry may fix or what concerns one message.
+ */
+function keepOnlyTopologyErrors(error: unknown): void {
+  if (error instanceof NatsTopologyError) throw error;
 }

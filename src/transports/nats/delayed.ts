@@ -1,12 +1,13 @@
 import type { Msg } from '@nats-io/transport-node';
 import { type Admission, admit } from '../shared/admit.js';
+import { decodeEnvelope } from '../shared/envelope.js';
 import { boundedReason } from '../shared/reasons.js';
 import type { UnderWay } from '../shared/under-way.js';
 import { ACK, nakWithDelay, respond, storedName } from './ack-protocol.js';
 import { storedId } from './admission.js';
 import type { DeadLetters } from './dead-letter.js';
-import { bandToken, DUE_HEADER, PRIORITY_HEADER } from './names.js';
-import { publish } from './producer.js';
+import { bandToken, DUE_HEADER, groupToken, PRIORITY_HEADER } from './names.js';
+import { nudge, publish } from './producer.js';
 import type { LazySession } from './session.js';
 
 /** How long a due delayed message waits before another try when moving it failed. */
@@ -19,7 +20,8 @@ const decoder = new TextDecoder();
  * and band (`Sluice-Priority`) in headers. A consuming handle receives them like a band's, and:
  * - not due yet: naks it with the time left, so JetStream hands it back when due; each message
  *   waits on its own, so a shorter delay sent later comes first;
- * - due: stores it on its band as a new message (waiting was not an attempt), then acks it. The
+ * - due: stores it on its band (its group's band when the envelope names a group) as a new
+ *   message (waiting was not an attempt), then acks it. The
  *   move's `Nats-Msg-Id` names the delayed message (stream, sequence, time stored), so a move
  *   retried after a lost `+ACK` (it comes back after ack_wait, shorter than the duplicate window, see
  *   options.ts) stores it once while the stream's `duplicate_window` of the first move lasts;
@@ -48,9 +50,12 @@ export class DelayedMover {
       return;
     }
     const options = { msgID: `due:${storedName(raw.reply)}` };
-    const moved = this.session
-      .get()
-      .then((session) => publish(session, this.queue, bandToken(priority), raw.data, options));
+    const group = groupOf(raw.data);
+    const token = group === undefined ? bandToken(priority) : groupToken(priority, group);
+    const moved = this.session.get().then(async (session) => {
+      await publish(session, this.queue, token, raw.data, options);
+      if (group !== undefined) nudge(session, this.queue, token);
+    });
     void this.busy
       .add(
         moved.then(
@@ -72,5 +77,14 @@ export class DelayedMover {
     // Not stored: the message stays on the delayed subject and comes back after ack_wait. Never
     // handed out, it had reached no attempt beyond the first.
     void this.deadLetters.deadLetter(raw, 0, body, id, reason, 1).catch(() => {});
+  }
+}
+
+/** The group an envelope names; undefined for the default group, or a body that is no envelope. */
+export function groupOf(data: Uint8Array): string | undefined {
+  try {
+    return decodeEnvelope(decoder.decode(data)).group;
+  } catch {
+    return undefined; // handed out, it is dead-lettered with the reason
   }
 }

@@ -19,8 +19,9 @@ export class NatsDelivery<T> extends GuardedDelivery<T, NatsDelivery<T>> {
     id: string,
     headers: Readonly<Record<string, unknown>>,
     deadLetterReason: string | undefined,
+    group: string | undefined,
   ) {
-    super(owner, message, attempt, id, headers, deadLetterReason);
+    super(owner, message, attempt, id, headers, deadLetterReason, group);
   }
 
   /** Tells JetStream the message is still being worked on, so ack_wait starts over. */

@@ -2,9 +2,10 @@ import type { Msg, Subscription } from '@nats-io/transport-node';
 import { createInbox } from '@nats-io/transport-node';
 import { BrokerUnavailableError } from '../../errors.js';
 import { deliveryCount, lastToken } from './ack-protocol.js';
-import type { Band, Bands } from './bands.js';
+import type { Band } from './bands.js';
 import { NatsTopologyError } from './errors.js';
 import { bandToken, DELAYED } from './names.js';
+import type { RunOwner } from './run-owner.js';
 import type { Session } from './session.js';
 
 /**
@@ -22,31 +23,6 @@ const DISCOVERY_RETRY_MS = 1_000;
 /** How long a run waits before trying again to connect when NATS was not there (as a reconnect does). */
 const CONNECT_RETRY_MS = 500;
 const encoder = new TextEncoder();
-
-/** What a run needs from its consumer. */
-export interface RunOwner<D> {
-  readonly name: string;
-  readonly stream: string;
-  readonly prefetch: number;
-  readonly bands: Bands<D>;
-  /** While true, nothing is pulled. */
-  readonly paused: boolean;
-  session(): Promise<Session>;
-  /** A stored message from a band, to admit. */
-  received(run: FetchRun<D>, band: Band<D>, msg: Msg, attempt: number): void;
-  /** A message from the delayed subject. */
-  schedule(msg: Msg): void;
-  /** Every band answered its first pull: what waits can be served. */
-  serve(): void;
-  /** The run cannot go on (credentials refused, or a topology it cannot use); it winds down. */
-  failed(run: FetchRun<D>, error: unknown): void;
-  /** Puts a buffered delivery back on the stream. */
-  release(delivery: D): void;
-  /** Puts a message received but not admitted back on the stream. */
-  putBack(msg: Msg): void;
-  /** The run ended: nothing in flight, nothing buffered. */
-  ended(run: FetchRun<D>): void;
-}
 
 /**
  * One period of fetching, from the first live iterator until the last one returned (or close, or a
@@ -152,9 +128,10 @@ export class FetchRun<D> {
     if (session === undefined || this.stopped || this.winding || band.requested > 0) return;
     if (this.owner.paused) return;
     if (!session.connection.up) return;
-    const batch = prefetch - band.buffer.size;
-    if (batch < prefetch / 2) {
-      this.#prime(band); // no first pull needed: what the band holds is in its buffer
+    const flow = this.owner.flowControl;
+    const batch = flow.demandOnly ? flow.demand(band.primed) : prefetch - band.buffer.size;
+    if (flow.demandOnly ? batch <= 0 : batch < prefetch / 2) {
+      this.#prime(band); // no first pull needed: what the band holds is in its buffer, or none is wanted
       return;
     }
     const wait = band.primed ? `"expires":${PULL_EXPIRES_MS * 1e6}` : '"no_wait":true';
@@ -170,6 +147,23 @@ export class FetchRun<D> {
     band.requested = batch;
     band.received = 0;
     band.issuedAt = Date.now();
+  }
+
+  /** Asks a group band's consumer for what it has now, up to `batch`; false when it cannot ask now. */
+  pullOnce(token: string, batch: number): boolean {
+    const session = this.#session;
+    if (session === undefined || this.stopped || this.winding || this.owner.paused) return false;
+    if (!session.connection.up) return false;
+    try {
+      session.connection.nc.publish(
+        `$JS.API.CONSUMER.MSG.NEXT.${this.owner.stream}.${token}`,
+        encoder.encode(`{"batch":${batch},"no_wait":true}`),
+        { reply: `${this.#inboxPrefix}.${token}` },
+      );
+      return true;
+    } catch {
+      return false; // the connection is closing
+    }
   }
 
   /** Called about every second: counts lost pulls as ended (and adopts their band again), renews the rest. */
@@ -216,14 +210,15 @@ export class FetchRun<D> {
   async #adopt(token: string): Promise<void> {
     if (this.stopped) return;
     const band = this.owner.bands.add(token);
-    if (band === undefined) return; // another consumer of the stream: not a band
+    if (band === undefined && !this.owner.flowControl.adopt(token)) return; // another consumer of the stream
     try {
       await this.#session!.topology.ensureConsumer(this.owner.name, token, true);
     } catch (error) {
       this.#discoveryFailed(error);
       return;
     }
-    this.pull(band);
+    if (band === undefined) this.owner.flowControl.found(token);
+    else this.pull(band);
   }
 
   /**
@@ -238,8 +233,13 @@ export class FetchRun<D> {
   }
 
   #onMessage(msg: Msg): void {
-    const band = this.owner.bands.get(lastToken(msg.subject));
-    if (band === undefined || this.stopped) return;
+    const token = lastToken(msg.subject);
+    const band = this.owner.bands.get(token);
+    if (band === undefined) {
+      this.owner.flowControl.answered(this as FetchRun<unknown>, token, msg);
+      return;
+    }
+    if (this.stopped) return;
     const attempt = deliveryCount(msg.reply);
     if (attempt === undefined) {
       // A status on a pull's reply subject: 404/408 end a pull (renew it now); anything else
@@ -269,6 +269,7 @@ export class FetchRun<D> {
   }
 
   #finishIfQuiet(): void {
+    if (this.owner.flowControl.pulling > 0) return;
     for (const band of this.owner.bands.all()) if (band.requested > 0) return;
     this.#finish();
   }

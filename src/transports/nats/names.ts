@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * How a queue name maps onto JetStream. One stream per queue, one subject per priority band plus one
  * for delayed messages, one durable pull consumer per subject (a WorkQueue stream needs their filters
@@ -6,6 +8,7 @@
  *   stream    sluice-<queue>             subjects sluice.<queue>.*
  *   band      sluice.<queue>.p<band>     consumer p<band>
  *   delayed   sluice.<queue>.delayed     consumer delayed
+ *   grouped   sluice.<queue>.p<band>_<g> consumer p<band>_<g>    (see groupToken)
  *
  * `<queue>` is the name with every character outside [A-Za-z0-9-] written as `_` and two hex digits
  * per UTF-8 byte, so any name gives valid, distinct stream names and subject tokens
@@ -88,4 +91,42 @@ export function bandPriority(token: string): number | undefined {
   if (!token.startsWith('p')) return undefined;
   const priority = Number(token.slice(1));
   return bandToken(priority) === token ? priority : undefined;
+}
+
+/** Groups whose base64url takes at most this many characters are written as it is, longer ones hashed. */
+const PLAIN_GROUP_CHARS = 43;
+const GROUP_KEY = /^(?:g[A-Za-z0-9_-]{1,43}|h[A-Za-z0-9_-]{43})$/;
+
+/**
+ * A group as one subject token, consumer name and key-value key: `g` and the base64url of its UTF-8
+ * when that is at most 43 characters (a group of up to 32 bytes), else `h` and the base64url of
+ * its SHA-256. Distinct groups give distinct keys, of `[A-Za-z0-9_-]` only.
+ */
+export function groupKey(group: string): string {
+  const plain = Buffer.from(group, 'utf8').toString('base64url');
+  if (plain.length <= PLAIN_GROUP_CHARS) return `g${plain}`;
+  return `h${createHash('sha256').update(group, 'utf8').digest('base64url')}`;
+}
+
+/** The subject token and consumer name of a group's band: `p0_gdGVuYW50LTQy`. */
+export function groupToken(priority: number, group: string): string {
+  return `${bandToken(priority)}_${groupKey(group)}`;
+}
+
+/** A grouped token's band and group key; undefined for any other token. */
+export function parseGroupToken(token: string): { band: string; priority: number; key: string } | undefined {
+  const at = token.indexOf('_');
+  if (at < 0) return undefined;
+  const band = token.slice(0, at);
+  const key = token.slice(at + 1);
+  const priority = bandPriority(band);
+  return priority === undefined || !GROUP_KEY.test(key) ? undefined : { band, priority, key };
+}
+
+/**
+ * The core NATS subject (no stream holds it) on which a grouped send publishes its subject token,
+ * so consumers pull that group at once rather than at their next look at the consumers' counts.
+ */
+export function readySubject(queue: string): string {
+  return `sluice-ready.${encodeName(queue)}`;
 }

@@ -6,9 +6,18 @@ import { lastToken } from './ack-protocol.js';
 import type { Connection } from './connection.js';
 import { readPaused, writePaused } from './control.js';
 import { DeadLetterReader, type StoredLetter } from './dead-letter-reader.js';
+import { groupOf } from './delayed.js';
 import { failure } from './errors.js';
-import { bandPriority, bandToken, DELAYED, streamName, subjectPrefix } from './names.js';
-import { publish } from './producer.js';
+import {
+  bandPriority,
+  bandToken,
+  DELAYED,
+  groupToken,
+  parseGroupToken,
+  streamName,
+  subjectPrefix,
+} from './names.js';
+import { nudge, publish } from './producer.js';
 import type { LazySession, Session } from './session.js';
 
 /** Dead letters a redrive moves at once: published together, then deleted together. */
@@ -52,7 +61,7 @@ export class NatsOperations<T> {
       let delayed = 0;
       for (const info of consumers) {
         if (info.name === DELAYED) delayed += info.num_pending + info.num_ack_pending;
-        else if (bandPriority(info.name) !== undefined) {
+        else if (holdsMessages(info.name)) {
           ready += info.num_pending;
           inFlight += info.num_ack_pending;
         }
@@ -120,7 +129,7 @@ export class NatsOperations<T> {
       const { jsm } = connection;
       const counts = (await this.#consumers(connection)).map(async (info) => {
         const subject = `${subjectPrefix(this.#queue)}${info.name}`;
-        if (info.name !== DELAYED && bandPriority(info.name) === undefined) return 0;
+        if (info.name !== DELAYED && !holdsMessages(info.name)) return 0;
         if (info.name === DELAYED || info.num_ack_pending === 0) {
           return (await jsm.streams.purge(this.#stream, { filter: subject })).purged;
         }
@@ -172,10 +181,12 @@ export class NatsOperations<T> {
   async #move(session: Session, batch: readonly StoredLetter<T>[]): Promise<number> {
     const published = await Promise.allSettled(
       batch.map(({ stored }) => {
-        const token = lastToken(stored.subject);
-        const band = bandPriority(token) === undefined ? bandToken(0) : token;
+        const priority = bandPriority(lastToken(stored.subject)) ?? 0;
+        const group = groupOf(stored.data);
+        const token = group === undefined ? bandToken(priority) : groupToken(priority, group);
         const msgID = `redrive:${this.#dead.stream}:${stored.seq}:${stored.timestamp}`;
-        return publish(session, this.#queue, band, stored.data, { msgID });
+        const published = publish(session, this.#queue, token, stored.data, { msgID });
+        return group === undefined ? published : published.then(() => nudge(session, this.#queue, token));
       }),
     );
     const deleted = await Promise.all(
@@ -200,4 +211,9 @@ export class NatsOperations<T> {
     }
     return (await Promise.all(deletes)).filter(Boolean).length;
   }
+}
+
+/** A band's consumer or a group band's: what holds the queue's messages. */
+function holdsMessages(consumer: string): boolean {
+  return bandPriority(consumer) !== undefined || parseGroupToken(consumer) !== undefined;
 }

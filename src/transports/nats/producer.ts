@@ -12,8 +12,10 @@ import {
   bandToken,
   DELAYED,
   DUE_HEADER,
+  groupToken,
   MSG_ID_HEADER,
   PRIORITY_HEADER,
+  readySubject,
   streamName,
   subjectPrefix,
 } from './names.js';
@@ -22,9 +24,9 @@ import type { LazySession, Session } from './session.js';
 const encoder = new TextEncoder();
 
 /**
- * The send side of a NatsQueue: a message goes to its band's subject, or with a delay to the delayed
- * subject with its due time and band in headers (see delayed.ts); a `key` is its `Nats-Msg-Id`
- * (see keys.ts).
+ * The send side of a NatsQueue: a message goes to its band's subject (its group's band's, when it
+ * has a group: see groupToken), or with a delay to the delayed subject with its due time and band
+ * in headers (see delayed.ts); a `key` is its `Nats-Msg-Id` (see keys.ts).
  *
  * A body is refused over `maxMessageSize` (default the server's `max_payload`) and over `max_payload`
  * less the room a dead-letter copy adds (see deadLetterRoom): a message the server stores but whose
@@ -65,7 +67,7 @@ export class NatsProducer<T> {
   }
 
   async #store(message: T, options: SendOptions): Promise<void> {
-    const { priority = 0, delay = 0, key } = options;
+    const { priority = 0, delay = 0, key, group } = options;
     const session = this.#session.ready ?? (await this.#session.get());
     const { connection, topology } = session;
     if (!connection.up) {
@@ -73,9 +75,13 @@ export class NatsProducer<T> {
     }
     const limit = Math.min(this.#maxMessageSize, connection.maxPayload - this.#deadLetterRoom);
     const data = encoder.encode(encodeEnvelope(message, this.#name, limit, options));
-    const band = bandToken(priority);
+    const band = group === undefined ? bandToken(priority) : groupToken(priority, group);
     const dedup = key === undefined ? {} : { msgID: msgIdOf(key) };
-    if (delay === 0) return publish(session, this.#name, band, data, dedup);
+    if (delay === 0) {
+      if (group === undefined) return publish(session, this.#name, band, data, dedup);
+      await publish(session, this.#name, band, data, dedup);
+      return nudge(session, this.#name, band);
+    }
     const due = headers();
     due.set(DUE_HEADER, String(Date.now() + delay));
     due.set(PRIORITY_HEADER, String(priority));
@@ -128,6 +134,15 @@ export async function publish(
       }
       throw new BrokerUnavailableError('NATS', `storing a message on queue ${queue}`, { cause: error });
     }
+  }
+}
+
+/** Tells consumers that a group's band got a message (see GroupFetch); a lost nudge costs a tick. */
+export function nudge(session: Session, queue: string, token: string): void {
+  try {
+    session.connection.nc.publish(readySubject(queue), token);
+  } catch {
+    // The connection is closing: consumers find the message at their next look.
   }
 }
 
