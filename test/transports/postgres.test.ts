@@ -632,6 +632,7 @@ describe.runIf(up)('PostgresQueue', () => {
           { version: 3 },
           { version: 4 },
           { version: 5 },
+          { version: 6 },
         ]);
         const queue = new PostgresQueue<Numbered>('m', { pool: racers[1]!, dbSchema });
         await queue.send({ n: 1 });

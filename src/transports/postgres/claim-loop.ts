@@ -112,7 +112,15 @@ export class ClaimLoop {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#loops++;
-    this.#run = this.#loop();
+    if (this.#demand.limits()?.rateLimit === undefined) {
+      this.#run = this.#loop();
+      return;
+    }
+    // Under a rate limit a claim takes rows only for the `next()` calls waiting: claimed from the
+    // next turn of the event loop, those made in this one (a pump's loops coming back together) are
+    // counted in one claim rather than claimed for one at a time.
+    this.#claiming = true;
+    this.#run = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#loop());
   }
 
   /**

@@ -18,6 +18,10 @@ import type { Settler } from './settler.js';
 
 type Iterator<T> = BrokerIterator<PostgresDelivery<T>>;
 
+/** How far the buffer's target grows past `prefetch` while consumers outrun the claims (see #adapt). */
+const GROWTH = 16;
+const GROUPED_GROWTH = 4;
+
 /**
  * The consuming side of one queue handle, shared by all its iterators. Claimed rows (see ClaimLoop)
  * go straight to waiting `next()` calls, the rest into a prefetch buffer refilled when it falls below
@@ -210,15 +214,17 @@ export class PostgresConsumer<T>
 
   /**
    * A claim costs a round trip whatever its size. Consumers still waiting when a full claim comes
-   * back emptied the buffer faster than claims refill it: claim twice as many next time (up to 16×
-   * `prefetch`). Once the queue runs dry the buffer goes back to `prefetch`, so slow consumers never
-   * hold more than that. Nor under flow limits: rows buffered hold their group's slots, and a claim
-   * costs a visit per group it takes from.
+   * back emptied the buffer faster than claims refill it: claim twice as many next time (up to
+   * GROWTH× `prefetch`, GROUPED_GROWTH× under a group cap, since rows buffered hold their group's
+   * slots that other consumers could use). Once the queue runs dry, or its groups at their cap leave
+   * a claim short, the buffer goes back to `prefetch`, so slow consumers never hold more than that.
+   * Nor under a rate limit, which claims only for the `next()` calls waiting.
    */
   #adapt(full: boolean): void {
     const { prefetch } = this.#options;
-    if (!full || this.#limits !== undefined) this.#target = prefetch;
-    else if (this.#waiters.size > 0) this.#target = Math.min(this.#target * 2, prefetch * 16);
+    const growth = this.#limits === undefined ? GROWTH : GROUPED_GROWTH;
+    if (!full || this.#limits?.rateLimit !== undefined) this.#target = prefetch;
+    else if (this.#waiters.size > 0) this.#target = Math.min(this.#target * 2, prefetch * growth);
   }
 
   /** `replacement` (see admit) is stored instead of the row's body. */

@@ -1,9 +1,14 @@
 /**
- * `claim_flow()`, the claim of a grouped or flow-limited queue (version 5; see flow-migration.ts).
+ * `claim_flow()`, the claim of a grouped or flow-limited queue (created by version 5, see
+ * flow-migration.ts; version 6 replaced it with this body).
  *
  * $1 queue, $2 limit, $3 lease ms, $4 rate limit (NULL: none), $5 its interval ms, $6 group cap
  * (NULL: none). One call at a time per queue: each locks the queue's `flow` row first, then reads
  * the clock (`clock_timestamp()`, so calls that queued on the lock see time in the order they ran).
+ * The lock is held until the claim commits, so the claim commits without waiting for its WAL to
+ * reach the disk (`synchronous_commit` off for its transaction): the next claim of the queue does
+ * not wait for that flush. A server crash may then forget the last claims: their rows are ready
+ * again at once, their attempt not counted, as at-least-once delivery allows.
  *
  * - Rate limit: the rate log's entries older than the interval are trimmed; what is left in the
  *   window is subtracted from the limit, and the claim takes at most the rest, then appends one entry:
@@ -12,24 +17,23 @@
  *   the last row returned has a NULL `id` and `wait_ms`: when the entries leaving the window will
  *   have freed room for as many rows as were asked (at most the limit).
  * - Groups are visited round-robin in a fixed order (the groups by name, then the default group),
- *   starting after `flow.last_group` (NULL there: the default group came last). A visit counts a
- *   group's ready rows, at most as many as its room: under the cap less its leased rows (`run_at`
- *   still ahead and `locked_until` set: a dead consumer's lease frees its slot when it runs out).
- *   Visits stop once as many groups as rows wanted have room, or every group was visited. The rows
+ *   starting after `flow.last_group` (NULL there: the default group came last). A visit notes a
+ *   group's room: the rows wanted, under the cap less its leased rows (`run_at` still ahead and
+ *   `locked_until` set: a dead consumer's lease frees its slot when it runs out). Visits stop once as
+ *   many groups as rows wanted have room, or every group was visited; only in the latter case, when
+ *   a group may be dealt more than one row, are its ready rows counted (up to its room). The rows
  *   are then dealt one per group per round, in visit order, and each group's are taken in its own
  *   order (priority, then readiness, then id) with `FOR UPDATE SKIP LOCKED`. They come back in the
  *   order they were dealt; `last_group` becomes the group dealt the last row.
  *
- * Each step over the groups is one statement (a loose index scan over `messages_group` with the
- * counts beside it), not one per group: a statement's own cost, times a thousand groups, would be
- * most of the claim.
+ * Each step over the groups is one statement (a loose index scan over `messages_group`), not one
+ * per group: a statement's own cost, times a thousand groups, would be most of the claim.
  */
 export function flowClaimFunction(s: string): string {
   const messages = `${s}.messages`;
   // The next groups with ready rows and room, in name order from `start` (a condition on m.grp) and
-  // up to `end`, at most as many as rows are still wanted: appended to the visits. One probe of the
-  // index finds the next group with a ready row (skipping those with none); its ready rows are
-  // counted only when it has room for more than one.
+  // up to `end`, at most as many as rows are still wanted: appended to the visits, each with its
+  // room. One probe of the index finds the next group with a ready row (skipping those with none).
   const visit = (start: string, end: string) => `SELECT coalesce(array_agg(v.grp ORDER BY v.n), '{}'),
            coalesce(array_agg(v.ready ORDER BY v.n), '{}')
          INTO found_groups, found_rooms FROM (
@@ -44,13 +48,7 @@ export function flowClaimFunction(s: string): string {
                      ORDER BY m.grp LIMIT 1), w.n + 1
              FROM walk AS w WHERE w.grp IS NOT NULL
            )
-           SELECT w.grp, w.n, CASE WHEN c.room <= 1 THEN c.room ELSE (
-               SELECT count(*) FROM (
-                 SELECT FROM ${messages} AS m
-                 WHERE m.queue = claim_queue AND m.grp IS NOT NULL AND m.grp = w.grp AND m.run_at <= clock
-                 LIMIT c.room
-               ) AS x
-             ) END AS ready
+           SELECT w.grp, w.n, c.room AS ready
            FROM walk AS w
            CROSS JOIN LATERAL (
              SELECT least(wanted, group_cap - coalesce((leased ->> w.grp)::bigint, 0)) AS room
@@ -74,7 +72,7 @@ export function flowClaimFunction(s: string): string {
              (row_number() OVER (PARTITION BY v.visit ORDER BY p.priority DESC, p.run_at, p.id))::integer AS round
            ${from}
          ) AS x;`;
-  return `CREATE FUNCTION ${s}.claim_flow(claim_queue text, claim_limit integer, lease_ms float8,
+  return `CREATE OR REPLACE FUNCTION ${s}.claim_flow(claim_queue text, claim_limit integer, lease_ms float8,
        rate_limit integer, rate_interval_ms float8, group_cap integer)
      RETURNS TABLE (id bigint, attempt integer, body text, ready_at text, reason text, lease_expired boolean,
        wait_ms float8)
@@ -115,6 +113,7 @@ export function flowClaimFunction(s: string): string {
          INSERT INTO ${s}.flow (queue) VALUES (claim_queue) ON CONFLICT DO NOTHING;
          SELECT f.last_group INTO pointer FROM ${s}.flow AS f WHERE f.queue = claim_queue FOR UPDATE;
        END IF;
+       PERFORM set_config('synchronous_commit', 'off', true);
        clock := clock_timestamp();
        lease_end := clock + lease_ms * interval '1 millisecond';
        IF rate_limit IS NOT NULL THEN
@@ -128,7 +127,10 @@ export function flowClaimFunction(s: string): string {
          END IF;
        END IF;
        IF wanted > 0 THEN
-         grouped := EXISTS (SELECT FROM ${messages} AS m WHERE m.queue = claim_queue AND m.grp IS NOT NULL);
+         -- Whether a grouped row is ready, probed as the walk probes (by group, in messages_group):
+         -- by readiness, the scan would start among the entries the last claims left dead.
+         grouped := (SELECT m.grp FROM ${messages} AS m
+           WHERE m.queue = claim_queue AND m.grp IS NOT NULL AND m.run_at <= clock ORDER BY m.grp LIMIT 1) IS NOT NULL;
          IF grouped AND group_cap IS NOT NULL THEN
            SELECT jsonb_object_agg(l.grp, l.n) INTO leased FROM (
              SELECT m.grp, count(*) AS n FROM ${messages} AS m
@@ -174,6 +176,18 @@ export function flowClaimFunction(s: string): string {
          END IF;
          IF grouped AND pointer IS NOT NULL AND cardinality(visit_groups) < wanted THEN
            ${visit('AND m.grp <= pointer', 'AND m.grp <= pointer')}
+         END IF;
+         IF cardinality(visit_groups) < wanted THEN
+           -- Fewer groups than rows wanted: some are dealt more than one round, so how many rows each
+           -- has ready (up to its room) is needed now, and only now.
+           SELECT coalesce(array_agg(CASE WHEN v.grp IS NULL OR v.room <= 1 THEN v.room ELSE (
+               SELECT count(*) FROM (
+                 SELECT FROM ${messages} AS m
+                 WHERE m.queue = claim_queue AND m.grp IS NOT NULL AND m.grp = v.grp AND m.run_at <= clock
+                 LIMIT v.room
+               ) AS x
+             ) END ORDER BY v.n), '{}')
+           INTO visit_rooms FROM unnest(visit_groups, visit_rooms) WITH ORDINALITY AS v(grp, room, n);
          END IF;
          dealt := array_fill(0, ARRAY[cardinality(visit_groups)]);
          LOOP
