@@ -2,6 +2,7 @@ import { InvalidOptionError } from '../../errors.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE, DONE_PROMISE } from '../../queuing/settled.js';
 import type { FlowLimits } from '../../queuing/types.js';
+import { withStartMargin } from './start-margin.js';
 
 /** What an iterator asks of the consumer that made it. */
 export interface IteratorOwner<D> {
@@ -37,7 +38,7 @@ export class BrokerIterator<D> implements AsyncIterator<D> {
     if (this.owner.flow === undefined) {
       throw new InvalidOptionError('flow limits', limits, 'a queue that applies them');
     }
-    this.owner.flow(this, limits);
+    this.owner.flow(this, withStartMargin(limits));
   }
 
   return(): Promise<IteratorResult<D>> {
