@@ -40,18 +40,12 @@ async function redisQueues(): Promise<FlowQueues> {
   return { open: (name) => redis.open<number>(name), release: closing, purge: (name) => redis.purge(name) };
 }
 
-/** Beyond the harness's purge: the queue's rows in the flow-control tables. */
 async function postgresQueues(): Promise<FlowQueues> {
   const postgres = await import('../../test/transports/postgres-harness.js');
   return {
     open: (name) => postgres.open<number>(name),
     release: closing,
-    async purge(name) {
-      await postgres.purge(name);
-      for (const table of ['flow', 'rate_log']) {
-        await postgres.adminPool().query(`DELETE FROM sluice.${table} WHERE queue = $1`, [name]);
-      }
-    },
+    purge: (name) => postgres.purge(name),
   };
 }
 
@@ -89,26 +83,9 @@ async function amqpQueues(): Promise<FlowQueues> {
   };
 }
 
-/** Beyond the harness's purge: the queue's keys in the shared flow-control bucket. */
 async function natsQueues(): Promise<FlowQueues> {
   const nats = await import('../../test/transports/nats-harness.js');
-  const { FLOW_BUCKET } = await import('../../src/transports/nats/flow-store.js');
-  const { encodeName } = await import('../../src/transports/nats/names.js');
-  return {
-    open: (name) => nats.open<number>(name),
-    release: closing,
-    async purge(name) {
-      await nats.purge(name);
-      await nats.withConnection(async (connection) => {
-        const filter = `$KV.${FLOW_BUCKET}.${encodeName(name)}.>`;
-        await connection.jsm.streams
-          .purge(`KV_${FLOW_BUCKET}`, { filter })
-          .catch((error: { code?: number }) => {
-            if (error?.code !== 10059) throw error; // no queue limited its flow yet: no bucket
-          });
-      });
-    },
-  };
+  return { open: (name) => nats.open<number>(name), release: closing, purge: (name) => nats.purge(name) };
 }
 
 /** One MemoryQueue per name, shared by the producer and every worker until purged. */

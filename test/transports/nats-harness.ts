@@ -6,8 +6,9 @@ import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '../../src/transports/nats/connection.js';
+import { FLOW_BUCKET } from '../../src/transports/nats/flow-store.js';
 import { NatsQueue, type NatsQueueOptions } from '../../src/transports/nats/index.js';
-import { streamName, subjectPrefix } from '../../src/transports/nats/names.js';
+import { encodeName, streamName, subjectPrefix } from '../../src/transports/nats/names.js';
 import { Topology } from '../../src/transports/nats/topology.js';
 import type { DurableHarness } from '../conformance/durable.js';
 import { services, waitForPort } from '../support/broker.js';
@@ -37,6 +38,13 @@ export function purge(...names: string[]): Promise<void> {
       await connection.jsm.streams.delete(streamName(name)).catch((error: { code?: number }) => {
         if (error?.code !== 10059) throw error; // already gone
       });
+      // The queue's flow-control keys (rate log, group slots), when a test limited its flow.
+      const filter = `$KV.${FLOW_BUCKET}.${encodeName(name)}.>`;
+      await connection.jsm.streams
+        .purge(`KV_${FLOW_BUCKET}`, { filter })
+        .catch((error: { code?: number }) => {
+          if (error?.code !== 10059) throw error; // no queue limited its flow yet: no bucket
+        });
     }
   });
 }

@@ -44,6 +44,9 @@ export async function purge(...names: string[]): Promise<void> {
   const queues = names.flatMap((name) => [name, `${name}.dead`]);
   await pool.query('DELETE FROM sluice.messages WHERE queue = ANY($1::text[])', [queues]);
   await pool.query('DELETE FROM sluice.counts WHERE queue = ANY($1::text[])', [queues]);
+  for (const table of ['flow', 'rate_log']) {
+    await pool.query(`DELETE FROM sluice.${table} WHERE queue = ANY($1::text[])`, [queues]);
+  }
 }
 
 const run = promisify(execFile);
