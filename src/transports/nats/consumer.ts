@@ -27,18 +27,17 @@ import type { LazySession, Session } from './session.js';
  * The consuming side of a NatsQueue: pulls its bands (see FetchRun) into local buffers, hands
  * deliveries out highest band first (see Bands; once a group exists or `flow()` sets a limit,
  * flow.ts hands out), and settles them on their JetStream ack subjects.
- *
- * - Every received, unsettled message (buffered or handed out) gets a `+WPI` heartbeat about every
- *   visibilityTimeout / 3, so only a dead consumer's messages come back after the visibility timeout.
+ * - Every unsettled message it holds gets a `+WPI` heartbeat every visibilityTimeout / 3 or so.
  * - A topology it cannot use (NatsTopologyError) rejects the pending `next()` calls, and those made
  *   until the failed run wound down; a later `next()` looks again.
- * - Acks are sent without waiting for the server's confirmation, like the raw client: an ack lost to
- *   a crash or an outage means the message is delivered again (at least once).
- * - While its queue is paused (control.ts) it pulls nothing and hands nothing out; what it holds
- *   stays buffered, heartbeated, until the queue is resumed.
+ * - Acks are not confirmed by the server, like the raw client's: one lost means a redelivery.
+ * - While its queue is paused (control.ts) it pulls and hands out nothing, holding what it has.
  */
 export class NatsConsumer<T>
-  implements DeliveryOwner<NatsDelivery<T>>, IteratorOwner<NatsDelivery<T>>, RunOwner<NatsDelivery<T>>
+  implements
+    DeliveryOwner<NatsDelivery<T>>,
+    IteratorOwner<NatsDelivery<T>>,
+    RunOwner<NatsDelivery<T>, FetchRun<NatsDelivery<T>>>
 {
   readonly name: string;
   readonly stream: string;

@@ -54,7 +54,7 @@ export class FetchRun<D> {
   #connectRetry: NodeJS.Timeout | undefined;
   #end!: () => void;
 
-  constructor(private readonly owner: RunOwner<D>) {
+  constructor(private readonly owner: RunOwner<D, FetchRun<D>>) {
     this.ended = new Promise<void>((resolve) => {
       this.#end = resolve;
     });
@@ -236,7 +236,7 @@ export class FetchRun<D> {
     const token = lastToken(msg.subject);
     const band = this.owner.bands.get(token);
     if (band === undefined) {
-      this.owner.flowControl.answered(this as FetchRun<unknown>, token, msg);
+      this.owner.flowControl.answered(this, token, msg);
       return;
     }
     if (this.stopped) return;

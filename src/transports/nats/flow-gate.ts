@@ -1,7 +1,30 @@
 import type { FlowLimits } from '../../queuing/types.js';
 import { lastToken } from './ack-protocol.js';
+import type { Bands } from './bands.js';
 import type { NatsDelivery } from './delivery.js';
-import type { FlowControl } from './flow.js';
+import type { SharedFlow } from './flow-shared.js';
+import type { Groups } from './groups.js';
+
+/** What the hand-outs read and drive of a consumer's groups and limits (flow.ts's FlowControl). */
+export interface GatedFlow<D extends NatsDelivery<unknown>> {
+  readonly owner: {
+    readonly paused: boolean;
+    readonly closed: boolean;
+    readonly waiting: number;
+    readonly bands: Bands<D>;
+    hand(delivery: D): boolean;
+    release(delivery: D): void;
+  };
+  readonly shared: SharedFlow<D>;
+  readonly groups: Groups<D>;
+  readonly limits: FlowLimits;
+  readonly buffered: number;
+  again: boolean;
+  defaultBlocked: boolean;
+  pick(defaultAllowed?: number): D | undefined;
+  demandMore(): void;
+  later(ms: number): void;
+}
 
 /**
  * Hands buffered deliveries out under limits, a batch per round while `next()` calls wait: the
@@ -10,7 +33,7 @@ import type { FlowControl } from './flow.js';
  * hand-out is counted right before it is made. What the window or the slots do not let out stays
  * buffered for the next round.
  */
-export async function handOut<D extends NatsDelivery<unknown>>(flow: FlowControl<D>): Promise<void> {
+export async function handOut<D extends NatsDelivery<unknown>>(flow: GatedFlow<D>): Promise<void> {
   const { owner, shared } = flow;
   for (;;) {
     flow.again = false;
@@ -53,7 +76,7 @@ export async function handOut<D extends NatsDelivery<unknown>>(flow: FlowControl
 
 /** How many of `wanted` the rate window lets out now; none: the hand-outs try again when it has room. */
 async function granted<D extends NatsDelivery<unknown>>(
-  flow: FlowControl<D>,
+  flow: GatedFlow<D>,
   wanted: number,
   rateLimit: FlowLimits['rateLimit'],
 ): Promise<number> {

@@ -47,7 +47,9 @@ export interface FlowOwner<D> {
  *   batch right before it is handed out; under a rate limit the bands and the groups each fetch
  *   only what the waiting `next()` calls lack.
  */
-export class FlowControl<D extends NatsDelivery<unknown>> implements GroupFetchOwner<D>, RunFlow {
+export class FlowControl<D extends NatsDelivery<unknown>>
+  implements GroupFetchOwner<D>, RunFlow<FetchRun<D>>
+{
   readonly groups = new Groups<D>();
   readonly fetch: GroupFetch<D>;
   limits: FlowLimits = {};
@@ -122,9 +124,9 @@ export class FlowControl<D extends NatsDelivery<unknown>> implements GroupFetchO
     this.fetch.mayHold(token);
   }
 
-  answered(run: FetchRun<unknown>, token: string, msg: Msg): void {
+  answered(run: FetchRun<D>, token: string, msg: Msg): void {
     const band = this.groups.band(token);
-    if (band !== undefined) this.fetch.answered(run as FetchRun<D>, band, msg);
+    if (band !== undefined) this.fetch.answered(run, band, msg);
   }
 
   admit(msg: Msg, priority: number, attempt: number): Admitted<unknown> {

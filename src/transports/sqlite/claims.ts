@@ -1,4 +1,4 @@
-import type { Claimer, Statements } from './connection.js';
+import type { Claimer, Statements } from './claimer.js';
 import type { Counts } from './counts.js';
 import type { FlowClaims } from './flow-claims.js';
 import type { ClaimedRow } from './tables.js';

@@ -9,7 +9,8 @@ import { BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.
 import { unsettledReason } from '../shared/reasons.js';
 import { nackOutcome } from '../shared/retry-policy.js';
 import { UnderWay } from '../shared/under-way.js';
-import { type Claimer, type Connection, isBusy } from './connection.js';
+import type { Claimer } from './claimer.js';
+import { type Connection, isBusy } from './connection.js';
 import { SqliteDelivery } from './delivery.js';
 import type { ResolvedOptions } from './options.js';
 import { Prefetched } from './prefetched.js';
@@ -23,9 +24,8 @@ import type { Write } from './writes.js';
  * Claims follow demand: a claim asks for as many rows as there are `next()` calls waiting, plus one
  * per delivery settled since the last claim (its consumer loop is about to ask again), so a busy
  * consumer's acks and its next claim share one transaction. Nothing else is prefetched (see
- * Prefetched for what is not taken soon).
- * While waiters remain and nothing is claimable, it sleeps until the queue's next due row or
- * `pollInterval`, whichever comes first; a send in this process wakes it at once.
+ * Prefetched). While waiters remain and nothing is claimable, it sleeps until the queue's next due
+ * row or `pollInterval`, whichever comes first; a send in this process wakes it at once.
  *
  * Under flow limits (`flow`) each claim applies them in the file (flow-claims.ts); under a rate limit
  * nothing is claimed ahead of the waiting `next()` calls, a row whose waiter left is given back at
@@ -46,10 +46,7 @@ export class SqliteConsumer<T>
   #iterators = 0;
   /** Rows whose asynchronous schema check is running: on their way to a waiter (see #unmet). */
   #checking = 0;
-  /**
-   * Those same checks, for close() to wait for: a row checked after close is given back (see
-   * #handOut), and that write must reach the file before it is released.
-   */
+  /** Those checks, for close(): a row checked after close is given back (#handOut) before release. */
   readonly #checks = new UnderWay();
   #timer: NodeJS.Timeout | undefined;
   #closed = false;

@@ -63,7 +63,9 @@ describe('the wire envelope', () => {
   it('counts the headers in maxMessageSize', () => {
     const plain = encodeEnvelope('x', 'q', MAX, undefined, 'id-1');
     const limit = Buffer.byteLength(plain);
-    expect(() => encodeEnvelope('x', 'q', limit, { headers: { h: 'v' } }, 'id-1')).toThrow(MessageTooLargeError);
+    expect(() => encodeEnvelope('x', 'q', limit, { headers: { h: 'v' } }, 'id-1')).toThrow(
+      MessageTooLargeError,
+    );
   });
 
   it('decodes the full form a foreign producer may send', () => {
