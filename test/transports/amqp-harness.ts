@@ -17,6 +17,8 @@ import type { DurableHarness, DurableQueueOptions } from '../conformance/durable
 import { services, waitForPort } from '../support/broker.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
+const run = promisify(exec);
+
 export const AMQP_URL = `amqp://guest:guest@127.0.0.1:${services.rabbitmq.port}`;
 
 /** `visibilityTimeout` has no RabbitMQ counterpart (the broker redelivers on disconnect): dropped. */
@@ -37,12 +39,29 @@ export async function withConnection<R>(use: (connection: ChannelModel) => Promi
 }
 
 /**
- * Deletes the queue, its dead-letter queue and their pause records (delay queues expire on their
- * own, `x-expires`).
+ * Deletes the queue, its dead-letter queue, their pause records and their flow-control queues: the
+ * group registry `<q>.groups`, the group queues `<q>.g.<group>` and the rate tokens
+ * `<q>.rate.<limit>.<interval>` (with `.cool` and `.minted`). Delay queues expire on their own
+ * (`x-expires`).
  */
-export function purge(...names: string[]): Promise<void> {
-  return deleteQueues(
-    ...names.flatMap((name) => [name, `${name}.dead`, `${name}.paused`, `${name}.dead.paused`]),
+export async function purge(...names: string[]): Promise<void> {
+  const queues = names.flatMap((name) => [name, `${name}.dead`]);
+  const flow = await flowQueues(queues);
+  await deleteQueues(...queues.flatMap((queue) => [queue, `${queue}.paused`]), ...flow);
+}
+
+/**
+ * The flow-control queues of `names` on the broker. Only a listing finds the rate tokens of every
+ * limit and every group queue; the management API is off here, so `rabbitmqctl` lists them.
+ */
+async function flowQueues(names: readonly string[]): Promise<string[]> {
+  const { stdout } = await run('rabbitmqctl list_queues name --formatter json -q', { timeout: 60_000 });
+  const listed = (JSON.parse(stdout) as { name: string }[]).map((queue) => queue.name);
+  return listed.filter((queue) =>
+    names.some(
+      (name) =>
+        queue === `${name}.groups` || queue.startsWith(`${name}.g.`) || queue.startsWith(`${name}.rate.`),
+    ),
   );
 }
 
@@ -72,8 +91,6 @@ export function sendRaw(name: string, body: string): Promise<void> {
     await channel.waitForConfirms();
   });
 }
-
-const run = promisify(exec);
 
 /** Stops the RabbitMQ application and starts it again (the node keeps running); leaves it up. */
 export function restartRabbit(whileDown?: () => Promise<void>): Promise<void> {

@@ -176,6 +176,10 @@ describe.runIf(up && !managementUp)('RabbitMQ management API', () => {
       'orders.delay.1000',
       'orders.key.k',
       'orders.paused',
+      'orders.groups',
+      'orders.g.tenant',
+      'orders.rate.3.525',
+      'orders.rate.3.525.cool',
       'b.dead',
       'amq.gen-x',
     ];

@@ -11,6 +11,7 @@ import { BrokerIterator } from '../shared/iterator.js';
 import { Connection } from './connection.js';
 import { AmqpConsumer } from './consumer.js';
 import type { AmqpDelivery } from './delivery.js';
+import { GroupRegistry } from './group-registry.js';
 import { countInFlight } from './in-flight.js';
 import { KeyMarkers } from './key-markers.js';
 import { Management } from './management.js';
@@ -32,6 +33,9 @@ export class AmqpQueue<T> implements OperableQueue<T> {
   readonly #publisher: Publisher;
   readonly #producer: AmqpProducer;
   readonly #settler: Settler;
+  /** RabbitMQ's management API, where the queue has a URL: it lists delay queues. */
+  readonly #management: Management | undefined;
+  readonly #registry: GroupRegistry;
   readonly #consumers = new Set<AmqpConsumer<T>>();
   #operator: AmqpOperator<T> | undefined;
   #closing: Promise<void> | undefined;
@@ -45,6 +49,9 @@ export class AmqpQueue<T> implements OperableQueue<T> {
     const keys = new KeyMarkers(name, this.#publisher, resolved.keyTimeout);
     this.#producer = new AmqpProducer(resolved, this.#connection, this.#publisher, keys);
     this.#settler = new Settler(resolved, this.#connection, this.#publisher, keys);
+    this.#management = 'url' in resolved.target ? new Management(resolved.target.url) : undefined;
+    this.#registry = new GroupRegistry(this.#connection, this.#publisher, name);
+    this.#publisher.registered = (queue) => this.#registry.registered(queue);
   }
 
   /** The retry policy's last attempt: a delivery nacked on it is dead-lettered. */
@@ -59,7 +66,13 @@ export class AmqpQueue<T> implements OperableQueue<T> {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<AmqpDelivery<T>> {
-    const consumer = new AmqpConsumer<T>(this.#options, this.#connection, this.#settler);
+    const consumer = new AmqpConsumer<T>(
+      this.#options,
+      this.#connection,
+      this.#settler,
+      this.#publisher,
+      this.#registry,
+    );
     if (this.#closing !== undefined) consumer.end();
     else {
       this.#consumers.add(consumer);
@@ -130,12 +143,12 @@ export class AmqpQueue<T> implements OperableQueue<T> {
   /** Like `send`, refused once the queue is closing; the operator is made on first use. */
   async #operate<R>(run: (operator: AmqpOperator<T>) => Promise<R>): Promise<R> {
     if (this.#closing !== undefined) throw new QueueClosedError(this.name);
-    const { target } = this.#options;
     this.#operator ??= new AmqpOperator(
       this.#options,
       this.#connection,
       this.#publisher,
-      'url' in target ? new Management(target.url) : undefined,
+      this.#registry,
+      this.#management,
     );
     return run(this.#operator);
   }
@@ -144,6 +157,7 @@ export class AmqpQueue<T> implements OperableQueue<T> {
     const { closeTimeout } = this.#options;
     await Promise.all([...this.#consumers].map((consumer) => consumer.close(closeTimeout)));
     await this.#producer.ended();
+    this.#registry.close();
     await this.#connection.close((session) => this.#publisher.flush(session));
   }
 }

@@ -1,22 +1,25 @@
 import type { ConsumeMessage } from 'amqplib';
 import type { SluiceError } from '../../errors.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
-import type { NackOptions } from '../../queuing/types.js';
-import { type Admission, admit } from '../shared/admit.js';
+import type { FlowLimits, NackOptions } from '../../queuing/types.js';
 import type { DeliveryOwner } from '../shared/delivery.js';
 import { HandedOut } from '../shared/handed-out.js';
 import { type BrokerIterator, type IteratorOwner, Waiters } from '../shared/iterator.js';
 import { UnderWay } from '../shared/under-way.js';
+import { Admissions, type Admitted } from './admission.js';
 import type { Connection, Session } from './connection.js';
+import { Consumption } from './consumption.js';
 import { AmqpDelivery } from './delivery.js';
 import { refusal } from './errors.js';
+import { FlowLimiter } from './flow-limiter.js';
+import type { GroupRegistry } from './group-registry.js';
 import type { ResolvedOptions } from './options.js';
 import { watchPaused } from './pause.js';
 import { Prefetched } from './prefetched.js';
-import { storedId } from './received.js';
+import type { Publisher } from './publisher.js';
 import type { Settler } from './settler.js';
 import { Subscription } from './subscription.js';
-import { declareQueue, KEY_HEADER } from './topology.js';
+import { declareQueue } from './topology.js';
 
 /** Wait before consuming again after the broker closed only our channel (not the connection). */
 const RESUBSCRIBE_DELAY = 250;
@@ -32,6 +35,8 @@ const RESUBSCRIBE_DELAY = 250;
  * messages are put back, handed-out deliveries can still be settled, and the channel closes when
  * the last of them is (or, on the queue's close, at its close timeout: see `close`).
  * While the queue is paused (pause.ts) it runs with no broker consumer, holding nothing back.
+ * Under flow limits (`flow`) every hand-out takes a rate token (rate-gate.ts) and a slot of its
+ * group (group-slots.ts); without them, it hands out as it always did.
  */
 export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, DeliveryOwner<AmqpDelivery<T>> {
   readonly name: string;
@@ -40,14 +45,11 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
   readonly #handedOut = new HandedOut<AmqpDelivery<T>>();
   /** Settlements under way (publishing a copy, then acking): a channel closed before they end duplicates. */
   readonly #settling = new UnderWay();
-  /**
-   * Messages whose asynchronous schema check is under way: the channel stays open for them too, and
-   * they are neither deliveries (`#handedOut`) nor settlements (`#settling`), so they are counted apart.
-   */
-  #checking = 0;
+  readonly #admissions: Admissions<T>;
+  readonly #limiter: FlowLimiter<AmqpDelivery<T>>;
   #state: 'idle' | 'starting' | 'running' | 'ended' = 'idle';
   #subscription: Subscription | undefined;
-  #consumerTag: string | undefined;
+  #consumption: Consumption | undefined;
   #unsubscribe: (() => void) | undefined;
   /** Ended, and the broker confirmed the cancel: no message arrives any more. */
   #cancelled = false;
@@ -62,8 +64,18 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     private readonly options: ResolvedOptions<T>,
     private readonly connection: Connection,
     private readonly settler: Settler,
+    publisher: Publisher,
+    private readonly registry: GroupRegistry,
   ) {
     this.name = options.name;
+    this.#admissions = new Admissions(options, settler, {
+      run: (settlement) => this.#run(settlement),
+      deliver: (admitted) => this.#deliver(admitted),
+      checked: () => this.#finishIfIdle(),
+      capped: () => this.#limiter.capped,
+    });
+    const held = { waiters: this.#waiters, prefetched: this.#prefetched, handedOut: this.#handedOut };
+    this.#limiter = new FlowLimiter(connection, publisher, this.name, held);
     let drained!: () => void;
     this.drained = new Promise((resolve) => {
       drained = resolve;
@@ -73,13 +85,25 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
 
   next(iterator: BrokerIterator<AmqpDelivery<T>>): Promise<IteratorResult<AmqpDelivery<T>>> {
     if (this.#state === 'ended') return DONE_PROMISE;
+    if (this.#state === 'idle') this.#start();
+    if (this.#limiter.limited) {
+      const waiting = this.#waiters.wait(iterator);
+      this.#limiter.dispatch();
+      return waiting;
+    }
     const delivery = this.#prefetched.take();
     if (delivery !== undefined) {
       this.#handedOut.add(delivery);
       return Promise.resolve({ value: delivery, done: false });
     }
-    if (this.#state === 'idle') this.#start();
     return this.#waiters.wait(iterator);
+  }
+
+  /** Limits given by any iterator replace the previous ones; the next hand-out follows them. */
+  flow(_iterator: BrokerIterator<AmqpDelivery<T>>, limits: FlowLimits): void {
+    if (this.#state === 'ended') return;
+    this.#limiter.set(limits);
+    this.#limiter.dispatch();
   }
 
   /** One iterator per consumer: its return ends the consumer. */
@@ -97,7 +121,7 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
 
   /** Deliveries this consumer holds: handed out, prefetched, or being checked. */
   get held(): number {
-    return this.#handedOut.size + this.#prefetched.size + this.#checking;
+    return this.#handedOut.size + this.#prefetched.size + this.#admissions.checking;
   }
 
   /** Stops consuming; see the class comment. */
@@ -105,10 +129,10 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     if (this.#state === 'ended') return;
     this.#state = 'ended';
     this.#unsubscribe?.();
+    this.#limiter.close();
     this.#waiters.end();
-    const subscription = this.#subscription;
-    const tag = subscription?.open ? this.#consumerTag : undefined;
-    const cancelled = tag === undefined ? this.#pausing : subscription!.channel.cancel(tag);
+    const consumption = this.#subscription?.open ? this.#consumption : undefined;
+    const cancelled = this.#pausing.then(() => consumption?.cancel());
     this.#cancelling = this.#prefetched.cancelledAfter(cancelled).then(() => {
       this.#cancelled = true;
       this.#finishIfIdle();
@@ -175,6 +199,9 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     channel.once('close', () => this.#lost(subscription, session));
     if (this.#state !== 'running') return void channel.close().catch(() => {});
     this.#subscription = subscription;
+    const receive = (raw: ConsumeMessage | null, fromQueue: boolean) =>
+      this.#receive(subscription, raw, fromQueue);
+    this.#consumption = new Consumption(session, subscription, this.options, this.registry, receive);
     try {
       await channel.prefetch(this.options.prefetch);
       await declareQueue(channel, this.name, this.options.priorities); // deleted since we connected?
@@ -189,23 +216,22 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
   /** Consumes while the queue is not paused (pause.ts); a pause cancels the broker consumer. */
   async #pausedChanged(subscription: Subscription, paused: boolean): Promise<void> {
     if (this.#subscription !== subscription || this.#state !== 'running') return;
-    const { channel } = subscription;
+    const consumption = this.#consumption!;
     if (paused) {
-      const tag = this.#consumerTag;
-      this.#consumerTag = undefined;
-      this.#pausing = this.#prefetched.pause(tag === undefined ? RESOLVED : channel.cancel(tag));
+      this.#pausing = this.#prefetched.pause(consumption.cancel());
       return this.#pausing;
     }
     this.#prefetched.resume();
-    const consuming = await channel.consume(this.name, (raw) => this.#receive(subscription, raw));
-    this.#consumerTag = consuming.consumerTag;
+    await consumption.start();
+    this.#prefetched.opened();
+    this.#limiter.dispatch();
   }
 
   #lost(subscription: Subscription, session: Session): void {
     subscription.open = false;
     if (this.#subscription !== subscription) return;
     this.#subscription = undefined;
-    this.#consumerTag = undefined;
+    this.#consumption = undefined;
     this.#prefetched.dropped(); // the broker requeued them with the channel
     if (this.#state === 'ended') {
       void this.#finish();
@@ -222,48 +248,20 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
     }, RESUBSCRIBE_DELAY);
   }
 
-  #receive(subscription: Subscription, raw: ConsumeMessage | null): void {
+  #receive(subscription: Subscription, raw: ConsumeMessage | null, fromQueue: boolean): void {
     if (raw === null) {
       subscription.close().catch(() => {}); // cancelled by the broker: its 'close' resubscribes
       return;
     }
-    subscription.received(raw);
-    // A redelivery is copied back (or dead-lettered), not handed out: its schema is checked then.
-    const check = raw.fields.redelivered ? undefined : this.options.check;
-    const admission = admit<T>(raw.content.toString(), check, storedId(raw));
-    if (admission instanceof Promise) this.#admitChecked(subscription, raw, admission);
-    else this.#admitted(subscription, raw, admission);
+    this.#admissions.receive(subscription, raw, fromQueue);
   }
 
-  /** The message is held while its (asynchronous) schema check runs. */
-  #admitChecked(subscription: Subscription, raw: ConsumeMessage, admission: Promise<Admission<T>>): void {
-    this.#checking++;
-    admission
-      .then((result) => this.#admitted(subscription, raw, result))
-      .finally(() => {
-        this.#checking--;
-        this.#finishIfIdle();
-      });
-  }
-
-  #admitted(subscription: Subscription, raw: ConsumeMessage, admission: Admission<T>): void {
-    const header: unknown = raw.properties.headers?.[KEY_HEADER];
-    // A foreign producer's key of another type (a number, bytes) took no marker: there is none to release.
-    const key = typeof header === 'string' ? header : undefined;
-    if (!admission.admitted) {
-      const { replacement, reason } = admission;
-      const body = replacement === undefined ? raw.content : Buffer.from(replacement);
-      this.#run(this.settler.deadLetter({ subscription, raw, key }, reason, body));
-      return;
-    }
-    const { envelope } = admission;
-    if (raw.fields.redelivered) {
-      this.#run(this.settler.redelivered({ subscription, raw, key, envelope }));
-      return;
-    }
-    if (!subscription.open) return; // a schema check outlived the channel: the broker requeued it
-    const delivery = new AmqpDelivery(this, subscription, raw, envelope, key, admission.message);
-    if (this.#prefetched.open && this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
+  #deliver({ subscription, raw, envelope, key, message }: Admitted<T>): void {
+    const delivery = new AmqpDelivery(this, subscription, raw, envelope, key, message);
+    if (this.#limiter.limited) {
+      this.#prefetched.hold(delivery);
+      this.#limiter.dispatch();
+    } else if (this.#prefetched.open && this.#waiters.hand(delivery)) this.#handedOut.add(delivery);
     else this.#prefetched.hold(delivery);
   }
 
@@ -276,13 +274,14 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
   #settled(delivery: AmqpDelivery<T>, settlement: Promise<void>): Promise<void> {
     if (settlement !== RESOLVED) this.#settling.add(settlement);
     this.#handedOut.delete(delivery);
+    if (this.#limiter.settled(delivery)) this.#limiter.dispatch();
     this.#finishIfIdle();
     return settlement;
   }
 
   /** Once nothing is left to settle on an ended consumer's channel, closes it. */
   #finishIfIdle(): void {
-    if (this.#cancelled && this.#checking === 0 && this.#handedOut.size === 0) {
+    if (this.#cancelled && this.#admissions.checking === 0 && this.#handedOut.size === 0) {
       void this.#settling.ended().then(() => this.#finish());
     }
   }

@@ -76,7 +76,14 @@ function readLetter<T>(raw: GetMessage): ReadLetter<T> {
   // A body that is no envelope (a foreign producer's) is shown as sluice would dead-letter it: as text.
   const envelope: Envelope = admission.admitted
     ? admission.envelope
-    : { id: admission.id, type: null, attempt: 1, headers: {}, group: undefined, payload: raw.content.toString() };
+    : {
+        id: admission.id,
+        type: null,
+        attempt: 1,
+        headers: {},
+        group: undefined,
+        payload: raw.content.toString(),
+      };
   const headers = raw.properties.headers ?? {};
   const reason: unknown = headers[REASON_HEADER];
   return {

@@ -23,6 +23,7 @@ export class AmqpDelivery<T> extends GuardedDelivery<T, AmqpDelivery<T>> impleme
       envelope.id,
       envelope.headers,
       typeof reason === 'string' ? reason : undefined,
+      envelope.group,
     );
   }
 }

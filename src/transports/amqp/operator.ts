@@ -10,6 +10,7 @@ import {
 import { type Connection, closed, type Session } from './connection.js';
 import { DeadLetterReader, type ReadLetter, redriven, shown } from './dead-letter-reader.js';
 import { refusal } from './errors.js';
+import type { GroupRegistry } from './group-registry.js';
 import { inFlightHere } from './in-flight.js';
 import type { Management } from './management.js';
 import type { ResolvedOptions } from './options.js';
@@ -30,22 +31,27 @@ export class AmqpOperator<T> {
     private readonly options: ResolvedOptions<T>,
     private readonly connection: Connection,
     private readonly publisher: Publisher,
+    private readonly registry: GroupRegistry,
     private readonly management: Management | undefined,
   ) {}
 
   stats(): Promise<QueueStats> {
     const { name, deadLetter, priorities } = this.options;
     return this.#on('stats', async (channel, session) => {
-      const unacknowledged = this.management?.unacknowledged(name);
       const delayQueues = this.#delayQueues();
+      const groupQueues = this.#groupQueues(session);
+      const unacknowledged = this.#unacknowledged(groupQueues);
       const ready = (await declareQueue(channel, name, priorities)).messageCount;
+      const readyInGroups = await this.#eachQueue(session, await groupQueues, async (other, queue) => {
+        return (await other.checkQueue(queue)).messageCount;
+      });
       const dead = (await declareQueue(channel, deadLetter, priorities)).messageCount;
       const paused = await readPaused(channel, name);
-      const delayed = await this.#eachDelayQueue(session, await delayQueues, async (other, queue) => {
+      const delayed = await this.#eachQueue(session, await delayQueues, async (other, queue) => {
         return (await other.checkQueue(queue)).messageCount;
       });
       const inFlight = (await unacknowledged) ?? inFlightHere(name);
-      return { ready, delayed, inFlight, dead, paused };
+      return { ready: ready + readyInGroups, delayed, inFlight, dead, paused };
     });
   }
 
@@ -105,10 +111,11 @@ export class AmqpOperator<T> {
     return this.#on('purge', async (channel, session) => {
       await declareQueue(channel, name, priorities);
       const ready = (await channel.purgeQueue(name)).messageCount;
-      const delayed = await this.#eachDelayQueue(session, await this.#delayQueues(), async (other, queue) => {
+      const queues = [...(await this.#delayQueues()), ...(await this.#groupQueues(session))];
+      const others = await this.#eachQueue(session, queues, async (other, queue) => {
         return (await other.purgeQueue(queue)).messageCount;
       });
-      return ready + delayed;
+      return ready + others;
     });
   }
 
@@ -130,11 +137,10 @@ export class AmqpOperator<T> {
   }
 
   async #move(scan: DeadLetterReader<T>, session: Session, letters: ReadLetter<T>[]): Promise<number> {
-    const { name } = this.options;
     await Promise.all(
       letters.map((letter) => {
         const { body, properties } = redriven(letter);
-        return this.publisher.publish(session, name, body, properties);
+        return this.publisher.publishGrouped(session, letter.envelope.group, body, properties, 0);
       }),
     );
     for (const letter of letters) scan.ack(letter);
@@ -153,8 +159,24 @@ export class AmqpOperator<T> {
     return [...delays].map((delay) => delayQueueName(name, delay));
   }
 
+  /** The queue's group queues, every one its registry lists (group-registry.ts). */
+  async #groupQueues(session: Session): Promise<string[]> {
+    await this.registry.caughtUp(session);
+    return [...this.registry.known];
+  }
+
+  /** The management API's count, the queue's and its group queues'; undefined if unreachable. */
+  async #unacknowledged(groupQueues: Promise<string[]>): Promise<number | undefined> {
+    const { management } = this;
+    if (management === undefined) return undefined;
+    const queues = [this.options.name, ...(await groupQueues)];
+    const counts = await Promise.all(queues.map((queue) => management.unacknowledged(queue)));
+    if (counts.includes(undefined)) return undefined;
+    return counts.reduce((sum: number, n) => sum + n!, 0);
+  }
+
   /** Sums `count` over the queues, each on a channel of its own: a queue gone (404) counts 0. */
-  async #eachDelayQueue(
+  async #eachQueue(
     session: Session,
     queues: readonly string[],
     count: (channel: ConfirmChannel, queue: string) => Promise<number>,

@@ -72,7 +72,7 @@ export class AmqpProducer {
     }
   }
 
-  async #sendWith(body: Buffer, { priority, delay = 0, key }: SendOptions): Promise<void> {
+  async #sendWith(body: Buffer, { priority, delay = 0, key, group }: SendOptions): Promise<void> {
     const session = await this.connection.ready('send');
     const properties: MessageProperties =
       priority === undefined || !this.options.priorities
@@ -83,7 +83,7 @@ export class AmqpProducer {
       if (!(await this.#guard(() => this.keys.take(session, key)))) return;
     }
     try {
-      await this.#guard(() => this.publisher.publishIn(session, body, properties, delay));
+      await this.#guard(() => this.publisher.publishGrouped(session, group, body, properties, delay));
     } catch (error) {
       if (key !== undefined) await this.keys.abandon(session, key);
       throw error;

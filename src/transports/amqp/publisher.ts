@@ -2,6 +2,13 @@ import type { Channel, ConfirmChannel, Options } from 'amqplib';
 import { SluiceError } from '../../errors.js';
 import { UnderWay } from '../shared/under-way.js';
 import type { Connection, Session } from './connection.js';
+import {
+  declareGroupQueue,
+  declareRegistry,
+  groupQueueName,
+  registryName,
+  signalRegistry,
+} from './group-queues.js';
 import { declareQueue } from './topology.js';
 
 /** What a publish carries besides its body; every publish is persistent and mandatory. */
@@ -44,13 +51,52 @@ export class Publisher {
   readonly #republishing = new UnderWay();
   readonly #options: Options.Publish = { persistent: true, mandatory: true };
   readonly #declareMain: (channel: Channel) => Promise<unknown>;
+  /** Told of each group queue registered here, so that this process's consumers need not wait to read it. */
+  registered: (queue: string) => void = () => {};
 
   constructor(
     private readonly connection: Connection,
     private readonly queue: string,
-    priorities: boolean,
+    private readonly priorities: boolean,
   ) {
     this.#declareMain = (channel) => declareQueue(channel, queue, priorities);
+  }
+
+  /**
+   * Publishes into the queue of `group` (undefined: the default group, the queue itself;
+   * DEFAULT_GROUP_QUEUE: the default group's own queue, see admission.ts) now, or
+   * after `delay` ms into the queue through its delay queue: the consumer that finds a grouped
+   * message there moves it into its group's queue (group-queues.ts).
+   */
+  async publishGrouped(
+    session: Session,
+    group: string | undefined,
+    body: Buffer,
+    properties: MessageProperties,
+    delay: number,
+  ): Promise<void> {
+    if (group === undefined || delay > 0) return this.publishIn(session, body, properties, delay);
+    const target = groupQueueName(this.queue, group);
+    const redeclare = () => declareGroupQueue(session.publisher, target, this.priorities);
+    if (session.declared.has(target)) return this.publish(session, target, body, properties, redeclare);
+    await redeclare();
+    // Registered while the message is published: a stream confirms its appends in batches, slowly.
+    await Promise.all([
+      this.#register(session, target),
+      this.publish(session, target, body, properties, redeclare),
+    ]);
+  }
+
+  /**
+   * Appends a group queue to the registry (group-registry.ts), once per connection: sluice never
+   * deletes a group queue, so a connection registers each once.
+   */
+  async #register(session: Session, queue: string): Promise<void> {
+    await declareRegistry(session.publisher, this.queue);
+    this.registered(queue);
+    await this.publish(session, registryName(this.queue), Buffer.from(queue), {});
+    await signalRegistry(session.publisher, this.queue); // readers waiting for the stream to exist
+    session.declared.add(queue);
   }
 
   /**

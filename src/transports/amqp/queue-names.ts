@@ -3,11 +3,12 @@ import { Management } from './management.js';
 import { resolveOptions } from './options.js';
 
 /** Names that sluice derives from a queue's: not queues of their own. */
-const DERIVED = /\.(?:delay\.[0-9]+|key\..*|paused)$/s;
+const DERIVED = /\.(?:delay\.[0-9]+|key\..*|paused|groups|g\..*|rate\.[0-9]+\.[0-9]+(?:\.cool|\.minted)?)$/s;
 
 /**
  * The sluice queues on the broker at `url` (default amqp://guest:guest@127.0.0.1:5672), sorted: every
- * queue but the delay, key-marker and pause queues sluice derives from a queue's name, RabbitMQ's own
+ * queue but those sluice derives from a queue's name (delay, key-marker and pause queues, group queues,
+ * the group registry and rate tokens), RabbitMQ's own
  * (`amq.*`, such as consumers' control queues) and a dead-letter queue `<q>.dead` next to its `<q>`.
  * Only RabbitMQ's management API lists queues: throws AmqpManagementUnavailableError without it.
  */

@@ -62,16 +62,16 @@ export class Settler {
     return this.#retry(received, 0);
   }
 
-  /** Puts back a message that was received but never handed out; it keeps its attempt. */
-  release(received: Received): Promise<void> {
+  /**
+   * Puts back a message that was received but never handed out, into its group's queue (or into
+   * `group`'s: see Publisher.publishGrouped): it keeps its attempt. A message moved from the main
+   * queue into its group's queue is released so too.
+   */
+  release(received: Received, group = received.envelope.group): Promise<void> {
     const { raw, envelope } = received;
+    const body = copyBody(raw.content, envelope.id);
     return this.#settle(received, (session) =>
-      this.publisher.publish(
-        session,
-        this.options.name,
-        copyBody(raw.content, envelope.id),
-        copyProperties(raw),
-      ),
+      this.publisher.publishGrouped(session, group, body, copyProperties(raw), 0),
     );
   }
 
@@ -108,8 +108,9 @@ export class Settler {
 
   #retry(received: Received, wait: number): Promise<void> {
     const properties = copyProperties(received.raw);
+    const { envelope } = received;
     return this.#settle(received, (session) =>
-      this.publisher.publishIn(session, retryBody(received.envelope), properties, wait),
+      this.publisher.publishGrouped(session, envelope.group, retryBody(envelope), properties, wait),
     );
   }
 
