@@ -86,10 +86,7 @@ async function warmUp(queues: FlowQueues, name: string, mode: FlowMode): Promise
   await done;
   await draining.stop();
   await queues.release(queue);
-  await queues.purge(
-    name,
-    Array.from({ length: 10 }, (_, n) => `g${n}`),
-  );
+  await queues.purge(name);
 }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
