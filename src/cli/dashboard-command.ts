@@ -40,12 +40,15 @@ export async function dashboard(
     const { serveDashboard } = await import('../dashboard/index.js');
     const { port, host, readOnly, token } = options;
     const server = await serveDashboard({ queues, jobs, port, host, readOnly, token });
+    // Listening before the line that says it serves: whoever reads it may signal at once, and a
+    // signal that finds no listener ends the process before anything is closed.
+    const stopped = untilStopped();
     print(
       output,
       { url: server.url, queues: queues.map((queue) => queue.name) },
       ({ url, queues }) => `sluice dashboard on ${url} (${queues.length} queues); Ctrl-C stops it`,
     );
-    await untilStopped();
+    await stopped;
     await server.close();
   } finally {
     await Promise.all([...queues.map((queue) => queue.close()), jobs?.close()]);
