@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js';
-import { textProblem } from './text-rules.js';
+import { storableTextProblem } from './text-rules.js';
 import type { FlowLimits, RateLimit } from './types.js';
 
 /**
@@ -13,20 +13,8 @@ const MAX_INTERVAL = 2 ** 31 - 1;
 
 /** A group every queue can keep as given: a non-empty string under the rule of text-rules.ts. */
 export function assertGroup(group: unknown): asserts group is string {
-  if (typeof group !== 'string' || group.length === 0) {
-    throw new InvalidOptionError('group', group, 'a non-empty string');
-  }
-  if (group.length * 3 > MAX_GROUP_BYTES && Buffer.byteLength(group) > MAX_GROUP_BYTES) {
-    throw new InvalidOptionError('group', group, `a group of at most ${MAX_GROUP_BYTES} UTF-8 bytes`);
-  }
-  const problem = textProblem(group);
-  if (problem !== undefined) {
-    throw new InvalidOptionError(
-      'group',
-      group,
-      `well-formed Unicode without control characters (it ${problem})`,
-    );
-  }
+  const expected = storableTextProblem(group, 'group', MAX_GROUP_BYTES);
+  if (expected !== undefined) throw new InvalidOptionError('group', group, expected);
 }
 
 export function assertRateLimit(rateLimit: unknown): asserts rateLimit is RateLimit | undefined {

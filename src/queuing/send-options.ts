@@ -1,6 +1,6 @@
 import { InvalidOptionError } from '../errors.js';
 import { assertGroup } from './flow-options.js';
-import { textProblem } from './text-rules.js';
+import { storableTextProblem, textProblem } from './text-rules.js';
 import type { NackOptions, SendOptions } from './types.js';
 
 /** Checks send options at the boundary so nothing invalid is accepted. Shared by every queue. */
@@ -48,21 +48,8 @@ export const MAX_KEY_BYTES = 1024;
 
 /** A deduplication key every queue can store as given: see text-rules.ts. */
 export function assertKey(key: unknown): asserts key is string {
-  if (typeof key !== 'string' || key.length === 0) {
-    throw new InvalidOptionError('key', key, 'a non-empty string');
-  }
-  // A UTF-16 code unit takes at most 3 UTF-8 bytes: short keys need no count.
-  if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key) > MAX_KEY_BYTES) {
-    throw new InvalidOptionError('key', key, `a key of at most ${MAX_KEY_BYTES} UTF-8 bytes`);
-  }
-  const problem = textProblem(key);
-  if (problem !== undefined) {
-    throw new InvalidOptionError(
-      'key',
-      key,
-      `well-formed Unicode without control characters (it ${problem})`,
-    );
-  }
+  const expected = storableTextProblem(key, 'key', MAX_KEY_BYTES);
+  if (expected !== undefined) throw new InvalidOptionError('key', key, expected);
 }
 
 export function assertNackOptions(options: NackOptions): void {

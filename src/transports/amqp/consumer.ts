@@ -100,7 +100,7 @@ export class AmqpConsumer<T> implements IteratorOwner<AmqpDelivery<T>>, Delivery
   }
 
   /** Limits given by any iterator replace the previous ones; the next hand-out follows them. */
-  flow(_iterator: BrokerIterator<AmqpDelivery<T>>, limits: FlowLimits): void {
+  flow(limits: FlowLimits): void {
     if (this.#state === 'ended') return;
     this.#limiter.set(limits);
     this.#limiter.dispatch();

@@ -107,7 +107,7 @@ export class NatsConsumer<T>
     return waiting;
   }
 
-  flow(_iterator: BrokerIterator<NatsDelivery<T>>, limits: FlowLimits): void {
+  flow(limits: FlowLimits): void {
     this.flowControl.setLimits(limits);
   }
 

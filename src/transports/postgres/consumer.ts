@@ -1,5 +1,5 @@
 import type { SluiceError } from '../../errors.js';
-import { limitsFlow, resolveFlowLimits } from '../../queuing/flow-options.js';
+import { limitsFlow } from '../../queuing/flow-options.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { FlowLimits, NackOptions } from '../../queuing/types.js';
@@ -89,9 +89,8 @@ export class PostgresConsumer<T>
   }
 
   /** From the next claim on, claims apply `limits`, whichever iterator gave them. */
-  flow(_iterator: Iterator<T>, limits: FlowLimits): void {
-    const resolved = resolveFlowLimits(limits);
-    this.#limits = limitsFlow(resolved) ? resolved : undefined;
+  flow(limits: FlowLimits): void {
+    this.#limits = limitsFlow(limits) ? limits : undefined;
     this.#claims.limitsChanged();
   }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { SluiceError } from '../../errors.js';
-import { limitsFlow, resolveFlowLimits } from '../../queuing/flow-options.js';
+import { limitsFlow } from '../../queuing/flow-options.js';
 import { PriorityHeap } from '../../queuing/memory/buffers.js';
 import { DONE_PROMISE, RESOLVED } from '../../queuing/settled.js';
 import type { FlowLimits, NackOptions } from '../../queuing/types.js';
@@ -139,9 +139,8 @@ export class RedisConsumer<T>
   }
 
   /** Limits from the next fetch round on (fetch-loop.ts), for every iterator: the last given wins. */
-  flow(_iterator: BrokerIterator<RedisDelivery<T>>, limits: FlowLimits): void {
-    const resolved = resolveFlowLimits(limits);
-    this.#fetcher.flow(limitsFlow(resolved) ? resolved : undefined);
+  flow(limits: FlowLimits): void {
+    this.#fetcher.flow(limitsFlow(limits) ? limits : undefined);
   }
 
   /**

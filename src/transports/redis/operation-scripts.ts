@@ -180,28 +180,24 @@ purgeStream(stream)
 for _, p in ipairs(redis.call('ZRANGE', prefix .. ':priorities', 0, -1)) do
   if purged < n then purgeStream(band(p)) end
 end
-for _, g in ipairs(namedGroups()) do
-  if purged >= n then break end
-  local target = groupKey(g)
+local function purgeMembers(target)
   for _, member in ipairs(redis.call('ZRANGE', target, 0, n - purged - 1)) do
     local _, _, key, _, _, holder = unpackMember(member)
     release(key, holder)
     redis.call('ZREM', target, member)
     purged = purged + 1
   end
+end
+for _, g in ipairs(namedGroups()) do
+  if purged >= n then break end
+  local target = groupKey(g)
+  purgeMembers(target)
   if redis.call('EXISTS', target) == 0 then
     redis.call('LREM', ring, 0, g)
     redis.call('ZREM', parked, g)
   end
 end
-if purged < n then
-  for _, member in ipairs(redis.call('ZRANGE', groupDelayed, 0, n - purged - 1)) do
-    local _, _, key, _, _, holder = unpackMember(member)
-    release(key, holder)
-    redis.call('ZREM', groupDelayed, member)
-    purged = purged + 1
-  end
-end
+if purged < n then purgeMembers(groupDelayed) end
 endGroups()
 if purged < n then
   local delayed, records = prefix .. ':delayed', prefix .. ':records'

@@ -1,7 +1,7 @@
 import { describe, MessageTooLargeError, SerializationError, ValidationError } from '../../errors.js';
 import { MAX_GROUP_BYTES } from '../../queuing/flow-options.js';
 import { MAX_NESTING, nestedDeeperThan, serializationProblem } from '../../queuing/json.js';
-import { textProblem } from '../../queuing/text-rules.js';
+import { storableTextProblem } from '../../queuing/text-rules.js';
 import type { SendOptions } from '../../queuing/types.js';
 import { uniqueId } from '../../queuing/unique-id.js';
 
@@ -122,12 +122,7 @@ export function decodeEnvelope(body: string): ReceivedEnvelope {
 
 /** A group as `assertGroup` would accept it; a foreign producer's mistyped one is the default group. */
 function isGroup(value: unknown): value is string {
-  return (
-    typeof value === 'string' &&
-    value.length > 0 &&
-    Buffer.byteLength(value) <= MAX_GROUP_BYTES &&
-    textProblem(value) === undefined
-  );
+  return storableTextProblem(value, 'group', MAX_GROUP_BYTES) === undefined;
 }
 
 /** The envelope a body that is not one is dead-lettered in: its payload is the body as text. */

@@ -1,4 +1,4 @@
-import { InvalidOptionError } from '../../errors.js';
+import { resolveFlowLimits } from '../../queuing/flow-options.js';
 import { Fifo } from '../../queuing/memory/buffers.js';
 import { DONE, DONE_PROMISE } from '../../queuing/settled.js';
 import type { FlowLimits } from '../../queuing/types.js';
@@ -11,10 +11,11 @@ export interface IteratorOwner<D> {
   /** The iterator was returned: its pending `next()` calls end (Waiters.end). */
   returned(iterator: BrokerIterator<D>): void;
   /**
-   * Hand out within `limits` from now on (checked already; see `FlowIterator`). A consumer shared by
-   * several iterators of one queue object applies the limits given last by any of them.
+   * Hand out within `limits` from now on (checked, the rate window widened by the start margin; see
+   * `FlowIterator`). A consumer shared by several iterators of one queue object applies the limits
+   * given last by any of them.
    */
-  flow?(iterator: BrokerIterator<D>, limits: FlowLimits): void;
+  flow(limits: FlowLimits): void;
 }
 
 /**
@@ -34,11 +35,9 @@ export class BrokerIterator<D> implements AsyncIterator<D> {
     return this.#returned ? DONE_PROMISE : this.owner.next(this);
   }
 
+  /** Checks `limits` (a caller other than a pump may give any), then hands them to the consumer. */
   flow(limits: FlowLimits): void {
-    if (this.owner.flow === undefined) {
-      throw new InvalidOptionError('flow limits', limits, 'a queue that applies them');
-    }
-    this.owner.flow(this, withStartMargin(limits));
+    this.owner.flow(withStartMargin(resolveFlowLimits(limits)));
   }
 
   return(): Promise<IteratorResult<D>> {

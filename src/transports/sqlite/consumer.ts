@@ -93,7 +93,7 @@ export class SqliteConsumer<T>
   }
 
   /** The next claim applies `limits`. */
-  flow(_iterator: BrokerIterator<SqliteDelivery<T>>, limits: FlowLimits): void {
+  flow(limits: FlowLimits): void {
     this.limits = limitsFlow(limits) ? limits : undefined;
     this.#anticipated = 0;
     this.#limitedUntil = 0;

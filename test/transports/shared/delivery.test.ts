@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DeliverySettledError, InvalidOptionError } from '../../../src/errors.js';
-import type { NackOptions } from '../../../src/queuing/types.js';
+import type { FlowLimits, NackOptions } from '../../../src/queuing/types.js';
 import { type DeliveryOwner, GuardedDelivery } from '../../../src/transports/shared/delivery.js';
 import { HandedOut } from '../../../src/transports/shared/handed-out.js';
 import { BrokerIterator, Waiters } from '../../../src/transports/shared/iterator.js';
+import { MAX_START_MARGIN } from '../../../src/transports/shared/start-margin.js';
 
 class TestDelivery extends GuardedDelivery<string, TestDelivery> {}
 
@@ -69,13 +70,27 @@ describe('GuardedDelivery: the settle guard every broker delivery shares', () =>
 describe('BrokerIterator and Waiters: the one iterator of every broker consumer', () => {
   function consumer() {
     const waiters = new Waiters<number>();
+    const limits: FlowLimits[] = [];
     const owner = {
       waiters,
+      limits,
       next: (iterator: BrokerIterator<number>) => waiters.wait(iterator),
       returned: (iterator: BrokerIterator<number>) => waiters.end(iterator),
+      flow: (given: FlowLimits) => limits.push(given),
     };
     return owner;
   }
+
+  it('flow() checks the limits, then gives the consumer the rate window with its start margin', () => {
+    const c = consumer();
+    const iterator = new BrokerIterator(c);
+    expect(() => iterator.flow({ rateLimit: { limit: 0, interval: 1_000 } })).toThrow(InvalidOptionError);
+    expect(() => iterator.flow({ groupConcurrency: 0 })).toThrow(InvalidOptionError);
+    iterator.flow({ rateLimit: { limit: 10, interval: 1_000 }, groupConcurrency: 2 });
+    expect(c.limits).toEqual([
+      { rateLimit: { limit: 10, interval: 1_000 + MAX_START_MARGIN }, groupConcurrency: 2 },
+    ]);
+  });
 
   it('serves pending next() calls in the order they came, across iterators', async () => {
     const c = consumer();
