@@ -27,7 +27,8 @@ import { AmqpQueue } from '../src/transports/amqp/index.js';
 import { DEFAULT_MAX_MESSAGE_SIZE } from '../src/transports/shared/broker-options.js';
 import { encodeEnvelope } from '../src/transports/shared/envelope.js';
 import { concurrently, medianRates, type Rates, rate } from './support/load.js';
-import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatRate, formatRatio, machineLine } from './support/report.js';
 
 const url = process.env.SLUICE_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const PROCESSED = 100_000;
@@ -181,7 +182,11 @@ const mandatoryCost =
   medianOf('raw, plain queue', 'enqueue') / medianOf('raw, plain queue, mandatory', 'enqueue');
 
 console.log(`\nAmqpQueue vs the raw amqplib client — ${machineLine()}, median of ${RUNS} runs\n`);
-console.log(markdownTable(['measure', 'queue', 'sluice', 'raw amqplib', 'sluice / raw'], rows));
+printTable(
+  `AmqpQueue vs the raw amqplib client, median of ${RUNS} runs`,
+  ['measure', 'queue', 'sluice', 'raw amqplib', 'sluice / raw'],
+  rows,
+);
 console.log(
   '\nTarget: ≥ 0.80× the raw floor, which is the plain queue (`priorities: false` for sluice). The ' +
     'priority queue rows compare sluice as declared by default with the raw client on that shape.',

@@ -13,7 +13,8 @@ import { type Dashboard, serveDashboard } from '../src/dashboard/index.js';
 import { Pump } from '../src/queuing/pump/pump.js';
 import { RedisQueue } from '../src/transports/redis/index.js';
 import { rate } from './support/load.js';
-import { formatRate, machineLine, markdownTable, median } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatRate, machineLine, median } from './support/report.js';
 
 const url = process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const QUEUES = 50;
@@ -155,18 +156,17 @@ try {
   console.log(
     `\n${machineLine()}; ${MESSAGES.toLocaleString('en-US')} messages per round, ${ROUNDS} rounds each\n`,
   );
-  console.log(
-    markdownTable(
-      ['consumer (Pump, concurrency 16)', 'median msg/s', 'rounds'],
+  printTable(
+    `A Redis Pump with and without a dashboard in its process, ${MESSAGES.toLocaleString('en-US')} messages per round, ${ROUNDS} rounds each`,
+    ['consumer (Pump, concurrency 16)', 'median msg/s', 'rounds'],
+    [
+      ['no dashboard', formatRate(off), without.map(formatRate).join(', ')],
       [
-        ['no dashboard', formatRate(off), without.map(formatRate).join(', ')],
-        [
-          `dashboard: ${QUEUES} queues × ${DEAD_LETTERS.toLocaleString('en-US')} dead letters, a page open`,
-          formatRate(on),
-          withPage.map(formatRate).join(', '),
-        ],
+        `dashboard: ${QUEUES} queues × ${DEAD_LETTERS.toLocaleString('en-US')} dead letters, a page open`,
+        formatRate(on),
+        withPage.map(formatRate).join(', '),
       ],
-    ),
+    ],
   );
   console.log(
     `\nwith / without: ${(on / off).toFixed(3)} (slowdown ${(slowdown * 100).toFixed(1)} %, target ≤ ${TARGET * 100} %)`,

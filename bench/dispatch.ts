@@ -6,7 +6,8 @@
  */
 import { type ClassicMiddleware, CommandBus, defineCommand, type Middleware } from '../src/index.js';
 import { childArgs, reportToParent, runInChild } from './support/child.js';
-import { formatRate, formatRatio, machineLine, markdownTable, median } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatRate, formatRatio, machineLine, median } from './support/report.js';
 
 const DISPATCHES = 1_000_000;
 const WARMUP = 100_000;
@@ -73,7 +74,11 @@ async function main(): Promise<void> {
     `\n## CommandBus dispatch (median of ${RUNS} runs, ${formatRate(DISPATCHES)} awaited dispatches)\n`,
   );
   console.log(`${machineLine()}. Command: \`npx tsx bench/dispatch.ts\`\n`);
-  console.log(markdownTable(['variant', 'ns/dispatch', 'dispatches/s', '× direct call'], rows));
+  printTable(
+    `CommandBus dispatch, median of ${RUNS} runs of ${formatRate(DISPATCHES)} awaited dispatches`,
+    ['variant', 'ns/dispatch', 'dispatches/s', '× direct call'],
+    rows,
+  );
 }
 
 const args = childArgs();

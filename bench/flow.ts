@@ -33,7 +33,8 @@ import { CONCURRENCY, GROUP_CONCURRENCY, RATE_LIMIT } from './support/flow-setti
 import { merged, mostInAnyWindow, steadyRate, throughput } from './support/flow-windows.js';
 import { type FlowMode, runWorkerProcess } from './support/flow-worker.js';
 import { concurrently } from './support/load.js';
-import { formatRate, machineLine, markdownTable } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatRate, machineLine } from './support/report.js';
 
 const WORKERS = 3;
 const GROUPS = 1_000;
@@ -235,29 +236,27 @@ async function main(): Promise<void> {
   console.log(
     `### Rate limit ${formatRate(RATE_LIMIT.limit)} per ${formatRate(RATE_LIMIT.interval)} ms, queue pre-filled\n`,
   );
-  console.log(
-    markdownTable(
-      [
-        'backend',
-        'messages',
-        'steady msg/s',
-        'of limit',
-        'most in any 1 s',
-        `most in any ${RATE_LIMIT.interval - EDGE_SLACK} ms`,
-        'target',
-        'load',
-      ],
-      rateRows,
-    ),
+  printTable(
+    `Flow control across ${WORKERS} worker processes (Pump concurrency ${CONCURRENCY} each): rate limit ${formatRate(RATE_LIMIT.limit)} per ${formatRate(RATE_LIMIT.interval)} ms, queue pre-filled`,
+    [
+      'backend',
+      'messages',
+      'steady msg/s',
+      'of limit',
+      'most in any 1 s',
+      `most in any ${RATE_LIMIT.interval - EDGE_SLACK} ms`,
+      'target',
+      'load',
+    ],
+    rateRows,
   );
   console.log(
     `\n### ${formatRate(GROUPS)} groups, groupConcurrency ${GROUP_CONCURRENCY}, against the same queue ungrouped\n`,
   );
-  console.log(
-    markdownTable(
-      ['backend', 'messages', 'ungrouped msg/s', 'grouped msg/s', 'grouped / ungrouped', 'target', 'load'],
-      groupsRows,
-    ),
+  printTable(
+    `Flow control across ${WORKERS} worker processes: ${formatRate(GROUPS)} groups, groupConcurrency ${GROUP_CONCURRENCY}, against the same queue ungrouped`,
+    ['backend', 'messages', 'ungrouped msg/s', 'grouped msg/s', 'grouped / ungrouped', 'target', 'load'],
+    groupsRows,
   );
   if (scaled.length > 0)
     console.log(

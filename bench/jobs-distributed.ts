@@ -27,7 +27,8 @@ import {
   sluiceRedis,
   sluiceSqlite,
 } from './support/job-contenders.js';
-import { formatMB, formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatMB, formatRate, formatRatio, machineLine } from './support/report.js';
 
 const JOBS = 50_000;
 const WINDOW = 1_000;
@@ -197,12 +198,20 @@ async function main(): Promise<void> {
     `\n## Jobs across processes: ${formatRate(JOBS)} no-op jobs, results kept, waited on by the producer\n`,
   );
   console.log(`${machineLine()}. Command: \`npx tsx bench/jobs-distributed.ts\`\n`);
-  console.log(markdownTable(['backend', 'workers', 'contender', 'jobs/s', 'sluice ×', 'producer RSS'], rows));
+  printTable(
+    `Jobs across processes: ${formatRate(JOBS)} no-op jobs, results kept, waited on by the producer`,
+    ['backend', 'workers', 'contender', 'jobs/s', 'sluice ×', 'producer RSS'],
+    rows,
+  );
   console.log(
     `\n### Push → result in the producer, one job at a time (ms, after ${ROUND_TRIPS / 10} warm-up jobs)\n`,
   );
-  console.log(markdownTable(['contender', 'p50', 'p99'], latencyRows));
+  printTable(
+    `Push → result in the producer, one job at a time (ms, after ${ROUND_TRIPS / 10} warm-up jobs)`,
+    ['contender', 'p50', 'p99'],
+    latencyRows,
+  );
   if (memory.length === 0) return;
   console.log('\n### Producer RSS (sluice on Redis, 1 worker process): handles not waited on are not kept\n');
-  console.log(markdownTable(['jobs', 'producer RSS'], memory));
+  printTable('Producer RSS (sluice on Redis, 1 worker process)', ['jobs', 'producer RSS'], memory);
 }

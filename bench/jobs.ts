@@ -11,15 +11,8 @@
 import PQueue from 'p-queue';
 import { Jobs, QueueMiddleware } from '../src/jobs/index.js';
 import { childArgs, reportToParent, runInChild } from './support/child.js';
-import {
-  formatMB,
-  formatRate,
-  formatRatio,
-  machineLine,
-  markdownTable,
-  median,
-  peakRss,
-} from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatMB, formatRate, formatRatio, machineLine, median, peakRss } from './support/report.js';
 
 const JOBS = 200_000;
 const WARMUP = 20_000;
@@ -113,16 +106,15 @@ async function main(): Promise<void> {
   console.log(
     `${machineLine()}. Median of ${RUNS} runs, each the fastest of ${ROUNDS} rounds. Command: \`npx tsx bench/jobs.ts\`\n`,
   );
-  console.log(
-    markdownTable(
-      ['contender', 'jobs/s', '× p-queue', 'peak RSS'],
-      summary.map((s) => [
-        s.name,
-        formatRate(s.perSecond),
-        formatRatio(s.perSecond / baseline),
-        formatMB(s.peakRss),
-      ]),
-    ),
+  printTable(
+    `Jobs: ${formatRate(JOBS)} no-op jobs, random priorities, 10 workers, buffer 1024; median of ${RUNS} runs, each the fastest of ${ROUNDS} rounds`,
+    ['contender', 'jobs/s', '× p-queue', 'peak RSS'],
+    summary.map((s) => [
+      s.name,
+      formatRate(s.perSecond),
+      formatRatio(s.perSecond / baseline),
+      formatMB(s.peakRss),
+    ]),
   );
 }
 

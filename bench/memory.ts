@@ -14,15 +14,8 @@ import fastq from 'fastq';
 import PQueue from 'p-queue';
 import { MemoryQueue, Pump } from '../src/index.js';
 import { childArgs, reportToParent, runInChild } from './support/child.js';
-import {
-  formatMB,
-  formatRate,
-  formatRatio,
-  machineLine,
-  markdownTable,
-  median,
-  peakRss,
-} from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatMB, formatRate, formatRatio, machineLine, median, peakRss } from './support/report.js';
 
 const MAXSIZE = 1024;
 const RUNS = 5;
@@ -255,8 +248,10 @@ async function main(): Promise<void> {
 
   console.log(`\n## MemoryQueue + Pump (median of ${RUNS} runs, one child process per run)\n`);
   console.log(`${machineLine()}. Command: \`npx tsx bench/memory.ts\`\n`);
-  console.log(
-    markdownTable(['scenario', 'contender', 'msgs/s', 'peak RSS', 'RSS growth', 'sluice ÷ peer'], rows),
+  printTable(
+    `MemoryQueue + Pump, median of ${RUNS} runs, one child process per run`,
+    ['scenario', 'contender', 'msgs/s', 'peak RSS', 'RSS growth', 'sluice ÷ peer'],
+    rows,
   );
   const idleRss = median([...measurements.values()].flat().map((m) => m.startRss));
   console.log(

@@ -19,7 +19,8 @@ import { Pump } from '../src/queuing/pump/pump.js';
 import { NatsQueue } from '../src/transports/nats/index.js';
 import { streamName } from '../src/transports/nats/names.js';
 import { concurrently, medianRates, type Rates, rate } from './support/load.js';
-import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatRate, formatRatio, machineLine } from './support/report.js';
 
 const url = process.env.SLUICE_NATS_URL ?? 'nats://127.0.0.1:4222';
 const PROCESSED = 100_000;
@@ -135,7 +136,11 @@ for (const [measure, description] of [
 }
 
 console.log(`\nNatsQueue vs the raw JetStream client — ${machineLine()}, median of ${RUNS} runs\n`);
-console.log(markdownTable(['measure', 'raw client', 'sluice', 'raw JetStream', 'sluice / raw'], rows));
+printTable(
+  `NatsQueue vs the raw JetStream client, median of ${RUNS} runs`,
+  ['measure', 'raw client', 'sluice', 'raw JetStream', 'sluice / raw'],
+  rows,
+);
 console.log(
   '\nRatios ≥ 0.80× against the client defaults meet the target (sluice at least 80% of the raw floor).',
 );

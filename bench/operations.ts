@@ -10,7 +10,8 @@ import { PostgresQueue } from '../src/transports/postgres/index.js';
 import { RedisQueue } from '../src/transports/redis/index.js';
 import { deleteRedisKeys } from './support/job-contenders.js';
 import { concurrently } from './support/load.js';
-import { machineLine, markdownTable } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { machineLine } from './support/report.js';
 
 const DEPTH = 1_000_000;
 const CALLS = 200;
@@ -61,4 +62,8 @@ const rows = [
 await deleteRedisKeys(`sluice:{${name}*`);
 console.log(`\n## stats() with ${DEPTH.toLocaleString('en-US')} messages waiting\n`);
 console.log(`${machineLine()}. Command: \`npx tsx bench/operations.ts\`\n`);
-console.log(markdownTable(['queue', 'stats() p50 (ms)', 'p99 (ms)'], rows));
+printTable(
+  `stats() with ${DEPTH.toLocaleString('en-US')} messages waiting`,
+  ['queue', 'stats() p50 (ms)', 'p99 (ms)'],
+  rows,
+);

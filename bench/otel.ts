@@ -21,7 +21,8 @@ import { childArgs, reportToParent, runInChild } from './support/child.js';
 import { rate } from './support/load.js';
 import { sdkFloor } from './support/otel-floor.js';
 import { type Telemetry, telemetryFor, VARIANTS, type Variant } from './support/otel-setup.js';
-import { formatRate, machineLine, markdownTable, median } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatRate, machineLine, median } from './support/report.js';
 
 const url = process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RUNS = 3;
@@ -189,7 +190,11 @@ async function main(): Promise<void> {
 
   console.log(`\n## sluice/otel overhead (median of ${RUNS} runs, one child process per run)\n`);
   console.log(`${machineLine()}. Command: \`npx tsx bench/otel.ts\`\n`);
-  console.log(markdownTable(['path', 'variant', 'msgs/s', 'overhead vs (a)'], rows));
+  printTable(
+    `sluice/otel overhead, median of ${RUNS} runs, one child process per run`,
+    ['path', 'variant', 'msgs/s', 'overhead vs (a)'],
+    rows,
+  );
   console.log(
     '\nOverhead = extra time per message, rate(a) ÷ rate(variant) − 1 ((b): against plain passes alternating with it in its own process, median of the runs’ ratios). The SDK runs a BatchSpanProcessor' +
       ' (defaults) into an exporter that drops spans, and a MeterProvider whose reader collects once, at the end.',

@@ -16,6 +16,7 @@ import { Pool } from 'pg';
 import PgBoss from 'pg-boss';
 import { Pump } from '../src/queuing/pump/pump.js';
 import { PostgresQueue } from '../src/transports/postgres/index.js';
+import { type BossResult, printPostgresResults } from './support/postgres-report.js';
 
 const url = process.env.SLUICE_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SLUICE_SCHEMA = 'sluice_bench';
@@ -108,11 +109,6 @@ async function sluiceClaimRate(backlog: number): Promise<number> {
     client.release();
   }
   return pumpRate(queue, 10_000);
-}
-
-interface BossResult {
-  config: string;
-  rate: number;
 }
 
 async function bossProcessing(boss: PgBoss): Promise<BossResult[]> {
@@ -220,30 +216,23 @@ async function main(): Promise<void> {
     const enqueue = await sluiceEnqueue();
     console.error('pg-boss: processing configurations, insert, latency...');
     const bossRuns = await bossProcessing(boss);
-    const bossBest = bossRuns.reduce((best, run) => (run.rate > best.rate ? run : best));
     const insert = await bossInsert(boss);
     const bossLat = await bossLatency(boss);
     console.error('sluice: claim rate with 10,000 then 1,000,000 rows queued...');
     const small = await sluiceClaimRate(10_000);
     const large = await sluiceClaimRate(1_000_000);
 
-    const rate = (value: number) => `${Math.round(value).toLocaleString('en-US')}/s`;
-    const ms = (value: number) => `${value.toFixed(2)} ms`;
-    const lines = [
-      '| PostgreSQL | sluice PostgresQueue | pg-boss 10 | ratio | target |',
-      '| --- | ---: | ---: | ---: | --- |',
-      `| process ${MESSAGES.toLocaleString('en-US')} no-op (sluice: Pump ×${CONCURRENCY}; pg-boss: best below) | ${rate(processing)} | ${rate(bossBest.rate)} | ${(processing / bossBest.rate).toFixed(2)}× | ≥ 3× |`,
-      `| enqueue ${MESSAGES.toLocaleString('en-US')} (sluice: concurrent send; pg-boss: insert) | ${rate(enqueue)} | ${rate(insert)} | ${(enqueue / insert).toFixed(2)}× | ≥ 1× |`,
-      `| send → handled p50, idle queue | ${ms(latency.p50)} | ${ms(bossLat.p50)} | ${(bossLat.p50 / latency.p50).toFixed(0)}× faster | ≤ 3 ms |`,
-      `| send → handled p99, idle queue | ${ms(latency.p99)} | ${ms(bossLat.p99)} | | |`,
-      `| claim rate, 10,000 rows queued | ${rate(small)} | | | |`,
-      `| claim rate, 1,000,000 rows queued | ${rate(large)} | | ${(large / small).toFixed(2)}× of 10k | ≥ 0.5× |`,
-      '',
-      '| pg-boss processing configuration | rate |',
-      '| --- | ---: |',
-      ...bossRuns.map((run) => `| ${run.config}${run === bossBest ? ' (best)' : ''} | ${rate(run.rate)} |`),
-    ];
-    console.log(lines.join('\n'));
+    printPostgresResults({
+      messages: MESSAGES,
+      concurrency: CONCURRENCY,
+      processing,
+      enqueue,
+      latency,
+      bossRuns,
+      insert,
+      bossLatency: bossLat,
+      claimRates: { small, large },
+    });
   } finally {
     await boss.stop({ graceful: false, wait: true }).catch(() => {});
     await dropSchemas();

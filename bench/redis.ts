@@ -15,7 +15,8 @@ import { Redis } from 'ioredis';
 import { Pump } from '../src/queuing/pump/pump.js';
 import { RedisQueue } from '../src/transports/redis/index.js';
 import { rate } from './support/load.js';
-import { formatRate, formatRatio, machineLine, markdownTable } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatRate, formatRatio, machineLine } from './support/report.js';
 
 const url = process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MESSAGES = 50_000;
@@ -165,29 +166,28 @@ const raw = await floor();
 
 const ms = (value: number) => `${value.toFixed(3)} ms`;
 console.log(`RedisQueue vs BullMQ vs raw streams — ${machineLine()}\n`);
-console.log(
-  markdownTable(
-    ['measure', 'sluice', 'BullMQ', 'raw streams', 'sluice / BullMQ', 'sluice / raw'],
+printTable(
+  'RedisQueue vs BullMQ vs raw streams',
+  ['measure', 'sluice', 'BullMQ', 'raw streams', 'sluice / BullMQ', 'sluice / raw'],
+  [
     [
-      [
-        `processing ${MESSAGES.toLocaleString('en-US')} no-op (msg/s, concurrency ${CONCURRENCY})`,
-        formatRate(ours.processing),
-        formatRate(theirs.processing),
-        formatRate(raw.processing),
-        formatRatio(ours.processing / theirs.processing),
-        formatRatio(ours.processing / raw.processing),
-      ],
-      [
-        `enqueue ${MESSAGES.toLocaleString('en-US')} (msg/s; BullMQ addBulk)`,
-        formatRate(ours.enqueue),
-        formatRate(theirs.enqueue),
-        formatRate(raw.enqueue),
-        formatRatio(ours.enqueue / theirs.enqueue),
-        formatRatio(ours.enqueue / raw.enqueue),
-      ],
-      ['send → handled p50', ms(ours.p50), ms(theirs.p50), '', formatRatio(theirs.p50 / ours.p50), ''],
-      ['send → handled p99', ms(ours.p99), ms(theirs.p99), '', formatRatio(theirs.p99 / ours.p99), ''],
+      `processing ${MESSAGES.toLocaleString('en-US')} no-op (msg/s, concurrency ${CONCURRENCY})`,
+      formatRate(ours.processing),
+      formatRate(theirs.processing),
+      formatRate(raw.processing),
+      formatRatio(ours.processing / theirs.processing),
+      formatRatio(ours.processing / raw.processing),
     ],
-  ),
+    [
+      `enqueue ${MESSAGES.toLocaleString('en-US')} (msg/s; BullMQ addBulk)`,
+      formatRate(ours.enqueue),
+      formatRate(theirs.enqueue),
+      formatRate(raw.enqueue),
+      formatRatio(ours.enqueue / theirs.enqueue),
+      formatRatio(ours.enqueue / raw.enqueue),
+    ],
+    ['send → handled p50', ms(ours.p50), ms(theirs.p50), '', formatRatio(theirs.p50 / ours.p50), ''],
+    ['send → handled p99', ms(ours.p99), ms(theirs.p99), '', formatRatio(theirs.p99 / ours.p99), ''],
+  ],
 );
 console.log('\nRatios > 1× mean sluice is faster (for latency: BullMQ time / sluice time).');

@@ -16,7 +16,8 @@ import { Pump } from '../src/queuing/pump/pump.js';
 import type { Queue } from '../src/queuing/types.js';
 import { SqliteQueue } from '../src/transports/sqlite/index.js';
 import { childArgs, reportToParent, runInChild } from './support/child.js';
-import { formatRate, formatRatio, machineLine, markdownTable, median } from './support/report.js';
+import { printTable } from './support/publish.js';
+import { formatRate, formatRatio, machineLine, median } from './support/report.js';
 
 const MESSAGES = 50_000;
 const CONCURRENCY = 8;
@@ -99,7 +100,11 @@ if (args !== undefined) {
   }
   console.log(machineLine());
   console.log(`messages/s, median of ${RUNS} runs, each in a fresh process and database file\n`);
-  console.log(markdownTable(['workload', 'SqliteQueue', 'MemoryQueue', 'MemoryQueue / SqliteQueue'], rows));
+  printTable(
+    `SqliteQueue vs MemoryQueue, messages/s, median of ${RUNS} runs, each in a fresh process and database file`,
+    ['workload', 'SqliteQueue', 'MemoryQueue', 'MemoryQueue / SqliteQueue'],
+    rows,
+  );
   const verdict = processing >= TARGET ? 'met' : 'NOT met';
   console.log(`\nTarget: SqliteQueue processing ≥ ${formatRate(TARGET)} msg/s: ${verdict}`);
 }

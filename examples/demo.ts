@@ -6,7 +6,7 @@
  * when concurrency is re-tuned halfway, and critical commands overtaking bulk ones in the queue.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CommandBus, defineCommand, MemoryQueue, Pump } from '../src/index.js';
+import { CommandBus, defineCommand, MemoryQueue, Pump } from 'sluice';
 
 const TOTAL = 240_000;
 const PRODUCERS = 4;

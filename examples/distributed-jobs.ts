@@ -11,11 +11,11 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
-import { type Job, type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from '../src/jobs/index.js';
-import { abortableSleep } from '../src/middleware/sleep.js';
-import { RedisJobStore, RedisQueue } from '../src/transports/redis/index.js';
+import { type Job, type JobContext, type JobEnvelope, Jobs, QueueMiddleware } from 'sluice';
+import { RedisJobStore, RedisQueue } from 'sluice/redis';
 
 const url = process.env.SLUICE_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const JOBS = 12;
@@ -28,7 +28,7 @@ function renderApp(name: string, workers: number) {
   const render = jobs.task('render', async function (this: JobContext, image: string) {
     for (let percent = 0; percent < 100; percent += 20) {
       await this.progress(percent);
-      await abortableSleep(250, this.signal); // rendering a fifth of the image
+      await sleep(250, undefined, { signal: this.signal }); // rendering a fifth of the image
     }
     return { image, renderedBy: process.pid, attempt: this.job.attempt };
   });

@@ -4,7 +4,7 @@
  *   npx tsx examples/jobs.ts
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type JobEnvelope, Jobs, MemoryQueue, QueueMiddleware } from '../src/index.js';
+import { type JobEnvelope, Jobs, MemoryQueue, QueueMiddleware } from 'sluice';
 
 const started = performance.now();
 const log = (line: string) =>

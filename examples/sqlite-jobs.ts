@@ -15,10 +15,10 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { type JobEnvelope, Jobs, QueueMiddleware } from '../src/jobs/index.js';
-import { abortableSleep } from '../src/middleware/sleep.js';
-import { SqliteQueue } from '../src/transports/sqlite/index.js';
+import { type JobEnvelope, Jobs, QueueMiddleware } from 'sluice';
+import { SqliteQueue } from 'sluice/sqlite';
 
 const path = process.env.SLUICE_JOBS_DB ?? join(tmpdir(), 'sluice-jobs-example.db');
 const recipients = ['ada@', 'grace@', 'edsger@', 'barbara@', 'ken@'].map((name) => `${name}example.com`);
@@ -29,7 +29,7 @@ function emailApp(workers: number, onSent: (to: string) => void) {
   const queue = new SqliteQueue<JobEnvelope>('emails', { path, visibilityTimeout: 2_000 });
   jobs.use(new QueueMiddleware({ queue, workers }));
   const sendEmail = jobs.task('send-email', async function (to: string) {
-    await abortableSleep(200, this.signal); // talking to the mail server
+    await sleep(200, undefined, { signal: this.signal }); // talking to the mail server
     onSent(to);
   });
   return { jobs, sendEmail };

@@ -32,9 +32,9 @@ import {
   SimpleSpanProcessor,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
-import { Pump } from '../src/index.js';
-import { SluiceInstrumentation } from '../src/otel/index.js';
-import { SqliteQueue } from '../src/transports/sqlite/index.js';
+import { Pump } from 'sluice';
+import { SluiceInstrumentation } from 'sluice/otel';
+import { SqliteQueue } from 'sluice/sqlite';
 
 interface Order {
   id: string;

@@ -3,8 +3,17 @@
  * `error.code` (or `instanceof`) without parsing messages. Messages name what went wrong.
  */
 export class SluiceError extends Error {
+  /**
+   * Stable machine-readable identifier of the failure (for example `'QUEUE_CLOSED'`): it does not
+   * change between releases, unlike the message text.
+   */
   readonly code: string;
 
+  /**
+   * @param code - the stable {@link SluiceError.code} of the failure
+   * @param message - the human-readable message
+   * @param options - `cause`: the underlying error, when there is one
+   */
   constructor(code: string, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
@@ -14,6 +23,7 @@ export class SluiceError extends Error {
 
 /** A payload or decoded message failed its schema. `issues` are the schema's own issues. */
 export class ValidationError extends SluiceError {
+  /** The issues the schema reported, as it reported them (empty when there were none to pass on). */
   readonly issues: readonly unknown[];
 
   constructor(message: string, issues: readonly unknown[] = [], options?: ErrorOptions) {
@@ -29,12 +39,14 @@ export class InvalidOptionError extends SluiceError {
   }
 }
 
+/** `dispatch` on a command or query bus of a message whose type has no registered handler. */
 export class NoHandlerError extends SluiceError {
   constructor(type: string) {
     super('NO_HANDLER', `no handler registered for "${type}"`);
   }
 }
 
+/** `register` on a command or query bus for a message type that already has a handler. */
 export class HandlerAlreadyRegisteredError extends SluiceError {
   constructor(type: string) {
     super('HANDLER_ALREADY_REGISTERED', `a handler is already registered for "${type}"`);
@@ -48,6 +60,10 @@ export class MiddlewareError extends SluiceError {
   }
 }
 
+/**
+ * An operation did not finish within its time limit: a dispatch under the `timeout` middleware, a job
+ * past its task's `timeout`, or `job.wait` past its `timeout` option.
+ */
 export class TimeoutError extends SluiceError {
   constructor(what: string, ms: number) {
     super('TIMEOUT', `${what} timed out after ${ms} ms`);
@@ -85,7 +101,9 @@ export class SerializationError extends SluiceError {
 
 /** A message whose encoded body is larger than its queue's `maxMessageSize` (nothing was sent). */
 export class MessageTooLargeError extends SluiceError {
+  /** Size of the encoded message, in bytes. */
   readonly size: number;
+  /** The queue's `maxMessageSize`, in bytes. */
   readonly limit: number;
 
   constructor(queue: string, size: number, limit: number) {
@@ -98,13 +116,17 @@ export class MessageTooLargeError extends SluiceError {
   }
 }
 
-/** Configuration was attempted after it was frozen (e.g. registering a task after `jobs.start()`). */
+/**
+ * An operation that the object's current state does not allow: configuring it after it was frozen
+ * (e.g. registering a task after `jobs.start()`), or using it after it was stopped or closed.
+ */
 export class InvalidStateError extends SluiceError {
   constructor(message: string) {
     super('INVALID_STATE', message);
   }
 }
 
+/** @internal Short, log-safe description of a value for error messages. */
 export function describe(value: unknown): string {
   if (typeof value === 'string') return shortened(JSON.stringify(value));
   if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;

@@ -1,3 +1,9 @@
+/**
+ * `sluice`: typed command, query and event buses, the queue contract with the in-memory queue, the
+ * pump that drains any queue into any handler, and jobs. Broker adapters live in their own entries
+ * (`sluice/redis`, `sluice/postgres`, `sluice/amqp`, `sluice/nats`, `sluice/sqlite`).
+ * @module sluice
+ */
 export {
   BrokerUnavailableError,
   DeliverySettledError,
@@ -26,6 +32,7 @@ export type {
   DispatchFunction,
   DispatchOptions,
   GeneratorMiddleware,
+  InlineGeneratorMiddleware,
   Middleware,
   Next,
 } from './middleware/types.js';

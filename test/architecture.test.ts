@@ -63,7 +63,8 @@ function sourceFiles(dir: string): string[] {
 }
 
 function importsOf(file: string): SourceImport[] {
-  const text = readFileSync(file, 'utf8');
+  // Doc comments are left out: their examples import 'sluice' as a user would.
+  const text = readFileSync(file, 'utf8').replace(/\/\*\*[\s\S]*?\*\//g, '');
   const found: SourceImport[] = [];
   for (const match of text.matchAll(/(?:from|import)\s*\(?\s*'([^']+)'/g)) {
     found.push({ file: relative(join(root, 'src'), file), specifier: match[1]! });

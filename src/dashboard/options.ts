@@ -8,18 +8,37 @@ export type DashboardQueue = OperableQueue<unknown> & { readonly name: string };
 /** What the dashboard reads of a job store: a job by id and the recent failures. */
 export type DashboardJobStore = Pick<JobStore, 'get' | 'recentFailures'>;
 
+/** The options of {@link serveDashboard}. */
 export interface DashboardOptions {
-  /** The queues shown, each by its `name` (a non-empty string; names must differ). */
+  /**
+   * The queues shown, each by its `name` (a non-empty string; names must differ). Each needs the
+   * operator's methods ({@link sluice!OperableQueue | OperableQueue}), as every sluice queue has.
+   */
   readonly queues: readonly OperableQueue<unknown>[];
-  /** Where jobs are looked up: without it the page has no jobs view. */
+  /**
+   * Where jobs are looked up.
+   * @defaultValue none: the page has no jobs view
+   */
   readonly jobs?: DashboardJobStore;
-  /** Default 7777; 0 picks a free port (the resolved `url` names it). */
+  /**
+   * The port to listen on; `0` picks a free one (the dashboard's `url` names it).
+   * @defaultValue `7777`
+   */
   readonly port?: number;
-  /** Default `127.0.0.1`: only this machine can open the page. */
+  /**
+   * The address to listen on. The default lets only this machine open the page.
+   * @defaultValue `'127.0.0.1'`
+   */
   readonly host?: string;
-  /** Shows no action and refuses every action request. Default `false`. */
+  /**
+   * Shows no action and refuses every action request.
+   * @defaultValue `false`
+   */
   readonly readOnly?: boolean;
-  /** When given, every request must carry it (see docs/dashboard.md). */
+  /**
+   * When given, every request must carry it (see docs/dashboard.md).
+   * @defaultValue none: no token is asked for
+   */
   readonly token?: string;
 }
 

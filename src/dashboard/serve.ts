@@ -11,6 +11,7 @@ const SAMPLE_INTERVAL = 1_000;
 /** Samples kept: the last ten minutes, what the page's charts span. */
 const SAMPLES_KEPT = 600;
 
+/** A running dashboard, as {@link serveDashboard} resolves it. */
 export interface Dashboard {
   /** Where the page is, e.g. `http://127.0.0.1:7777/` (without the token). */
   readonly url: string;
@@ -22,6 +23,22 @@ export interface Dashboard {
  * Serves the operator's page for `queues` (docs/dashboard.md): their counts and net throughput,
  * updated live, their dead letters, the actions on them, and jobs when a job store is given.
  * Resolves once the server listens.
+ *
+ * @example
+ * ```ts
+ * import { serveDashboard } from 'sluice/dashboard';
+ * import { RedisQueue } from 'sluice/redis';
+ *
+ * const orders = new RedisQueue<{ id: string }>('orders');
+ * const dashboard = await serveDashboard({ queues: [orders], port: 0 });
+ * console.log(dashboard.url); // http://127.0.0.1:<port>/
+ * await dashboard.close(); // leaves the queue open
+ * await orders.close();
+ * ```
+ * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when an option cannot work: no
+ * queues, a queue without a name or the operator's methods, two queues of one name, a port outside
+ * 0 to 65535...
+ * @throws the server's error (e.g. `EADDRINUSE`) when it cannot listen on `host` and `port`
  */
 export async function serveDashboard(options: DashboardOptions): Promise<Dashboard> {
   const resolved = resolveDashboardOptions(options);

@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import { InvalidCronError } from './errors.js';
 
 /** How the app starts a schedule's timer; not exported from the package entry. */
+/** @internal */
 export const startSchedule: unique symbol = Symbol('sluice.cron.start');
 
 /**
@@ -10,13 +11,18 @@ export const startSchedule: unique symbol = Symbol('sluice.cron.start');
  * (croner arms one even for a paused job, which would keep a never-started app's process alive).
  */
 export class CronSchedule {
+  /** The schedule's id: each run's job id is `id@<ISO time>`. */
   readonly id: string;
+  /** The cron expression, as given. */
   readonly expression: string;
   readonly #cron: Cron;
   readonly #run: (self: Cron) => Promise<void>;
   readonly #onStop: (schedule: CronSchedule) => void;
 
-  /** `run(jobId)` pushes one run; its promise is awaited so a run blocked by backpressure is not stacked. */
+  /**
+   * @internal `run(jobId)` pushes one run; its promise is awaited so a run blocked by backpressure is
+   * not stacked.
+   */
   constructor(
     id: string,
     expression: string,
@@ -51,7 +57,7 @@ export class CronSchedule {
     return this.#cron.nextRun();
   }
 
-  /** Arms the timer; called once, when the app runs. */
+  /** @internal Arms the timer; called once, when the app runs. */
   [startSchedule](): void {
     this.#cron.schedule(this.#run);
   }

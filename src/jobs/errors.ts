@@ -31,6 +31,7 @@ export class JobCancelledError extends SluiceError {
 
 /** `job.result()` on a job that failed or timed out; `cause` is the task's error. */
 export class JobFailedError extends SluiceError {
+  /** The id of the job that failed. */
   readonly jobId: string;
 
   constructor(jobId: string, task: string, status: string, cause: unknown) {
@@ -41,6 +42,7 @@ export class JobFailedError extends SluiceError {
 
 /** `job.result()` on a job that has not succeeded or failed yet, or was cancelled. */
 export class JobNotCompletedError extends SluiceError {
+  /** The id of the job that has no result. */
   readonly jobId: string;
 
   constructor(jobId: string, task: string, status: string) {

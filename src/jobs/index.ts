@@ -8,7 +8,8 @@ export {
   UnknownTaskError,
 } from './errors.js';
 export type { FinalStatus, Job, JobStatus, WaitOptions } from './job.js';
-export { Jobs, type JobsOptions, type StopOptions } from './jobs.js';
+export { Jobs } from './jobs.js';
+export type { JobsOptions, StopOptions } from './jobs-options.js';
 export { MemoryJobStore, type MemoryJobStoreOptions } from './memory-job-store.js';
 export { QueueMiddleware, type QueueMiddlewareOptions } from './queue-middleware.js';
 export type {

@@ -3,17 +3,33 @@ import { Timer } from '../timer.js';
 import { now } from './clock.js';
 import { JobFailedError, JobNotCompletedError } from './errors.js';
 import { revivedError, storedError } from './job-error.js';
+import {
+  type Abortable,
+  abandon,
+  apply,
+  execution,
+  indexed,
+  liveNext,
+  livePrevious,
+  setProgress,
+  setStatus,
+  settle,
+  snapshot,
+  type Waiter,
+} from './job-internals.js';
 import { type FinalStatus, isFinal, type JobStatus } from './status.js';
 import type { JobChange, JobRecord, Unsubscribe } from './store.js';
 
+export * from './job-internals.js';
 export type { FinalStatus, JobStatus } from './status.js';
 
+/** Options of {@link Job.wait}. */
 export interface WaitOptions {
-  /** Milliseconds to wait before rejecting with `TimeoutError`. Default: no limit. */
+  /** Milliseconds to wait before rejecting with {@link TimeoutError}; unset, no limit. */
   timeout?: number;
 }
 
-/** What a job handle asks of the app that made it; kept off the public surface. */
+/** @internal What a job handle asks of the app that made it; kept off the public surface. */
 export interface JobOwner {
   cancel(job: Job<any>): Promise<void>;
   /**
@@ -23,45 +39,21 @@ export interface JobOwner {
   follow(job: Job<any>): Promise<Unsubscribe> | undefined;
 }
 
-/** Internal transitions, keyed by symbols the package entry point does not export. */
-export const setStatus: unique symbol = Symbol('sluice.job.setStatus');
-export const settle: unique symbol = Symbol('sluice.job.settle');
-export const apply: unique symbol = Symbol('sluice.job.apply');
-export const setProgress: unique symbol = Symbol('sluice.job.setProgress');
-export const abandon: unique symbol = Symbol('sluice.job.abandon');
-export const snapshot: unique symbol = Symbol('sluice.job.snapshot');
-export const execution: unique symbol = Symbol('sluice.job.execution');
-/** Links of the runtime's list of jobs that are not final yet (see LiveJobs). */
-export const livePrevious: unique symbol = Symbol('sluice.job.livePrevious');
-export const liveNext: unique symbol = Symbol('sluice.job.liveNext');
-/** Set once a MemoryJobStore indexes the handle by id (see memory-job-store.ts). */
-export const indexed: unique symbol = Symbol('sluice.job.indexed');
-
-/** What the runtime needs of the execution in progress: a way to abort it. */
-export interface Abortable {
-  abort(reason: unknown): void;
-}
-
-interface Waiter {
-  resolve(status: FinalStatus): void;
-  reject(error: unknown): void;
-  timer: Timer | undefined;
-}
-
 /**
  * The handle `push` and `jobs.get` return. It follows the job wherever it runs: the app settles it
  * when the job runs here, and while it is waited on it follows a shared job store's notifications.
  * With the default MemoryJobStore, a job that a worker of another process takes is not seen: the
- * handle ends `cancelled` ("not completed here") when this app stops.
- *
- * Deliberately not a thenable: `await job` would be ambiguous; use `await job.wait()`.
+ * handle ends `cancelled` ("not completed here") when this app stops. Deliberately not a thenable:
+ * `await job` would be ambiguous; use `await job.wait()`.
  */
 export class Job<R = unknown> {
+  /** The job's id: the one given at push time, or a generated one. */
   readonly id: string;
   /** The task's name. */
   readonly task: string;
   /** The arguments the task is called with. */
   readonly args: readonly unknown[];
+  /** The metadata the job was pushed with. */
   readonly metadata: Readonly<Record<string, unknown>> | undefined;
   readonly #owner: JobOwner;
   #status: JobStatus;
@@ -78,12 +70,13 @@ export class Job<R = unknown> {
   #waiters: Waiter[] | undefined;
   /** While waited on: the subscription keeping this handle current, if the owner follows it. */
   #following: Promise<Unsubscribe> | undefined;
-  /** The execution in progress, set by the runtime while the task function runs. */
+  /** @internal The execution in progress, set by the runtime while the task function runs. */
   [execution]: Abortable | undefined = undefined;
-  [livePrevious]: Job<any> | undefined = undefined;
-  [liveNext]: Job<any> | undefined = undefined;
-  [indexed] = false;
+  /** @internal */ [livePrevious]: Job<any> | undefined = undefined;
+  /** @internal */ [liveNext]: Job<any> | undefined = undefined;
+  /** @internal */ [indexed] = false;
 
+  /** @internal Handles are made by `push` and `jobs.get`. */
   constructor(
     owner: JobOwner,
     id: string,
@@ -102,7 +95,7 @@ export class Job<R = unknown> {
     this.#createdAt = createdAt;
   }
 
-  /** A handle on what a store keeps of a job. */
+  /** @internal A handle on what a store keeps of a job. */
   static fromRecord<R>(owner: JobOwner, record: JobRecord): Job<R> {
     const { id, task, args, metadata, createdAt } = record;
     // Made not ended, so that the record (an ended job's included) is applied whole.
@@ -111,7 +104,7 @@ export class Job<R = unknown> {
     return job;
   }
 
-  /** This handle as a store record (a MemoryJobStore keeps handles as its records). */
+  /** @internal This handle as a store record (a MemoryJobStore keeps handles as its records). */
   [snapshot](version: number): JobRecord {
     const status = this.#status;
     return {
@@ -131,6 +124,7 @@ export class Job<R = unknown> {
     };
   }
 
+  /** Where the job is in its life, as last seen by this handle. */
   get status(): JobStatus {
     return this.#status;
   }
@@ -145,23 +139,27 @@ export class Job<R = unknown> {
     return this.#progress;
   }
 
+  /** When the job was pushed. */
   get createdAt(): Date {
     return new Date(this.#createdAt);
   }
 
+  /** When its latest execution started; `undefined` before the first. */
   get startedAt(): Date | undefined {
     return this.#startedAt === undefined ? undefined : new Date(this.#startedAt);
   }
 
+  /** When it reached a final status; `undefined` until then. */
   get endedAt(): Date | undefined {
     return this.#endedAt === undefined ? undefined : new Date(this.#endedAt);
   }
 
   /**
-   * Resolves with the final status once the job has one, wherever it ran. Rejects with
-   * `TimeoutError` if `timeout` is given and the job has not ended by then, and with
-   * `InvalidStateError` if the app stops while following a job of a shared store that has not ended.
-   * On the default MemoryJobStore, without `timeout`, it never rejects.
+   * Resolves with the final status once the job has one, wherever it ran. On the default
+   * MemoryJobStore, without `timeout`, it never rejects.
+   * @throws {@link TimeoutError} (as a rejection) when `timeout` is given and passes first
+   * @throws {@link InvalidStateError} (as a rejection) if the app stops while following a shared store's job
+   * @throws {@link InvalidOptionError} (as a rejection) when `timeout` is not a finite number ≥ 0
    */
   wait(options: WaitOptions = {}): Promise<FinalStatus> {
     const timeout = options?.timeout;
@@ -189,8 +187,10 @@ export class Job<R = unknown> {
   }
 
   /**
-   * The task's return value. Throws `JobFailedError` (cause: the task's error, or the `TimeoutError`)
-   * when the job failed or timed out, and `JobNotCompletedError` when it has not finished or was cancelled.
+   * The task's return value, once the job ended `success`.
+   * @throws {@link JobFailedError} when the job failed or timed out (cause: the task's error, or the
+   * {@link TimeoutError})
+   * @throws {@link JobNotCompletedError} when it has not ended, or ended `cancelled`
    */
   result(): R {
     const status = this.#status;
@@ -210,7 +210,7 @@ export class Job<R = unknown> {
     return this.#owner.cancel(this);
   }
 
-  [setStatus](status: 'pending' | 'scheduled' | 'running', attempt?: number): void {
+  /** @internal */ [setStatus](status: 'pending' | 'scheduled' | 'running', attempt?: number): void {
     if (isFinal(this.#status)) return;
     this.#status = status;
     if (attempt !== undefined) {
@@ -219,12 +219,12 @@ export class Job<R = unknown> {
     }
   }
 
-  /** Progress reported by an execution in this process. */
+  /** @internal Progress reported by an execution in this process. */
   [setProgress](value: unknown): void {
     if (!isFinal(this.#status)) this.#progress = value;
   }
 
-  /** Records the outcome once; later calls (a cancelled job's function returning) are ignored. */
+  /** @internal Records the outcome once; later calls (a cancelled job's function returning) are ignored. */
   [settle](status: FinalStatus, value?: R, error?: unknown, endedAt = now()): boolean {
     if (isFinal(this.#status)) return false;
     this.#status = status;
@@ -243,7 +243,7 @@ export class Job<R = unknown> {
     return true;
   }
 
-  /** Nothing will update this handle any more (its app stopped): its waits reject with `error`. */
+  /** @internal Nothing will update this handle any more (its app stopped): its waits reject with `error`. */
   [abandon](error: unknown): void {
     const waiters = this.#waiters;
     this.#waiters = undefined;
@@ -254,7 +254,7 @@ export class Job<R = unknown> {
     }
   }
 
-  /** Takes the store's record (or change), unless this handle has seen a newer one or has ended. */
+  /** @internal Takes the store's record (or change), unless this handle has seen a newer one or has ended. */
   [apply](record: JobChange): void {
     if (record.version <= this.#version || isFinal(this.#status)) return;
     this.#version = record.version;

@@ -9,6 +9,7 @@ import { TaskAlreadyRegisteredError, UnknownTaskError } from './errors.js';
 import type { Job } from './job.js';
 import { assertJobId } from './job-id.js';
 import { type PushRequest, resolveJobOptions } from './job-options.js';
+import type { JobsOptions, StopOptions } from './jobs-options.js';
 import { MemoryJobStore } from './memory-job-store.js';
 import { QueueMiddleware } from './queue-middleware.js';
 import { JobRuntime } from './runtime.js';
@@ -23,30 +24,24 @@ import type {
   TaskOptions,
 } from './types.js';
 
-export interface JobsOptions {
-  /** Wait before each retry. Default `{ type: 'exponential', delay: 100, max: 30_000 }`. */
-  backoff?: Backoff;
-  /**
-   * Where jobs' records live (status, attempts, progress, result or error). Default a
-   * MemoryJobStore: this process only. A shared store (RedisJobStore, PostgresJobStore,
-   * SqliteJobStore, NatsJobStore) lets every process sharing it follow, look up and cancel any job.
-   * The app closes it when it stops.
-   */
-  store?: JobStore;
-}
-
-export interface StopOptions {
-  /** `true` (default): let queued and running jobs finish first, up to `timeout`. `false`: abort now. */
-  graceful?: boolean;
-  /** Milliseconds the whole stop may take before what still runs is abandoned. Default 10 s. */
-  timeout?: number;
-}
-
 type State = 'configuring' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /**
  * A jobs app: register tasks and middlewares, `start()`, push jobs, `stop()`. Configuration is
  * frozen by `start()`; an app runs once (make a new one to run again).
+ *
+ * @example
+ * ```ts
+ * import { Jobs } from 'sluice';
+ *
+ * const jobs = new Jobs();
+ * const add = jobs.task('add', async (a: number, b: number) => a + b, { retry: 2 });
+ * await jobs.start();
+ * const job = await add.push(1, 2);
+ * await job.wait();
+ * console.log(job.result()); // 3
+ * await jobs.stop();
+ * ```
  */
 export class Jobs implements AsyncDisposable {
   readonly #backoff: Backoff;
@@ -62,6 +57,7 @@ export class Jobs implements AsyncDisposable {
   #runtime: JobRuntime | undefined;
   #stopped: Promise<void> | undefined;
 
+  /** @throws {@link InvalidOptionError} when `backoff` or `store` cannot work */
   constructor(options: JobsOptions = {}) {
     const { backoff = { type: 'exponential', delay: 100, max: 30_000 }, store = new MemoryJobStore() } =
       options;
@@ -71,7 +67,12 @@ export class Jobs implements AsyncDisposable {
     this.#store = store;
   }
 
-  /** Registers a task; its jobs call `fn` with the pushed arguments and `this` = `{ job, signal, attempt }`. */
+  /**
+   * Registers a task; its jobs call `fn` with the pushed arguments and `this` = `{ job, signal, attempt }`.
+   * @throws {@link TaskAlreadyRegisteredError} when the app has a task of that name
+   * @throws {@link InvalidStateError} once the app was started
+   * @throws {@link InvalidOptionError} when the name, `fn` or an option cannot work
+   */
   task<A extends unknown[], R>(
     name: string,
     fn: TaskFunction<A, R>,
@@ -87,6 +88,9 @@ export class Jobs implements AsyncDisposable {
   /**
    * Adds job middlewares, outer first, and at most one QueueMiddleware: those before it run in
    * `push`, those after it in the worker around each execution.
+   *
+   * @throws {@link InvalidStateError} once the app was started
+   * @throws {@link InvalidOptionError} for something that is not a middleware, or a second QueueMiddleware
    */
   use(...middlewares: (InlineGeneratorMiddleware<JobEnvelope, JobContext> | QueueMiddleware<any>)[]): this;
   use(...middlewares: (JobMiddleware | QueueMiddleware<any>)[]): this;
@@ -107,7 +111,10 @@ export class Jobs implements AsyncDisposable {
     return this;
   }
 
-  /** Freezes the configuration, starts the workers and the cron schedules. */
+  /**
+   * Freezes the configuration, starts the workers and the cron schedules.
+   * @throws {@link InvalidStateError} (as a rejection) when the app was started before
+   */
   async start(): Promise<void> {
     if (this.#state !== 'configuring') {
       throw new InvalidStateError(`cannot start the jobs app: it is ${this.#state} (an app runs once)`);
@@ -143,6 +150,8 @@ export class Jobs implements AsyncDisposable {
    * aborted or that still run go back to the queue, which is then closed. Rejects, once every job
    * handle has settled, with the error that stopped the workers early, if one did (the queue's
    * iteration failing), or else with the queue's `close()` error.
+   *
+   * @throws {@link InvalidOptionError} (as a rejection) when `timeout` is not a finite number ≥ 0
    */
   stop(options: StopOptions = {}): Promise<void> {
     const { graceful = true, timeout = 10_000 } = options;
@@ -167,6 +176,8 @@ export class Jobs implements AsyncDisposable {
   /**
    * The job with this id, as its store keeps it (`undefined` once its record expired or if there
    * was none): the handle follows it while waited on, from any process sharing the store.
+   * @throws {@link InvalidStateError} (as a rejection) when the app is not running
+   * @throws {@link InvalidOptionError} (as a rejection) when `id` is not a valid job id
    */
   get(id: string): Promise<Job<any> | undefined> {
     try {
@@ -184,6 +195,11 @@ export class Jobs implements AsyncDisposable {
    * Pushes a job of a task by name, for a producer that does not define the task (a
    * `QueueMiddleware({ queue, workers: 0 })` sends it to the workers of other processes): the
    * task's priority there is not known here, so the job's is `options.priority`, default 0.
+   *
+   * @throws {@link UnknownTaskError} (as a rejection) when no task has that name and the app has no
+   * QueueMiddleware to send the job to
+   * @throws {@link InvalidStateError} (as a rejection) when the app is not running
+   * @throws {@link InvalidOptionError} (as a rejection) for a bad task name, `args` or option
    */
   push<R = unknown>(task: string, args: readonly unknown[], options?: JobOptions): Promise<Job<R>> {
     let request: PushRequest;

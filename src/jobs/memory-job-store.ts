@@ -20,10 +20,14 @@ import type {
   Unsubscribe,
 } from './store.js';
 
+/** Options of a {@link MemoryJobStore}. */
 export interface MemoryJobStoreOptions {
-  /** How long records of ended jobs are kept. Default `{ success: 24 h, failure: 7 days }`. */
+  /** How long records of ended jobs are kept. @defaultValue `{ success: 24 h, failure: 7 days }` */
   retain?: Retention;
-  /** Records of ended jobs kept at most, the oldest forgotten first: memory stays bounded. Default 1,000. */
+  /**
+   * Records of ended jobs kept at most, the oldest forgotten first: memory stays bounded.
+   * @defaultValue `1_000`
+   */
   maxEnded?: number;
 }
 
@@ -71,6 +75,7 @@ export class MemoryJobStore implements JobStore {
   #version = 0;
   #closed = false;
 
+  /** @throws {@link InvalidOptionError} naming the first option that cannot work */
   constructor(options: MemoryJobStoreOptions = {}) {
     if (options === null || typeof options !== 'object') {
       throw new InvalidOptionError('MemoryJobStore options', options, 'an object');
@@ -185,7 +190,7 @@ export class MemoryJobStore implements JobStore {
   }
 
   /**
-   * Keeps `job` as its record, indexed by id; with its id taken, returns the kept record and keeps
+   * @internal Keeps `job` as its record, indexed by id; with its id taken, returns the kept record and keeps
    * nothing. An app indexes only the jobs it must find by id at once (a caller-chosen id, a queue
    * that hands workers copies): the others cost no hashing, and `get` finds them once they ended by
    * a scan of the ended records (at most `maxEnded`), and its app finds them in its live list.
@@ -201,17 +206,17 @@ export class MemoryJobStore implements JobStore {
     return undefined;
   }
 
-  [handleOf](id: string): Job<any> | undefined {
+  /** @internal */ [handleOf](id: string): Job<any> | undefined {
     const kept = this.#kept.get(id);
     return kept instanceof Job ? kept : undefined;
   }
 
-  /** `job` changed: its watchers hear of it. */
+  /** @internal `job` changed: its watchers hear of it. */
   [touched](job: Job<any>): void {
     this.#changed(job, job.id);
   }
 
-  /** `job` ended: its record expires after the retention of its outcome. */
+  /** @internal `job` ended: its record expires after the retention of its outcome. */
   [ended](job: Job<any>): void {
     this.#ended(job, job.id);
   }

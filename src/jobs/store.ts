@@ -2,7 +2,9 @@ import type { JobStatus } from './status.js';
 
 /** A job's error as stored: enough to tell what went wrong in another process. */
 export interface JobError {
+  /** The error's `name` (for example `TypeError`). */
   readonly name: string;
+  /** The error's `message`. */
   readonly message: string;
   /** The error's `code`, when it had a string one (every SluiceError has). */
   readonly code?: string;
@@ -10,18 +12,29 @@ export interface JobError {
 
 /** What a job store keeps of one job. Times are milliseconds since the epoch. */
 export interface JobRecord {
+  /** The job's id: the one given at push time, or a generated one. */
   readonly id: string;
+  /** The name of the job's task. */
   readonly task: string;
+  /** The arguments the job was pushed with, as JSON carried them. */
   readonly args: readonly unknown[];
+  /** Where the job is in its life. */
   readonly status: JobStatus;
   /** Executions started so far: 0 while the job waits for its first, 2 once a redelivery or retry began. */
   readonly attempt: number;
+  /** The task's last progress report, if it made one. */
   readonly progress?: unknown;
+  /** What the task returned, once the job ended `success`. */
   readonly result?: unknown;
+  /** Why the job failed, timed out or was cancelled, once it did. */
   readonly error?: JobError;
+  /** The metadata the job was pushed with. */
   readonly metadata?: Readonly<Record<string, unknown>>;
+  /** When the job was pushed. */
   readonly createdAt: number;
+  /** When its latest execution started. */
   readonly startedAt?: number;
+  /** When it reached a final status. */
   readonly endedAt?: number;
   /** Grows with every write of the record: tells a late read from a newer notification. */
   readonly version: number;
@@ -29,13 +42,17 @@ export interface JobRecord {
 
 /** How a job ends, as `finish` writes it. */
 export interface JobEnd {
+  /** The final status. */
   readonly status: 'success' | 'failed' | 'timeout' | 'cancelled';
+  /** What the task returned, for `success`. */
   readonly result?: unknown;
+  /** Why it ended, for the other statuses. */
   readonly error?: JobError;
 }
 
 /** A record as `create` is given it: nothing has happened to the job yet. */
 export type NewJobRecord = Pick<JobRecord, 'id' | 'task' | 'args' | 'createdAt' | 'metadata'> & {
+  /** `scheduled` when the job was pushed with a delay, else `pending`. */
   readonly status: 'pending' | 'scheduled';
 };
 
@@ -57,9 +74,17 @@ export type Unsubscribe = () => void;
 
 /** How long the records of ended jobs are kept, in milliseconds. */
 export interface Retention {
-  /** Records of jobs that ended `success`. Default 24 hours. */
+  /**
+   * Records of jobs that ended `success`.
+   *
+   * @defaultValue `86_400_000` (24 hours)
+   */
   success?: number;
-  /** Records of jobs that ended `failed`, `timeout` or `cancelled`. Default 7 days. */
+  /**
+   * Records of jobs that ended `failed`, `timeout` or `cancelled`.
+   *
+   * @defaultValue `604_800_000` (7 days)
+   */
   failure?: number;
 }
 
@@ -78,6 +103,7 @@ export interface JobStore {
    * else the kept record (and stores nothing: the push is idempotent).
    */
   create(record: NewJobRecord): Promise<JobRecord | undefined>;
+  /** The kept record of job `id`, or `undefined` when there is none (never pushed, or expired). */
   get(id: string): Promise<JobRecord | undefined>;
   /**
    * An execution begins: unless the job has ended, its status becomes `running`, its attempt grows
@@ -111,5 +137,9 @@ export interface JobStore {
   watch(id: string, listener: JobListener): Promise<Unsubscribe>;
   /** Calls `listener` with the id of every job cancelled from now on, by any process. */
   onCancel(listener: (id: string) => void): Promise<Unsubscribe>;
+  /**
+   * Releases what the store holds open (connections, timers, subscriptions). A `Jobs` app closes its
+   * store when it stops.
+   */
   close(): Promise<void>;
 }

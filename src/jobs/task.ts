@@ -28,11 +28,13 @@ export class Task<A extends unknown[], R> {
   readonly #host: TaskHost;
   readonly #definition: TaskDefinition;
 
+  /** @internal Made by `jobs.task`. */
   constructor(host: TaskHost, definition: TaskDefinition) {
     this.#host = host;
     this.#definition = definition;
   }
 
+  /** The task's name, unique within its app. */
   get name(): string {
     return this.#definition.name;
   }
@@ -66,6 +68,7 @@ export class Pusher<A extends unknown[], R> {
   readonly #definition: TaskDefinition;
   readonly #request: PushRequest;
 
+  /** @internal Made by `task.with`. */
   constructor(host: TaskHost, definition: TaskDefinition, request: PushRequest) {
     this.#host = host;
     this.#definition = definition;
@@ -78,11 +81,13 @@ export class Pusher<A extends unknown[], R> {
   }
 }
 
+/** What `task.schedule(...args)` returns: pushes the job later, once or on a cron schedule. */
 export class ScheduleBuilder<R> {
   readonly #host: TaskHost;
   readonly #definition: TaskDefinition;
   readonly #args: unknown[];
 
+  /** @internal Made by `task.schedule`. */
   constructor(host: TaskHost, definition: TaskDefinition, args: unknown[]) {
     this.#host = host;
     this.#definition = definition;
@@ -118,6 +123,7 @@ export class ScheduleBuilder<R> {
   }
 }
 
+/** @internal Checks a task's options once, at registration. */
 export function defineTask<A extends unknown[], R>(
   name: string,
   fn: TaskFunction<A, R>,

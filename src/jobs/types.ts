@@ -1,12 +1,26 @@
 import type { Context, Middleware } from '../middleware/types.js';
 import type { Job } from './job.js';
 
+/** Options of `jobs.task(name, fn, options)`; `jobs.task` throws {@link InvalidOptionError} on a bad one. */
 export interface TaskOptions {
-  /** Higher runs first behind a QueueMiddleware. Default `metadata.priority`, else 0. */
+  /**
+   * Higher runs first behind a QueueMiddleware. A finite number.
+   *
+   * @defaultValue `metadata.priority`, else `0`
+   */
   priority?: number;
-  /** Tries after the first one (`retry: 3` runs at most 4 times), with exponential backoff. Default 0. */
+  /**
+   * Tries after the first one (`retry: 3` runs at most 4 times), waiting the app's `backoff` between
+   * them. An integer of at least 0.
+   *
+   * @defaultValue `0`
+   */
   retry?: number;
-  /** Milliseconds one execution may take (time spent queued does not count). Default: none. */
+  /**
+   * Milliseconds one execution may take (time spent queued does not count). Past it the execution's
+   * signal aborts and it fails with a {@link TimeoutError}: retried as `retry` allows, else the job
+   * ends `timeout`. Unset: no limit.
+   */
   timeout?: number;
   /** Free-form data about the task; `metadata.priority` is read when `priority` is not given. */
   metadata?: Readonly<Record<string, unknown>>;
@@ -19,9 +33,13 @@ export interface TaskOptions {
  * JSON ignores.
  */
 export interface JobEnvelope {
+  /** The job's id. */
   readonly id: string;
+  /** The name of the task that runs the job. */
   readonly task: string;
+  /** The arguments the task function is called with. */
   readonly args: readonly unknown[];
+  /** The job's priority, sent as the queue message's priority. */
   readonly priority: number;
   /** 1 on the first execution, +1 on each retry. */
   readonly attempt: number;
@@ -31,6 +49,7 @@ export interface JobEnvelope {
 
 /** `this` inside a task function, and the context job middlewares receive. */
 export interface JobContext<R = unknown> extends Context<JobEnvelope> {
+  /** The handle of the job being run. */
   readonly job: Job<R>;
   /** 1 on the first execution, +1 on each retry. */
   readonly attempt: number;
@@ -64,6 +83,10 @@ export interface JobOptions {
   group?: string;
 }
 
+/**
+ * The function of a task: called with the pushed arguments and `this` = the {@link JobContext}; what
+ * it returns (or resolves with) is the job's result, what it throws fails the execution.
+ */
 export type TaskFunction<A extends unknown[], R> = (this: JobContext<Awaited<R>>, ...args: A) => R;
 
 /**

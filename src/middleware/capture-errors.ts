@@ -1,12 +1,21 @@
 import { InvalidOptionError } from '../errors.js';
 import type { ClassicMiddleware, Context } from './types.js';
 
+/** Options of {@link captureErrors}. */
 export interface CaptureErrorsOptions {
-  /** Throw the error on after reporting it. Default false: the dispatch resolves `undefined`. */
+  /**
+   * Throw the error on after reporting it. When false the dispatch resolves `undefined`.
+   *
+   * @defaultValue `false`
+   */
   rethrow?: boolean;
 }
 
-/** Reports every error of the inner chain to `onError` (awaited), then swallows or rethrows it. */
+/**
+ * Reports every error of the inner chain to `onError` (awaited), then swallows or rethrows it.
+ *
+ * @throws {@link InvalidOptionError} when `onError` is not a function or an option has a wrong type
+ */
 export function captureErrors<M = any, C extends Context<M> = Context<M>>(
   onError: (error: unknown, message: M, context: C) => unknown,
   options: CaptureErrorsOptions = {},

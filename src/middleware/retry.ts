@@ -2,18 +2,36 @@ import { InvalidOptionError } from '../errors.js';
 import { abortableSleep } from './sleep.js';
 import type { Context, GeneratorMiddleware } from './types.js';
 
+/** Options of {@link retry}. */
 export interface RetryOptions {
-  /** Every try, the first included. Default 3. */
+  /**
+   * Every try, the first included: an integer of at least 1.
+   *
+   * @defaultValue `3`
+   */
   attempts?: number;
-  /** Milliseconds before the second try. Default 0. */
+  /**
+   * Milliseconds before the second try.
+   *
+   * @defaultValue `0`
+   */
   delay?: number;
-  /** `fixed` waits `delay` each time; `exponential` doubles it after each failure. Default `fixed`. */
+  /**
+   * `fixed` waits `delay` each time; `exponential` doubles it after each failure.
+   *
+   * @defaultValue `'fixed'`
+   */
   backoff?: 'fixed' | 'exponential';
-  /** Retries only errors for which this returns true. Default: every error. */
+  /** Retries only errors for which this returns true; unset, every error is retried. */
   when?: (error: unknown) => boolean;
 }
 
-/** Retries the rest of the chain; stops early when the dispatch's signal aborts. */
+/**
+ * Retries the rest of the chain; stops early when the dispatch's signal aborts. The last error is
+ * thrown on when the tries run out or `when` declines it.
+ *
+ * @throws {@link InvalidOptionError} when an option is out of range or of the wrong type
+ */
 export function retry<M = any>(options: RetryOptions = {}): GeneratorMiddleware<M, Context<M>> {
   if (options === null || typeof options !== 'object') {
     throw new InvalidOptionError('retry options', options, 'an object');

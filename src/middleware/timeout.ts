@@ -5,6 +5,9 @@ import type { ClassicMiddleware, Context } from './types.js';
 /**
  * Rejects with `TimeoutError` when the rest of the chain takes longer than `ms`, and aborts the
  * signal the inner chain sees so a handler that honours it stops working too.
+ *
+ * @param ms - the time limit in milliseconds, finite and greater than 0
+ * @throws {@link InvalidOptionError} when `ms` is not a finite number greater than 0
  */
 export function timeout<M = any, C extends Context<M> = Context<M>>(ms: number): ClassicMiddleware<M, C> {
   if (typeof ms !== 'number' || !(ms > 0) || !Number.isFinite(ms)) {

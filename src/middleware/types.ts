@@ -3,11 +3,15 @@
  * when the caller gives up (a timeout, a pump stopping, a job cancelled).
  */
 export interface Context<M = unknown> {
+  /** Aborts when the caller gives up on this dispatch; pass it on to work that can be cancelled. */
   readonly signal: AbortSignal;
+  /** The message being dispatched, as the outer middlewares passed it on. */
   readonly message: M;
 }
 
+/** Options of a bus's `dispatch`. */
 export interface DispatchOptions {
+  /** Aborts the dispatch; handlers and middlewares see it as `context.signal`. */
   signal?: AbortSignal;
 }
 
@@ -16,6 +20,7 @@ export type DispatchFunction<M, R = unknown> = (message: M, context: Context<M>)
 
 /** Anything with `dispatch`, such as the buses. */
 export interface DispatcherObject<M, R = unknown> {
+  /** Handles `message`; resolves with the result or rejects with the handler's error. */
   dispatch(message: M, options?: DispatchOptions): Promise<R>;
 }
 
@@ -60,7 +65,8 @@ export type InlineGeneratorMiddleware<M = any, C = Context<M>> = (
   context: C,
 ) => AsyncGenerator<unknown, unknown, any> | Generator<unknown, unknown, any>;
 
+/** Either middleware style: what `use()` accepts. */
 export type AnyMiddleware<M = any, C = Context<M>> = ClassicMiddleware<M, C> | GeneratorMiddleware<M, C>;
 
-/** A composed chain: message and context in, result (or a promise of it) out; it may throw. */
+/** @internal A composed chain: message and context in, result (or a promise of it) out; it may throw. */
 export type Chain<M, C> = (message: M, context: C) => any;

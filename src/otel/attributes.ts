@@ -3,7 +3,10 @@
  * there), and the few sluice adds under its own `sluice.` prefix where the conventions name nothing.
  */
 
-/** The conventions version the names below follow; docs/telemetry.md lists them. */
+/**
+ * The version of OpenTelemetry's semantic conventions that sluice's span, attribute and metric names
+ * follow; docs/telemetry.md lists them.
+ */
 export const SEMCONV_VERSION = '1.45.0';
 
 export const MESSAGING_SYSTEM = 'messaging.system';

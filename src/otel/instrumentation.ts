@@ -37,12 +37,23 @@ function idleWhile(tracerProvider: TracerProvider, meter: Meter): () => boolean 
   return () => tracerProvider.getDelegate() === NOOP_TRACER_PROVIDER;
 }
 
+/** The options of {@link SluiceInstrumentation}, also taken by its `setConfig`. */
 export interface SluiceInstrumentationConfig {
-  /** Where spans go. Default: the global provider, as `trace.getTracerProvider()` returns it when enabled. */
+  /**
+   * Where spans go.
+   * @defaultValue the global provider, as `trace.getTracerProvider()` returns it when enabled
+   */
   tracerProvider?: TracerProvider;
-  /** Where measurements go. Default: the global provider, as `metrics.getMeterProvider()` returns it when enabled. */
+  /**
+   * Where measurements go.
+   * @defaultValue the global provider, as `metrics.getMeterProvider()` returns it when enabled
+   */
   meterProvider?: MeterProvider;
-  /** Default `true`. `false` leaves instrumented queues untraced until `enable()`. */
+  /**
+   * Whether the instrumentation starts enabled: `false` leaves instrumented queues untraced and
+   * unmeasured until `enable()`.
+   * @defaultValue `true`
+   */
   enabled?: boolean;
 }
 
@@ -50,21 +61,40 @@ export interface SluiceInstrumentationConfig {
  * Traces and metrics for sluice queues, on OpenTelemetry's messaging conventions. Made once, with
  * providers or the global ones (it also fits `registerInstrumentations`, which sets providers and
  * enables it); each queue it should see is passed through `instrument()`. Nothing is patched: a
- * queue that is not instrumented runs exactly as without this module.
+ * queue that is not instrumented runs exactly as without this module. docs/telemetry.md lists the
+ * spans, attributes and metrics.
+ *
+ * @example
+ * ```ts
+ * import { MemoryQueue } from 'sluice';
+ * import { SluiceInstrumentation } from 'sluice/otel';
+ *
+ * const otel = new SluiceInstrumentation(); // after the OpenTelemetry SDK is registered
+ * const orders = otel.instrument(new MemoryQueue<{ id: string }>({ name: 'orders' }));
+ * await orders.send({ id: 'o-1' }); // a PRODUCER span; its context travels in the headers
+ * ```
  */
 export class SluiceInstrumentation implements TelemetrySource {
+  /** The instrumentation scope's name that spans and metrics are reported under: `sluice`. */
   readonly instrumentationName = 'sluice';
+  /** The instrumentation scope's version: the version of the sluice package. */
   readonly instrumentationVersion = VERSION;
   #config: SluiceInstrumentationConfig;
   #live: Live | undefined;
   /** The open instrumented queues, which the metrics report. */
   readonly #observed = new Set<QueueTelemetry>();
 
+  /**
+   * Enables itself at once unless `config.enabled` is `false`.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when `config` is not an object
+   * or an option has the wrong type
+   */
   constructor(config: SluiceInstrumentationConfig = {}) {
     this.#config = checkedConfig(config);
     if (config.enabled !== false) this.enable();
   }
 
+  /** @internal What instrumented queues read on every message; undefined while disabled. */
   get live(): Live | undefined {
     return this.#live;
   }
@@ -75,6 +105,8 @@ export class SluiceInstrumentation implements TelemetrySource {
    * when it is acked or nacked), counted and timed; and, when the queue has `stats()`, its ready,
    * delayed, in-flight and dead counts as gauges while it is open. The result is the queue itself
    * for everything else, with the queue's type.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when the queue has no `name`, or
+   * an option is not a non-empty string
    */
   instrument<Q extends Queue<any>>(queue: Q, options: InstrumentOptions = {}): Q {
     const name = (queue as { name?: unknown }).name;
@@ -107,6 +139,10 @@ export class SluiceInstrumentation implements TelemetrySource {
     return jobMiddleware(this);
   }
 
+  /**
+   * Starts tracing and measuring the instrumented queues, on the configured providers (or the
+   * global ones as they are now). Called again, it picks up providers set since.
+   */
   enable(): void {
     this.#config.enabled = true;
     this.#live?.instruments.detach();
@@ -129,20 +165,29 @@ export class SluiceInstrumentation implements TelemetrySource {
     for (const telemetry of this.#observed) telemetry.changed();
   }
 
+  /** Sends spans to `tracerProvider` from now on (taking effect at once when enabled). */
   setTracerProvider(tracerProvider: TracerProvider): void {
     this.#config = { ...this.#config, tracerProvider };
     if (this.#live !== undefined) this.enable();
   }
 
+  /** Sends measurements to `meterProvider` from now on (taking effect at once when enabled). */
   setMeterProvider(meterProvider: MeterProvider): void {
     this.#config = { ...this.#config, meterProvider };
     if (this.#live !== undefined) this.enable();
   }
 
+  /** A copy of the current configuration. */
   getConfig(): SluiceInstrumentationConfig {
     return { ...this.#config };
   }
 
+  /**
+   * Replaces the configuration (taking effect at once when enabled). Its `enabled` does not enable
+   * or disable: `enable()` and `disable()` do.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when `config` is not an object
+   * or an option has the wrong type
+   */
   setConfig(config: SluiceInstrumentationConfig): void {
     this.#config = checkedConfig(config);
     if (this.#live !== undefined) this.enable();

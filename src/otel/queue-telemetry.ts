@@ -37,7 +37,10 @@ import { type DeliveryTelemetry, TracedDelivery } from './traced-delivery.js';
  */
 const IDLE_RECHECK = 1_000;
 
-/** What instrumented queues read on every message; `undefined` while the instrumentation is disabled. */
+/**
+ * What instrumented queues read on every message; `undefined` while the instrumentation is disabled.
+ * @internal
+ */
 export interface Live {
   readonly tracer: Tracer;
   readonly instruments: Instruments;
@@ -48,12 +51,21 @@ export interface Live {
   readonly idle: () => boolean;
 }
 
+/**
+ * Where a queue's telemetry reads what is live: the instrumentation.
+ * @internal
+ */
 export interface TelemetrySource {
   readonly live: Live | undefined;
 }
 
+/** The options of {@link SluiceInstrumentation.instrument}. */
 export interface InstrumentOptions {
-  /** `messaging.system`. Default: from the queue's class (`redis`, `postgresql`, `rabbitmq`, `nats`, `sqlite`, `sluice`). */
+  /**
+   * The `messaging.system` attribute.
+   * @defaultValue from the queue's class: `redis`, `postgresql`, `rabbitmq`, `nats`, `sqlite`, or
+   * `sluice` for a MemoryQueue and any other queue
+   */
   readonly system?: string;
   /** `messaging.consumer.group.name`, on process spans, where the broker has such a group. */
   readonly consumerGroup?: string;

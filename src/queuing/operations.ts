@@ -6,6 +6,7 @@
  */
 import type { Queue } from './types.js';
 
+/** A queue's counts at one moment, as `stats()` reports them. */
 export interface QueueStats {
   /** Messages a consumer could take now. */
   readonly ready: number;
@@ -23,6 +24,7 @@ export interface QueueStats {
 export interface DeadLetter<T> {
   /** The message's id: what `redrive({ ids })` and `discardDeadLetters` name it by. */
   readonly id: string;
+  /** The message as it was sent. */
   readonly message: T;
   /** Why it was dead-lettered, worded as docs/wire-protocol.md says. */
   readonly reason: string;
@@ -32,20 +34,30 @@ export interface DeadLetter<T> {
   readonly deadAt: number;
 }
 
+/** Options of `deadLetters`: one page of the dead letters, oldest first. */
 export interface DeadLettersOptions {
-  /** At most this many, oldest first. Default 50, at most 1,000. */
+  /**
+   * At most this many, oldest first: an integer from 1 to 1,000.
+   *
+   * @defaultValue `50`
+   */
   readonly limit?: number;
   /** The id of the last letter of the previous page: the page starts after it. */
   readonly after?: string;
 }
 
+/** Options of `redrive`: which dead letters go back to the queue. */
 export interface RedriveOptions {
-  /** At most this many, oldest first. Default: all of them. */
+  /** At most this many, oldest first: a positive integer. Unset: all of them. */
   readonly limit?: number;
   /** Only these dead letters (ids as `deadLetters` gave them). */
   readonly ids?: readonly string[];
 }
 
+/**
+ * A {@link Queue} with the operator's methods. Each method rejects with {@link InvalidOptionError} on
+ * options that cannot work, and with {@link QueueClosedError} once the queue is closed.
+ */
 export interface OperableQueue<T> extends Queue<T> {
   /** The queue's counts, in O(1) broker round trips. */
   stats(): Promise<QueueStats>;
@@ -58,17 +70,21 @@ export interface OperableQueue<T> extends Queue<T> {
   redrive(options?: RedriveOptions): Promise<number>;
   /** Deletes the dead letters with these ids; resolves with how many it deleted. */
   discardDeadLetters(ids: readonly string[]): Promise<number>;
-  /** Deletes the messages waiting in the queue, ready or delayed (not those in flight); resolves with the count. */
+  /**
+   * Deletes the messages waiting in the queue, ready or delayed (not those in flight); resolves with
+   * the count.
+   */
   purge(): Promise<number>;
   /**
    * Every consumer of this queue, in every process, stops taking messages until `resume`, across
    * restarts of the consumers. Deliveries under way finish normally; sends are still accepted.
    */
   pause(): Promise<void>;
+  /** Lifts a `pause`: consumers take messages again. */
   resume(): Promise<void>;
 }
 
-/** The operator face's methods by name: what the dashboard checks a queue it is given for. */
+/** @internal The operator face's methods by name: what the dashboard checks a queue it is given for. */
 export const OPERATOR_METHODS = [
   'stats',
   'deadLetters',

@@ -29,10 +29,13 @@ export interface FlowIterator<T> extends AsyncIterator<Delivery<T>> {
 
 /** At most `limit` deliveries handed out in any window of `interval` milliseconds. */
 export interface RateLimit {
+  /** Most deliveries handed out in one window: an integer of at least 1. */
   readonly limit: number;
+  /** Length of the window: an integer number of milliseconds, at least 1. */
   readonly interval: number;
 }
 
+/** The limits a {@link FlowIterator} hands out deliveries within. */
 export interface FlowLimits {
   /** At most `limit` dispatches start in any `interval`; none when undefined. */
   readonly rateLimit?: RateLimit | undefined;
@@ -44,12 +47,18 @@ export interface FlowLimits {
   readonly groupConcurrency?: number | undefined;
 }
 
+/** Both ends of a queue, and `close`: what MemoryQueue and every broker queue implement. */
 export interface Queue<T> extends Producer<T>, Consumer<T> {
   /** Stops accepting sends. See each implementation for what happens to what it holds. */
   close(): Promise<void>;
 }
 
+/**
+ * One message handed out by a queue, to be settled once: `ack` when processed, `nack` when it
+ * failed. Settling twice rejects with {@link DeliverySettledError}.
+ */
 export interface Delivery<T> extends AsyncDisposable {
+  /** The message as sent (for a broker queue: decoded, and checked by the queue's schema if any). */
   readonly message: T;
   /** 1 on first delivery, +1 on each redelivery (a crashed consumer included). */
   readonly attempt: number;
@@ -73,8 +82,14 @@ export interface Delivery<T> extends AsyncDisposable {
   within?<R>(dispatch: () => R): R;
 }
 
+/** Options of `send`; a queue checks them and rejects with {@link InvalidOptionError} on a bad one. */
 export interface SendOptions {
-  /** Higher is delivered first among messages ready at the same time. Default 0. */
+  /**
+   * Higher is delivered first among messages ready at the same time (MemoryQueue: only in
+   * `priority` order). A finite number.
+   *
+   * @defaultValue `0`
+   */
   priority?: number;
   /** Milliseconds before the message becomes ready. Waiting out a delay is not an attempt. */
   delay?: number;
@@ -93,7 +108,12 @@ export interface SendOptions {
   group?: string;
 }
 
+/** Options of `nack`. */
 export interface NackOptions {
+  /**
+   * `false` dead-letters the message now; `true` puts it back (after `delay`, else at once) whatever
+   * its attempts. Unset: the queue's retry policy decides (backoff while attempts remain).
+   */
   requeue?: boolean;
   /** Milliseconds before redelivery, instead of the queue's backoff. */
   delay?: number;
@@ -101,15 +121,46 @@ export interface NackOptions {
   error?: unknown;
 }
 
+/**
+ * How long to wait before redelivering a message that failed on delivery `attempt` (1 for the first).
+ * `fixed` waits `delay` every time; `exponential` waits `delay × 2^(attempt − 1)`, at most `max`; a
+ * function returns the milliseconds itself (a negative number counts as 0; on a queue, a throw or a
+ * non-number dead-letters the message).
+ */
 export type Backoff =
-  | { type: 'fixed'; delay: number }
-  | { type: 'exponential'; delay: number; max?: number }
+  | {
+      /** The same wait each time. */
+      type: 'fixed';
+      /** Milliseconds to wait, finite and at least 0. */
+      delay: number;
+    }
+  | {
+      /** A wait that doubles after each failure. */
+      type: 'exponential';
+      /** Milliseconds before the first redelivery, finite and at least 0. */
+      delay: number;
+      /** Longest wait in milliseconds; no cap when unset. */
+      max?: number;
+    }
   | ((attempt: number) => number);
 
 /** What a queue does with nacked messages. */
 export interface RetryPolicy<T> {
-  /** Deliveries before a nacked message is dead-lettered. */
+  /**
+   * Deliveries before a nacked message is dead-lettered: an integer of at least 1.
+   *
+   * @defaultValue `1` on a MemoryQueue: a nack dead-letters at once
+   */
   maxAttempts?: number;
+  /**
+   * Wait before redelivering a nacked message while attempts remain.
+   *
+   * @defaultValue `{ type: 'exponential', delay: 100, max: 30_000 }`
+   */
   backoff?: Backoff;
+  /**
+   * Where dead messages are sent. A MemoryQueue given here also keeps why each one died, for
+   * `deadLetters()`. Unset: dead messages are dropped.
+   */
   deadLetter?: Producer<T>;
 }

@@ -11,6 +11,7 @@ import type {
 } from '../middleware/types.js';
 import type { Message, MessageDefinition } from './message.js';
 
+/** Handles one message: gets it with the dispatch's context and returns (or resolves with) the result. */
 export type Handler<M, R = unknown> = (message: M, context: Context<M>) => R | Promise<R>;
 
 /** Shared by every bus: the middleware stack and the validated entry into the composed chain. */
@@ -29,6 +30,7 @@ export abstract class Bus<M extends Message> {
     return this;
   }
 
+  /** @internal Validates the message and the signal, then runs the middlewares and `handle`. */
   protected run(message: M, options: DispatchOptions | undefined): Promise<any> {
     if (typeof (message as Message | null)?.type !== 'string') {
       return Promise.reject(new InvalidOptionError('message', message, 'a { type, payload } message'));
@@ -42,6 +44,7 @@ export abstract class Bus<M extends Message> {
     return this.#chain(message, { signal, message });
   }
 
+  /** @internal Runs what the bus does with a message once the middlewares let it through. */
   protected abstract handle(message: M, context: Context<M>): Promise<unknown>;
 }
 
@@ -52,6 +55,7 @@ export abstract class Bus<M extends Message> {
 const neverAborted = new AbortController().signal;
 setMaxListeners(0, neverAborted);
 
+/** @internal */
 export function typeOf(definition: MessageDefinition<any> | string): string {
   const type = typeof definition === 'string' ? definition : definition?.type;
   if (typeof type !== 'string' || type.length === 0) {
@@ -64,6 +68,7 @@ export function typeOf(definition: MessageDefinition<any> | string): string {
   return type;
 }
 
+/** @internal */
 export function assertHandler(type: string, handler: unknown): void {
   if (typeof handler !== 'function') {
     throw new InvalidOptionError(`handler for "${type}"`, handler, `a function, got ${describe(handler)}`);

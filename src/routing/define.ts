@@ -15,6 +15,19 @@ import type {
  * Defines a command type. With a schema, the payload type is inferred from it and checked on creation:
  * the factory takes the schema's input type and the message carries its output (defaults applied).
  * To give the result type too, pass the schema's type first: `defineCommand<typeof schema, User>(...)`.
+ *
+ * @param type - the message type, a non-empty string
+ * @param schema - a synchronous Standard Schema (zod, valibot, arktype, ...) for the payload
+ * @throws {@link InvalidOptionError} when `type` is empty or `schema` is not a Standard Schema
+ *
+ * @example
+ * ```ts
+ * import { CommandBus, defineCommand } from 'sluice';
+ *
+ * const PlaceOrder = defineCommand<{ sku: string }, string, 'PlaceOrder'>('PlaceOrder');
+ * const bus = new CommandBus().register(PlaceOrder, (command) => `order for ${command.payload.sku}`);
+ * const answer: string = await bus.dispatch(PlaceOrder({ sku: 'A-1' }));
+ * ```
  */
 export function defineCommand<S extends StandardSchemaV1, R = void, T extends string = string>(
   type: T,
@@ -28,10 +41,27 @@ export function defineCommand(type: string, schema?: StandardSchemaV1): CommandD
   return define<Command, unknown>(type, schema);
 }
 
+/**
+ * Defines a query type, like {@link defineCommand}: with a schema, the payload type is inferred from
+ * it and checked on creation. Pass the schema's type first to give the result type:
+ * `defineQuery<typeof schema, User>(...)`.
+ *
+ * @param type - the message type, a non-empty string
+ * @param schema - a synchronous Standard Schema for the payload
+ * @throws {@link InvalidOptionError} when `type` is empty or `schema` is not a Standard Schema
+ */
 export function defineQuery<S extends StandardSchemaV1, R = unknown, T extends string = string>(
   type: T,
   schema: S,
 ): QueryDefinition<StandardSchemaV1.InferOutput<S>, R, T, StandardSchemaV1.InferInput<S>>;
+/**
+ * Defines a query type whose payload type `P` and result type `R` are given explicitly; a schema, when
+ * given, checks the payload on creation.
+ *
+ * @param type - the message type, a non-empty string
+ * @param schema - a synchronous Standard Schema for the payload
+ * @throws {@link InvalidOptionError} when `type` is empty or `schema` is not a Standard Schema
+ */
 export function defineQuery<P = unknown, R = unknown, T extends string = string, I = P>(
   type: T,
   schema?: StandardSchemaV1<I, P>,
@@ -40,6 +70,13 @@ export function defineQuery(type: string, schema?: StandardSchemaV1): QueryDefin
   return define<Query, unknown>(type, schema);
 }
 
+/**
+ * Defines an event type; a schema, when given, checks the payload on creation and gives its type.
+ *
+ * @param type - the message type, a non-empty string
+ * @param schema - a synchronous Standard Schema for the payload
+ * @throws {@link InvalidOptionError} when `type` is empty or `schema` is not a Standard Schema
+ */
 export function defineEvent<P = unknown, T extends string = string, I = P>(
   type: T,
   schema?: StandardSchemaV1<I, P>,

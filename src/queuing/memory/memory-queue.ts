@@ -24,16 +24,32 @@ import type { MemoryQueueOptions } from './options.js';
  * Its operator face works in-process: the queue object is the only handle, so `pause` holds for its
  * consumers until `resume` (or `close`). Its dead letters are those its `deadLetter` MemoryQueue
  * holds; with no `deadLetter`, or another kind of producer, it has none to show.
+ *
+ * @example
+ * ```ts
+ * import { MemoryQueue } from 'sluice';
+ *
+ * const emails = new MemoryQueue<{ to: string }>({ maxAttempts: 3 });
+ * await emails.send({ to: 'ada@example.com' });
+ * for await (const delivery of emails) {
+ *   console.log('sending to', delivery.message.to);
+ *   await delivery.ack();
+ *   break;
+ * }
+ * await emails.close();
+ * ```
  */
 export class MemoryQueue<T> implements OperableQueue<T> {
   readonly #core: MemoryCore<T>;
   readonly #deadLetters: LetterHolder<T> | undefined;
 
+  /** @throws {@link InvalidOptionError} naming the first option that cannot work */
   constructor(options: MemoryQueueOptions<T> = {}) {
     this.#core = new MemoryCore(options);
     this.#deadLetters = holderOf(options.deadLetter);
   }
 
+  /** The `name` option: names the queue in error messages. */
   get name(): string {
     return this.#core.name;
   }
@@ -48,6 +64,12 @@ export class MemoryQueue<T> implements OperableQueue<T> {
     return this.#core.size;
   }
 
+  /**
+   * Messages held before `send` waits for room (`Infinity`: never waits).
+   *
+   * @throws {@link InvalidOptionError} (setter) when the value is not an integer of at least 0 or
+   * `Infinity`
+   */
   get maxsize(): number {
     return this.#core.maxsize;
   }
@@ -57,6 +79,7 @@ export class MemoryQueue<T> implements OperableQueue<T> {
     this.#core.resize(value);
   }
 
+  /** True once `close()` was called, or a draining pump stopped by an error closed the queue. */
   get closed(): boolean {
     return this.#core.closed;
   }
@@ -100,19 +123,22 @@ export class MemoryQueue<T> implements OperableQueue<T> {
     });
   }
 
+  /** Lifts a `pause`: consumers take messages again. */
   resume(): Promise<void> {
     return this.#operate(() => this.#core.resume());
   }
 
+  /** Opens a consumer on the queue; several may be open at once, each taking different messages. */
   [Symbol.asyncIterator](): FlowIterator<T> {
     return new MemoryIterator(this.#core);
   }
 
+  /** @internal */
   [takeNow](): Delivery<T> | undefined {
     return this.#core.take();
   }
 
-  /** For a MemoryQueue that dead-letters into this one: see letters.ts. */
+  /** @internal For a MemoryQueue that dead-letters into this one: see letters.ts. */
   get [letterHolder](): LetterHolder<T> {
     return this.#core;
   }

@@ -2,15 +2,26 @@ import { InvalidOptionError } from '../../errors.js';
 import { assertBackoff, assertMaxAttempts } from '../backoff.js';
 import type { Backoff, Producer, RetryPolicy } from '../types.js';
 
+/** Options of a {@link MemoryQueue}. */
 export interface MemoryQueueOptions<T> extends RetryPolicy<T> {
   /**
-   * Messages held (ready or delayed) before `send` waits. `Infinity` (default); `0` hands each message
-   * straight to a consumer. Delayed sends and retries are never held back, but count too.
+   * Messages held (ready or delayed) before `send` waits; `0` hands each message straight to a
+   * consumer. Delayed sends and retries are never held back, but count too.
+   *
+   * @defaultValue `Infinity`
    */
   maxsize?: number;
-  /** `fifo` (default), `lifo` (newest first) or `priority` (highest first, FIFO among equals). */
+  /**
+   * `fifo`, `lifo` (newest first) or `priority` (highest first, FIFO among equals).
+   *
+   * @defaultValue `'fifo'`
+   */
   order?: 'fifo' | 'lifo' | 'priority';
-  /** Names the queue in error messages. Default `memory`. */
+  /**
+   * Names the queue in error messages.
+   *
+   * @defaultValue `'memory'`
+   */
   name?: string;
 }
 

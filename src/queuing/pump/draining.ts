@@ -6,41 +6,36 @@ import type { Consumer, Delivery } from '../types.js';
 import { assertConcurrency, type ResolvedDrainingOptions } from './draining-options.js';
 import { FlowTuning } from './flow-tuning.js';
 import { Intake, type IntakeWaiter } from './intake.js';
+import type { PumpStats } from './pump-stats.js';
 import { type Dispatching, nackOf, release, Shutdown } from './shutdown.js';
+
+export type { PumpStats };
 
 /** What a pump's dispatcher and middlewares see: the dispatch context plus the delivery's attempt. */
 export interface PumpContext<T> extends Context<T> {
+  /** The delivery's attempt: 1 on first delivery, +1 on each redelivery. */
   readonly attempt: number;
 }
 
-export interface PumpStats {
-  /** Deliveries being dispatched now (or acked/nacked after their dispatch). */
-  readonly inFlight: number;
-  /** Dispatches that succeeded. */
-  readonly processed: number;
-  /** Dispatches that failed. */
-  readonly failed: number;
-}
-
 /**
- * A running pump. States: running → stopping → stopped.
+ * A running pump, as {@link Pump.draining} returns it; `stop()` or `await using` ends it.
  *
- * - running: `concurrency` loops pull deliveries and dispatch them one at a time each. A loop exits
- *   when the consumer ends, or when there are more loops than `concurrency`: at once if it waits on a
- *   consumer that can withdraw it (`unwaitNow`), else after its current message. A surplus loop that
- *   receives a delivery hands it to the others (`#handed`) unless a dispatch slot is free. When the
- *   last loop exits on its own, the pump is stopped.
- * - stopping (a non-graceful stop, or the first error without `failSilently`): the shared signal
- *   aborts, the iterator is returned, and `Shutdown` settles or releases what is in flight.
+ * @privateRemarks States: running → stopping → stopped.
+ * - running: `concurrency` loops pull deliveries and dispatch them one at a time each. A loop exits when
+ *   the consumer ends, or when there are more loops than `concurrency`: at once if it waits on a consumer
+ *   that can withdraw it (`unwaitNow`), else after its current message. A surplus loop that receives a
+ *   delivery hands it to the others (`#handed`) unless a dispatch slot is free. When the last loop exits
+ *   on its own, the pump is stopped.
+ * - stopping (a non-graceful stop, or the first error without `failSilently`): the shared signal aborts,
+ *   the iterator is returned, and `Shutdown` settles or releases what is in flight.
  * - stopped: `done` resolves, or rejects with the error that stopped the pump.
- *
  * A loop is a chain of callbacks rather than an `async` function so that a queue offering `waitNow`
  * (MemoryQueue) can start a waiting loop's dispatch inside `send`, with no promise per hand-off:
- * `#continue` takes what is ready and dispatches it; a pending dispatch resumes the loop from its
- * `then` callbacks; a loop with nothing to take waits on the consumer (`Intake`) and resumes in
- * `#received`.
+ * `#continue` takes what is ready and dispatches it; a pending dispatch resumes the loop from its `then`
+ * callbacks; a loop with nothing to take waits on the consumer (`Intake`) and resumes in `#received`.
  */
 export class Draining<T> extends FlowTuning implements AsyncDisposable {
+  /** Resolves once the pump stopped; rejects with the error that stopped it, if one did. */
   readonly done: Promise<void>;
   readonly #intake: Intake<T>;
   readonly #chain: Chain<T, PumpContext<T>>;
@@ -58,6 +53,7 @@ export class Draining<T> extends FlowTuning implements AsyncDisposable {
   #processed = 0;
   #failed = 0;
 
+  /** @internal Made by {@link Pump.draining}. */
   constructor(
     consumer: Consumer<T>,
     chain: Chain<T, PumpContext<T>>,
@@ -81,11 +77,16 @@ export class Draining<T> extends FlowTuning implements AsyncDisposable {
     this.#spawn();
   }
 
+  /** Drain loops pulling from the consumer at once. */
   get concurrency(): number {
     return this.#concurrency;
   }
 
-  /** Re-tunes while running: more loops start now; fewer never run more dispatches than `value`. */
+  /**
+   * Re-tunes while running: more loops start now; fewer never run more dispatches than `value`.
+   *
+   * @throws {@link InvalidOptionError} when `value` is not an integer of at least 1
+   */
   set concurrency(value: number) {
     assertConcurrency(value);
     this.#concurrency = value;
@@ -93,19 +94,22 @@ export class Draining<T> extends FlowTuning implements AsyncDisposable {
     this.#spawn();
   }
 
+  /** A snapshot of the pump's counters. */
   get stats(): PumpStats {
     return { inFlight: this.#shutdown.inFlight(), processed: this.#processed, failed: this.#failed };
   }
 
   /**
-   * Graceful: resolves once the consumer ended and everything was dispatched. Otherwise stops now
-   * (see the class comment). Rejects with the error that stopped the pump, if one did.
+   * Graceful: resolves once the consumer ended and everything was dispatched. Otherwise stops pulling
+   * now and waits up to `shutdownTimeout` for in-flight dispatches before releasing them (put back in
+   * the queue). Rejects with the error that stopped the pump, if one did.
    */
   stop(): Promise<void> {
     if (!this.#graceful) this.#beginStop();
     return this.done;
   }
 
+  /** Same as `stop()`: what `await using` calls. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.stop();
   }

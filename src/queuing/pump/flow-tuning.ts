@@ -16,21 +16,31 @@ export class FlowTuning {
     if (limitsFlow(this.#limits)) intake.flow(this.#limits);
   }
 
+  /** At most `limit` dispatches start in any window of `interval` milliseconds; `undefined`: none. */
   get rateLimit(): RateLimit | undefined {
     return this.#limits.rateLimit;
   }
 
-  /** The consumer applies the new limit to what it hands out from now on; `undefined` lifts it. */
+  /**
+   * The consumer applies the new limit to what it hands out from now on; `undefined` lifts it.
+   *
+   * @throws {@link InvalidOptionError} when the limit cannot work
+   */
   set rateLimit(value: RateLimit | undefined) {
     assertRateLimit(value);
     this.#apply({ ...this.#limits, rateLimit: value });
   }
 
+  /** At most this many messages of one group dispatched at once; `undefined`: no cap. */
   get groupConcurrency(): number | undefined {
     return this.#limits.groupConcurrency;
   }
 
-  /** Lowering it takes nothing back from what is being dispatched; `undefined` lifts it. */
+  /**
+   * Lowering it takes nothing back from what is being dispatched; `undefined` lifts it.
+   *
+   * @throws {@link InvalidOptionError} when the value cannot work
+   */
   set groupConcurrency(value: number | undefined) {
     assertGroupConcurrency(value);
     this.#apply({ ...this.#limits, groupConcurrency: value });

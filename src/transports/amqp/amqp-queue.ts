@@ -22,11 +22,28 @@ import { Publisher } from './publisher.js';
 import { Settler } from './settler.js';
 
 /**
- * A durable RabbitMQ queue; docs/wire-protocol.md (RabbitMQ) describes the topology, how clients in
- * other languages send to it, consume from it and settle what they consumed, and how the operator
- * methods (`stats`, `pause`...) work and which of their figures are exact.
+ * A durable RabbitMQ queue. An `AmqpQueue` object is a handle: any number of handles in any number
+ * of processes share the queue (each delivery goes to one). docs/wire-protocol.md (RabbitMQ)
+ * describes the topology, how clients in other languages send to it, consume from it and settle
+ * what they consumed, and how the operator methods (`stats`, `pause`...) work and which of their
+ * figures are exact.
+ *
+ * @example
+ * ```ts
+ * import { AmqpQueue } from 'sluice/amqp';
+ *
+ * const orders = new AmqpQueue<{ id: string }>('orders', { url: 'amqp://guest:guest@127.0.0.1:5672' });
+ * await orders.send({ id: 'o-1' });
+ * for await (const delivery of orders) {
+ *   console.log(delivery.message.id);
+ *   await delivery.ack();
+ *   break;
+ * }
+ * await orders.close();
+ * ```
  */
 export class AmqpQueue<T> implements OperableQueue<T> {
+  /** The queue's name, as given to the constructor: the RabbitMQ queue's name. */
   readonly name: string;
   readonly #options: ResolvedOptions<T>;
   readonly #connection: Connection;
@@ -40,6 +57,11 @@ export class AmqpQueue<T> implements OperableQueue<T> {
   #operator: AmqpOperator<T> | undefined;
   #closing: Promise<void> | undefined;
 
+  /**
+   * Checks the options and makes the handle; it connects on first use.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when the name or an option
+   * cannot work (a name RabbitMQ reserves, both `url` and `connection`, a malformed URL...)
+   */
   constructor(name: string, options: AmqpQueueOptions<T> = {}) {
     const resolved = resolveOptions(name, options);
     this.name = name;
@@ -59,12 +81,24 @@ export class AmqpQueue<T> implements OperableQueue<T> {
     return this.#options.maxAttempts;
   }
 
-  /** Resolves once RabbitMQ confirmed it stored the message (a persistent message, durable queue). */
+  /**
+   * Resolves once RabbitMQ confirmed it stored the message (a persistent message, durable queue).
+   * @throws (as a rejection) {@link sluice!QueueClosedError | QueueClosedError} once the handle is closing;
+   * {@link sluice!InvalidOptionError | InvalidOptionError} for an invalid option (a priority when
+   * `priorities` is `false`...); {@link sluice!SerializationError | SerializationError} or
+   * {@link sluice!MessageTooLargeError | MessageTooLargeError} for a message that cannot be sent as
+   * it is; {@link AmqpTopologyError} or {@link AmqpAccessError} when RabbitMQ will never take it
+   */
   send(message: T, options?: SendOptions): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
     return this.#producer.send(message, options);
   }
 
+  /**
+   * Starts a consumer of its own (with its own channel and `prefetch`) for each iteration. The
+   * iteration ends when the queue is closed; it ends with {@link AmqpTopologyError} or
+   * {@link AmqpAccessError} when RabbitMQ will never serve it.
+   */
   [Symbol.asyncIterator](): AsyncIterator<AmqpDelivery<T>> {
     const consumer = new AmqpConsumer<T>(
       this.#options,
@@ -86,17 +120,19 @@ export class AmqpQueue<T> implements OperableQueue<T> {
   }
 
   /**
-   * Ready and dead messages and `paused` are exact. `delayed` sums the delay queues the management
-   * API lists, else those this process declared and those the queue's backoff uses. `inFlight` is
-   * the management API's figure (sampled by the broker), else what this process's consumers hold.
+   * The queue's counts. Ready and dead messages and `paused` are exact. `delayed` sums the delay
+   * queues the management API lists, else those this process declared and those the queue's backoff
+   * uses. `inFlight` is the management API's figure (sampled by the broker), else what this
+   * process's consumers hold.
    */
   stats(): Promise<QueueStats> {
     return this.#operate((operator) => operator.stats());
   }
 
   /**
-   * Reads the dead letters with `basic.get` and hands them back, which RabbitMQ puts at their place
-   * but marks redelivered: a sluice consumer of the dead-letter queue counts that as an attempt.
+   * The oldest dead letters (after `after`), left where they are: read with `basic.get` and handed
+   * back, which RabbitMQ puts at their place but marks redelivered: a sluice consumer of the
+   * dead-letter queue counts that as an attempt.
    */
   deadLetters(options?: DeadLettersOptions): Promise<DeadLetter<T>[]> {
     return this.#operate((operator) => operator.deadLetters(options));

@@ -2,8 +2,13 @@ import { SluiceError } from '../../errors.js';
 import { AccessRefusedError } from '../shared/access-refused.js';
 import { MAX_PRIORITY } from './priority.js';
 
-/** A queue exists on the broker with arguments other than those sluice declares. */
+/**
+ * A queue exists on the broker with arguments other than those sluice declares (e.g. another
+ * `x-max-priority`). Retrying would never fix it, so sends and `next()` reject with it. Its code is
+ * `AMQP_TOPOLOGY_MISMATCH`.
+ */
 export class AmqpTopologyError extends SluiceError {
+  /** @internal Thrown by the adapter, not made by users. */
   constructor(queue: string, priorities: boolean, options?: ErrorOptions) {
     const shape = priorities ? `x-max-priority ${MAX_PRIORITY}` : 'no x-max-priority (priorities: false)';
     super(
@@ -17,9 +22,11 @@ export class AmqpTopologyError extends SluiceError {
 
 /**
  * RabbitMQ refused the queue's user (ACCESS_REFUSED, 403): its credentials, or its permission on a
- * queue or a name RabbitMQ reserves.
+ * queue or a name RabbitMQ reserves. No retry fixes that, so sends reject with it and a consumer's
+ * iteration ends with it. Its code is `AMQP_ACCESS_REFUSED`.
  */
 export class AmqpAccessError extends AccessRefusedError {
+  /** @internal Thrown by the adapter, not made by users. */
   constructor(queue: string, operation: string, options: { cause: unknown }) {
     super('AMQP_ACCESS_REFUSED', 'RabbitMQ', `${operation} on queue ${queue}`, options.cause);
   }
@@ -41,8 +48,12 @@ function isAccessRefused(error: unknown): boolean {
   return code === 403 || (typeof message === 'string' && message.includes('403 (ACCESS-REFUSED)'));
 }
 
-/** Listing a broker's queues needs RabbitMQ's management API, which did not answer. */
+/**
+ * Listing a broker's queues ({@link queueNames}) needs RabbitMQ's management API, which did not
+ * answer. Its code is `AMQP_MANAGEMENT_UNAVAILABLE`.
+ */
 export class AmqpManagementUnavailableError extends SluiceError {
+  /** @internal Thrown by the adapter, not made by users. */
   constructor(api: string) {
     super(
       'AMQP_MANAGEMENT_UNAVAILABLE',

@@ -8,37 +8,43 @@ import {
 import { KEY_HOLD, LONGEST_DELAY, MAX_NAME_BYTES } from './topology.js';
 
 /**
- * No `visibilityTimeout`: RabbitMQ has no lease, it redelivers a consumer's unacked messages when its
+ * The options of {@link AmqpQueue}: where RabbitMQ is, and those every broker queue takes but
+ * `visibilityTimeout`: RabbitMQ has no lease, it redelivers a consumer's unacked messages when its
  * channel closes.
  */
 export interface AmqpQueueOptions<T = unknown> extends Omit<BrokerQueueOptions<T>, 'visibilityTimeout'> {
   /**
-   * `amqp://user:password@host:port/vhost`; the queue opens, reopens and closes its own connection,
-   * retrying (the first one too) while RabbitMQ cannot be reached. Refused credentials fail at once.
+   * `amqp://user:password@host:port/vhost` (or `amqps://`); the queue opens, reopens and closes its
+   * own connection, retrying (the first one too) while RabbitMQ cannot be reached. Refused
+   * credentials fail at once.
+   * @defaultValue `'amqp://guest:guest@127.0.0.1:5672'` unless `connection` is given
    */
   url?: string;
   /** An amqplib connection (`await amqplib.connect(url)`) the queue opens channels on; not reopened if lost, not closed. */
   connection?: ChannelModel;
   /**
-   * Messages RabbitMQ pushes to each consumer (iterator) ahead of their acks. Default 50. Keep it at
-   * least the concurrency of the pump draining the queue; higher amortises round trips, lower
+   * Messages RabbitMQ pushes to each consumer (iterator) ahead of their acks, from 1 to 65535. Keep
+   * it at least the concurrency of the pump draining the queue; higher amortises round trips, lower
    * spreads messages more evenly across processes and lets a later, higher priority overtake more.
+   * @defaultValue `50`
    */
   prefetch?: number;
   /**
-   * `true` (default): a priority queue (`x-max-priority` 10), so `send`'s `priority` is honoured.
+   * `true`: a priority queue (`x-max-priority` 10), so `send`'s `priority` is honoured.
    * `false`: a plain classic queue, which RabbitMQ serves faster (a priority queue is one internal
    * queue per level), and a `send` with a priority other than 0 is refused. Every process (and the
    * dead-letter queue's reader) must open the queue with the same setting: RabbitMQ refuses a
    * declaration with other arguments.
+   * @defaultValue `true`
    */
   priorities?: boolean;
   /**
    * Milliseconds a dedup key taken by this handle's sends is held at most, from the send: a key its
    * consumer never released (one in another language that acked without deleting the key's marker,
    * a producer that died between the marker and the message) is free again after this, and so is
-   * the key of a keyed message still queued then. Default and maximum 24 h. A message settled
-   * just before its key expires leaves the key to expire by itself (see key-markers.ts).
+   * the key of a keyed message still queued then. At most 24 hours. A message settled just before
+   * its key expires leaves the key to expire by itself.
+   * @defaultValue 24 hours
    */
   keyTimeout?: number;
 }

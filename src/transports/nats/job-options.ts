@@ -8,8 +8,12 @@ import {
 import { type JobBuckets, jobBuckets } from './job-buckets.js';
 import { MAX_STREAM_NAME_BYTES } from './names.js';
 
+/** The options of {@link NatsJobStore}: where NATS is, the store's name and its retention. */
 export interface NatsJobStoreOptions extends BrokerJobStoreOptions {
-  /** `nats://host:port`, or several comma-separated for a cluster. Default `nats://127.0.0.1:4222`. */
+  /**
+   * `nats://host:port`, or several comma-separated for a cluster.
+   * @defaultValue `'nats://127.0.0.1:4222'` unless `connection` is given
+   */
   url?: string;
   /** An open connection to use instead of `url`; the store never closes it. */
   connection?: NatsConnection;

@@ -22,9 +22,9 @@ import { LazySession } from './session.js';
 /** How long an operation waits for a lost connection to come back before it fails. */
 const OUTAGE_WAIT_MS = 5_000;
 
-/**
- * A job store on NATS JetStream key-value buckets (job-buckets.ts names them): a job's record is
- * one value, the JSON of `encodeJobRecord`, under its id, in the live bucket while the job has not
+/*
+ * How it works (job-buckets.ts names the buckets): a job's record is one value, the JSON of
+ * `encodeJobRecord`, under its id, in the live bucket while the job has not
  * ended, then in the bucket of its outcome, whose max_age is the retention of that outcome (the
  * server removes it; NATS 2.9 has no per-message TTL, so each retention needs its own bucket).
  *
@@ -47,6 +47,22 @@ const OUTAGE_WAIT_MS = 5_000;
  * the outcome buckets (at once). While the connection is down, an operation waits for it up to
  * OUTAGE_WAIT_MS, then fails with BrokerUnavailableError.
  */
+
+/**
+ * Jobs' records in NATS JetStream key-value buckets, seen by every process using the same NATS
+ * and store name. A job's record moves, once the job ends, to a bucket that the server expires after
+ * that outcome's retention. A handle waited on follows the job by a key-value watch, not by polling.
+ * While the connection is down, an operation waits for it a few seconds, then fails with
+ * {@link sluice!BrokerUnavailableError | BrokerUnavailableError}. docs/job-store.md gives the guarantees.
+ *
+ * @example
+ * ```ts
+ * import { Jobs } from 'sluice';
+ * import { NatsJobStore } from 'sluice/nats';
+ *
+ * const jobs = new Jobs({ store: new NatsJobStore({ url: 'nats://127.0.0.1:4222' }) });
+ * ```
+ */
 export class NatsJobStore implements JobStore {
   /** The store name: stores of one name share their jobs. */
   readonly name: string;
@@ -59,6 +75,11 @@ export class NatsJobStore implements JobStore {
   readonly #busy = new UnderWay();
   #closing: Promise<void> | undefined;
 
+  /**
+   * Checks the options and makes the store; it connects on first use.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when an option cannot work (a
+   * name whose bucket names would be too long, a malformed `url` or `connection`...)
+   */
   constructor(options: NatsJobStoreOptions = {}) {
     const resolved = resolveNatsJobStoreOptions(options);
     this.name = resolved.name;
@@ -112,7 +133,11 @@ export class NatsJobStore implements JobStore {
     return this.#operate('remove', `job ${id}`, (session) => this.#records.remove(session, id));
   }
 
-  /** The failure bucket's last records (see job-failures.ts): one request per `limit` records kept. */
+  /**
+   * The kept records of jobs that ended `failed`, `timeout` or `cancelled`, most recently ended
+   * first, at most `limit` (default 20, at most 1,000). Read from the failure bucket: one request
+   * per `limit` records kept.
+   */
   recentFailures(options?: { limit?: number }): Promise<JobRecord[]> {
     let limit: number;
     try {

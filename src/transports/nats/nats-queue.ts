@@ -25,11 +25,27 @@ import { LazySession, openSession } from './session.js';
 /**
  * A durable queue on NATS JetStream: a WorkQueue stream per queue (`sluice-<name>`), a durable pull
  * consumer per priority band, delayed messages on a subject of their own, dead letters on the queue
- * named by `deadLetter` (default `${name}.dead`, itself a NatsQueue). The wire protocol
- * (docs/wire-protocol.md) says how programs in other languages send, consume and dead-letter, and
- * what the operator methods (stats, dead letters, purge, pause) read and write.
+ * named by `deadLetter` (itself a NatsQueue). A `NatsQueue` object is a handle: any number of
+ * handles in any number of processes share the queue (each delivery goes to one). The wire
+ * protocol (docs/wire-protocol.md) says how programs in other languages send, consume and
+ * dead-letter, and what the operator methods (stats, dead letters, purge, pause) read and write.
+ *
+ * @example
+ * ```ts
+ * import { NatsQueue } from 'sluice/nats';
+ *
+ * const orders = new NatsQueue<{ id: string }>('orders', { url: 'nats://127.0.0.1:4222' });
+ * await orders.send({ id: 'o-1' });
+ * for await (const delivery of orders) {
+ *   console.log(delivery.message.id);
+ *   await delivery.ack();
+ *   break;
+ * }
+ * await orders.close();
+ * ```
  */
 export class NatsQueue<T> implements OperableQueue<T> {
+  /** The queue's name, as given to the constructor. */
   readonly name: string;
   /** The retry policy's last attempt: a delivery nacked on it is dead-lettered. */
   readonly maxAttempts: number;
@@ -44,6 +60,12 @@ export class NatsQueue<T> implements OperableQueue<T> {
   readonly #busy = new UnderWay();
   #closing: Promise<void> | undefined;
 
+  /**
+   * Checks the options and makes the handle, and starts connecting (unless given a `connection`).
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when the name or an option
+   * cannot work (a name whose stream name would be too long, a `visibilityTimeout` not below
+   * {@link DUPLICATE_WINDOW_MS}...)
+   */
   constructor(name: string, options: NatsQueueOptions<T> = {}) {
     const resolved = resolveOptions(name, options);
     this.name = name;
@@ -59,19 +81,31 @@ export class NatsQueue<T> implements OperableQueue<T> {
 
   /**
    * Resolves once JetStream stored the message (a duplicate `key` within the stream's duplicate
-   * window resolves without storing a second copy). Rejects BrokerUnavailableError when NATS is
-   * down or does not answer in time: it was then not stored, unless only the answer was lost;
-   * NatsTopologyError when the stream or the band's consumer exists in a shape sluice cannot use.
+   * window resolves without storing a second copy).
+   * @throws (as a rejection) {@link sluice!QueueClosedError | QueueClosedError} once the handle is closing;
+   * {@link sluice!InvalidOptionError | InvalidOptionError} for an invalid option;
+   * {@link sluice!SerializationError | SerializationError} or
+   * {@link sluice!MessageTooLargeError | MessageTooLargeError} for a message that cannot be sent as
+   * it is; {@link sluice!BrokerUnavailableError | BrokerUnavailableError} when NATS is down or does
+   * not answer in time (the message was then not stored, unless only the answer was lost);
+   * {@link NatsTopologyError} when the stream or the band's consumer exists in a shape sluice
+   * cannot use; {@link NatsAccessError} when the server refuses the credentials
    */
   send(message: T, options?: SendOptions): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
     return this.#producer.send(message, options);
   }
 
+  /**
+   * Fetches messages for this handle's consumer, up to `prefetch` ahead per priority band. The
+   * iteration ends when the queue is closed. While the stream or a band's consumer exists in a shape
+   * sluice cannot use, `next()` rejects with {@link NatsTopologyError} (a later `next()` looks again).
+   */
   [Symbol.asyncIterator](): AsyncIterator<NatsDelivery<T>> {
     return this.#consumer.iterator();
   }
 
+  /** @internal A fetched delivery, if one is ready now (the pump's fast path). */
   [takeNow](): NatsDelivery<T> | undefined {
     return this.#consumer.take();
   }

@@ -8,17 +8,25 @@ import {
 import { MAX_STREAM_NAME_BYTES, streamName } from './names.js';
 import { DUPLICATE_WINDOW_MS } from './shapes.js';
 
+/** The options of {@link NatsQueue}: where NATS is, and those every broker queue takes. */
 export interface NatsQueueOptions<T = unknown> extends BrokerQueueOptions<T> {
-  /** `nats://host:port`, or several comma-separated for a cluster. Default `nats://127.0.0.1:4222`. */
+  /**
+   * `nats://host:port`, or several comma-separated for a cluster.
+   * @defaultValue `'nats://127.0.0.1:4222'` unless `connection` is given
+   */
   url?: string;
   /** An open connection to use instead of `url`; the queue never closes it. */
   connection?: NatsConnection;
   /**
-   * The consumers' `ack_wait` (ms, ≥ 1000 and below `DUPLICATE_WINDOW_MS`): a crashed consumer's
-   * message comes back after this. Default 30 s.
+   * The consumers' `ack_wait` in milliseconds, at least 1000 and below {@link DUPLICATE_WINDOW_MS}:
+   * a crashed consumer's message comes back after this.
+   * @defaultValue `30_000`
    */
   visibilityTimeout?: number;
-  /** Messages each priority band fetches ahead of demand. Default 128. */
+  /**
+   * Messages each priority band fetches ahead of demand.
+   * @defaultValue `128`
+   */
   prefetch?: number;
 }
 

@@ -2,8 +2,13 @@ import { DatabaseError } from 'pg';
 import { BrokerUnavailableError, SluiceError } from '../../errors.js';
 import { causeDetail } from '../shared/access-refused.js';
 
-/** PostgreSQL refused a statement for a reason other than the connection (permissions, a dropped table...). */
+/**
+ * PostgreSQL refused a statement for a reason other than the connection (permissions, a dropped
+ * table...): no retry fixes that, so the operation rejects with it; `cause` is pg's error. Its code
+ * is `POSTGRES_QUERY_FAILED`.
+ */
 export class PostgresQueryError extends SluiceError {
+  /** @internal Thrown by the adapter, not made by users. */
   constructor(operation: string, options?: ErrorOptions) {
     super('POSTGRES_QUERY_FAILED', `PostgreSQL rejected ${operation}${causeDetail(options?.cause)}`, options);
   }

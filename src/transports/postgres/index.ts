@@ -1,3 +1,8 @@
+/**
+ * `sluice/postgres`: queues and a job store in PostgreSQL tables. Needs `pg`, an optional peer
+ * dependency of this entry only: `import 'sluice'` never loads it.
+ * @module sluice/postgres
+ */
 export type { BrokerDelivery } from '../shared/delivery.js';
 export type { MessageParser, MessageSchema } from '../shared/message-schema.js';
 export type { PostgresDelivery } from './delivery.js';

@@ -24,8 +24,9 @@ import { CREATED, JobWrites, json, UNSEEN } from './job-writes.js';
 import { ensureMigrated, JOB_TABLES } from './migrate.js';
 import { assertSchemaName } from './options.js';
 
+/** The options of {@link PostgresJobStore}: `url` or `pool`, the schema, the store's name and retention. */
 export interface PostgresJobStoreOptions extends BrokerJobStoreOptions {
-  /** Connection string; the store opens its own pool and closes it on `close()`. */
+  /** Connection string; the store opens its own pool and closes it on `close()`. Needed unless `pool` is given. */
   url?: string;
   /**
    * An existing pool (not closed by the store), of at least 2 connections: while a job is watched
@@ -33,8 +34,9 @@ export interface PostgresJobStoreOptions extends BrokerJobStoreOptions {
    */
   pool?: Pool;
   /**
-   * PostgreSQL schema holding the `jobs` table, created on first use: PostgresQueue's option, same
-   * rules and default (`sluice`), so that a store and the queues can share one.
+   * PostgreSQL schema holding the `jobs` table, created on first use: the rules of
+   * {@link PostgresQueueOptions.dbSchema}, so that a store and the queues can share one.
+   * @defaultValue `'sluice'`
    */
   dbSchema?: string;
 }
@@ -55,9 +57,8 @@ const SWEEP_BATCH = 1_000;
 /** How long `close()` lets the writes under way finish before dropping the store's own pool. */
 const CLOSE_TIMEOUT = 5_000;
 
-/**
- * Jobs' records in a PostgreSQL table, `<dbSchema>.jobs`, seen by every process using the same
- * database, schema and store name: one row per job, keyed by (store name, id). Every write is a
+/*
+ * How it works. One row per job in `<dbSchema>.jobs`, keyed by (store name, id). Every write is a
  * conditional statement (see job-sql.ts) that also announces the job's change with NOTIFY in the
  * same transaction, on the store's changes channel (and a cancel on its cancels channel), so a
  * handle waited on follows the job without polling; a process listens only while it watches a job
@@ -65,6 +66,22 @@ const CLOSE_TIMEOUT = 5_000;
  * statement each (see JobWrites): one commit and one round of notifications for them all. An ended
  * job's row expires after its retention: invisible at once, and deleted by a sweep that every
  * store handle runs now and then.
+ */
+
+/**
+ * Jobs' records in a PostgreSQL table, `<dbSchema>.jobs`, seen by every process using the same
+ * database, schema and store name. Each change is announced with NOTIFY in the transaction that
+ * makes it, so a handle waited on follows the job without polling. An ended job's record expires
+ * after its retention. docs/job-store.md gives the guarantees.
+ *
+ * @example
+ * ```ts
+ * import { Jobs } from 'sluice';
+ * import { PostgresJobStore } from 'sluice/postgres';
+ *
+ * const url = 'postgres://postgres@127.0.0.1:5432/test';
+ * const jobs = new Jobs({ store: new PostgresJobStore({ url }) });
+ * ```
  */
 export class PostgresJobStore implements JobStore {
   readonly #options: ResolvedJobStoreOptions;
@@ -84,6 +101,11 @@ export class PostgresJobStore implements JobStore {
   #migrating: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
+  /**
+   * Checks the options and makes the store; it connects, and creates its table, on first use.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when an option cannot work, or
+   * when neither `url` nor `pool` is given
+   */
   constructor(options: PostgresJobStoreOptions = {}) {
     this.#options = resolveJobStoreOptions(options, MAX_NAME_LENGTH);
     // PostgresQueue's default and rules for dbSchema: one schema serves both.

@@ -7,20 +7,23 @@ import {
   resolveBrokerOptions,
 } from '../shared/broker-options.js';
 
+/** The options of {@link PostgresQueue}: `url` or `pool`, and those every broker queue takes. */
 export interface PostgresQueueOptions<T> extends BrokerQueueOptions<T> {
-  /** Connection string; the queue opens its own pool and closes it on `close()`. */
+  /** Connection string; the queue opens its own pool and closes it on `close()`. Needed unless `pool` is given. */
   url?: string;
   /** An existing pool (not closed by the queue), of at least 2 connections: a consumer holds one for LISTEN. */
   pool?: Pool;
   /**
-   * Messages claimed ahead of demand, so a busy consumer never waits for a round trip. Default 64;
-   * grows up to 16× while consumers empty the buffer faster than claims refill it, and falls back
-   * once the queue is drained. `0` claims only for `next()` calls already waiting. At most MAX_PREFETCH.
+   * Messages claimed ahead of demand, so a busy consumer never waits for a round trip. It grows up
+   * to 16 times while consumers empty the buffer faster than claims refill it, and falls back once
+   * the queue is drained. `0` claims only for `next()` calls already waiting. At most 10,000.
+   * @defaultValue `64`
    */
   prefetch?: number;
   /**
-   * PostgreSQL schema holding the tables; created on first use. Default `sluice`. At most 63 UTF-8
-   * bytes of well-formed Unicode without control characters, not starting with `pg_`.
+   * PostgreSQL schema holding the tables; created on first use. At most 63 UTF-8 bytes of
+   * well-formed Unicode without control characters, not starting with `pg_`.
+   * @defaultValue `'sluice'`
    */
   dbSchema?: string;
 }

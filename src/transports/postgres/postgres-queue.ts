@@ -18,13 +18,29 @@ import { PostgresProducer, type PostgresSendOptions } from './producer.js';
 import { Settler } from './settler.js';
 
 /**
- * A durable queue in a PostgreSQL table (see docs/wire-protocol.md (PostgreSQL) for the layout): claims
- * with `FOR UPDATE SKIP LOCKED`, wakes consumers with LISTEN/NOTIFY, redelivers after a visibility
- * timeout, and dead-letters into another queue of the same table with the reason. Its operator face
- * (stats, dead letters, pause) reads the counts and the pause rows the tables keep (see
- * operator-migration.ts).
+ * A durable queue in a PostgreSQL table (docs/wire-protocol.md, PostgreSQL, gives the layout):
+ * claims with `FOR UPDATE SKIP LOCKED`, wakes consumers with LISTEN/NOTIFY, redelivers after a
+ * visibility timeout, and dead-letters into another queue of the same table with the reason. A
+ * `PostgresQueue` object is a handle: any number of handles in any number of processes share the
+ * queue's rows (each delivery goes to one). The tables are created on first use.
+ *
+ * @example
+ * ```ts
+ * import { PostgresQueue } from 'sluice/postgres';
+ *
+ * const url = 'postgres://postgres@127.0.0.1:5432/test';
+ * const orders = new PostgresQueue<{ id: string }>('orders', { url });
+ * await orders.send({ id: 'o-1' });
+ * for await (const delivery of orders) {
+ *   console.log(delivery.message.id);
+ *   await delivery.ack();
+ *   break;
+ * }
+ * await orders.close();
+ * ```
  */
 export class PostgresQueue<T> implements OperableQueue<T> {
+  /** The queue's name, as given to the constructor. */
   readonly name: string;
   readonly #options: ResolvedOptions<T>;
   readonly #connection: Connection;
@@ -34,6 +50,11 @@ export class PostgresQueue<T> implements OperableQueue<T> {
   #consumer: PostgresConsumer<T> | undefined;
   #closing: Promise<void> | undefined;
 
+  /**
+   * Checks the options and makes the handle; nothing is sent to PostgreSQL until it is used.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when the name or an option
+   * cannot work, or when neither `url` nor `pool` is given
+   */
   constructor(name: string, options: PostgresQueueOptions<T>) {
     this.#options = resolveOptions(name, options);
     this.#connection = new Connection(options?.url, options?.pool, this.#options.dbSchema);
@@ -60,7 +81,7 @@ export class PostgresQueue<T> implements OperableQueue<T> {
   }
 
   /**
-   * Exact counts in one statement: `dead` and the total from the `counts` table; `delayed` and
+   * The queue's counts, exact, in one statement: `dead` and the total from the `counts` table; `delayed` and
    * `inFlight` from the claim index, so their cost grows with those rows (not with the ready ones).
    */
   stats(): Promise<QueueStats> {
@@ -83,7 +104,11 @@ export class PostgresQueue<T> implements OperableQueue<T> {
     return this.#operate((operator) => operator.purge());
   }
 
-  /** A row in `<dbSchema>.paused`: `claim()` hands out nothing while it exists, whoever claims. */
+  /**
+   * Every consumer of this queue, in every process, stops taking messages until `resume`: a row in
+   * `<dbSchema>.paused`, which every claim checks. Deliveries under way finish normally; sends are
+   * still accepted.
+   */
   pause(): Promise<void> {
     return this.#operate((operator) => operator.pause());
   }
@@ -92,6 +117,15 @@ export class PostgresQueue<T> implements OperableQueue<T> {
     return this.#operate((operator) => operator.resume());
   }
 
+  /**
+   * Resolves once the row is written (in `options.client`'s transaction when given). Sends of one
+   * tick are inserted in one statement.
+   * @throws (as a rejection) {@link sluice!QueueClosedError | QueueClosedError} once the handle is closing;
+   * {@link sluice!InvalidOptionError | InvalidOptionError} for an invalid option;
+   * {@link sluice!SerializationError | SerializationError} or
+   * {@link sluice!MessageTooLargeError | MessageTooLargeError} for a message that cannot be sent as
+   * it is; {@link PostgresQueryError} when PostgreSQL refuses the insert
+   */
   send(message: T, options?: PostgresSendOptions): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
     return this.#producer.send(message, options);
@@ -107,12 +141,17 @@ export class PostgresQueue<T> implements OperableQueue<T> {
     return this.#closing;
   }
 
+  /**
+   * Claims messages for this handle's consumer, prefetching up to `prefetch` ahead. The iteration
+   * ends when the queue is closed; it ends with an error when PostgreSQL refuses a claim for good.
+   */
   [Symbol.asyncIterator](): AsyncIterator<PostgresDelivery<T>> {
     if (this.#closing !== undefined) return { next: () => DONE_PROMISE, return: () => DONE_PROMISE };
     this.#consumer ??= new PostgresConsumer(this.#options, this.#connection, this.#settler);
     return this.#consumer.iterator();
   }
 
+  /** @internal A prefetched delivery, if one is ready now (the pump's fast path). */
   [takeNow](): PostgresDelivery<T> | undefined {
     return this.#consumer?.take();
   }

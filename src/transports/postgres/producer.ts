@@ -8,6 +8,7 @@ import type { Connection } from './connection.js';
 import { failure, isRowError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 
+/** The options of {@link PostgresQueue.send}: those of every queue, and a transaction's client. */
 export interface PostgresSendOptions extends SendOptions {
   /**
    * A client inside the caller's open transaction: the message is inserted in that transaction,

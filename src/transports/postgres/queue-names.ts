@@ -4,12 +4,16 @@ import { failure } from './errors.js';
 import { assertSchemaName } from './options.js';
 import { quoteIdentifier } from './sql.js';
 
+/** The options of {@link queueNames}: `url` or `pool`, and the schema to look in. */
 export interface QueueNamesOptions {
-  /** Connection string; a pool is opened for the call and closed after it. */
+  /** Connection string; a pool is opened for the call and closed after it. Needed unless `pool` is given. */
   url?: string;
   /** An existing pool (left open). */
   pool?: Pool;
-  /** The schema holding the queues' tables: PostgresQueue's option, `sluice` by default. */
+  /**
+   * The schema holding the queues' tables, as given to the queues ({@link PostgresQueueOptions.dbSchema}).
+   * @defaultValue `'sluice'`
+   */
   dbSchema?: string;
 }
 
@@ -20,6 +24,10 @@ const CLOSE_TIMEOUT = 5_000;
  * The queues of `dbSchema`, sorted: every queue that holds or held messages (it has rows in
  * `counts`, dead-letter queues included) or is paused. A schema sluice never created has none, and
  * is not created by asking.
+ * @throws {@link sluice!InvalidOptionError | InvalidOptionError} for an invalid `dbSchema`, or
+ * neither `url` nor `pool`
+ * @throws {@link sluice!BrokerUnavailableError | BrokerUnavailableError} when PostgreSQL cannot be reached
+ * @throws {@link PostgresQueryError} when PostgreSQL refuses the query
  */
 export async function queueNames(options: QueueNamesOptions = {}): Promise<string[]> {
   const { dbSchema = 'sluice' } = options;

@@ -2,17 +2,20 @@ import { type DeliveryOwner, GuardedDelivery } from '../shared/delivery.js';
 import { FLOW_BAND } from './keys.js';
 
 /**
- * A delivery from a RedisQueue: the shared settle guard, plus where its entry sits in Redis (for
- * settling it) and its place in the handle's buffer.
+ * One message handed out by a {@link RedisQueue}, read from the queue's stream. Settling it
+ * acknowledges its stream entry; the fields beyond {@link BrokerDelivery}'s are the consumer's own.
  */
 export class RedisDelivery<T> extends GuardedDelivery<T, RedisDelivery<T>> {
   /**
    * Order in the handle's buffer: priority, then fetch order. The flow stream's deliveries come in
    * the order the fetch took them (round-robin across groups), so they keep fetch order.
+   * @internal
    */
   readonly priority: number;
+  /** @internal Fetch order in the handle's buffer, among deliveries of one priority. */
   seq = 0;
 
+  /** @internal Made by the queue's consumer. */
   constructor(
     owner: DeliveryOwner<RedisDelivery<T>>,
     message: T,
@@ -20,13 +23,14 @@ export class RedisDelivery<T> extends GuardedDelivery<T, RedisDelivery<T>> {
     id: string,
     headers: Readonly<Record<string, unknown>>,
     deadLetterReason: string | undefined,
-    /** The priority of the stream the entry was read from, as written in its name ('0': the queue's stream). */
+    /** @internal The priority of the stream the entry was read from, as written in its name ('0': the queue's stream). */
     readonly band: string,
+    /** @internal The stream entry's id, which settling acknowledges. */
     readonly entryId: string,
-    /** The dedup key the message holds, '' when none. */
+    /** @internal The dedup key the message holds, '' when none. */
     readonly key: string,
     group: string | undefined,
-    /** On the flow stream: the group whose slot it holds ('' the default group), freed when it settles. */
+    /** @internal On the flow stream: the group whose slot it holds ('' the default group), freed when it settles. */
     readonly slot: string,
   ) {
     super(owner, message, attempt, id, headers, deadLetterReason, group);

@@ -3,9 +3,11 @@ import { AccessRefusedError } from '../shared/access-refused.js';
 
 /**
  * Redis refused the queue's user: wrong credentials (WRONGPASS, NOAUTH) or an ACL without a
- * command or key the queue needs (NOPERM). It fails sends and settles too.
+ * command or key the queue needs (NOPERM). No retry fixes that, so it fails sends and settles, and
+ * a consumer's iteration ends with it. Its code is `REDIS_ACCESS_REFUSED`.
  */
 export class RedisAccessError extends AccessRefusedError {
+  /** @internal Thrown by the adapter, not made by users. */
   constructor(operation: string, options: { cause: unknown }) {
     super('REDIS_ACCESS_REFUSED', 'Redis', operation, options.cause);
   }

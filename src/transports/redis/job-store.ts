@@ -23,16 +23,25 @@ import { changeOfValues, hashOfFields, jsonField, recordOfHash } from './job-has
 import { type JobScriptCommands, withJobScripts } from './job-scripts.js';
 import { assertConnectionOptions, assertNoBrace, type RedisConnectionOptions } from './options.js';
 
+/** The options of {@link RedisJobStore}: where Redis is, the store's name and its retention. */
 export interface RedisJobStoreOptions extends BrokerJobStoreOptions, RedisConnectionOptions {}
 
 /**
  * Jobs' records in Redis, seen by every process using the same Redis and store name. A record is
  * a hash `sluice-jobs:{<name>}:<id>` (one hash tag: a store's scripts touch many jobs at once).
- * The writes of one tick go in one script call per kind (job-batches.ts), each write conditional
- * on the job not having ended, announcing what changed on the channel `sluice-jobs:{<name>}:changes`
- * (and cancels on `…:cancels`), so a handle waited on follows the job without polling. An ended job's
- * hash expires after its retention (PEXPIRE). Records are as durable as the Redis keeping them:
- * with snapshots or an append-only file, they survive a restart.
+ * The writes of one tick go in one script call per kind, each write conditional on the job not
+ * having ended, announcing what changed on the channel `sluice-jobs:{<name>}:changes` (and cancels
+ * on `…:cancels`), so a handle waited on follows the job without polling. An ended job's hash
+ * expires after its retention (PEXPIRE). Records are as durable as the Redis keeping them: with
+ * snapshots or an append-only file, they survive a restart. docs/job-store.md gives the guarantees.
+ *
+ * @example
+ * ```ts
+ * import { Jobs } from 'sluice';
+ * import { RedisJobStore } from 'sluice/redis';
+ *
+ * const jobs = new Jobs({ store: new RedisJobStore({ url: 'redis://127.0.0.1:6379' }) });
+ * ```
  */
 export class RedisJobStore implements JobStore {
   readonly #options: ResolvedJobStoreOptions;
@@ -49,6 +58,11 @@ export class RedisJobStore implements JobStore {
   readonly #updates: JobBatches<number>;
   readonly #finishes: JobBatches<number>;
 
+  /**
+   * Checks the options and makes the store; it connects on first use.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when an option cannot work (a
+   * name holding `}` or over 200 characters, both `url` and `client`, a malformed URL...)
+   */
   constructor(options: RedisJobStoreOptions = {}) {
     // The longest key, a job's, holds the name and an id of at most 255 characters.
     this.#options = resolveJobStoreOptions(options, 200);
@@ -146,7 +160,11 @@ export class RedisJobStore implements JobStore {
     await this.#run('remove a job', () => this.#client.del(this.#key(id)));
   }
 
-  /** Read from the store's failures index (job-failures.ts): about `limit` records read, whatever the store holds. */
+  /**
+   * The kept records of jobs that ended `failed`, `timeout` or `cancelled`, most recently ended
+   * first, at most `limit` (default 20, at most 1,000). Read from the store's failures index: about
+   * `limit` records are read, whatever the store holds.
+   */
   async recentFailures(options?: { limit?: number }): Promise<JobRecord[]> {
     const limit = failuresLimit(options);
     return this.#run('read the failed jobs', () =>
@@ -162,6 +180,7 @@ export class RedisJobStore implements JobStore {
     return this.#feed.onCancel(listener);
   }
 
+  /** Stops following notifications and closes the connections the store opened (not a given `client`). */
   async close(): Promise<void> {
     this.#feed.close();
     await this.#connection.close(1_000);

@@ -6,16 +6,28 @@ import {
   resolveBrokerOptions,
 } from '../shared/broker-options.js';
 
-/** Where a queue or a job store finds Redis. */
+/** Where a queue, a job store or {@link queueNames} finds Redis: `url` or `client`, not both. */
 export interface RedisConnectionOptions {
-  /** Where Redis is, when the queue or store opens its own connections. Default `redis://127.0.0.1:6379`. */
+  /**
+   * Where Redis is, when the queue or store opens its own connections: a `redis://` or `rediss://`
+   * URL, or the absolute path of a unix socket.
+   * @defaultValue `'redis://127.0.0.1:6379'`
+   */
   url?: string;
-  /** An existing ioredis client to send and settle on (left open by `close()`); blocking reads and subscriptions use a duplicate. */
+  /**
+   * An existing ioredis client to send and settle on (left open by `close()`); blocking reads and
+   * subscriptions use a duplicate of it.
+   */
   client?: Redis;
 }
 
+/** The options of {@link RedisQueue}: where Redis is, and those every broker queue takes. */
 export interface RedisQueueOptions extends BrokerQueueOptions, RedisConnectionOptions {
-  /** Milliseconds (≥ 30) after which the deliveries of a handle that stopped heartbeating are redelivered. Default 30 s. */
+  /**
+   * Milliseconds (at least 30) after which the deliveries of a handle that stopped heartbeating are
+   * redelivered.
+   * @defaultValue `30_000`
+   */
   visibilityTimeout?: number;
 }
 

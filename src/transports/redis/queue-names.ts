@@ -3,6 +3,7 @@ import { Connection } from './connection.js';
 import { failure } from './errors.js';
 import { assertConnectionOptions, type RedisConnectionOptions } from './options.js';
 
+/** The options of {@link queueNames}: where Redis is. */
 export type QueueNamesOptions = RedisConnectionOptions;
 
 /** Keys looked at per SCAN call. */
@@ -16,6 +17,10 @@ const QUEUE_KEY = /^sluice:\{([^}]*)\}:(?:stream|delayed|paused)$/;
  * The queues on this Redis, sorted: every name with a stream, delayed messages or a pause
  * (dead-letter queues included), found by SCAN, which never blocks Redis as KEYS would.
  * With `url` a connection is opened for the call and closed after it; a `client` is left open.
+ * @throws {@link sluice!InvalidOptionError | InvalidOptionError} for both `url` and `client`, or a
+ * malformed URL
+ * @throws {@link sluice!BrokerUnavailableError | BrokerUnavailableError} when Redis cannot be reached
+ * @throws {@link RedisAccessError} when Redis refuses the user
  */
 export async function queueNames(options: QueueNamesOptions = {}): Promise<string[]> {
   assertConnectionOptions(options);

@@ -19,11 +19,26 @@ import { type RedisQueueOptions, type ResolvedOptions, resolveOptions } from './
 import { RedisProducer } from './producer.js';
 
 /**
- * A queue on Redis Streams (Redis ≥ 7). A `RedisQueue` object is a handle: messages live in Redis,
- * and any number of handles in any number of processes share them (each delivery goes to one).
- * See the README (Redis) for the guarantees and docs/wire-protocol.md (Redis) for the data layout.
+ * A queue on Redis Streams (Redis 7 or newer). A `RedisQueue` object is a handle: messages live in
+ * Redis, and any number of handles in any number of processes share them (each delivery goes to
+ * one). docs/adapters/redis.md gives the guarantees, docs/wire-protocol.md (Redis) the data layout.
+ *
+ * @example
+ * ```ts
+ * import { RedisQueue } from 'sluice/redis';
+ *
+ * const orders = new RedisQueue<{ id: string }>('orders', { url: 'redis://127.0.0.1:6379' });
+ * await orders.send({ id: 'o-1' });
+ * for await (const delivery of orders) {
+ *   console.log(delivery.message.id);
+ *   await delivery.ack();
+ *   break;
+ * }
+ * await orders.close();
+ * ```
  */
 export class RedisQueue<T> implements OperableQueue<T> {
+  /** The queue's name, as given to the constructor. */
   readonly name: string;
   readonly #options: ResolvedOptions<T>;
   readonly #connection: Connection;
@@ -32,6 +47,11 @@ export class RedisQueue<T> implements OperableQueue<T> {
   #operator: RedisOperator<T> | undefined;
   #closing: Promise<void> | undefined;
 
+  /**
+   * Checks the options and makes the handle; it connects on first use.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when the name or an option
+   * cannot work (a name holding `}`, both `url` and `client`, a malformed URL...)
+   */
   constructor(name: string, options: RedisQueueOptions = {}) {
     this.#options = resolveOptions<T>(name, options);
     this.name = name;
@@ -44,23 +64,35 @@ export class RedisQueue<T> implements OperableQueue<T> {
     return this.#options.maxAttempts;
   }
 
-  /** Resolves once Redis stored the message (sends of one tick travel in one script call). */
+  /**
+   * Resolves once Redis stored the message (sends of one tick travel in one script call).
+   * @throws (as a rejection) {@link sluice!QueueClosedError | QueueClosedError} once the handle is closing;
+   * {@link sluice!InvalidOptionError | InvalidOptionError} for an invalid option;
+   * {@link sluice!SerializationError | SerializationError} or
+   * {@link sluice!MessageTooLargeError | MessageTooLargeError} for a message that cannot be sent as
+   * it is; {@link RedisAccessError} when Redis refuses the queue's user
+   */
   send(message: T, options?: SendOptions): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
     return this.#producer.send(message, options);
   }
 
+  /**
+   * Reads messages for this handle's consumer. The iteration ends when the queue is closed; it ends
+   * with {@link RedisAccessError} when Redis refuses the queue's user.
+   */
   [Symbol.asyncIterator](): AsyncIterator<RedisDelivery<T>> {
     if (this.#closing !== undefined) return { next: () => DONE_PROMISE, return: () => DONE_PROMISE };
     this.#consumer ??= new RedisConsumer<T>(this.name, this.#options, this.#connection);
     return this.#consumer.iterator();
   }
 
+  /** @internal A fetched delivery, if one is ready now (the pump's fast path). */
   [takeNow](): RedisDelivery<T> | undefined {
     return this.#consumer?.take();
   }
 
-  /** Counts in one script call (docs/wire-protocol.md (Redis) says how each is read). */
+  /** The queue's counts, read in one script call (docs/wire-protocol.md, Redis, says how each is read). */
   stats(): Promise<QueueStats> {
     return this.#operate((operator) => operator.stats());
   }
@@ -69,7 +101,11 @@ export class RedisQueue<T> implements OperableQueue<T> {
     return this.#operate((operator) => operator.deadLetters(options));
   }
 
-  /** Moves dead letters in batches, each one script call: a crash leaves every letter in one of the two queues. */
+  /**
+   * Moves dead letters back to the queue, oldest first, as new messages (attempt 1); resolves with
+   * how many moved. Each batch moves in one script call: a crash leaves every letter in one of the
+   * two queues.
+   */
   redrive(options?: RedriveOptions): Promise<number> {
     return this.#operate((operator) => operator.redrive(options));
   }
@@ -82,7 +118,11 @@ export class RedisQueue<T> implements OperableQueue<T> {
     return this.#operate((operator) => operator.purge());
   }
 
-  /** Sets the queue's `:paused` key: every consumer stops taking messages within a second. */
+  /**
+   * Every consumer of this queue, in every process, stops taking messages within a second, until
+   * `resume`: the queue's `:paused` key is set. Deliveries under way finish normally; sends are
+   * still accepted.
+   */
   pause(): Promise<void> {
     return this.#operate((operator) => operator.pause());
   }

@@ -7,22 +7,42 @@ import { compileMessageSchema, type MessageCheck, type MessageSchema } from './m
 
 /** The options every broker queue takes, next to its own connection options. */
 export interface BrokerQueueOptions<T = unknown> {
-  /** Deliveries before a nacked message is dead-lettered. Default 5. */
+  /**
+   * Deliveries before a nacked message is dead-lettered: the retry policy's last attempt.
+   * @defaultValue `5`
+   */
   maxAttempts?: number;
-  /** Wait before redelivering a nacked message. Default `{ type: 'exponential', delay: 100, max: 30_000 }`. */
+  /**
+   * Wait before redelivering a nacked message.
+   * @defaultValue `{ type: 'exponential', delay: 100, max: 30_000 }`
+   */
   backoff?: Backoff;
-  /** Queue receiving dead messages with the reason, itself a queue of the same kind. Default `${name}.dead`. */
+  /**
+   * The queue that receives dead messages with the reason, itself a queue of the same kind on the
+   * same broker. Must differ from the queue's name.
+   * @defaultValue the queue's name followed by `.dead`
+   */
   deadLetter?: string;
-  /** Milliseconds a delivery that is not settled stays away before it is redelivered. Default 30 s. */
+  /**
+   * Milliseconds a delivery that is not settled stays away before it is redelivered.
+   * @defaultValue `30_000`
+   */
   visibilityTimeout?: number;
-  /** Checked on receive: a message that fails it is dead-lettered with the reason, never handed out. */
+  /**
+   * Checked on receive: a message that fails it is dead-lettered with the reason, never handed out.
+   * @defaultValue none: every decoded message is handed out as it is
+   */
   schema?: MessageSchema<T>;
-  /** Milliseconds `close()` lets handed-out deliveries settle before releasing them. Default 10 s. */
+  /**
+   * Milliseconds `close()` lets handed-out deliveries settle before releasing them.
+   * @defaultValue `10_000`
+   */
   closeTimeout?: number;
   /**
-   * Bytes an encoded message may take; a larger one is refused at `send` with MessageTooLargeError.
-   * Default 16 MiB (RabbitMQ 4's own limit); on NATS the server's `max_payload` less the room a
-   * dead-letter copy's headers need.
+   * Bytes an encoded message may take; a larger one is refused at `send` with
+   * {@link sluice!MessageTooLargeError | MessageTooLargeError}.
+   * @defaultValue 16 MiB (RabbitMQ 4's own limit); on NATS the server's `max_payload` less the room
+   * a dead-letter copy's headers need
    */
   maxMessageSize?: number;
 }

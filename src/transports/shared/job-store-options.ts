@@ -7,10 +7,14 @@ import { textProblem } from '../../queuing/text-rules.js';
 export interface BrokerJobStoreOptions {
   /**
    * Names the store's records (a key prefix, a table, a bucket): stores of one name share their
-   * jobs, so every process of one application uses the same. Default `jobs`.
+   * jobs, so every process of one application uses the same.
+   * @defaultValue `'jobs'`
    */
   name?: string;
-  /** How long the records of ended jobs are kept. Default `{ success: 24 h, failure: 7 days }`. */
+  /**
+   * How long the records of ended jobs are kept.
+   * @defaultValue 24 hours after `success`, 7 days after `failed`, `timeout` or `cancelled`
+   */
   retain?: Retention;
 }
 

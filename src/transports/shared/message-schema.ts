@@ -3,17 +3,22 @@ import { describe, InvalidOptionError, ValidationError } from '../../errors.js';
 
 /** Anything with a `parse` that returns the message or throws, like a definition from `defineCommand`. */
 export interface MessageParser<T = unknown> {
+  /** Returns the checked message, or throws why `value` is not one (the dead-letter reason then). */
   parse(value: unknown): T;
 }
 
 /**
  * What a broker queue's `schema` option accepts, checked on receive: a message definition, an array
  * of them (a message goes to the one of its `type`), or any Standard Schema (zod, valibot, arktype...).
+ * A message that fails it is dead-lettered with the reason, never handed out.
  */
 export type MessageSchema<T = unknown> =
   | StandardSchemaV1<unknown, T>
   | MessageParser<T>
-  | readonly (MessageParser<T> & { readonly type: string })[];
+  | readonly (MessageParser<T> & {
+      /** The message type this definition checks: the one whose `message.type` it is. */
+      readonly type: string;
+    })[];
 
 /**
  * Returns the checked message (a promise only for an asynchronous Standard Schema), or throws why it

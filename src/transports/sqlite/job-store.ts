@@ -14,14 +14,17 @@ import { JobConnection, type WriteStep } from './job-connection.js';
 import type { FeedListener, JobFeed } from './job-feed.js';
 import { type ChangeRow, type JobRow, recordOf, toColumn } from './job-tables.js';
 
+/** The options of {@link SqliteJobStore}: the file, the store's name and its retention. */
 export interface SqliteJobStoreOptions extends BrokerJobStoreOptions {
   /** Database file, created if missing: the file of the app's SqliteQueue suits. */
   path: string;
   /**
    * Milliseconds between reads of what other processes changed, while a job is watched or a cancel
    * listener exists here (SQLite cannot notify). Where the file system reports writes to the
-   * database's log (`fs.watch` on a local disk), a change of another process usually arrives within a few milliseconds; where it does not, within this interval (half of it on
-   * average). Changes made in this process arrive at once. Default 25.
+   * database's log (`fs.watch` on a local disk), a change of another process usually arrives
+   * within a few milliseconds; where it does not, within this interval (half of it on average).
+   * Changes made in this process arrive at once.
+   * @defaultValue `25`
    */
   pollInterval?: number;
 }
@@ -34,14 +37,28 @@ const MAX_FAILURES = 1_000;
 /** Rows one sweep statement deletes at most; a full sweep goes on at once with the next ones. */
 const SWEEP_LIMIT = 1_000;
 
+/*
+ * How it works: a table of records (job-tables.ts), one conditional statement per write
+ * (job-connection.ts batches them), and a feed per store name that reads what other processes
+ * changed while something here listens (job-feed.ts).
+ */
+
 /**
- * A job store in an SQLite file, shared by the processes of one machine: a table of records, one
- * conditional statement per write (see job-tables.ts for the layout and job-connection.ts for the
- * batching), and a feed per store name that reads what other processes changed while something
- * here listens (see job-feed.ts). Records of ended jobs are hidden once they expire and deleted by
- * a periodic sweep.
+ * Jobs' records in an SQLite file, shared by the processes of one machine. SQLite cannot notify:
+ * while a job is watched here, what other processes change is read every `pollInterval` (sooner
+ * where the file system reports writes). Records of ended jobs are hidden once they expire and
+ * deleted by a periodic sweep. docs/job-store.md gives the guarantees.
+ *
+ * @example
+ * ```ts
+ * import { Jobs } from 'sluice';
+ * import { SqliteJobStore } from 'sluice/sqlite';
+ *
+ * const jobs = new Jobs({ store: new SqliteJobStore({ path: 'jobs.db' }) });
+ * ```
  */
 export class SqliteJobStore implements JobStore {
+  /** The store name: stores of one name share their jobs. */
   readonly name: string;
   readonly #retention: ResolvedRetention;
   readonly #connection: JobConnection;
@@ -51,6 +68,11 @@ export class SqliteJobStore implements JobStore {
   readonly #sweep: NodeJS.Timeout;
   #closed = false;
 
+  /**
+   * Checks the options and opens the file, creating the table if missing.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when an option cannot work
+   * @throws {@link sluice!BrokerUnavailableError | BrokerUnavailableError} when the file cannot be opened
+   */
   constructor(options: SqliteJobStoreOptions) {
     const { name, retention } = resolveJobStoreOptions(options, MAX_NAME_LENGTH);
     const { path, pollInterval = 25 } = options;
@@ -159,7 +181,11 @@ export class SqliteJobStore implements JobStore {
     });
   }
 
-  /** Read from an index of the failed jobs' rows alone, newest first: a page reads about `limit` rows. */
+  /**
+   * The kept records of jobs that ended `failed`, `timeout` or `cancelled`, most recently ended
+   * first, at most `limit` (default 20, at most 1,000). Read from an index of the failed jobs' rows
+   * alone: a page reads about `limit` rows.
+   */
   recentFailures(options: { limit?: number } = {}): Promise<JobRecord[]> {
     if (this.#closed) return this.#refuse('read');
     const limit = options?.limit ?? DEFAULT_FAILURES;

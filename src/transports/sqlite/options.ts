@@ -5,12 +5,14 @@ import {
   resolveBrokerOptions,
 } from '../shared/broker-options.js';
 
+/** The options of {@link SqliteQueue}: the file, and those every broker queue takes. */
 export interface SqliteQueueOptions<T> extends BrokerQueueOptions<T> {
-  /** Database file, created if missing; every queue of the file shares one table. */
+  /** Database file, created if missing (`:memory:` for one in memory); every queue of the file shares one table. */
   path: string;
   /**
    * Milliseconds between checks for messages written by other processes while a consumer waits.
-   * Sends from this process wake consumers at once. Default 100.
+   * Sends from this process wake consumers at once.
+   * @defaultValue `100`
    */
   pollInterval?: number;
 }

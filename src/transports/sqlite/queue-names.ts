@@ -2,8 +2,9 @@ import { InvalidOptionError } from '../../errors.js';
 import { Connection } from './connection.js';
 import { QUEUES } from './tables.js';
 
+/** The options of {@link queueNames}: the file to look in. */
 export interface QueueNamesOptions {
-  /** The database file, as SqliteQueue's `path`. */
+  /** The database file, as {@link SqliteQueueOptions.path}. */
   path: string;
 }
 
@@ -11,6 +12,8 @@ export interface QueueNamesOptions {
  * The queues of the file, sorted: every queue that holds or held messages, was declared or paused
  * (it has a row in `sluice_queues`), dead-letter queues included. Opening the file creates the
  * tables if missing, as a SqliteQueue would.
+ * @throws {@link sluice!InvalidOptionError | InvalidOptionError} without a `path`
+ * @throws {@link sluice!BrokerUnavailableError | BrokerUnavailableError} when the file cannot be opened
  */
 export async function queueNames(options: QueueNamesOptions): Promise<string[]> {
   const path = options?.path;

@@ -17,11 +17,25 @@ import { SqliteProducer } from './producer.js';
 
 /**
  * A durable queue in an SQLite file, for one machine: several queues per file, several processes
- * per file. See the README section "SQLite: durable on one machine" for the guarantees, and
- * docs/wire-protocol.md (SQLite) for the tables other programs read and write, the counts `stats`
- * reads and the pause every claim checks.
+ * per file. docs/adapters/sqlite.md gives the guarantees, and docs/wire-protocol.md (SQLite) the
+ * tables other programs read and write, the counts `stats` reads and the pause every claim checks.
+ *
+ * @example
+ * ```ts
+ * import { SqliteQueue } from 'sluice/sqlite';
+ *
+ * const orders = new SqliteQueue<{ id: string }>('orders', { path: 'queues.db' });
+ * await orders.send({ id: 'o-1' });
+ * for await (const delivery of orders) {
+ *   console.log(delivery.message.id);
+ *   await delivery.ack();
+ *   break;
+ * }
+ * await orders.close();
+ * ```
  */
 export class SqliteQueue<T> implements OperableQueue<T> {
+  /** The queue's name, as given to the constructor. */
   readonly name: string;
   /** The retry policy's last attempt: a delivery nacked on it is dead-lettered. */
   readonly maxAttempts: number;
@@ -31,6 +45,12 @@ export class SqliteQueue<T> implements OperableQueue<T> {
   readonly #operator: SqliteOperator<T>;
   #closing: Promise<void> | undefined;
 
+  /**
+   * Checks the options and opens the file (one connection per file in a process, shared by its
+   * queues), creating the tables if missing.
+   * @throws {@link sluice!InvalidOptionError | InvalidOptionError} when the name or an option cannot work
+   * @throws {@link sluice!BrokerUnavailableError | BrokerUnavailableError} when the file cannot be opened
+   */
   constructor(name: string, options: SqliteQueueOptions<T>) {
     const resolved = resolveOptions(name, options);
     this.name = name;
@@ -41,22 +61,33 @@ export class SqliteQueue<T> implements OperableQueue<T> {
     this.#operator = new SqliteOperator(name, this.#connection, resolved);
   }
 
+  /** True once `close()` was called. */
   get closed(): boolean {
     return this.#closing !== undefined;
   }
 
-  /** Resolves once the message is committed to the file. A `key` already in the queue is not added again. */
+  /**
+   * Resolves once the message is committed to the file. A `key` already in the queue is not added again.
+   * @throws (as a rejection) {@link sluice!QueueClosedError | QueueClosedError} once the handle is closing;
+   * {@link sluice!InvalidOptionError | InvalidOptionError} for an invalid option;
+   * {@link sluice!SerializationError | SerializationError} or
+   * {@link sluice!MessageTooLargeError | MessageTooLargeError} for a message that cannot be sent as
+   * it is
+   */
   send(message: T, options?: SendOptions): Promise<void> {
     if (this.#closing !== undefined) return Promise.reject(new QueueClosedError(this.name));
     return this.#producer.send(message, options);
   }
 
-  /** The tables exist once the queue is constructed; this also lists the queue (see queueNames). */
+  /**
+   * Records the queue in the file without sending anything, so that {@link queueNames} lists it (the
+   * tables exist once the queue is constructed).
+   */
   declare(): Promise<void> {
     return this.#operate(() => this.#operator.declare());
   }
 
-  /** From the counts kept with every change (see tables.ts): no message is counted. */
+  /** The queue's counts, read from those kept with every change: no message is counted. */
   stats(): Promise<QueueStats> {
     return this.#operate(() => this.#operator.stats());
   }
@@ -65,7 +96,10 @@ export class SqliteQueue<T> implements OperableQueue<T> {
     return this.#operate(() => this.#operator.deadLetters(options));
   }
 
-  /** Batch by batch, each batch's copies and deletions in one transaction. */
+  /**
+   * Moves dead letters back to the queue, oldest first, as new messages (attempt 1); resolves with
+   * how many moved. Each batch's copies and deletions are one transaction.
+   */
   redrive(options?: RedriveOptions): Promise<number> {
     return this.#operate(() => this.#operator.redrive(options));
   }
@@ -78,7 +112,11 @@ export class SqliteQueue<T> implements OperableQueue<T> {
     return this.#operate(() => this.#operator.purge());
   }
 
-  /** Stored in the file: holds for every process on it, and across restarts, until `resume`. */
+  /**
+   * Every consumer of this queue stops taking messages until `resume`. The pause is stored in the
+   * file: it holds for every process on it, and across restarts. Deliveries under way finish
+   * normally; sends are still accepted.
+   */
   pause(): Promise<void> {
     return this.#operate(() => this.#operator.pause());
   }
@@ -87,10 +125,15 @@ export class SqliteQueue<T> implements OperableQueue<T> {
     return this.#operate(() => this.#operator.resume());
   }
 
+  /**
+   * Claims messages for this handle's consumer. Sends from this process wake it at once; those of
+   * other processes are seen within `pollInterval`. The iteration ends when the queue is closed.
+   */
   [Symbol.asyncIterator](): AsyncIterator<SqliteDelivery<T>> {
     return this.#consumer.iterator();
   }
 
+  /** @internal A claimed delivery, if one is ready now (the pump's fast path). */
   [takeNow](): SqliteDelivery<T> | undefined {
     return this.#closing === undefined ? this.#consumer.take() : undefined;
   }
@@ -104,6 +147,7 @@ export class SqliteQueue<T> implements OperableQueue<T> {
     return this.#closing;
   }
 
+  /** Closes the queue, as `close()`, when an `await using` block ends. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
