@@ -2,6 +2,7 @@ import { InvalidStateError } from '../errors.js';
 import { RESOLVED } from '../queuing/settled.js';
 import { abandon, apply, Job, type JobOwner } from './job.js';
 import { adopt, handleOf, MemoryJobStore, touched } from './memory-job-store.js';
+import { isFinal } from './status.js';
 import type { JobChange, JobEnd, JobRecord, JobStore, NewJobRecord, Unsubscribe } from './store.js';
 import type { TrackedJobs } from './tracked-jobs.js';
 import type { JobEnvelope } from './types.js';
@@ -100,11 +101,16 @@ export class JobLedger {
     if (record !== undefined) job[apply](record);
   }
 
+  /**
+   * On a shared store a live handle of this app may lag the store: a worker's own handle hears of
+   * the end it wrote after every watcher did. The store's record of an ended job wins.
+   */
   async get(id: string): Promise<Job<any> | undefined> {
     const live = this.#jobs.byId(id) ?? this.#jobs.live.find(id);
-    if (live !== undefined) return live;
+    if (live !== undefined && (!this.shared || isFinal(live.status))) return live;
     const record = await this.store.get(id);
-    return record === undefined ? undefined : this.handle(record);
+    if (record === undefined || (live !== undefined && !isFinal(record.status))) return live;
+    return live === undefined ? this.handle(record) : Job.fromRecord(this.#owner, record);
   }
 
   /**

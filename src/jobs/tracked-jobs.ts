@@ -89,11 +89,19 @@ export class TrackedJobs {
 
   /** Gives the job its final status; `false` if it had one already. */
   finish(job: Job<any>, status: FinalStatus, value?: unknown, error?: unknown): boolean {
-    if (!job[settle](status, value, error)) return false;
-    this.live.delete(job);
-    this.#byId.ended(job);
+    const settled = job[settle](status, value, error);
+    if (settled) {
+      this.live.delete(job);
+      this.#byId.ended(job);
+    } else if (this.live.has(job)) {
+      // A shared store's notification settled the handle before the write that ended the job
+      // returned here: it needs following no more.
+      this.release(job);
+    } else {
+      return false;
+    }
     if (this.#onSettled !== undefined) this.#onSettled();
-    return true;
+    return settled;
   }
 
   /** Resolves once `done()` holds (checked whenever a job settles) or after `ms`. */
