@@ -269,6 +269,20 @@ export const bullmqPostgres = bullmq(
 );
 
 const BOSS_SCHEMA = 'pgboss_jobs_bench';
+
+/**
+ * pg-boss's `createQueue` can deadlock when several processes create the same queue at once
+ * (PostgreSQL error 40P01 from its create_queue function): the loser tries again.
+ */
+async function createBossQueue(boss: PgBoss, name: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await boss.createQueue(name);
+    } catch (error) {
+      if ((error as { code?: string }).code !== '40P01' || attempt === 5) throw error;
+    }
+  }
+}
 /**
  * pg-boss 10 (its last major on Node 20): workers `work` the queue; it has no completion events, so
  * the producer learns jobs ended by counting completed rows, polled every 10 ms (cheaper for it than
@@ -278,7 +292,7 @@ export const pgBoss: Contender = {
   label: 'pg-boss 10',
   async work(name) {
     const boss = await startBoss();
-    await boss.createQueue(name);
+    await createBossQueue(boss, name);
     await boss.work(name, { batchSize: CONCURRENCY, pollingIntervalSeconds: 0.5 }, async (jobs) =>
       jobs.map(() => 1),
     );
@@ -286,7 +300,7 @@ export const pgBoss: Contender = {
   },
   async produce(name, count, window) {
     const boss = await startBoss();
-    await boss.createQueue(name);
+    await createBossQueue(boss, name);
     const pool = new pg.Pool({ connectionString: POSTGRES_URL, max: 1 });
     let completed = 0;
     const start = performance.now();

@@ -129,7 +129,7 @@ describe.runIf(up)('PostgreSQL wire protocol with a foreign client (Python psyco
         const { rows: versions } = await adminPool().query(
           `SELECT version FROM ${dbSchema}.schema_version ORDER BY version`,
         );
-        expect(versions).toEqual([1, 2, 3, 4, 5, 6].map((version) => ({ version })));
+        expect(versions).toEqual([1, 2, 3, 4, 5, 6, 7].map((version) => ({ version })));
       } finally {
         await adminPool().query(`DROP SCHEMA IF EXISTS ${reference} CASCADE`);
       }

@@ -633,6 +633,7 @@ describe.runIf(up)('PostgresQueue', () => {
           { version: 4 },
           { version: 5 },
           { version: 6 },
+          { version: 7 },
         ]);
         const queue = new PostgresQueue<Numbered>('m', { pool: racers[1]!, dbSchema });
         await queue.send({ n: 1 });
