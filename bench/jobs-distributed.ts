@@ -6,13 +6,16 @@
  * SQLite and NATS JetStream alone (no peer runs on them).
  * A bare queue's send → reply (a Pump replying on a second queue, the same two hops without a store)
  * is each backend's ceiling. Then push → result in the producer, one job at a time (p50, p99), next
- * to that bare round trip; and the producer's RSS after 50,000 and after 200,000 jobs.
+ * to that bare round trip; and the producer's RSS, and its heap after a full collection, after
+ * 50,000 and after 200,000 jobs.
  *
  *   npx tsx bench/jobs-distributed.ts [redis|postgres|sqlite|nats ...] [--markdown]
  */
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { childArgs, reportToParent, runInChild } from './support/child.js';
 import {
   bareNats,
@@ -51,6 +54,8 @@ const contenders: Record<string, Contender> = {
 interface Throughput {
   perSecond: number;
   rss: number;
+  /** The producer's heap after a full collection: what it still holds once its jobs ended. */
+  heap: number;
 }
 
 const args = childArgs();
@@ -65,7 +70,10 @@ if (args !== undefined) {
     });
   } else if (role === 'produce') {
     const ms = await contender.produce(name, Number(count), WINDOW);
-    reportToParent({ perSecond: (Number(count) / ms) * 1000, rss: process.memoryUsage().rss });
+    const rss = process.memoryUsage().rss;
+    setFlagsFromString('--expose-gc');
+    (runInNewContext('gc') as () => void)();
+    reportToParent({ perSecond: (Number(count) / ms) * 1000, rss, heap: process.memoryUsage().heapUsed });
     process.exit(0);
   } else if (role === 'round-trips') {
     const times = await contender.roundTrips!(name, Number(count));
@@ -191,8 +199,8 @@ async function main(): Promise<void> {
   }
   const memory: string[][] = [];
   for (const jobs of runs('Redis') ? [50_000, 200_000] : []) {
-    const { rss } = await throughput('sluiceRedis', 1, jobs);
-    memory.push([formatRate(jobs), formatMB(rss)]);
+    const { rss, heap } = await throughput('sluiceRedis', 1, jobs);
+    memory.push([formatRate(jobs), formatMB(rss), formatMB(heap)]);
   }
   console.log(
     `\n## Jobs across processes: ${formatRate(JOBS)} no-op jobs, results kept, waited on by the producer\n`,
@@ -213,5 +221,9 @@ async function main(): Promise<void> {
   );
   if (memory.length === 0) return;
   console.log('\n### Producer RSS (sluice on Redis, 1 worker process): handles not waited on are not kept\n');
-  printTable('Producer RSS (sluice on Redis, 1 worker process)', ['jobs', 'producer RSS'], memory);
+  printTable(
+    'Producer RSS (sluice on Redis, 1 worker process)',
+    ['jobs', 'producer RSS', 'producer heap after a full GC'],
+    memory,
+  );
 }
